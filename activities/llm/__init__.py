@@ -1,0 +1,1 @@
+"""The one LLM activity every workflow uses, behind a provider interface."""

@@ -1,0 +1,1 @@
+"""LLM providers: each turns an `LLMRequest` into a `ProviderReply`."""

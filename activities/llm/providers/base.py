@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from activities.llm.models import LLMRequest, ProviderReply
+
+Heartbeat = Callable[[], None]
+
+
+class LLMProvider(Protocol):
+    name: str
+    default_model: str
+
+    async def complete(self, request: LLMRequest, model: str, heartbeat: Heartbeat) -> ProviderReply:
+        """One model call. `heartbeat` is called while output arrives, so a stalled call is noticed."""
+        ...

@@ -1,0 +1,190 @@
+"""A deterministic local model: no network, same input -> same output.
+
+It lets every workflow run end to end on a machine with no network and no API key. Its replies say
+they come from the offline model. It answers in kind (`LLMRequest.step_kind`): a JSON list of
+subtopics for a plan, notes for a research step, a report for a synthesis, and ReAct tool calls for
+an agent turn, derived from the goal:
+- an arithmetic expression in the goal -> `calculator`;
+- "time" or "date" -> `current_time`;
+- any other goal with `search_docs` available -> `search_docs` on the goal's words;
+- "webhook" / "email" with such a tool available -> `send_webhook` / `send_email` with the findings;
+- "[loop]" in the goal -> it keeps calling tools (exercises iteration caps and budgets).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+
+from activities.llm.models import (
+    ContentBlock,
+    LLMRequest,
+    Message,
+    ProviderReply,
+    TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    Usage,
+)
+from activities.llm.providers.base import Heartbeat
+
+OFFLINE_MODEL = "offline-model"
+LABEL = "[offline model]"
+_EXPRESSION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?(?:\s*[-+*/%^]\s*\(?\s*\d+(?:\.\d+)?\s*\)?)+)")
+_PLAN_ANGLES = (
+    "Background and definitions of {t}",
+    "Current state of {t}",
+    "Key open problems in {t}",
+    "Practical applications of {t}",
+    "Risks and limitations of {t}",
+    "Future directions of {t}",
+    "Notable tools and methods for {t}",
+    "Costs and trade-offs of {t}",
+)
+
+
+def _tokens(text: str) -> int:
+    return max(1, math.ceil(len(text) / 4))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _message_text(message: Message) -> str:
+    parts: list[str] = []
+    for block in message.content:
+        if isinstance(block, TextBlock):
+            parts.append(block.text)
+        elif isinstance(block, ToolResultBlock):
+            parts.append(block.content)
+        else:
+            parts.append(json.dumps(block.input, sort_keys=True))
+    return "\n".join(parts)
+
+
+def _first_user_text(request: LLMRequest) -> str:
+    for message in request.messages:
+        if message.role == "user":
+            return _message_text(message)
+    return ""
+
+
+class OfflineProvider:
+    name = "offline"
+    default_model = OFFLINE_MODEL
+
+    async def complete(self, request: LLMRequest, model: str, heartbeat: Heartbeat) -> ProviderReply:
+        heartbeat()
+        content: list[ContentBlock]
+        if request.step_kind == "plan":
+            content, stop = [TextBlock(text=self._plan(request))], "end_turn"
+        elif request.step_kind == "research":
+            content, stop = [TextBlock(text=self._research(request))], "end_turn"
+        elif request.step_kind == "synthesize":
+            content, stop = [TextBlock(text=self._synthesize(request))], "end_turn"
+        elif request.step_kind == "agent" and request.tools:
+            content = self._agent_turn(request)
+            stop = "tool_use" if any(isinstance(b, ToolUseBlock) for b in content) else "end_turn"
+        else:
+            content = [TextBlock(text=f"{LABEL} {_first_user_text(request)[:500]}")]
+            stop = "end_turn"
+        prompt = request.system + "".join(_message_text(m) for m in request.messages)
+        prompt += "".join(t.name + t.description for t in request.tools)
+        output = "".join(b.text if isinstance(b, TextBlock) else json.dumps(b.model_dump()) for b in content)
+        return ProviderReply(
+            content=content,
+            stop_reason=stop,
+            usage=Usage(input_tokens=_tokens(prompt), output_tokens=_tokens(output)),
+            model=model,
+        )
+
+    def _plan(self, request: LLMRequest) -> str:
+        topic = _first_user_text(request).strip().splitlines()[0] if request.messages else "the topic"
+        topic = re.sub(r"^(topic|research)\s*:\s*", "", topic, flags=re.IGNORECASE)[:200]
+        return json.dumps([angle.format(t=topic) for angle in _PLAN_ANGLES])
+
+    def _research(self, request: LLMRequest) -> str:
+        subject = _first_user_text(request).strip()
+        return (
+            f"{LABEL} Notes on {subject[:300]} (ref {_digest(subject)}): this summary is generated "
+            "locally from the request alone; connect a real model (LLM_PROVIDER) for real research."
+        )
+
+    def _synthesize(self, request: LLMRequest) -> str:
+        material = _first_user_text(request)
+        lines = [line.strip() for line in material.splitlines() if line.strip()]
+        bullet_points = "\n".join(f"- {line[:200]}" for line in lines[:20])
+        return f"{LABEL} Report (digest {_digest(material)})\n\n{bullet_points}"
+
+    def _agent_turn(self, request: LLMRequest) -> list[ContentBlock]:
+        goal = _first_user_text(request)
+        available = {tool.name for tool in request.tools}
+        observations = [
+            block
+            for message in request.messages
+            for block in message.content
+            if isinstance(block, ToolResultBlock)
+        ]
+        turn = sum(1 for m in request.messages if m.role == "assistant")
+        if "[loop]" in goal and available:
+            tool = "calculator" if "calculator" in available else sorted(available)[0]
+            args = {"expression": f"{turn} + 1"} if tool == "calculator" else {}
+            return [ToolUseBlock(id=f"toolu_{turn}_0", name=tool, input=args)]
+        if turn == 0:
+            calls = self._first_calls(goal, available)
+            if calls:
+                return [TextBlock(text=f"{LABEL} I will use tools to answer."), *calls]
+        elif turn == 1:
+            side_effects = self._side_effect_calls(goal, available, observations)
+            if side_effects:
+                return side_effects
+        findings = "; ".join(o.content[:200] for o in observations) or "no tool was needed"
+        return [TextBlock(text=f"{LABEL} Answer to {goal[:200]!r}: {findings}")]
+
+    def _first_calls(self, goal: str, available: set[str]) -> list[ContentBlock]:
+        calls: list[ContentBlock] = []
+        expression = _EXPRESSION.search(goal)
+        if expression and "calculator" in available:
+            calls.append(
+                ToolUseBlock(
+                    id="toolu_0_calc", name="calculator", input={"expression": expression.group(1).strip()}
+                )
+            )
+        if re.search(r"\b(time|date|today)\b", goal, re.IGNORECASE) and "current_time" in available:
+            calls.append(ToolUseBlock(id="toolu_0_time", name="current_time", input={}))
+        if not calls and "search_docs" in available:
+            words = re.findall(r"[A-Za-z]{4,}", goal)
+            calls.append(
+                ToolUseBlock(
+                    id="toolu_0_docs", name="search_docs", input={"query": " ".join(words[:6]) or goal[:50]}
+                )
+            )
+        return calls
+
+    def _side_effect_calls(
+        self, goal: str, available: set[str], observations: list[ToolResultBlock]
+    ) -> list[ContentBlock]:
+        summary = f"{LABEL} findings: " + "; ".join(o.content[:200] for o in observations)
+        calls: list[ContentBlock] = []
+        url = re.search(r"https?://\S+", goal)
+        if "webhook" in goal.lower() and "send_webhook" in available and url:
+            calls.append(
+                ToolUseBlock(
+                    id="toolu_1_hook",
+                    name="send_webhook",
+                    input={"url": url.group(0).rstrip(".,"), "payload": {"summary": summary}},
+                )
+            )
+        address = re.search(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", goal)
+        if "email" in goal.lower() and "send_email" in available and address:
+            calls.append(
+                ToolUseBlock(
+                    id="toolu_1_mail",
+                    name="send_email",
+                    input={"to": address.group(0), "subject": "Agent findings", "body": summary},
+                )
+            )
+        return calls

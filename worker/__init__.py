@@ -1,0 +1,1 @@
+"""`python -m worker`: the process that runs workflows and activities."""

@@ -1,0 +1,52 @@
+"""`python -m worker`: connect, register, run until SIGTERM/SIGINT, then shut down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from common.client import TemporalUnreachable, connect
+from common.settings import load_settings
+from worker.app import build_worker, registered_names
+
+log = logging.getLogger("worker")
+
+
+async def main() -> int:
+    settings = load_settings()
+    try:
+        client = await connect(settings)
+    except TemporalUnreachable as error:
+        log.error("%s", error)
+        return 1
+    worker = build_worker(client, settings)
+    log.info(
+        "connected to %s namespace=%s task_queue=%s provider=%s",
+        settings.temporal_address,
+        settings.temporal_namespace,
+        worker.task_queue,
+        settings.provider,
+    )
+    workflows, activities = registered_names(worker)
+    log.info("registered workflows: %s", ", ".join(workflows))
+    log.info("registered activities: %s", ", ".join(activities))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        log.info(
+            "worker running; Ctrl-C or SIGTERM stops it (in-flight activities get %ss)",
+            settings.worker_graceful_shutdown_s,
+        )
+        await stop.wait()
+        log.info("shutting down")
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(asyncio.run(main()))

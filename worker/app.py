@@ -1,0 +1,53 @@
+"""Builds the worker: dependencies once, then every workflow and activity registered on one queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.llm.factory import build_llm_activities
+from common.settings import Settings
+from workflows.registry import WORKFLOWS
+
+
+def build_activities(settings: Settings) -> list[Callable[..., Any]]:
+    """Every activity, bound to dependencies made once per process (HTTP pools, SMTP settings)."""
+    llm = build_llm_activities(settings)
+    return [llm.complete]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    task_queue: str | None = None,
+    activities: Sequence[Callable[..., Any]] | None = None,
+    workflows: Sequence[type] | None = None,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=list(workflows if workflows is not None else WORKFLOWS),
+        activities=list(activities if activities is not None else build_activities(settings)),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_s),
+        # A replacement worker picks up a crashed worker's workflows after this long, not after 10 s.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_queue_timeout_s),
+    )
+
+
+def registered_names(worker: Worker) -> tuple[list[str], list[str]]:
+    """Workflow type names and activity names, for the start-up log."""
+    config = worker.config()
+    workflow_names = sorted(
+        str(workflow._Definition.must_from_class(cls).name) for cls in config.get("workflows", [])
+    )
+    activity_names = sorted(
+        str(activity._Definition.must_from_callable(fn).name) for fn in config.get("activities", [])
+    )
+    return workflow_names, activity_names

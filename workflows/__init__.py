@@ -1,0 +1,1 @@
+"""Deterministic workflow classes and their models: orchestration only, no I/O."""

@@ -1,0 +1,73 @@
+"""Every activity call's timeouts and retry policy, named, in one place (DESIGN.md principle 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio.common import RetryPolicy
+
+
+@dataclass(frozen=True)
+class ActivityOptions:
+    start_to_close: timedelta
+    schedule_to_close: timedelta
+    heartbeat: timedelta | None
+    retry: RetryPolicy
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "start_to_close_timeout": self.start_to_close,
+            "schedule_to_close_timeout": self.schedule_to_close,
+            "heartbeat_timeout": self.heartbeat,
+            "retry_policy": self.retry,
+        }
+
+
+# LLM calls: a streamed call heartbeats while tokens arrive, so a dead worker or a stalled stream is
+# noticed after `heartbeat`, not after the whole start-to-close window.
+LLM_CALL = ActivityOptions(
+    start_to_close=timedelta(minutes=5),
+    schedule_to_close=timedelta(minutes=30),
+    heartbeat=timedelta(seconds=15),
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=60),
+        maximum_attempts=8,
+    ),
+)
+
+# Read-only tools: short, cheap to retry.
+TOOL_CALL = ActivityOptions(
+    start_to_close=timedelta(seconds=30),
+    schedule_to_close=timedelta(minutes=5),
+    heartbeat=None,
+    retry=RetryPolicy(
+        initial_interval=timedelta(milliseconds=500),
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=5,
+    ),
+)
+
+# Side effects: retried for longer (a receiver may be down for a while); idempotency keys make the
+# retries safe.
+DELIVERY = ActivityOptions(
+    start_to_close=timedelta(seconds=60),
+    schedule_to_close=timedelta(hours=1),
+    heartbeat=None,
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(minutes=2),
+        maximum_attempts=20,
+    ),
+)
+
+# Notifications (approval escalation): best effort, bounded.
+NOTIFY = ActivityOptions(
+    start_to_close=timedelta(seconds=30),
+    schedule_to_close=timedelta(minutes=10),
+    heartbeat=None,
+    retry=RetryPolicy(maximum_attempts=5),
+)

@@ -1,0 +1,5 @@
+"""The workflow classes a worker registers."""
+
+from workflows.research import ResearchWorkflow
+
+WORKFLOWS: list[type] = [ResearchWorkflow]
