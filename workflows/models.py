@@ -49,6 +49,25 @@ class ResearchResult(BaseModel):
     outcome: str = "completed"
 
 
+class AgentInput(BaseModel):
+    goal: str = Field(min_length=1, max_length=20_000)
+    tools: list[str] | None = None  # None: every read-only tool plus the side-effect tools
+    max_iterations: int = Field(default=10, ge=1, le=1000)
+    budget_usd: float | None = Field(default=None, ge=0)
+    approvers: list[str] = Field(default_factory=list)
+    model: str | None = None
+
+
+class AgentResult(BaseModel):
+    goal: str
+    answer: str
+    outcome: str  # "completed", "max_iterations", "budget_exhausted", ...
+    iterations: int
+    steps: list[StepRecord] = Field(default_factory=list)
+    usage: UsageTotals = Field(default_factory=UsageTotals)
+    cost_usd: float = 0.0
+
+
 class ApprovalDecision(BaseModel):
     approver: str = Field(min_length=1)
     approved: bool
