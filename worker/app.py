@@ -10,7 +10,9 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.delivery.activity import DeliveryActivities
 from activities.llm.factory import build_llm_activities
+from activities.tools.read_only import ToolActivities
 from common.settings import Settings
 from workflows.registry import WORKFLOWS
 
@@ -18,7 +20,9 @@ from workflows.registry import WORKFLOWS
 def build_activities(settings: Settings) -> list[Callable[..., Any]]:
     """Every activity, bound to dependencies made once per process (HTTP pools, SMTP settings)."""
     llm = build_llm_activities(settings)
-    return [llm.complete]
+    tools = ToolActivities.from_settings(settings)
+    deliveries = DeliveryActivities.from_settings(settings)
+    return [llm.complete, *tools.all(), *deliveries.all()]
 
 
 def build_worker(

@@ -1,0 +1,22 @@
+"""The `current_time` tool: the date and time now in an IANA time zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from activities.tools.models import ToolObservation
+
+
+def current_time(timezone: str, now: datetime | None = None) -> ToolObservation:
+    """`now` (default: the clock) in `timezone`; an unknown zone is an error the model can correct."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        # ValueError: a malformed key such as "../etc" or an absolute path.
+        return ToolObservation(
+            content=f"unknown time zone {timezone!r}: use an IANA name such as 'UTC' or 'Europe/Paris'",
+            is_error=True,
+        )
+    local = (now or datetime.now(UTC)).astimezone(zone)
+    return ToolObservation(content=f"{local.isoformat(timespec='seconds')} ({local:%A}, {timezone})")
