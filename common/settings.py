@@ -80,6 +80,15 @@ class Settings(BaseSettings):
     otel_traces_console: bool = False
     otel_capture_content: bool = False
 
+    # Approval inbox (`python -m inbox`). Reviewers: comma-separated `name:hash`, hashes made by
+    # `python -m inbox hash-password`. Secret key: signs session cookies (unset: random per process).
+    inbox_host: str = "127.0.0.1"
+    inbox_port: int = Field(default=8080, ge=0, lt=65536)
+    inbox_reviewers: SecretStr | None = None
+    inbox_secret_key: SecretStr | None = None
+    inbox_cookie_secure: bool = False  # set behind HTTPS: the session cookie gets `Secure`
+    inbox_session_max_age_s: int = Field(default=8 * 3600, gt=0)
+
     @field_validator("temporal_address")
     @classmethod
     def _address_is_host_port(cls, value: str) -> str:

@@ -1,0 +1,280 @@
+"""The inbox web app (Starlette): sign-in, the list of runs awaiting approval, a run's page, and the
+decision form. Server-rendered HTML, no JavaScript."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from common.settings import Settings, SettingsError
+from inbox.auth import SESSION_FLASH, ReviewerDirectory, sign_in, sign_out, signed_in_reviewer
+from inbox.csrf import CrossSiteRequest, check_post, csrf_token
+from inbox.runs import RunNotFound, Runs, TemporalRuns
+from workflows.models import ApprovalDecision
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+MAX_COMMENT = 2000
+SECURITY_HEADERS = {
+    # No script runs on these pages; forms may only post back here; nobody may frame them.
+    "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
+
+
+def format_time_left(left: timedelta | None) -> str:
+    if left is None:
+        return "no deadline"
+    seconds = int(left.total_seconds())
+    minutes, _ = divmod(abs(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days} d"] if days else []
+    parts += [f"{hours} h"] if hours or days else []
+    parts.append(f"{minutes} min")
+    text = " ".join(parts)
+    return f"{text} left" if seconds >= 0 else f"overdue by {text}"
+
+
+def format_usd(value: float) -> str:
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def format_when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def reviewer_only(handler: Callable[[Request, str], Awaitable[Response]]) -> Handler:
+    """Pages for signed-in reviewers: a GET without a session goes to the sign-in page, any other
+    request without one is refused."""
+
+    async def guarded(request: Request) -> Response:
+        reviewer = signed_in_reviewer(request)
+        if reviewer is None:
+            if request.method == "GET":
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+            return _error(request, 403, "Sign in first.")
+        return await handler(request, reviewer)
+
+    return guarded
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    base = {"reviewer": signed_in_reviewer(request), "csrf_token": csrf_token(request)}
+    return _templates(request).TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+
+def _error(request: Request, status_code: int, message: str) -> Response:
+    return _render(request, "error.html", {"message": message}, status_code=status_code)
+
+
+def _safe_next(target: object) -> str:
+    """Only a path on this site (never `//evil.example` or a full URL) after sign-in."""
+    if (
+        isinstance(target, str)
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+    ):
+        return target
+    return "/"
+
+
+async def login_page(request: Request) -> Response:
+    if signed_in_reviewer(request):
+        return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
+    return _render(request, "login.html", {"next": _safe_next(request.query_params.get("next"))})
+
+
+async def login(request: Request) -> Response:
+    form = await request.form()
+    check_post(request, form.get("csrf_token"))
+    name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+    directory: ReviewerDirectory = request.app.state.reviewers
+    reviewer = directory.authenticate(name, password) if name and password else None
+    if reviewer is None:
+        log.info("inbox sign-in refused for %r", name[:100])
+        context = {"next": _safe_next(form.get("next")), "failed": True, "username": name}
+        return _render(request, "login.html", context, status_code=401)
+    sign_in(request, reviewer)
+    log.info("inbox sign-in: %s", reviewer)
+    return RedirectResponse(_safe_next(form.get("next")), status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    check_post(request, form.get("csrf_token"))
+    sign_out(request)
+    return RedirectResponse("/login", status_code=303)
+
+
+@reviewer_only
+async def inbox_page(request: Request, reviewer: str) -> Response:
+    runs: Runs = request.app.state.runs
+    pending = await runs.pending()
+    now = datetime.now(UTC)
+    return _render(request, "inbox.html", {"runs": pending, "now": now})
+
+
+@reviewer_only
+async def run_page(request: Request, reviewer: str) -> Response:
+    runs: Runs = request.app.state.runs
+    workflow_id = request.path_params["workflow_id"]
+    try:
+        run = await runs.detail(workflow_id)
+    except RunNotFound:
+        return _error(request, 404, f"No run with id {workflow_id}.")
+    flash = request.session.pop(SESSION_FLASH, None)
+    pending = run.status.pending_approval if run.status else None
+    left = pending.deadline - datetime.now(UTC) if pending else None
+    return _render(
+        request,
+        "run.html",
+        {"run": run, "pending": pending, "time_left": left, "flash": flash, "form_id": uuid.uuid4().hex},
+    )
+
+
+@reviewer_only
+async def decide(request: Request, reviewer: str) -> Response:
+    form = await request.form()
+    check_post(request, form.get("csrf_token"))
+    workflow_id = str(form.get("workflow_id", ""))
+    choice = form.get("decision")
+    if not workflow_id or choice not in ("approve", "reject"):
+        return _error(request, 400, "The form needs a run and a decision (approve or reject).")
+    comment = str(form.get("comment", "")).strip()
+    if len(comment) > MAX_COMMENT:
+        return _error(request, 400, f"The comment is longer than {MAX_COMMENT} characters.")
+    # The approver is whoever is signed in; nothing in the form can change it.
+    decision = ApprovalDecision(approver=reviewer, approved=choice == "approve", comment=comment)
+    form_id = str(form.get("form_id", ""))[:64] or uuid.uuid4().hex
+    runs: Runs = request.app.state.runs
+    outcome = await runs.decide(
+        workflow_id,
+        decision,
+        expected_hash=str(form.get("action_hash", "")),
+        # The same form submitted twice (a double click) is one Update, not a repeat.
+        update_id=f"inbox/{reviewer}/{form_id}",
+    )
+    log.info("inbox decision on %s by %s: %s (%s)", workflow_id, reviewer, choice, outcome.message)
+    request.session[SESSION_FLASH] = {"ok": outcome.accepted, "text": outcome.message}
+    return RedirectResponse(f"/runs/{quote(workflow_id, safe='')}", status_code=303)
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def _cross_site(request: Request, exc: Exception) -> Response:
+    log.warning("inbox refused a cross-site request: %s", exc)
+    return _error(request, 403, f"Refused: {exc}")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _error(request, exc.status_code, str(exc.detail))
+
+
+def build_app(settings: Settings, *, runs: Runs | None = None) -> Starlette:
+    """The ASGI app. Without `runs`, it connects to Temporal (from `settings`) on start-up."""
+    if settings.inbox_reviewers is None or not settings.inbox_reviewers.get_secret_value().strip():
+        raise SettingsError(
+            "INBOX_REVIEWERS: no reviewers configured; set NAME:HASH pairs "
+            "(make a hash with `python -m inbox hash-password`)"
+        )
+    reviewers = ReviewerDirectory.parse(settings.inbox_reviewers.get_secret_value())
+    if settings.inbox_secret_key is not None and settings.inbox_secret_key.get_secret_value():
+        secret_key = settings.inbox_secret_key.get_secret_value()
+    else:
+        log.warning("INBOX_SECRET_KEY is not set: sessions end when this process stops")
+        secret_key = secrets.token_urlsafe(32)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if runs is None:
+            from common.client import connect
+
+            client = await connect(settings)
+            app.state.runs = TemporalRuns(client, web_ui=settings.temporal_web_ui)
+        yield
+
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters.update(time_left=format_time_left, usd=format_usd, when=format_when)
+    templates.env.globals["new_form_id"] = lambda: uuid.uuid4().hex
+    app = Starlette(
+        routes=[
+            Route("/", inbox_page),
+            Route("/login", login_page, methods=["GET"]),
+            Route("/login", login, methods=["POST"]),
+            Route("/logout", logout, methods=["POST"]),
+            Route("/decisions", decide, methods=["POST"]),
+            Route("/runs/{workflow_id:path}", run_page),
+            Route("/healthz", healthz),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(
+                SessionMiddleware,
+                secret_key=secret_key,
+                session_cookie="inbox_session",
+                max_age=settings.inbox_session_max_age_s,
+                same_site="lax",
+                https_only=settings.inbox_cookie_secure,
+            ),
+        ],
+        exception_handlers={CrossSiteRequest: _cross_site, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.reviewers = reviewers
+    app.state.templates = templates
+    if runs is not None:
+        app.state.runs = runs
+    return app

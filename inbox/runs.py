@@ -1,0 +1,211 @@
+"""What the inbox asks Temporal: runs waiting for approval (a visibility query on the project's
+search attributes), one run's status, and the reviewer's decision (the `approve` Update)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import TypedSearchAttributes
+from temporalio.converter import WorkflowSerializationContext
+from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.service import RPCError, RPCStatusCode
+
+from common import search_attributes as sa
+from workflows.models import ApprovalDecision, WorkflowStatus
+
+AWAITING_APPROVAL = "awaiting_approval"
+PENDING_QUERY = f'{sa.PHASE.name} = "{AWAITING_APPROVAL}" AND ExecutionStatus = "Running"'
+MAX_LISTED = 200
+GOAL_KEYS = ("goal", "topic")  # ResearchWorkflow input has `topic`, AgentWorkflow input `goal`
+
+
+@dataclass(frozen=True)
+class PendingRun:
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    goal: str
+    action: str
+    action_hash: str
+    deadline: datetime | None
+    cost_usd: float
+    approvers: list[str]
+    web_ui_url: str
+
+    def time_left(self, now: datetime) -> timedelta | None:
+        return None if self.deadline is None else self.deadline - now
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    execution_status: str  # "Running", "Completed", ...
+    goal: str
+    approvers: list[str]
+    web_ui_url: str
+    status: WorkflowStatus | None  # None when the run no longer answers queries
+    status_error: str = ""
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    accepted: bool
+    message: str
+    recorded: dict[str, Any] = field(default_factory=dict)
+
+
+class RunNotFound(Exception):
+    pass
+
+
+class Runs(Protocol):
+    """What the web app needs from Temporal (a fake may stand in for it in unit tests)."""
+
+    async def pending(self) -> list[PendingRun]: ...
+
+    async def detail(self, workflow_id: str) -> RunDetail: ...
+
+    async def decide(
+        self, workflow_id: str, decision: ApprovalDecision, *, expected_hash: str, update_id: str
+    ) -> DecisionOutcome: ...
+
+
+def _approvers(attributes: TypedSearchAttributes) -> list[str]:
+    return list(attributes.get(sa.APPROVERS) or [])
+
+
+class TemporalRuns:
+    def __init__(self, client: Client, *, web_ui: str) -> None:
+        self._client = client
+        self._web_ui = web_ui.rstrip("/")
+
+    def web_ui_url(self, workflow_id: str, run_id: str) -> str:
+        namespace = quote(self._client.namespace, safe="")
+        return (
+            f"{self._web_ui}/namespaces/{namespace}/workflows/{quote(workflow_id, safe='')}/{run_id}/history"
+        )
+
+    async def pending(self) -> list[PendingRun]:
+        executions = [e async for e in self._client.list_workflows(PENDING_QUERY, limit=MAX_LISTED)]
+        rows = await asyncio.gather(*(self._pending_row(e) for e in executions))
+        listed = [row for row in rows if row is not None]
+        # Newest deadline first; runs without one (should not happen while awaiting) last.
+        listed.sort(key=lambda row: (row.deadline is not None, row.deadline or datetime.min), reverse=True)
+        return listed
+
+    async def _pending_row(self, execution: Any) -> PendingRun | None:
+        handle = self._client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        try:
+            status = await handle.query("status", result_type=WorkflowStatus)
+        except (RPCError, FailureError):
+            return None  # closed or unqueryable since the visibility record was written
+        pending = status.pending_approval
+        if pending is None:
+            return None  # decided since the visibility record was written
+        attributes = execution.typed_search_attributes
+        return PendingRun(
+            workflow_id=execution.id,
+            run_id=execution.run_id,
+            workflow_type=execution.workflow_type,
+            goal=await self._goal(execution.id, execution.run_id, await execution.memo()),
+            action=pending.action,
+            action_hash=pending.action_hash,
+            deadline=pending.deadline or attributes.get(sa.APPROVAL_DEADLINE),
+            cost_usd=status.cost_usd,
+            approvers=_approvers(attributes),
+            web_ui_url=self.web_ui_url(execution.id, execution.run_id),
+        )
+
+    async def _goal(self, workflow_id: str, run_id: str, memo: Any) -> str:
+        """The run's goal or topic: from the memo if the starter put it there, else from the input
+        in the run's first history event (decoded by the client's converter, so it works with
+        payload encryption too)."""
+        for key in GOAL_KEYS:
+            if isinstance(memo, dict) and isinstance(memo.get(key), str):
+                return str(memo[key])
+        handle = self._client.get_workflow_handle(workflow_id, run_id=run_id)
+        async for event in handle.fetch_history_events(page_size=1):
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            if not payloads:
+                return ""
+            converter = self._client.data_converter.with_context(
+                WorkflowSerializationContext(namespace=self._client.namespace, workflow_id=workflow_id)
+            )
+            values = await converter.decode(list(payloads))
+            first = values[0] if values else None
+            for key in GOAL_KEYS:
+                if isinstance(first, dict) and isinstance(first.get(key), str):
+                    return str(first[key])
+            return ""
+        return ""
+
+    async def detail(self, workflow_id: str) -> RunDetail:
+        handle = self._client.get_workflow_handle(workflow_id)
+        try:
+            description = await handle.describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise RunNotFound(workflow_id) from None
+            raise
+        status: WorkflowStatus | None = None
+        status_error = ""
+        try:
+            status = await handle.query("status", result_type=WorkflowStatus)
+        except (RPCError, FailureError) as error:
+            status_error = str(error)
+        return RunDetail(
+            workflow_id=workflow_id,
+            run_id=description.run_id,
+            workflow_type=description.workflow_type,
+            execution_status=_status_name(description.status),
+            goal=await self._goal(workflow_id, description.run_id, await description.memo()),
+            approvers=_approvers(description.typed_search_attributes),
+            web_ui_url=self.web_ui_url(workflow_id, description.run_id),
+            status=status,
+            status_error=status_error,
+        )
+
+    async def decide(
+        self, workflow_id: str, decision: ApprovalDecision, *, expected_hash: str, update_id: str
+    ) -> DecisionOutcome:
+        """Send the `approve` Update, unless the proposal changed since the reviewer saw it (an
+        approval is bound to what was shown). The workflow's validator has the last word."""
+        handle = self._client.get_workflow_handle(workflow_id)
+        try:
+            status = await handle.query("status", result_type=WorkflowStatus)
+        except (RPCError, FailureError) as error:
+            return DecisionOutcome(False, f"The run does not answer: {error}")
+        pending = status.pending_approval
+        if pending is not None and pending.action_hash != expected_hash:
+            return DecisionOutcome(
+                False, "The proposed action changed since you opened this page. Review the new proposal."
+            )
+        try:
+            recorded = await handle.execute_update("approve", decision, id=update_id)
+        except WorkflowUpdateFailedError as error:
+            return DecisionOutcome(False, f"The workflow refused the decision: {_reason(error.cause)}")
+        except RPCError as error:
+            return DecisionOutcome(False, f"Temporal refused the decision: {error.message}")
+        verb = "Approved" if decision.approved else "Rejected"
+        return DecisionOutcome(
+            True,
+            f"{verb} as {decision.approver}; the workflow recorded the decision.",
+            recorded if isinstance(recorded, dict) else {"result": recorded},
+        )
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, ApplicationError):
+        return error.message
+    return str(error) or type(error).__name__
+
+
+def _status_name(status: WorkflowExecutionStatus | None) -> str:
+    return status.name.replace("_", " ").title() if status is not None else "Unknown"

@@ -1,0 +1,277 @@
+"""Sign-in, sessions and cross-site protection of the inbox, through Starlette's TestClient.
+
+A small in-memory `Runs` stands in for Temporal here (the browser tests use the real server): these
+tests are about who may do what, not about workflows."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+from starlette.testclient import TestClient
+
+from common.settings import Settings, SettingsError, try_load_settings
+from inbox.app import build_app, format_time_left
+from inbox.runs import DecisionOutcome, PendingRun, RunDetail, RunNotFound
+from tests.inbox.conftest import PASSWORDS
+from workflows.models import ApprovalDecision, PendingApproval, WorkflowStatus
+
+RUN_ID = "research-abc"
+ACTION = "Deliver the report to https://hooks.example/report\n<b>not bold</b>"
+
+
+@dataclass
+class RecordingRuns:
+    decisions: list[tuple[str, ApprovalDecision, str]] = field(default_factory=list)
+
+    def _pending(self) -> PendingApproval:
+        now = datetime.now(UTC)
+        return PendingApproval(
+            action=ACTION, action_hash="h1", requested_at=now, deadline=now + timedelta(hours=2)
+        )
+
+    async def pending(self) -> list[PendingRun]:
+        pending = self._pending()
+        return [
+            PendingRun(
+                workflow_id=RUN_ID,
+                run_id="r1",
+                workflow_type="ResearchWorkflow",
+                goal="durable agents",
+                action=pending.action,
+                action_hash=pending.action_hash,
+                deadline=pending.deadline,
+                cost_usd=0.0123,
+                approvers=["alice"],
+                web_ui_url="http://localhost:8233/namespaces/default/workflows/research-abc/r1/history",
+            )
+        ]
+
+    async def detail(self, workflow_id: str) -> RunDetail:
+        if workflow_id != RUN_ID:
+            raise RunNotFound(workflow_id)
+        return RunDetail(
+            workflow_id=RUN_ID,
+            run_id="r1",
+            workflow_type="ResearchWorkflow",
+            execution_status="Running",
+            goal="durable agents",
+            approvers=["alice"],
+            web_ui_url="http://ui/x",
+            status=WorkflowStatus(phase="awaiting_approval", pending_approval=self._pending()),
+        )
+
+    async def decide(
+        self, workflow_id: str, decision: ApprovalDecision, *, expected_hash: str, update_id: str
+    ) -> DecisionOutcome:
+        self.decisions.append((workflow_id, decision, expected_hash))
+        return DecisionOutcome(True, f"recorded for {decision.approver}")
+
+
+@pytest.fixture
+def runs() -> RecordingRuns:
+    return RecordingRuns()
+
+
+@pytest.fixture
+def web(inbox_settings: Settings, runs: RecordingRuns) -> TestClient:
+    return TestClient(build_app(inbox_settings, runs=runs), follow_redirects=False)
+
+
+def _token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def sign_in(web: TestClient, name: str = "alice") -> str:
+    """Sign in through the form; returns the CSRF token of the new session."""
+    token = _token(web.get("/login").text)
+    response = web.post(
+        "/login", data={"username": name, "password": PASSWORDS[name], "csrf_token": token, "next": "/"}
+    )
+    assert response.status_code == 303, response.text
+    return _token(web.get("/").text)
+
+
+def decision_form(token: str, **extra: str) -> dict[str, str]:
+    return {"csrf_token": token, "workflow_id": RUN_ID, "action_hash": "h1", "decision": "approve", **extra}
+
+
+def test_pages_without_a_session_go_to_sign_in(web: TestClient) -> None:
+    for path in ("/", f"/runs/{RUN_ID}"):
+        response = web.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login?next=")
+
+
+def test_a_decision_without_a_session_is_refused(web: TestClient, runs: RecordingRuns) -> None:
+    token = _token(web.get("/login").text)  # a session with a token, but nobody signed in
+    response = web.post("/decisions", data=decision_form(token), headers={"origin": "http://testserver"})
+    assert response.status_code == 403
+    assert "Sign in first" in response.text
+    assert runs.decisions == []
+
+
+def test_wrong_password_and_unknown_reviewer_are_refused(web: TestClient) -> None:
+    token = _token(web.get("/login").text)
+    for name, password in (("alice", PASSWORDS["bob"]), ("mallory", "x")):
+        response = web.post("/login", data={"username": name, "password": password, "csrf_token": token})
+        assert response.status_code == 401
+        assert "wrong password" in response.text
+    assert web.get("/").status_code == 303
+
+
+def test_sign_in_needs_the_form_token(web: TestClient) -> None:
+    web.get("/login")
+    response = web.post("/login", data={"username": "alice", "password": PASSWORDS["alice"]})
+    assert response.status_code == 403
+    assert web.get("/").status_code == 303
+
+
+def test_signed_in_reviewer_sees_the_run_in_full_escaped(web: TestClient) -> None:
+    sign_in(web)
+    page = web.get("/").text
+    assert 'data-testid="reviewer">alice<' in page
+    assert RUN_ID in page and "durable agents" in page and "$0.0123" in page
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in page  # the proposed action is shown as text, in full
+    assert "1 h 59 min left" in page
+    assert "http://localhost:8233/namespaces/default/workflows/research-abc/r1/history" in page
+
+
+def test_session_cookie_is_http_only_and_same_site(web: TestClient) -> None:
+    token = _token(web.get("/login").text)
+    response = web.post(
+        "/login", data={"username": "bob", "password": PASSWORDS["bob"], "csrf_token": token, "next": "/"}
+    )
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "script-src" not in response.headers["content-security-policy"]  # no script may run
+
+
+def test_the_approver_is_the_signed_in_reviewer_never_a_form_field(
+    web: TestClient, runs: RecordingRuns
+) -> None:
+    token = sign_in(web, "bob")
+    response = web.post(
+        "/decisions",
+        data=decision_form(token, approver="alice", comment="looks fine"),
+        headers={"origin": "http://testserver"},
+    )
+    assert response.status_code == 303
+    [(workflow_id, decision, expected_hash)] = runs.decisions
+    assert (workflow_id, decision.approver, decision.approved, decision.comment) == (
+        RUN_ID,
+        "bob",
+        True,
+        "looks fine",
+    )
+    assert expected_hash == "h1"
+    assert "recorded for bob" in web.get(response.headers["location"]).text
+
+
+def test_bad_csrf_token_is_refused(web: TestClient, runs: RecordingRuns) -> None:
+    token = sign_in(web)
+    for form in (
+        decision_form("forged"),
+        {k: v for k, v in decision_form(token).items() if k != "csrf_token"},
+    ):
+        response = web.post("/decisions", data=form)
+        assert response.status_code == 403
+        assert "token" in response.text
+    assert runs.decisions == []
+
+
+def test_token_of_another_session_is_refused(inbox_settings: Settings, runs: RecordingRuns) -> None:
+    app = build_app(inbox_settings, runs=runs)
+    alice, bob = TestClient(app, follow_redirects=False), TestClient(app, follow_redirects=False)
+    sign_in(alice, "alice")
+    bobs_token = sign_in(bob, "bob")
+    assert alice.post("/decisions", data=decision_form(bobs_token)).status_code == 403
+    assert runs.decisions == []
+
+
+def test_post_from_another_origin_is_refused_even_with_the_token(
+    web: TestClient, runs: RecordingRuns
+) -> None:
+    token = sign_in(web)
+    for header in (
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"referer": "https://evil.example/x"},
+    ):
+        response = web.post("/decisions", data=decision_form(token), headers=header)
+        assert response.status_code == 403
+    assert runs.decisions == []
+
+
+def test_a_session_cookie_edited_to_another_reviewer_is_no_session(
+    inbox_settings: Settings, runs: RecordingRuns
+) -> None:
+    app = build_app(inbox_settings, runs=runs)
+    web = TestClient(app, follow_redirects=False)
+    sign_in(web, "bob")
+    payload, timestamp, signature = web.cookies["inbox_session"].split(".")
+    session = json.loads(base64.b64decode(payload))
+    assert session["reviewer"] == "bob"
+    forged = base64.b64encode(json.dumps({**session, "reviewer": "alice"}).encode()).decode()
+    forger = TestClient(
+        app, follow_redirects=False, cookies={"inbox_session": f"{forged}.{timestamp}.{signature}"}
+    )
+    assert forger.get("/").status_code == 303
+
+
+def test_session_ends_when_the_reviewer_is_removed(
+    inbox_settings: Settings, runs: RecordingRuns, reviewers_setting: str
+) -> None:
+    web = TestClient(build_app(inbox_settings, runs=runs), follow_redirects=False)
+    sign_in(web, "carol")
+    without_carol = ",".join(e for e in reviewers_setting.split(",") if not e.startswith("carol:"))
+    smaller = inbox_settings.model_copy(update={"inbox_reviewers": SecretStr(without_carol)})
+    later = TestClient(build_app(smaller, runs=runs), follow_redirects=False, cookies=web.cookies)
+    assert later.get("/").status_code == 303
+
+
+def test_sign_in_redirects_only_within_the_site(web: TestClient) -> None:
+    token = _token(web.get("/login").text)
+    response = web.post(
+        "/login",
+        data={
+            "username": "alice",
+            "password": PASSWORDS["alice"],
+            "csrf_token": token,
+            "next": "//evil.example/",
+        },
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_sign_out_needs_a_post_with_the_token(web: TestClient) -> None:
+    token = sign_in(web)
+    assert web.post("/logout", data={"csrf_token": "nope"}).status_code == 403
+    assert web.get("/").status_code == 200
+    assert web.post("/logout", data={"csrf_token": token}).status_code == 303
+    assert web.get("/").status_code == 303
+
+
+def test_inbox_refuses_to_start_without_reviewers(settings: Settings) -> None:
+    with pytest.raises(SettingsError, match="INBOX_REVIEWERS"):
+        build_app(try_load_settings(llm_provider="offline", _env_file=None))
+
+
+@pytest.mark.parametrize(
+    ("left", "text"),
+    [
+        (timedelta(hours=26, minutes=5), "1 d 2 h 5 min left"),
+        (timedelta(minutes=7, seconds=30), "7 min left"),
+        (timedelta(minutes=-3), "overdue by 3 min"),
+        (None, "no deadline"),
+    ],
+)
+def test_time_left_reads_as_words(left: timedelta | None, text: str) -> None:
+    assert format_time_left(left) == text
