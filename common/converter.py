@@ -6,22 +6,26 @@ from __future__ import annotations
 import dataclasses
 
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from common.settings import Settings
 
 
 def build_data_converter(settings: Settings) -> DataConverter:
-    converter = pydantic_data_converter
-    codec = _payload_codec(settings)
-    if codec is not None:
-        converter = dataclasses.replace(converter, payload_codec=codec)
-    return converter
-
-
-def _payload_codec(settings: Settings):  # type: ignore[no-untyped-def]
     if settings.payload_keys is None or not settings.payload_keys.get_secret_value().strip():
-        return None
+        return pydantic_data_converter
+    return encrypted_data_converter(settings.payload_keys.get_secret_value())
+
+
+def encrypted_data_converter(payload_keys: str) -> DataConverter:
+    """Pydantic JSON sealed with the key ring in `payload_keys` (the `PAYLOAD_KEYS` format).
+
+    Failure messages and stack traces move into the failure's encoded attributes, so the codec
+    encrypts them too: an exception that quotes a prompt does not leak it into history."""
     from common.encryption import EncryptionCodec  # imported lazily: only when keys are set
 
-    return EncryptionCodec.from_setting(settings.payload_keys.get_secret_value())
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec.from_setting(payload_keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )

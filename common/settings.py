@@ -74,6 +74,11 @@ class Settings(BaseSettings):
 
     # Payload encryption: comma-separated `key_id:base64key`, newest last. Empty: no encryption.
     payload_keys: SecretStr | None = None
+    # Codec server for the Web UI (`python -m worker.codec_server`): HOST:PORT, the bearer token
+    # callers must send, comma-separated browser origins allowed by CORS.
+    codec_server_bind: str = "127.0.0.1:8081"
+    codec_server_token: SecretStr | None = None
+    codec_server_allowed_origins: str = "http://localhost:8233"
 
     # Observability
     metrics_prometheus_bind: str | None = None
@@ -89,7 +94,7 @@ class Settings(BaseSettings):
     inbox_cookie_secure: bool = False  # set behind HTTPS: the session cookie gets `Secure`
     inbox_session_max_age_s: int = Field(default=8 * 3600, gt=0)
 
-    @field_validator("temporal_address")
+    @field_validator("temporal_address", "codec_server_bind")
     @classmethod
     def _address_is_host_port(cls, value: str) -> str:
         match = _ADDRESS.match(value)
@@ -102,6 +107,15 @@ class Settings(BaseSettings):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
+        return value
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _payload_keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            from common.encryption import parse_key_ring  # cryptography only when keys are set
+
+            parse_key_ring(value.get_secret_value())  # a bad key stops the process at start
         return value
 
     @model_validator(mode="after")
