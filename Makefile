@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest up server worker bench clean install
+.PHONY: demo test lint typecheck pytest up server worker bench clean install browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy common workflows activities worker starter
+	$(BIN)/mypy common workflows activities worker starter inbox
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/pytest -q
+
+## make browser: Debian's Chromium for the inbox's browser tests (apt, never a browser download);
+## CI runs as root, elsewhere sudo is used
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
 
 ## make up: dev server + worker in the foreground until Ctrl-C
 up: $(STAMP)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from common.settings import SettingsError
@@ -62,17 +59,3 @@ def test_bad_reviewer_lists_name_the_variable(setting: str, mentions: str) -> No
     with pytest.raises(SettingsError, match="INBOX_REVIEWERS") as raised:
         ReviewerDirectory.parse(setting)
     assert mentions in str(raised.value)
-
-
-def test_hash_password_command_reads_stdin() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "inbox", "hash-password"],
-        input="from stdin\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    stored = done.stdout.strip()
-    assert verify_password("from stdin", stored)
-    assert not verify_password("from stdin\n", stored)
