@@ -1,0 +1,99 @@
+"""`DeliveryActivities`: the delivery activity `delivery.deliver` and the agent's side-effect tools
+`tool.send_webhook` / `tool.send_email`, built once per worker around one HTTP pool and one ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from temporalio import activity
+
+from activities.delivery.email import EmailSender, SmtpConfig
+from activities.delivery.failures import check_idempotency_key, invalid_request
+from activities.delivery.file import write_report
+from activities.delivery.ledger import open_ledger
+from activities.delivery.models import DeliveryReceipt, DeliveryRequest
+from activities.delivery.targets import parse_target
+from activities.delivery.webhook import WebhookSender
+from activities.tools import side_effects
+from activities.tools.models import SideEffectToolInput, ToolObservation
+from common.settings import Settings
+
+
+def report_payload(request: DeliveryRequest) -> dict[str, Any]:
+    """The JSON body a webhook receives for a report delivery (the key is in the header too, but a
+    receiver that stores bodies wants it in the body)."""
+    return {
+        "idempotency_key": request.idempotency_key,
+        "subject": request.subject,
+        "text": request.body,
+        "data": request.data,
+    }
+
+
+class DeliveryActivities:
+    def __init__(
+        self, webhook: WebhookSender, email: EmailSender, http_client: httpx.AsyncClient | None = None
+    ):
+        self.webhook = webhook
+        self.email = email
+        self._http_client = http_client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryActivities:
+        client = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.delivery_timeout_s),
+            follow_redirects=False,  # a redirected POST is a question for the operator, not a retry
+        )
+        dsn = settings.dedupe_ledger_dsn.get_secret_value() if settings.dedupe_ledger_dsn else None
+        ledger = open_ledger(settings.dedupe_ledger_path, dsn)
+        return cls(WebhookSender(client), EmailSender(SmtpConfig.from_settings(settings), ledger), client)
+
+    def all(self) -> list[Callable[..., Any]]:
+        """The activity methods, for the worker's registration list."""
+        return [self.deliver, self.send_webhook, self.send_email]
+
+    async def aclose(self) -> None:
+        if self._http_client is not None:
+            await self._http_client.aclose()
+        await self.email.ledger.close()
+
+    @activity.defn(name="delivery.deliver")
+    async def deliver(self, request: DeliveryRequest) -> DeliveryReceipt:
+        key = check_idempotency_key(request.idempotency_key)
+        try:
+            target = parse_target(request.target)
+        except ValueError as error:
+            raise invalid_request(str(error)) from None
+        if target.channel == "webhook":
+            posted = await self.webhook.post(target.location, report_payload(request), key)
+            detail, duplicate = f"HTTP {posted.status}", posted.duplicate
+        elif target.channel == "email":
+            sent = await self.email.send(target.location, request.subject, request.body, key)
+            detail, duplicate = sent.message_id, sent.duplicate
+        else:
+            written = await write_report(target.location, key, request.body)
+            detail, duplicate = str(written.path), written.duplicate
+        activity.logger.info(
+            "delivery %s via %s: %s%s",
+            key,
+            target.channel,
+            detail,
+            " (duplicate, not sent again)" if duplicate else "",
+        )
+        return DeliveryReceipt(
+            target=request.target,
+            idempotency_key=key,
+            channel=target.channel,
+            detail=detail,
+            duplicate=duplicate,
+        )
+
+    @activity.defn(name="tool.send_webhook")
+    async def send_webhook(self, request: SideEffectToolInput) -> ToolObservation:
+        return await side_effects.send_webhook(self.webhook, request)
+
+    @activity.defn(name="tool.send_email")
+    async def send_email(self, request: SideEffectToolInput) -> ToolObservation:
+        return await side_effects.send_email(self.email, request)
