@@ -62,9 +62,11 @@ class Settings(BaseSettings):
     tools_http_timeout_s: float = Field(default=10.0, gt=0)
     tools_docs_dir: Path = Path(__file__).resolve().parent.parent / "docs" / "corpus"
 
-    # Delivery side effects
+    # Delivery side effects (docs/operations.md). The ledger records sent email keys: a SQLite file by
+    # default (workers on one host), PostgreSQL when DEDUPE_LEDGER_DSN is set (workers on many hosts).
+    delivery_timeout_s: float = Field(default=30.0, gt=0)  # per webhook request / SMTP operation
     smtp_host: str = "localhost"
-    smtp_port: int = 25
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from common.devserver import FAST_DISPATCH
 from common.search_attributes import ALL_KEYS
 from common.settings import Settings, try_load_settings
+from tests.fakes.receivers import http_receiver, smtp_server  # noqa: F401 - suite-wide fixtures
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
@@ -30,11 +31,16 @@ def task_queue() -> str:
 
 
 @pytest.fixture
-def settings(task_queue: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(task_queue: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
     """Offline settings with this test's task queue; no variable of the developer's shell leaks in."""
     for name in ("LLM_PROVIDER", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "LLM_MODEL", "PAYLOAD_KEYS"):
         monkeypatch.delenv(name, raising=False)
-    return try_load_settings(temporal_task_queue=task_queue, llm_provider="offline", _env_file=None)
+    return try_load_settings(
+        temporal_task_queue=task_queue,
+        llm_provider="offline",
+        dedupe_ledger_path=tmp_path / "dedupe-ledger.sqlite3",  # no ledger state shared between tests
+        _env_file=None,
+    )
 
 
 @pytest_asyncio.fixture(scope="session")
