@@ -1,5 +1,23 @@
 """Start and steer runs: `python -m starter ...`, or import these async functions from a service."""
 
-from starter.api import get_status, start_research
+from starter.api import (
+    StarterError,
+    approve,
+    get_result,
+    get_status,
+    reject,
+    start_agent,
+    start_research,
+)
+from starter.watch import watch
 
-__all__ = ["get_status", "start_research"]
+__all__ = [
+    "StarterError",
+    "approve",
+    "get_result",
+    "get_status",
+    "reject",
+    "start_agent",
+    "start_research",
+    "watch",
+]

@@ -1,4 +1,8 @@
-"""`python -m starter`: research, agent, approve, reject, status, watch, demo."""
+"""`python -m starter`: research, agent, approve, reject, status, watch, demo.
+
+Each command is a thin shell over an async function of `starter.api` / `starter.watch`; an error a
+person can act on prints one line on stderr and exits 1.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,50 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from activities.tools.catalog import TOOLS
 from common.client import TemporalUnreachable, connect
-from common.settings import load_settings
-from starter import api
-from workflows.models import ResearchInput
+from common.settings import Settings, load_settings
+from starter import api, render
+from starter.watch import RunEnded, watch
+from workflows.models import AgentInput, ResearchInput
+
+
+def _tool_list(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(TOOLS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown tool(s) {', '.join(unknown)}; known: {', '.join(TOOLS)}")
+    return names
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--approver",
+        dest="approvers",
+        action="append",
+        metavar="NAME",
+        help="who may approve (repeatable); none: no approval step",
+    )
+    parser.add_argument("--budget", dest="budget_usd", type=float, metavar="USD", help="cost budget in USD")
+    parser.add_argument("--model", help="model name (default: LLM_MODEL or the provider's default)")
+    parser.add_argument("--id", dest="workflow_id", help="workflow id (default: generated)")
+    parser.add_argument(
+        "--wait", action="store_true", help="print progress until the run ends, then the result"
+    )
+
+
+def _add_decision_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("workflow_id", metavar="ID")
+    parser.add_argument("--as", dest="approver", required=True, metavar="APPROVER", help="who decides")
+    parser.add_argument("--comment", default="", help="recorded with the decision")
+    parser.add_argument(
+        "--signal",
+        action="store_true",
+        help="send the `approve` Signal (fire-and-forget) instead of the Update",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,15 +64,101 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     research = commands.add_parser("research", help="start a ResearchWorkflow on TOPIC")
-    research.add_argument("topic")
-    research.add_argument("--max-subtopics", type=int, default=4)
-    research.add_argument("--wait", action="store_true", help="wait and print the report")
+    research.add_argument("topic", metavar="TOPIC")
+    research.add_argument("--max-subtopics", type=int, metavar="N")
+    research.add_argument("--deliver-to", metavar="TARGET", help="https://URL, mailto:ADDRESS or file:DIR")
+    research.add_argument("--depth", choices=["quick", "deep"], help="deep: an agent with tools per subtopic")
+    _add_run_options(research)
 
-    status = commands.add_parser("status", help="show a run's phase, usage and cost")
-    status.add_argument("workflow_id")
+    agent = commands.add_parser("agent", help="start an AgentWorkflow on GOAL")
+    agent.add_argument("goal", metavar="GOAL")
+    agent.add_argument("--tools", type=_tool_list, metavar="A,B", help=f"tools to offer: {', '.join(TOOLS)}")
+    agent.add_argument("--max-iterations", type=int, metavar="N")
+    _add_run_options(agent)
 
-    commands.add_parser("demo", help="run a research workflow end to end and print the result")
+    _add_decision_options(commands.add_parser("approve", help="approve the pending action of run ID"))
+    _add_decision_options(commands.add_parser("reject", help="reject the pending action of run ID"))
+
+    status = commands.add_parser("status", help="phase, pending approval and per-step usage and cost")
+    status.add_argument("workflow_id", metavar="ID")
+
+    watch_parser = commands.add_parser("watch", help="live progress of run ID until it ends")
+    watch_parser.add_argument("workflow_id", metavar="ID")
+
+    commands.add_parser("demo", help="embedded dev server + worker + a research run with approval")
     return parser
+
+
+async def follow(client: Client, workflow_id: str) -> int:
+    """Print progress until the run ends, then its result; 0 if it completed."""
+    ended = "UNKNOWN"
+    async for event in watch(client, workflow_id):
+        print(render.event_line(event), flush=True)
+        if isinstance(event, RunEnded):
+            ended = event.status
+    if ended != "COMPLETED":
+        raise api.StarterError(f"{workflow_id}: the run ended {ended.lower()}")
+    print()
+    print(render.result_text(await api.get_result(client, workflow_id)))
+    return 0
+
+
+async def _research(client: Client, settings: Settings, args: argparse.Namespace) -> int:
+    params = api.build_input(
+        ResearchInput,
+        topic=args.topic,
+        max_subtopics=args.max_subtopics,
+        approvers=args.approvers,
+        deliver_to=args.deliver_to,
+        budget_usd=args.budget_usd,
+        model=args.model,
+        depth=args.depth,
+    )
+    handle = await api.start_research(
+        client, params, task_queue=settings.temporal_task_queue, workflow_id=args.workflow_id
+    )
+    print(f"started {handle.id}", flush=True)
+    return await follow(client, handle.id) if args.wait else 0
+
+
+async def _agent(client: Client, settings: Settings, args: argparse.Namespace) -> int:
+    params = api.build_input(
+        AgentInput,
+        goal=args.goal,
+        tools=args.tools,
+        max_iterations=args.max_iterations,
+        budget_usd=args.budget_usd,
+        approvers=args.approvers,
+        model=args.model,
+    )
+    handle = await api.start_agent(
+        client, params, task_queue=settings.temporal_task_queue, workflow_id=args.workflow_id
+    )
+    print(f"started {handle.id}", flush=True)
+    return await follow(client, handle.id) if args.wait else 0
+
+
+async def _decide(client: Client, args: argparse.Namespace, *, approved: bool) -> int:
+    recorded = await api.approve(
+        client, args.workflow_id, args.approver, args.comment, approved=approved, via_signal=args.signal
+    )
+    print(render.decision_line(args.workflow_id, recorded, approved=approved))
+    return 0
+
+
+async def _dispatch(client: Client, settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "research":
+        return await _research(client, settings, args)
+    if args.command == "agent":
+        return await _agent(client, settings, args)
+    if args.command in ("approve", "reject"):
+        return await _decide(client, args, approved=args.command == "approve")
+    if args.command == "status":
+        print(render.status_text(args.workflow_id, await api.get_status(client, args.workflow_id)))
+        return 0
+    if args.command == "watch":
+        return await follow(client, args.workflow_id)
+    raise AssertionError(f"unhandled command {args.command}")
 
 
 async def run(argv: Sequence[str]) -> int:
@@ -40,28 +170,20 @@ async def run(argv: Sequence[str]) -> int:
         return await run_demo(settings)
     try:
         client = await connect(settings, wait_s=5)
-    except TemporalUnreachable as error:
+        return await _dispatch(client, settings, args)
+    except (api.StarterError, TemporalUnreachable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    if args.command == "research":
-        handle = await api.start_research(
-            client,
-            ResearchInput(topic=args.topic, max_subtopics=args.max_subtopics),
-            task_queue=settings.temporal_task_queue,
-        )
-        print(f"started {handle.id}")
-        if args.wait:
-            result = await handle.result()
-            print(result.report)
-        return 0
-    if args.command == "status":
-        print((await api.get_status(client, args.workflow_id)).model_dump_json(indent=2))
-        return 0
-    return 2
+    except RPCError as error:  # anything the server refused that the api did not name more precisely
+        print(f"error: Temporal refused the request: {error.message}", file=sys.stderr)
+        return 1
 
 
 def main() -> None:
-    sys.exit(asyncio.run(run(sys.argv[1:])))
+    try:
+        sys.exit(asyncio.run(run(sys.argv[1:])))
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 if __name__ == "__main__":

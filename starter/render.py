@@ -1,0 +1,125 @@
+"""Plain-text views of statuses, progress events and results for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from starter.watch import PhaseChanged, ProgressEvent, RunEnded, StepCompleted
+from workflows.models import AgentResult, PendingApproval, ResearchResult, StepRecord, WorkflowStatus
+
+_HEADERS = ("step", "model", "in", "out", "cached", "latency", "cost")
+
+
+def money(value: float) -> str:
+    return f"${value:.6f}"
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def pending_line(pending: PendingApproval) -> str:
+    return f"waiting for approval of: {pending.action} (deadline {_when(pending.deadline)}, hash {pending.action_hash[:12]})"
+
+
+def steps_table(steps: Sequence[StepRecord]) -> str:
+    """One row per step and a totals row; `cached` counts cache reads (the cheap input tokens)."""
+    rows = [
+        (
+            step.step if step.ok else f"{step.step} (failed)",
+            step.model or "-",
+            str(step.input_tokens),
+            str(step.output_tokens),
+            str(step.cache_read_tokens),
+            f"{step.latency_ms:.0f} ms",
+            money(step.cost_usd),
+        )
+        for step in steps
+    ]
+    totals = (
+        f"total ({len(steps)} steps)",
+        "",
+        str(sum(s.input_tokens for s in steps)),
+        str(sum(s.output_tokens for s in steps)),
+        str(sum(s.cache_read_tokens for s in steps)),
+        f"{sum(s.latency_ms for s in steps):.0f} ms",
+        money(sum(s.cost_usd for s in steps)),
+    )
+    table = [_HEADERS, *rows, totals]
+    widths = [max(len(row[i]) for row in table) for i in range(len(_HEADERS))]
+
+    def line(row: Sequence[str]) -> str:
+        # Text columns left-aligned, numbers right-aligned.
+        cells = [
+            cell.ljust(w) if i < 2 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(_HEADERS), rule, *(line(r) for r in rows), rule, line(totals)])
+
+
+def status_text(workflow_id: str, status: WorkflowStatus) -> str:
+    lines = [f"{workflow_id}  phase: {status.phase}  iteration: {status.iteration}"]
+    lines.append(pending_line(status.pending_approval) if status.pending_approval else "no pending approval")
+    usage = status.usage
+    lines.append(
+        f"usage: {usage.input_tokens} in, {usage.output_tokens} out, {usage.cache_read_tokens} cache read, "
+        f"{usage.cache_write_tokens} cache write; cost {money(status.cost_usd)}"
+    )
+    lines += ["", steps_table(status.completed_steps)]
+    return "\n".join(lines)
+
+
+def event_line(event: ProgressEvent) -> str:
+    if isinstance(event, PhaseChanged):
+        text = f"phase: {event.phase}"
+        if event.pending_approval is not None:
+            text += f" - {pending_line(event.pending_approval)}"
+        return text
+    if isinstance(event, StepCompleted):
+        step = event.step
+        model = f" {step.model}" if step.model else ""
+        state = "done" if step.ok else "FAILED"
+        return (
+            f"  {state}: {step.step} [{step.kind}{model}] {step.input_tokens} in / {step.output_tokens} out"
+            f" / {step.cache_read_tokens} cached, {step.latency_ms:.0f} ms, {money(step.cost_usd)}"
+        )
+    if isinstance(event, RunEnded):
+        return f"run ended: {event.status.lower()}"
+    raise TypeError(f"unknown event {event!r}")
+
+
+def result_text(result: ResearchResult | AgentResult) -> str:
+    if isinstance(result, ResearchResult):
+        lines = [f"# {result.topic}", "", result.report, ""]
+        lines.append(f"subtopics: {', '.join(result.subtopics)}")
+        if result.failed_subtopics:
+            lines.append(f"failed subtopics: {', '.join(result.failed_subtopics)}")
+        extra: dict[str, Any] = {"outcome": result.outcome}
+    else:
+        lines = [f"goal: {result.goal}", "", result.answer, ""]
+        extra = {"outcome": result.outcome, "iterations": result.iterations}
+    extra["steps"] = len(result.steps)
+    extra["tokens"] = f"{result.usage.input_tokens} in / {result.usage.output_tokens} out"
+    extra["cost"] = money(result.cost_usd)
+    lines.append("  ".join(f"{key}: {value}" for key, value in extra.items()))
+    return "\n".join(lines)
+
+
+def decision_line(workflow_id: str, recorded: dict[str, Any] | None, *, approved: bool) -> str:
+    verb = "approved" if approved else "rejected"
+    if recorded is None:
+        return f"{workflow_id}: {verb} (sent as a signal; the workflow records it when it processes it)"
+    who = recorded.get("approver", "?")
+    when = recorded.get("decided_at") or recorded.get("at")
+    comment = recorded.get("comment")
+    text = f"{workflow_id}: {'approved' if recorded.get('approved', approved) else 'rejected'} by {who}"
+    if when:
+        text += f" at {when}"
+    if comment:
+        text += f": {comment}"
+    return text
