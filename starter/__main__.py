@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     watch_parser.add_argument("workflow_id", metavar="ID")
 
     commands.add_parser("demo", help="embedded dev server + worker + a research run with approval")
+
+    # Delegated to `python -m inbox` before parsing (see main); listed here for --help.
+    inbox = commands.add_parser(
+        "inbox", help="the approval inbox web app (python -m inbox [serve|hash-password])", add_help=False
+    )
+    inbox.add_argument("inbox_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -180,6 +186,10 @@ async def run(argv: Sequence[str]) -> int:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["inbox"]:  # the inbox runs its own event loop (uvicorn)
+        from inbox.__main__ import main as inbox_main
+
+        sys.exit(inbox_main(sys.argv[2:]))
     try:
         sys.exit(asyncio.run(run(sys.argv[1:])))
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from inbox.passwords import verify_password
 
 def test_hash_password_command_reads_stdin() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "inbox", "hash-password"],
+        [sys.executable, "-m", "starter", "inbox", "hash-password"],
         input="from stdin\n",
         capture_output=True,
         text=True,
