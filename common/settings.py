@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     dedupe_ledger_path: Path = Path(".state/dedupe-ledger.sqlite3")
     dedupe_ledger_dsn: SecretStr | None = None
 
+    # Approvals: where `approval.notify_escalation` POSTs a notice when a deadline passes undecided
+    # (unset: a warning in the worker log only).
+    approval_escalation_url: str | None = None
+
     # Payload encryption: comma-separated `key_id:base64key`, newest last. Empty: no encryption.
     payload_keys: SecretStr | None = None
     # Codec server for the Web UI (`python -m worker.codec_server`): HOST:PORT, the bearer token

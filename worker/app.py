@@ -10,6 +10,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.approval_notify import ApprovalNotifier
 from activities.delivery.activity import DeliveryActivities
 from activities.llm.factory import build_llm_activities
 from activities.tools.read_only import ToolActivities
@@ -22,7 +23,8 @@ def build_activities(settings: Settings) -> list[Callable[..., Any]]:
     llm = build_llm_activities(settings)
     tools = ToolActivities.from_settings(settings)
     deliveries = DeliveryActivities.from_settings(settings)
-    return [llm.complete, *tools.all(), *deliveries.all()]
+    notifier = ApprovalNotifier.from_settings(settings)
+    return [llm.complete, *tools.all(), *deliveries.all(), notifier.notify_escalation]
 
 
 def build_worker(

@@ -1,4 +1,8 @@
-"""Typed inputs, outputs, update/signal/query payloads of the workflows (the public contract)."""
+"""Typed inputs, outputs, update/signal/query payloads of the workflows (the public contract).
+
+Every field added after the first release has a default, so running workflows, starters and the
+`temporal` CLI keep working with the JSON they already send.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from activities.delivery.models import DeliveryReceipt
+from activities.llm.models import Message
+
+ApprovalPolicy = Literal["reject", "approve"]
+ResearchDepth = Literal["quick", "deep"]
+DAY_S = 24 * 3600.0
+
 
 class StepRecord(BaseModel):
     step: str
-    kind: str  # "llm", "tool", "delivery", "approval"
+    kind: str  # "llm", "tool", "delivery", "approval", "child"
     model: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
@@ -28,50 +39,39 @@ class UsageTotals(BaseModel):
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
 
-
-class ResearchInput(BaseModel):
-    topic: str = Field(min_length=1, max_length=2000)
-    max_subtopics: int = Field(default=4, ge=1, le=20)
-    approvers: list[str] = Field(default_factory=list)
-    deliver_to: str | None = None
-    budget_usd: float | None = Field(default=None, ge=0)
-    model: str | None = None
-
-
-class ResearchResult(BaseModel):
-    topic: str
-    report: str
-    subtopics: list[str]
-    failed_subtopics: list[str] = Field(default_factory=list)
-    steps: list[StepRecord] = Field(default_factory=list)
-    usage: UsageTotals = Field(default_factory=UsageTotals)
-    cost_usd: float = 0.0
-    outcome: str = "completed"
-
-
-class AgentInput(BaseModel):
-    goal: str = Field(min_length=1, max_length=20_000)
-    tools: list[str] | None = None  # None: every read-only tool plus the side-effect tools
-    max_iterations: int = Field(default=10, ge=1, le=1000)
-    budget_usd: float | None = Field(default=None, ge=0)
-    approvers: list[str] = Field(default_factory=list)
-    model: str | None = None
-
-
-class AgentResult(BaseModel):
-    goal: str
-    answer: str
-    outcome: str  # "completed", "max_iterations", "budget_exhausted", ...
-    iterations: int
-    steps: list[StepRecord] = Field(default_factory=list)
-    usage: UsageTotals = Field(default_factory=UsageTotals)
-    cost_usd: float = 0.0
+    def plus(self, other: UsageTotals) -> UsageTotals:
+        return UsageTotals(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+        )
 
 
 class ApprovalDecision(BaseModel):
+    """Payload of the `approve` Update and Signal."""
+
     approver: str = Field(min_length=1)
     approved: bool
     comment: str = ""
+    # Optional: the hash of the action the approver looked at (from `status.pending_approval`). When
+    # given and the pending action has changed since, the decision is refused.
+    action_hash: str | None = None
+    # Optional: for a budget top-up request, the new total budget in USD.
+    budget_usd: float | None = Field(default=None, gt=0)
+
+
+class ApprovalRecord(BaseModel):
+    """A decision as the workflow recorded it (the `approve` Update's return value)."""
+
+    action: str
+    action_hash: str
+    approver: str  # a person from `approvers`, or "policy" when the deadline decided
+    approved: bool
+    comment: str = ""
+    decided_at: datetime
+    via: Literal["update", "signal", "deadline"]
+    budget_usd: float | None = None
 
 
 class PendingApproval(BaseModel):
@@ -79,6 +79,114 @@ class PendingApproval(BaseModel):
     action_hash: str
     requested_at: datetime
     deadline: datetime
+    approvers: list[str] = Field(default_factory=list)
+    escalated: bool = False
+
+
+class EscalationNotice(BaseModel):
+    """Input of the `approval.notify_escalation` activity: nobody decided before the deadline."""
+
+    workflow_id: str
+    workflow_type: str = ""
+    action: str
+    action_hash: str = ""
+    approvers: list[str]
+    deadline: datetime
+    policy: ApprovalPolicy = "reject"
+
+
+class ApprovalSettings(BaseModel):
+    """Approval options both workflows accept (flattened into their inputs)."""
+
+    approvers: list[str] = Field(default_factory=list)
+    approval_timeout_s: float = Field(default=DAY_S, gt=0, le=365 * DAY_S)
+    # After the escalation notice, how long to keep waiting for a decision before the policy applies.
+    approval_grace_s: float = Field(default=0.0, ge=0, le=30 * DAY_S)
+    approval_policy: ApprovalPolicy = "reject"
+
+
+class ResearchInput(ApprovalSettings):
+    topic: str = Field(min_length=1, max_length=2000)
+    max_subtopics: int = Field(default=4, ge=1, le=20)
+    deliver_to: str | None = None
+    budget_usd: float | None = Field(default=None, ge=0)
+    model: str | None = None
+    depth: ResearchDepth = "quick"
+    # How many subtopics are researched at once (the worker setting RESEARCH_MAX_PARALLEL is the
+    # starters' default; workflows cannot read settings).
+    max_parallel: int = Field(default=8, ge=1, le=100)
+    # Deep research: the iteration cap of each child agent.
+    deep_max_iterations: int = Field(default=6, ge=1, le=50)
+
+
+class ResearchResult(BaseModel):
+    topic: str
+    report: str
+    subtopics: list[str]
+    failed_subtopics: list[str] = Field(default_factory=list)
+    skipped_subtopics: list[str] = Field(default_factory=list)  # not started: budget spent
+    sources: list[str] = Field(default_factory=list)
+    steps: list[StepRecord] = Field(default_factory=list)
+    usage: UsageTotals = Field(default_factory=UsageTotals)
+    cost_usd: float = 0.0
+    # "completed", "budget_exhausted", "rejected", "delivery_failed"
+    outcome: str = "completed"
+    approval: ApprovalRecord | None = None
+    delivery: DeliveryReceipt | None = None
+
+
+class AgentCarryState(BaseModel):
+    """What an agent run hands to its next run when it continues-as-new."""
+
+    messages: list[Message]
+    iteration: int = 0
+    usage: UsageTotals = Field(default_factory=UsageTotals)
+    cost_usd: float = 0.0
+    budget_usd: float | None = None  # the current budget, top-ups included
+    steps: list[StepRecord] = Field(default_factory=list)
+    decisions: list[ApprovalRecord] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    runs: int = 1  # how many runs this agent has had, this one included
+
+
+class AgentInput(ApprovalSettings):
+    goal: str = Field(min_length=1, max_length=20_000)
+    # None: every read-only tool, plus the side-effect tools when someone can approve them.
+    tools: list[str] | None = None
+    max_iterations: int = Field(default=10, ge=1, le=1000)
+    budget_usd: float | None = Field(default=None, ge=0)
+    model: str | None = None
+    # When the budget is spent: ask the approvers for a top-up instead of ending the run.
+    pause_on_budget: bool = False
+    # Continue-as-new after this many iterations in one run (tests, tuning); the history-size
+    # thresholds apply regardless.
+    continue_as_new_after_iterations: int | None = Field(default=None, ge=1)
+    # Set by ResearchWorkflow for its children: signal usage and cost to the parent after each step.
+    report_to_parent: bool = False
+    # Filled by the workflow itself when it continues-as-new; starters leave it empty.
+    carried: AgentCarryState | None = None
+
+
+class AgentResult(BaseModel):
+    goal: str
+    answer: str
+    outcome: str  # "completed", "max_iterations", "budget_exhausted"
+    iterations: int
+    steps: list[StepRecord] = Field(default_factory=list)
+    usage: UsageTotals = Field(default_factory=UsageTotals)
+    cost_usd: float = 0.0
+    sources: list[str] = Field(default_factory=list)
+    decisions: list[ApprovalRecord] = Field(default_factory=list)
+    runs: int = 1
+
+
+class ChildProgress(BaseModel):
+    """Signal `child_progress` from a deep-research child agent: its running totals so far."""
+
+    child_id: str
+    usage: UsageTotals
+    cost_usd: float
+    steps: int
 
 
 class WorkflowStatus(BaseModel):
@@ -88,8 +196,19 @@ class WorkflowStatus(BaseModel):
     usage: UsageTotals = Field(default_factory=UsageTotals)
     cost_usd: float = 0.0
     completed_steps: list[StepRecord] = Field(default_factory=list)
+    outcome: str | None = None  # set when the run has ended
+    budget_usd: float | None = None
+    decisions: list[ApprovalRecord] = Field(default_factory=list)
+    runs: int = 1  # AgentWorkflow: runs so far across continue-as-new
 
 
 Phase = Literal[
-    "planning", "researching", "synthesizing", "awaiting_approval", "delivering", "running", "completed"
+    "planning",
+    "researching",
+    "synthesizing",
+    "awaiting_approval",
+    "delivering",
+    "running",
+    "calling_tools",
+    "completed",
 ]

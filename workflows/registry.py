@@ -1,5 +1,6 @@
 """The workflow classes a worker registers."""
 
+from workflows.agent import AgentWorkflow
 from workflows.research import ResearchWorkflow
 
-WORKFLOWS: list[type] = [ResearchWorkflow]
+WORKFLOWS: list[type] = [ResearchWorkflow, AgentWorkflow]

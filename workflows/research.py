@@ -1,23 +1,46 @@
-"""ResearchWorkflow: plan -> research each subtopic concurrently -> synthesize -> result."""
+"""ResearchWorkflow: plan -> research each subtopic concurrently -> synthesize -> approval gate ->
+deliver -> the report with sources, per-step usage and cost.
+
+- `depth="quick"`: one LLM step per subtopic; `depth="deep"`: a child AgentWorkflow per subtopic
+  with the read-only tools, whose usage and cost count here (live while it runs, final when it ends).
+- At most `max_parallel` subtopics run at once. A subtopic that fails after its retries is listed in
+  `failed_subtopics`; only when every subtopic fails does the run fail.
+- `budget_usd`: once spent, no further subtopic starts and synthesis is skipped (outcome
+  "budget_exhausted"; the notes gathered so far are the report).
+- With `approvers`, the report waits for approval before delivery; `deliver_to` is checked before
+  anything runs and delivered with the idempotency key `{workflow_id}/deliver`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.llm.activity import LLMActivities
+    from activities.delivery.models import DeliveryReceipt, DeliveryRequest
+    from activities.delivery.targets import parse_target
     from activities.llm.models import LLMRequest, LLMResponse, Message
-    from workflows.activity_options import LLM_CALL
+    from workflows.activity_options import DELIVERY, LLM_CALL
+    from workflows.agent import READ_ONLY_TOOLS, AgentWorkflow
+    from workflows.approval import ApprovalGate, action_hash
     from workflows.models import (
+        AgentInput,
+        AgentResult,
+        ApprovalDecision,
+        ApprovalRecord,
+        ChildProgress,
         ResearchInput,
         ResearchResult,
         StepRecord,
-        UsageTotals,
         WorkflowStatus,
     )
+    from workflows.progress import RunProgress
 
 PLAN_SYSTEM = (
     "You plan research. Reply with only a JSON array of at most {n} short subtopic strings "
@@ -25,6 +48,10 @@ PLAN_SYSTEM = (
 )
 RESEARCH_SYSTEM = "You research one subtopic of a larger topic. Reply with concise factual notes."
 SYNTHESIZE_SYSTEM = "You write a short report from research notes. Keep the structure clear."
+DEEP_GOAL = (
+    "Research the subtopic {subtopic!r} (part of the topic {topic!r}). Use the tools to find facts, "
+    "then reply with concise notes and say where each fact came from."
+)
 
 
 def parse_subtopics(text: str, limit: int) -> list[str]:
@@ -41,19 +68,102 @@ def parse_subtopics(text: str, limit: int) -> list[str]:
     return [item.strip() for item in items if item.strip()][:limit]
 
 
-@workflow.defn(name="ResearchWorkflow")
+def delivery_channel(deliver_to: str | None) -> str | None:
+    """The channel of `deliver_to` ("webhook", "email", "file"); a bad target fails the run at once."""
+    if deliver_to is None:
+        return None
+    try:
+        return parse_target(deliver_to).channel
+    except ValueError as error:
+        raise ApplicationError(str(error), type="InvalidInput", non_retryable=True) from None
+
+
+def shown_target(deliver_to: str) -> str:
+    """The target as people see it (approval text): a URL without its query, which may hold a token."""
+    parts = urlsplit(deliver_to)
+    if parts.scheme.lower() in ("http", "https"):
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return deliver_to
+
+
+@dataclass
+class Finding:
+    subtopic: str
+    notes: str | None = None  # None: not researched (see `error` / `skipped`)
+    sources: list[str] = field(default_factory=list)
+    error: str | None = None
+    skipped: bool = False
+
+
+@workflow.defn(name="ResearchWorkflow", failure_exception_types=[ValidationError])
 class ResearchWorkflow:
-    def __init__(self) -> None:
-        self._status = WorkflowStatus(phase="planning")
+    @workflow.init
+    def __init__(self, params: ResearchInput) -> None:
+        self._params = params
+        self._progress = RunProgress(WorkflowStatus(phase="planning", budget_usd=params.budget_usd))
+        self._gate = ApprovalGate(params, self._progress)
 
     @workflow.query(name="status")
     def status(self) -> WorkflowStatus:
-        return self._status
+        return self._progress.snapshot()
+
+    @workflow.update(name="approve")
+    def approve(self, decision: ApprovalDecision) -> ApprovalRecord:
+        return self._gate.decide(decision, "update")
+
+    @approve.validator
+    def validate_approve(self, decision: ApprovalDecision) -> None:
+        self._gate.validate(decision)
+
+    @workflow.signal(name="approve")
+    def approve_signal(self, decision: ApprovalDecision) -> None:
+        self._gate.on_signal(decision)
+
+    @workflow.signal(name="child_progress")
+    def child_progress(self, progress: ChildProgress) -> None:
+        self._progress.child_running(progress)
 
     @workflow.run
     async def run(self, params: ResearchInput) -> ResearchResult:
+        channel = delivery_channel(params.deliver_to)
+        self._progress.announce_approvers(params.approvers)
+        self._progress.publish()
+
+        subtopics = await self._plan()
+        self._progress.set_phase("researching")
+        findings = await self._research_all(subtopics)
+        failed = [f for f in findings if f.error is not None]
+        if failed and len(failed) == len(findings):
+            raise ApplicationError(
+                f"all {len(findings)} subtopics failed; first: {failed[0].error}",
+                type="AllSubtopicsFailed",
+                non_retryable=True,
+            )
+
+        result = ResearchResult(
+            topic=params.topic,
+            report="",
+            subtopics=subtopics,
+            failed_subtopics=[f.subtopic for f in failed],
+            skipped_subtopics=[f.subtopic for f in findings if f.skipped],
+            sources=[source for f in findings for source in f.sources],
+        )
+        if self._progress.budget_spent():
+            result.outcome = "budget_exhausted"
+            result.report = self._unsynthesized_report(findings)
+        else:
+            self._progress.set_phase("synthesizing")
+            result.report = await self._synthesize(findings)
+            await self._approve_and_deliver(result, channel)
+        return self._finish(result)
+
+    # -- steps -------------------------------------------------------------------------------------
+
+    async def _plan(self) -> list[str]:
+        params = self._params
         plan = await self._llm(
             "plan",
+            f"plan: {params.topic[:80]}",
             LLMRequest(
                 model=params.model,
                 system=PLAN_SYSTEM.format(n=params.max_subtopics),
@@ -62,29 +172,89 @@ class ResearchWorkflow:
                 step="plan",
             ),
         )
-        subtopics = parse_subtopics(plan.text(), params.max_subtopics) or [params.topic]
+        return parse_subtopics(plan.text(), params.max_subtopics) or [params.topic]
 
-        self._status.phase = "researching"
-        notes = await asyncio.gather(
-            *(
-                self._llm(
-                    f"research {i + 1}",
-                    LLMRequest(
-                        model=params.model,
-                        system=RESEARCH_SYSTEM,
-                        messages=[Message.user_text(f"{subtopic}\n(part of: {params.topic})")],
-                        step_kind="research",
-                        step=f"research {i + 1}",
-                    ),
-                )
-                for i, subtopic in enumerate(subtopics)
-            )
+    async def _research_all(self, subtopics: list[str]) -> list[Finding]:
+        params = self._params
+        slots = asyncio.Semaphore(params.max_parallel)
+        child_budget = None
+        if params.budget_usd is not None:
+            child_budget = max(params.budget_usd - self._progress.cost_usd, 0.0) / len(subtopics)
+
+        async def research(index: int, subtopic: str) -> Finding:
+            async with slots:
+                if self._progress.budget_spent():
+                    return Finding(subtopic, skipped=True)  # stop fanning out
+                try:
+                    if params.depth == "deep":
+                        return await self._research_deep(index, subtopic, child_budget)
+                    return await self._research_quick(index, subtopic)
+                except (ActivityError, ChildWorkflowError) as error:
+                    cause = error.cause
+                    message = str(getattr(cause, "message", None) or cause or error)[:300]
+                    workflow.logger.warning("subtopic %d failed: %s", index + 1, message)
+                    return Finding(subtopic, error=message)
+
+        return list(await asyncio.gather(*(research(i, s) for i, s in enumerate(subtopics))))
+
+    async def _research_quick(self, index: int, subtopic: str) -> Finding:
+        params = self._params
+        step = f"research {index + 1}"
+        notes = await self._llm(
+            step,
+            f"{step}: {subtopic[:80]}",
+            LLMRequest(
+                model=params.model,
+                system=RESEARCH_SYSTEM,
+                messages=[Message.user_text(f"{subtopic}\n(part of: {params.topic})")],
+                step_kind="research",
+                step=step,
+            ),
         )
+        return Finding(subtopic, notes=notes.text(), sources=[f"model {notes.model}: {subtopic}"])
 
-        self._status.phase = "synthesizing"
-        material = "\n".join(f"{s}: {n.text()}" for s, n in zip(subtopics, notes, strict=True))
+    async def _research_deep(self, index: int, subtopic: str, budget: float | None) -> Finding:
+        params = self._params
+        child_id = f"{workflow.info().workflow_id}/research-{index + 1}"
+        step = f"research {index + 1} (agent)"
+        try:
+            result: AgentResult = await workflow.execute_child_workflow(
+                AgentWorkflow.run,
+                AgentInput(
+                    goal=DEEP_GOAL.format(subtopic=subtopic, topic=params.topic),
+                    tools=list(READ_ONLY_TOOLS),
+                    max_iterations=params.deep_max_iterations,
+                    budget_usd=budget,
+                    model=params.model,
+                    report_to_parent=True,
+                ),
+                id=child_id,
+                static_summary=f"{step}: {subtopic[:80]}",
+            )
+        except ChildWorkflowError:
+            self._progress.child_finished(child_id, StepRecord(step=step, kind="child", ok=False))
+            raise
+        self._progress.child_finished(
+            child_id,
+            StepRecord(
+                step=step,
+                kind="child",
+                input_tokens=result.usage.input_tokens,
+                output_tokens=result.usage.output_tokens,
+                cache_read_tokens=result.usage.cache_read_tokens,
+                cache_write_tokens=result.usage.cache_write_tokens,
+                cost_usd=result.cost_usd,
+                detail=f"{child_id}: {result.outcome} after {result.iterations} steps",
+            ),
+        )
+        return Finding(subtopic, notes=result.answer, sources=result.sources)
+
+    async def _synthesize(self, findings: list[Finding]) -> str:
+        params = self._params
+        material = "\n".join(f"{f.subtopic}: {f.notes}" for f in findings if f.notes is not None)
         report = await self._llm(
             "synthesize",
+            f"synthesize: {params.topic[:80]}",
             LLMRequest(
                 model=params.model,
                 system=SYNTHESIZE_SYSTEM,
@@ -93,43 +263,84 @@ class ResearchWorkflow:
                 step="synthesize",
             ),
         )
-        self._status.phase = "completed"
-        return ResearchResult(
-            topic=params.topic,
-            report=report.text(),
-            subtopics=subtopics,
-            steps=self._status.completed_steps,
-            usage=self._status.usage,
-            cost_usd=self._status.cost_usd,
-        )
+        return report.text()
 
-    async def _llm(self, step: str, request: LLMRequest) -> LLMResponse:
-        response = await workflow.execute_activity_method(
-            LLMActivities.complete, request, summary=f"{step}: llm", **LLM_CALL.kwargs()
-        )
-        self._record(step, response)
-        return response
-
-    def _record(self, step: str, response: LLMResponse) -> None:
-        usage = response.usage
-        self._status.completed_steps.append(
-            StepRecord(
-                step=step,
-                kind="llm",
-                model=response.model,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_input_tokens,
-                cache_write_tokens=usage.cache_creation_input_tokens,
-                latency_ms=response.latency_ms,
-                cost_usd=response.cost_usd,
+    async def _approve_and_deliver(self, result: ResearchResult, channel: str | None) -> None:
+        params = self._params
+        if self._gate.can_approve:
+            where = "as the workflow result"
+            if channel and params.deliver_to:
+                where = f"by {channel} to {shown_target(params.deliver_to)}"
+            action = (
+                f"Deliver the research report on {params.topic[:200]!r} {where} "
+                f"({len(result.report)} characters):\n\n{result.report[:1000]}"
             )
+            digest = action_hash("deliver", {"target": params.deliver_to, "report": result.report})
+            result.approval = await self._gate.request(action, digest)
+            if not result.approval.approved:
+                result.outcome = "rejected"
+                return
+        if channel is None or params.deliver_to is None:
+            return
+        self._progress.set_phase("delivering")
+        request = DeliveryRequest(
+            target=params.deliver_to,
+            idempotency_key=f"{workflow.info().workflow_id}/deliver",
+            subject=f"Research report: {params.topic[:150]}",
+            body=result.report,
+            data={
+                "workflow_id": workflow.info().workflow_id,
+                "topic": params.topic,
+                "report": result.report,
+                "subtopics": result.subtopics,
+                "failed_subtopics": result.failed_subtopics,
+                "sources": result.sources,
+                "cost_usd": self._progress.cost_usd,
+            },
         )
-        totals = self._status.usage
-        self._status.usage = UsageTotals(
-            input_tokens=totals.input_tokens + usage.input_tokens,
-            output_tokens=totals.output_tokens + usage.output_tokens,
-            cache_read_tokens=totals.cache_read_tokens + usage.cache_read_input_tokens,
-            cache_write_tokens=totals.cache_write_tokens + usage.cache_creation_input_tokens,
+        try:
+            receipt: DeliveryReceipt = await workflow.execute_activity(
+                "delivery.deliver",
+                request,
+                result_type=DeliveryReceipt,
+                summary=f"deliver {channel}",
+                **DELIVERY.kwargs(),
+            )
+        except ActivityError as error:
+            # The report is not lost: it is the result; the outcome says delivery did not happen.
+            result.outcome = "delivery_failed"
+            self._progress.record(
+                StepRecord(step="deliver", kind="delivery", ok=False, detail=str(error.cause or error)[:300])
+            )
+            return
+        result.delivery = receipt
+        detail = f"{receipt.channel} {receipt.detail}" + (" (duplicate)" if receipt.duplicate else "")
+        self._progress.record(StepRecord(step="deliver", kind="delivery", detail=detail.strip()))
+
+    def _finish(self, result: ResearchResult) -> ResearchResult:
+        status = self._progress.status
+        status.outcome = result.outcome
+        self._progress.set_phase("completed")
+        return result.model_copy(
+            update={"steps": status.completed_steps, "usage": status.usage, "cost_usd": status.cost_usd}
         )
-        self._status.cost_usd += response.cost_usd
+
+    def _unsynthesized_report(self, findings: list[Finding]) -> str:
+        researched = [f for f in findings if f.notes is not None]
+        header = (
+            f"Budget of ${self._params.budget_usd} spent after {len(researched)} of {len(findings)} "
+            "subtopics; synthesis skipped. Notes gathered so far:"
+        )
+        return "\n\n".join([header, *(f"## {f.subtopic}\n{f.notes}" for f in researched)])
+
+    async def _llm(self, step: str, summary: str, request: LLMRequest) -> LLMResponse:
+        model = self._params.model or "default model"
+        response: LLMResponse = await workflow.execute_activity(
+            "llm.complete",
+            request,
+            result_type=LLMResponse,
+            summary=f"{summary} (llm {model})",
+            **LLM_CALL.kwargs(),
+        )
+        self._progress.record_llm(step, response)
+        return response

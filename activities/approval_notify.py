@@ -1,0 +1,69 @@
+"""`approval.notify_escalation`: tells someone that an approval passed its deadline undecided.
+
+Always a warning in the worker log; when `APPROVAL_ESCALATION_URL` is set, also a JSON POST there
+(a chat webhook, a pager, the inbox). The notice holds the action text and the approvers, never a
+secret. A failed POST raises, so the workflow's NOTIFY retry policy repeats it; the workflow then
+applies its policy either way.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from common.settings import Settings
+from workflows.models import EscalationNotice
+
+logger = logging.getLogger(__name__)
+NOTIFY_TIMEOUT_S = 10.0
+
+
+class ApprovalNotifier:
+    """Built once per worker: the escalation URL and a pooled HTTP client."""
+
+    def __init__(self, url: str | None, client: httpx.AsyncClient | None = None) -> None:
+        self._url = url
+        self._client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ApprovalNotifier:
+        return cls(settings.approval_escalation_url)
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=NOTIFY_TIMEOUT_S, follow_redirects=False)
+        return self._client
+
+    @activity.defn(name="approval.notify_escalation")
+    async def notify_escalation(self, notice: EscalationNotice) -> None:
+        logger.warning(
+            "approval escalated: workflow %s (%s) passed its deadline %s undecided; approvers %s; "
+            "policy %r applies; action: %s",
+            notice.workflow_id,
+            notice.workflow_type,
+            notice.deadline.isoformat(),
+            ", ".join(notice.approvers),
+            notice.policy,
+            notice.action[:200],
+        )
+        if not self._url:
+            return
+        info = activity.info()
+        response = await self._http().post(
+            self._url,
+            json={"event": "approval_escalated", **notice.model_dump(mode="json")},
+            # One notice per workflow and deadline, whatever the retries: receivers can dedupe.
+            headers={"Idempotency-Key": f"{notice.workflow_id}/escalation/{notice.action_hash[:16]}"},
+        )
+        if response.status_code >= 500 or response.status_code == 429:
+            raise ApplicationError(f"escalation webhook answered {response.status_code}, will retry")
+        if response.status_code >= 400:
+            raise ApplicationError(
+                f"escalation webhook refused the notice: HTTP {response.status_code}",
+                type="EscalationRefused",
+                non_retryable=True,
+            )
+        logger.info("escalation notice for %s delivered (attempt %d)", notice.workflow_id, info.attempt)

@@ -1,0 +1,209 @@
+"""The approval gate both workflows use before a side effect.
+
+It records what is proposed (text + a hash of the exact action), shows it in `status`, in the Web
+UI's current details and in the AiApprovalDeadline search attribute, then waits for an `approve`
+Update or Signal. An Update is checked by `validate` before it is accepted, so a refused one leaves
+nothing in history; a refused Signal is logged and ignored. Past the deadline the gate escalates
+(`approval.notify_escalation`), optionally waits a grace period, then applies the run's policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, Literal
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from common.search_attributes import APPROVAL_DEADLINE
+    from workflows.activity_options import NOTIFY
+    from workflows.models import (
+        ApprovalDecision,
+        ApprovalRecord,
+        ApprovalSettings,
+        EscalationNotice,
+        PendingApproval,
+        StepRecord,
+    )
+    from workflows.progress import RunProgress
+
+ESCALATION_ACTIVITY = "approval.notify_escalation"
+Via = Literal["update", "signal", "deadline"]
+
+
+def action_hash(kind: str, details: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of an action: the same call always has the same hash, and any
+    change to it (another URL, another argument) needs a new approval."""
+    canonical = json.dumps(
+        {"kind": kind, "details": details}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def refused(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+class ApprovalGate:
+    def __init__(self, settings: ApprovalSettings, progress: RunProgress) -> None:
+        self._settings = settings
+        self._progress = progress
+        self._pending: PendingApproval | None = None
+        self._decision: ApprovalRecord | None = None  # the pending request's decision, once made
+
+    @property
+    def can_approve(self) -> bool:
+        """Whether anyone can approve: without approvers, side effects that need approval are refused."""
+        return bool(self._settings.approvers)
+
+    # -- decisions from outside (Update validator/handler, Signal handler) ------------------------
+
+    def validate(self, decision: ApprovalDecision) -> None:
+        """Raises if the decision cannot be accepted; the Update validator calls this."""
+        if decision.approver not in self._settings.approvers:
+            raise refused(f"{decision.approver!r} is not an approver of this run", "UnknownApprover")
+        pending = self._pending
+        if pending is None or self._decision is not None:
+            decisions = self._progress.status.decisions
+            done = self._decision or (decisions[-1] if decisions else None)
+            if done is not None:
+                verdict = "approved" if done.approved else "rejected"
+                raise refused(
+                    f"already decided: {verdict} by {done.approver}; nothing is pending now",
+                    "AlreadyDecided",
+                )
+            raise refused("nothing is waiting for approval", "NothingPending")
+        if decision.action_hash is not None and decision.action_hash != pending.action_hash:
+            raise refused(
+                f"the pending action changed (hash {pending.action_hash[:12]}...), review it again",
+                "ActionChanged",
+            )
+
+    def decide(self, decision: ApprovalDecision, via: Via) -> ApprovalRecord:
+        """Records a validated decision; the waiting `request` picks it up."""
+        self.validate(decision)
+        assert self._pending is not None
+        self._decision = ApprovalRecord(
+            action=self._pending.action,
+            action_hash=self._pending.action_hash,
+            approver=decision.approver,
+            approved=decision.approved,
+            comment=decision.comment,
+            decided_at=workflow.now(),
+            via=via,
+            budget_usd=decision.budget_usd,
+        )
+        return self._decision
+
+    def on_signal(self, decision: ApprovalDecision) -> None:
+        try:
+            self.decide(decision, "signal")
+        except ApplicationError as error:
+            # Signals cannot be refused to the sender; the log line is all an invalid one leaves.
+            workflow.logger.warning("ignored approve signal from %r: %s", decision.approver, error.message)
+
+    # -- the waiting side ----------------------------------------------------------------------------
+
+    async def request(self, action: str, hash_: str) -> ApprovalRecord:
+        """Waits for a decision on `action`; returns it (a deadline decision when nobody answered)."""
+        settings = self._settings
+        now = workflow.now()
+        pending = PendingApproval(
+            action=action,
+            action_hash=hash_,
+            requested_at=now,
+            deadline=now + timedelta(seconds=settings.approval_timeout_s),
+            approvers=list(settings.approvers),
+        )
+        self._pending, self._decision = pending, None
+        previous_phase = self._progress.status.phase
+        self._progress.status.pending_approval = pending
+        self._progress.set_phase("awaiting_approval")
+        workflow.upsert_search_attributes([APPROVAL_DEADLINE.value_set(pending.deadline)])
+        workflow.set_current_details(self._details(pending))
+        try:
+            if not await self._wait(settings.approval_timeout_s):
+                await self._escalate(pending)
+                pending.escalated = True
+                workflow.set_current_details(self._details(pending))
+                if settings.approval_grace_s <= 0 or not await self._wait(settings.approval_grace_s):
+                    self._decision = self._by_policy(pending)
+            record = self._decision
+            assert record is not None
+        finally:
+            self._pending = None
+            self._progress.status.pending_approval = None
+            workflow.set_current_details("")
+            workflow.upsert_search_attributes([APPROVAL_DEADLINE.value_unset()])
+        self._progress.status.decisions.append(record)
+        self._progress.record(
+            StepRecord(
+                step=f"approval {len(self._progress.status.decisions)}",
+                kind="approval",
+                ok=record.approved,
+                detail=f"{'approved' if record.approved else 'rejected'} by {record.approver} "
+                f"via {record.via}" + (f": {record.comment}" if record.comment else ""),
+            )
+        )
+        self._progress.set_phase(previous_phase)
+        return record
+
+    async def _wait(self, seconds: float) -> bool:
+        try:
+            await workflow.wait_condition(
+                lambda: self._decision is not None, timeout=timedelta(seconds=seconds)
+            )
+        except TimeoutError:
+            return self._decision is not None
+        return True
+
+    async def _escalate(self, pending: PendingApproval) -> None:
+        info = workflow.info()
+        notice = EscalationNotice(
+            workflow_id=info.workflow_id,
+            workflow_type=info.workflow_type,
+            action=pending.action[:2000],
+            action_hash=pending.action_hash,
+            approvers=pending.approvers,
+            deadline=pending.deadline,
+            policy=self._settings.approval_policy,
+        )
+        try:
+            await workflow.execute_activity(
+                ESCALATION_ACTIVITY, notice, summary="notify escalation", **NOTIFY.kwargs()
+            )
+        except ActivityError as error:
+            # Escalation is best effort: the policy still decides, the run does not hang or fail.
+            workflow.logger.warning("approval escalation failed: %s", error.cause or error)
+
+    def _by_policy(self, pending: PendingApproval) -> ApprovalRecord:
+        approve = self._settings.approval_policy == "approve"
+        return ApprovalRecord(
+            action=pending.action,
+            action_hash=pending.action_hash,
+            approver="policy",
+            approved=approve,
+            comment=f"no decision by the deadline; policy {self._settings.approval_policy!r} applied",
+            decided_at=workflow.now(),
+            via="deadline",
+        )
+
+    def _details(self, pending: PendingApproval) -> str:
+        info = workflow.info()
+        who = ", ".join(pending.approvers)
+        first = pending.approvers[0] if pending.approvers else "NAME"
+        example = json.dumps({"approver": first, "approved": True, "comment": "ok"})
+        state = "escalated, waiting the grace period" if pending.escalated else "waiting"
+        return (
+            f"**Awaiting approval** ({state})\n\n"
+            f"Proposed: {pending.action[:1500]}\n\n"
+            f"Action hash: `{pending.action_hash}`\n\n"
+            f"Who may approve: {who}\n\n"
+            f"Deadline: {pending.deadline.isoformat()} (then policy {self._settings.approval_policy!r})\n\n"
+            f"Decide: `temporal workflow update execute --workflow-id {info.workflow_id} "
+            f"--name approve --input '{example}'`"
+        )

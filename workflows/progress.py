@@ -1,0 +1,122 @@
+"""A run's progress as the outside sees it: the `status` query's model, the steps, usage and cost
+totals (children included), and the search attributes the Web UI and `temporal workflow list` read.
+
+Workflow code only: deterministic, no I/O. Search attributes are upserted only when a value changes,
+so the history gains an event per phase or cost change, not per call.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.llm.models import LLMResponse
+    from common.search_attributes import APPROVERS, COST_USD, PHASE
+    from workflows.models import ChildProgress, StepRecord, UsageTotals, WorkflowStatus
+
+
+def usage_of(response: LLMResponse) -> UsageTotals:
+    return UsageTotals(
+        input_tokens=response.usage.input_tokens,
+        output_tokens=response.usage.output_tokens,
+        cache_read_tokens=response.usage.cache_read_input_tokens,
+        cache_write_tokens=response.usage.cache_creation_input_tokens,
+    )
+
+
+class RunProgress:
+    def __init__(self, status: WorkflowStatus) -> None:
+        self.status = status
+        # Own steps are in status.usage/cost_usd already; running children report here until they
+        # finish, then their final totals become one "child" step.
+        self._children: dict[str, ChildProgress] = {}
+        self._published: tuple[str, float] | None = None
+
+    # -- totals --------------------------------------------------------------------------------
+
+    @property
+    def cost_usd(self) -> float:
+        """Everything spent so far, running children included: what the budget is checked against."""
+        return self.status.cost_usd + sum(child.cost_usd for child in self._children.values())
+
+    def budget_spent(self) -> bool:
+        budget = self.status.budget_usd
+        return budget is not None and self.cost_usd >= budget
+
+    def record_llm(self, step: str, response: LLMResponse) -> StepRecord:
+        usage = usage_of(response)
+        record = StepRecord(
+            step=step,
+            kind="llm",
+            model=response.model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            latency_ms=response.latency_ms,
+            cost_usd=response.cost_usd,
+        )
+        return self.record(record)
+
+    def record(self, record: StepRecord) -> StepRecord:
+        self.status.completed_steps.append(record)
+        self.status.usage = self.status.usage.plus(
+            UsageTotals(
+                input_tokens=record.input_tokens,
+                output_tokens=record.output_tokens,
+                cache_read_tokens=record.cache_read_tokens,
+                cache_write_tokens=record.cache_write_tokens,
+            )
+        )
+        self.status.cost_usd += record.cost_usd
+        self.publish()
+        return record
+
+    def child_running(self, progress: ChildProgress) -> None:
+        """A running child's totals so far (cumulative, so a late or repeated report is harmless)."""
+        known = self._children.get(progress.child_id)
+        if known is None or progress.steps >= known.steps:
+            self._children[progress.child_id] = progress
+            self.publish()
+
+    def child_finished(self, child_id: str, record: StepRecord) -> None:
+        """A child ended: its final totals become one step of this run (its last report if it failed)."""
+        last = self._children.pop(child_id, None)
+        if not record.ok and last is not None and record.cost_usd == 0:
+            record = record.model_copy(
+                update={
+                    "cost_usd": last.cost_usd,
+                    "input_tokens": last.usage.input_tokens,
+                    "output_tokens": last.usage.output_tokens,
+                    "cache_read_tokens": last.usage.cache_read_tokens,
+                    "cache_write_tokens": last.usage.cache_write_tokens,
+                }
+            )
+        self.record(record)
+
+    def snapshot(self) -> WorkflowStatus:
+        """The status with running children's totals added (what the `status` query returns)."""
+        if not self._children:
+            return self.status
+        usage = self.status.usage
+        for child in self._children.values():
+            usage = usage.plus(child.usage)
+        return self.status.model_copy(update={"usage": usage, "cost_usd": self.cost_usd})
+
+    # -- phase and search attributes -------------------------------------------------------------
+
+    def set_phase(self, phase: str) -> None:
+        self.status.phase = phase
+        self.publish()
+
+    def announce_approvers(self, approvers: list[str]) -> None:
+        if approvers:
+            workflow.upsert_search_attributes([APPROVERS.value_set(sorted(approvers))])
+
+    def publish(self) -> None:
+        """Upsert AiPhase/AiCostUsd when either changed since the last upsert."""
+        current = (self.status.phase, round(self.cost_usd, 6))
+        if current == self._published:
+            return
+        self._published = current
+        workflow.upsert_search_attributes([PHASE.value_set(current[0]), COST_USD.value_set(current[1])])
