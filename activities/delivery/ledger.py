@@ -173,7 +173,10 @@ class PostgresLedger:
             try:
                 if self._connection is None or self._connection.closed:
                     self._connection = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
-                    await self._connection.execute(_SCHEMA.format(ts="TIMESTAMPTZ"))
+                    try:
+                        await self._connection.execute(_SCHEMA.format(ts="TIMESTAMPTZ"))
+                    except psycopg.errors.UniqueViolation:
+                        pass  # another worker created the table at the same moment (IF NOT EXISTS races)
                 cursor = await self._connection.execute(sql, params)
                 return await cursor.fetchone() if fetch else None
             except psycopg.Error as error:
