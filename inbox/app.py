@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import jinja2
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -130,7 +131,8 @@ def _safe_next(target: object) -> str:
 async def login_page(request: Request) -> Response:
     if signed_in_reviewer(request):
         return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
-    return _render(request, "login.html", {"next": _safe_next(request.query_params.get("next"))})
+    context = {"next": _safe_next(request.query_params.get("next")), "failed": False, "username": ""}
+    return _render(request, "login.html", context)
 
 
 async def login(request: Request) -> Response:
@@ -245,7 +247,11 @@ def build_app(settings: Settings, *, runs: Runs | None = None) -> Starlette:
             app.state.runs = TemporalRuns(client, web_ui=settings.temporal_web_ui)
         yield
 
-    templates = Jinja2Templates(directory=HERE / "templates")
+    # StrictUndefined: a name missing from a template's context is an error, not an empty string.
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    templates = Jinja2Templates(env=environment)
     templates.env.filters.update(time_left=format_time_left, usd=format_usd, when=format_when)
     templates.env.globals["new_form_id"] = lambda: uuid.uuid4().hex
     app = Starlette(

@@ -4,19 +4,24 @@ search attributes), one run's status, and the reviewer's decision (the `approve`
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import quote
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import TypedSearchAttributes
 from temporalio.converter import WorkflowSerializationContext
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from common import search_attributes as sa
-from workflows.models import ApprovalDecision, WorkflowStatus
+from workflows.models import ApprovalDecision, ApprovalRecord, WorkflowStatus
 
 AWAITING_APPROVAL = "awaiting_approval"
 PENDING_QUERY = f'{sa.PHASE.name} = "{AWAITING_APPROVAL}" AND ExecutionStatus = "Running"'
@@ -32,13 +37,13 @@ class PendingRun:
     goal: str
     action: str
     action_hash: str
-    deadline: datetime | None
+    deadline: datetime
     cost_usd: float
     approvers: list[str]
     web_ui_url: str
 
-    def time_left(self, now: datetime) -> timedelta | None:
-        return None if self.deadline is None else self.deadline - now
+    def time_left(self, now: datetime) -> timedelta:
+        return self.deadline - now
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class RunDetail:
 class DecisionOutcome:
     accepted: bool
     message: str
-    recorded: dict[str, Any] = field(default_factory=dict)
+    recorded: ApprovalRecord | None = None
 
 
 class RunNotFound(Exception):
@@ -88,19 +93,17 @@ class TemporalRuns:
 
     def web_ui_url(self, workflow_id: str, run_id: str) -> str:
         namespace = quote(self._client.namespace, safe="")
-        return (
-            f"{self._web_ui}/namespaces/{namespace}/workflows/{quote(workflow_id, safe='')}/{run_id}/history"
-        )
+        workflow = quote(workflow_id, safe="")
+        return f"{self._web_ui}/namespaces/{namespace}/workflows/{workflow}/{run_id}/history"
 
     async def pending(self) -> list[PendingRun]:
         executions = [e async for e in self._client.list_workflows(PENDING_QUERY, limit=MAX_LISTED)]
         rows = await asyncio.gather(*(self._pending_row(e) for e in executions))
         listed = [row for row in rows if row is not None]
-        # Newest deadline first; runs without one (should not happen while awaiting) last.
-        listed.sort(key=lambda row: (row.deadline is not None, row.deadline or datetime.min), reverse=True)
+        listed.sort(key=lambda row: row.deadline, reverse=True)  # newest deadline first
         return listed
 
-    async def _pending_row(self, execution: Any) -> PendingRun | None:
+    async def _pending_row(self, execution: WorkflowExecution) -> PendingRun | None:
         handle = self._client.get_workflow_handle(execution.id, run_id=execution.run_id)
         try:
             status = await handle.query("status", result_type=WorkflowStatus)
@@ -109,41 +112,31 @@ class TemporalRuns:
         pending = status.pending_approval
         if pending is None:
             return None  # decided since the visibility record was written
-        attributes = execution.typed_search_attributes
+        goal = _goal_from_memo(await execution.memo())
         return PendingRun(
             workflow_id=execution.id,
             run_id=execution.run_id,
             workflow_type=execution.workflow_type,
-            goal=await self._goal(execution.id, execution.run_id, await execution.memo()),
+            goal=goal if goal is not None else await self._goal_from_input(execution.id, execution.run_id),
             action=pending.action,
             action_hash=pending.action_hash,
-            deadline=pending.deadline or attributes.get(sa.APPROVAL_DEADLINE),
+            deadline=pending.deadline,
             cost_usd=status.cost_usd,
-            approvers=_approvers(attributes),
+            approvers=_approvers(execution.typed_search_attributes) or list(pending.approvers),
             web_ui_url=self.web_ui_url(execution.id, execution.run_id),
         )
 
-    async def _goal(self, workflow_id: str, run_id: str, memo: Any) -> str:
-        """The run's goal or topic: from the memo if the starter put it there, else from the input
-        in the run's first history event (decoded by the client's converter, so it works with
-        payload encryption too)."""
-        for key in GOAL_KEYS:
-            if isinstance(memo, dict) and isinstance(memo.get(key), str):
-                return str(memo[key])
+    async def _goal_from_input(self, workflow_id: str, run_id: str) -> str:
+        """The goal or topic in full, from the input in the run's first history event (decoded by
+        the client's converter, so payload encryption works too)."""
         handle = self._client.get_workflow_handle(workflow_id, run_id=run_id)
         async for event in handle.fetch_history_events(page_size=1):
-            payloads = event.workflow_execution_started_event_attributes.input.payloads
-            if not payloads:
-                return ""
+            payloads = list(event.workflow_execution_started_event_attributes.input.payloads)
             converter = self._client.data_converter.with_context(
                 WorkflowSerializationContext(namespace=self._client.namespace, workflow_id=workflow_id)
             )
-            values = await converter.decode(list(payloads))
-            first = values[0] if values else None
-            for key in GOAL_KEYS:
-                if isinstance(first, dict) and isinstance(first.get(key), str):
-                    return str(first[key])
-            return ""
+            values = await converter.decode(payloads) if payloads else []
+            return _goal_in(values[0] if values else None) or ""
         return ""
 
     async def detail(self, workflow_id: str) -> RunDetail:
@@ -160,13 +153,15 @@ class TemporalRuns:
             status = await handle.query("status", result_type=WorkflowStatus)
         except (RPCError, FailureError) as error:
             status_error = str(error)
+        pending = status.pending_approval if status else None
         return RunDetail(
             workflow_id=workflow_id,
             run_id=description.run_id,
             workflow_type=description.workflow_type,
             execution_status=_status_name(description.status),
-            goal=await self._goal(workflow_id, description.run_id, await description.memo()),
-            approvers=_approvers(description.typed_search_attributes),
+            goal=await self._goal_from_input(workflow_id, description.run_id),
+            approvers=_approvers(description.typed_search_attributes)
+            or (list(pending.approvers) if pending else []),
             web_ui_url=self.web_ui_url(workflow_id, description.run_id),
             status=status,
             status_error=status_error,
@@ -175,30 +170,38 @@ class TemporalRuns:
     async def decide(
         self, workflow_id: str, decision: ApprovalDecision, *, expected_hash: str, update_id: str
     ) -> DecisionOutcome:
-        """Send the `approve` Update, unless the proposal changed since the reviewer saw it (an
-        approval is bound to what was shown). The workflow's validator has the last word."""
+        """Send the `approve` Update bound to the action the reviewer saw (with `action_hash` the
+        workflow refuses the decision if the proposal changed since). The workflow's validator has
+        the last word; its refusal comes back in words."""
         handle = self._client.get_workflow_handle(workflow_id)
+        bound = decision.model_copy(update={"action_hash": expected_hash or None})
         try:
-            status = await handle.query("status", result_type=WorkflowStatus)
-        except (RPCError, FailureError) as error:
-            return DecisionOutcome(False, f"The run does not answer: {error}")
-        pending = status.pending_approval
-        if pending is not None and pending.action_hash != expected_hash:
-            return DecisionOutcome(
-                False, "The proposed action changed since you opened this page. Review the new proposal."
-            )
-        try:
-            recorded = await handle.execute_update("approve", decision, id=update_id)
+            recorded = await handle.execute_update("approve", bound, id=update_id, result_type=ApprovalRecord)
         except WorkflowUpdateFailedError as error:
             return DecisionOutcome(False, f"The workflow refused the decision: {_reason(error.cause)}")
         except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return DecisionOutcome(False, "The run has ended or does not exist; nothing was decided.")
             return DecisionOutcome(False, f"Temporal refused the decision: {error.message}")
-        verb = "Approved" if decision.approved else "Rejected"
+        verb = "Approved" if recorded.approved else "Rejected"
+        when = recorded.decided_at.strftime("%H:%M:%S UTC")
         return DecisionOutcome(
-            True,
-            f"{verb} as {decision.approver}; the workflow recorded the decision.",
-            recorded if isinstance(recorded, dict) else {"result": recorded},
+            True, f"{verb} as {recorded.approver}; the workflow recorded the decision at {when}.", recorded
         )
+
+
+def _goal_in(value: object) -> str | None:
+    for key in GOAL_KEYS:
+        if isinstance(value, dict) and isinstance(value.get(key), str):
+            return str(value[key])
+    return None
+
+
+def _goal_from_memo(memo: object) -> str | None:
+    """The goal or topic the starter put in the memo (`memo.input`, shortened to 200 characters)."""
+    if not isinstance(memo, dict):
+        return None
+    return _goal_in(memo.get("input")) or _goal_in(memo)
 
 
 def _reason(error: BaseException) -> str:

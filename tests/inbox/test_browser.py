@@ -3,12 +3,47 @@ webhook receiver for the delivery."""
 
 from __future__ import annotations
 
-import pytest
-from playwright.async_api import Browser, Page
+import asyncio
+import os
+import time
+from pathlib import Path
 
+import pytest
+from playwright.async_api import Browser, Page, expect
+from temporalio.client import Client, WorkflowHandle
+
+from common.settings import Settings
+from inbox.runs import AWAITING_APPROVAL
+from starter.api import start_research
+from tests.fakes.receivers import HttpReceiver
 from tests.inbox.conftest import PASSWORDS
+from worker.app import build_worker
+from workflows.models import ResearchInput, ResearchResult, WorkflowStatus
 
 pytestmark = pytest.mark.browser
+# `INBOX_SCREENSHOT=docs/inbox.png pytest tests/inbox -k approves` refreshes the docs' screenshot.
+SCREENSHOT = os.environ.get("INBOX_SCREENSHOT")
+TOPIC = "How durable execution keeps AI agents from repeating side effects"
+
+
+async def start_pending_research(
+    client: Client, settings: Settings, receiver: HttpReceiver
+) -> WorkflowHandle[object, ResearchResult]:
+    """A research run for approver alice that delivers to the receiver, once it waits for approval
+    and the visibility store shows it so (what the inbox lists)."""
+    handle = await start_research(
+        client,
+        ResearchInput(
+            topic=TOPIC, max_subtopics=2, approvers=["alice"], deliver_to=f"{receiver.url}/reports"
+        ),
+        task_queue=settings.temporal_task_queue,
+    )
+    query = f'WorkflowId = "{handle.id}" AND AiPhase = "{AWAITING_APPROVAL}"'
+    deadline = time.monotonic() + 30
+    while not [run async for run in client.list_workflows(query)]:
+        assert time.monotonic() < deadline, "the run never showed up as awaiting approval"
+        await asyncio.sleep(0.1)  # polling the visibility store for a condition, bounded
+    return handle  # type: ignore[return-value]
 
 
 async def sign_in(page: Page, inbox_url: str, name: str) -> None:
@@ -55,3 +90,79 @@ async def test_without_a_session_nothing_is_shown_and_nothing_is_accepted(
         assert await page.inner_text("[data-testid=reviewer]") == "alice"  # still signed in here
     finally:
         await context.close()
+
+
+async def test_reviewer_approves_a_pending_research_run_which_then_delivers(
+    browser: Browser, inbox_url: str, dev_client: Client, settings: Settings, http_receiver: HttpReceiver
+) -> None:
+    async with build_worker(dev_client, settings):
+        handle = await start_pending_research(dev_client, settings, http_receiver)
+        pending = (await handle.query("status", result_type=WorkflowStatus)).pending_approval
+        assert pending is not None
+        context = await browser.new_context(viewport={"width": 1280, "height": 720})
+        try:
+            page = await context.new_page()
+            await sign_in(page, inbox_url, "alice")
+            row = page.locator(f'tr[data-workflow-id="{handle.id}"]')
+            await expect(row.locator("td.action pre")).to_have_text(pending.action)  # in full
+            await expect(row.locator(".goal")).to_have_text(TOPIC)
+            await expect(row.locator("ul.approvers li.me")).to_have_text("alice")
+            await expect(row.locator("td.left")).to_contain_text("left")
+            web_ui = await row.locator("a.webui").get_attribute("href")
+            assert web_ui is not None and f"/workflows/{handle.id}/" in web_ui
+            if SCREENSHOT:
+                await page.screenshot(path=Path(SCREENSHOT), full_page=True)
+
+            await row.locator("textarea[name=comment]").fill("Checked the sources, ship it")
+            await row.locator("button.approve").click()
+            await expect(page.locator("[data-testid=flash]")).to_contain_text("Approved as alice")
+
+            result = await handle.result()
+            assert result.outcome == "completed"
+            assert result.approval is not None
+            assert (result.approval.approver, result.approval.via, result.approval.comment) == (
+                "alice",
+                "update",
+                "Checked the sources, ship it",
+            )
+            assert result.delivery is not None and result.delivery.channel == "webhook"
+            assert http_receiver.accepted_count(result.delivery.idempotency_key) == 1
+            [delivered] = http_receiver.accepted
+            assert delivered.path == "/reports"
+
+            # The run's page shows it finished, with the decision among its steps.
+            await page.reload()
+            await expect(page.locator("[data-testid=execution-status]")).to_have_text("Completed")
+            await expect(page.locator("table.steps")).to_contain_text("approved by alice via update")
+            await page.goto(f"{inbox_url}/")
+            await expect(page.locator(f'tr[data-workflow-id="{handle.id}"]')).to_have_count(0)
+        finally:
+            await context.close()
+
+
+async def test_reviewer_not_among_the_approvers_sees_the_workflows_refusal(
+    browser: Browser, inbox_url: str, dev_client: Client, settings: Settings, http_receiver: HttpReceiver
+) -> None:
+    async with build_worker(dev_client, settings):
+        handle = await start_pending_research(dev_client, settings, http_receiver)
+        context = await browser.new_context()
+        try:
+            page = await context.new_page()
+            await sign_in(page, inbox_url, "bob")
+            await page.goto(f"{inbox_url}/runs/{handle.id}")
+            await expect(page.locator("[data-testid=action]")).to_contain_text(http_receiver.url)
+            await expect(page.locator(".hint")).to_contain_text("not among this run's approvers")
+            await page.locator("button.approve").click()
+            flash = page.locator("[data-testid=flash]")
+            await expect(flash).to_have_text(
+                "The workflow refused the decision: 'bob' is not an approver of this run"
+            )
+            await expect(flash).to_have_class("flash bad")
+
+            status = await handle.query("status", result_type=WorkflowStatus)
+            assert status.phase == AWAITING_APPROVAL and status.pending_approval is not None
+            assert status.decisions == []
+            assert http_receiver.requests == []
+        finally:
+            await context.close()
+            await handle.terminate("test finished")

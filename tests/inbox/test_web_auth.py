@@ -83,9 +83,11 @@ def web(inbox_settings: Settings, runs: RecordingRuns) -> TestClient:
     return TestClient(build_app(inbox_settings, runs=runs), follow_redirects=False)
 
 
-def _token(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF token"
+def _token(html: str, form: str = "") -> str:
+    """The CSRF token of the page's first form (of the form with class `form`, if given)."""
+    start = html.index(f'<form class="{form}"') if form else 0
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html[start:])
+    assert match, "the form has no CSRF token"
     return match.group(1)
 
 
@@ -96,7 +98,10 @@ def sign_in(web: TestClient, name: str = "alice") -> str:
         "/login", data={"username": name, "password": PASSWORDS[name], "csrf_token": token, "next": "/"}
     )
     assert response.status_code == 303, response.text
-    return _token(web.get("/").text)
+    page = web.get("/").text
+    token = _token(page, form="decision")  # the token the decision forms carry ...
+    assert _token(page, form="signout") == token  # ... is the session's, as in every form
+    return token
 
 
 def decision_form(token: str, **extra: str) -> dict[str, str]:
