@@ -22,8 +22,8 @@ class TemporalUnreachable(Exception):
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for `Client.connect`: converter, TLS / API key, tracing interceptors."""
-    from common.telemetry import client_interceptors
+    """Keyword arguments for `Client.connect`: converter, TLS / API key, tracing plugin."""
+    from common.telemetry import client_interceptors, client_plugins
 
     tls: bool | TLSConfig = False
     if settings.temporal_tls_cert or settings.temporal_tls_ca or settings.temporal_tls:
@@ -43,6 +43,7 @@ def client_options(settings: Settings) -> dict[str, Any]:
         "tls": tls,
         "data_converter": build_data_converter(settings),
         "interceptors": client_interceptors(settings),
+        "plugins": client_plugins(settings),
     }
 
 

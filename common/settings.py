@@ -19,6 +19,7 @@ DEFAULT_TASK_QUEUE = "ai-workflows"
 _ADDRESS = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
 
 LLMProviderName = Literal["anthropic", "openai", "offline"]
+OtlpProtocol = Literal["http/protobuf", "grpc"]
 
 
 class SettingsError(Exception):
@@ -86,10 +87,20 @@ class Settings(BaseSettings):
     codec_server_token: SecretStr | None = None
     codec_server_allowed_origins: str = "http://localhost:8233"
 
-    # Observability
+    # Observability (docs/observability.md). The OTEL_* names are OpenTelemetry's standard ones;
+    # OTLP headers, timeouts and certificates (OTEL_EXPORTER_OTLP_HEADERS, ...) are read by the
+    # exporters themselves. No endpoint set: nothing is exported.
     metrics_prometheus_bind: str | None = None
     otel_traces_console: bool = False
     otel_capture_content: bool = False
+    otel_sdk_disabled: bool = False
+    otel_service_name: str | None = None
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
+    otel_exporter_otlp_metrics_endpoint: str | None = None
+    otel_exporter_otlp_protocol: OtlpProtocol = "http/protobuf"
+    otel_exporter_otlp_traces_protocol: OtlpProtocol | None = None
+    otel_exporter_otlp_metrics_protocol: OtlpProtocol | None = None
 
     # Approval inbox (`python -m inbox`). Reviewers: comma-separated `name:hash`, hashes made by
     # `python -m inbox hash-password`. Secret key: signs session cookies (unset: random per process).

@@ -7,8 +7,10 @@ import logging
 import signal
 import sys
 
+from common import metrics
 from common.client import TemporalUnreachable, connect
 from common.settings import load_settings
+from common.telemetry import setup_telemetry
 from worker.app import build_worker, registered_names
 
 log = logging.getLogger("worker")
@@ -16,6 +18,8 @@ log = logging.getLogger("worker")
 
 async def main() -> int:
     settings = load_settings()
+    # Before connecting: the Temporal runtime takes its metrics endpoint from here.
+    telemetry = setup_telemetry(settings, "ai-workflows-worker")
     try:
         client = await connect(settings)
     except TemporalUnreachable as error:
@@ -41,8 +45,16 @@ async def main() -> int:
             "worker running; Ctrl-C or SIGTERM stops it (in-flight activities get %ss)",
             settings.worker_graceful_shutdown_s,
         )
+        watcher = None
+        if telemetry.exports_metrics:
+            watcher = asyncio.create_task(
+                metrics.watch_approvals_waiting(client, metrics.current(), stop=stop)
+            )
         await stop.wait()
         log.info("shutting down")
+    if watcher is not None:
+        await watcher
+    telemetry.shutdown()  # flush the spans of the last activities before the process ends
     log.info("stopped")
     return 0
 

@@ -9,6 +9,7 @@ from temporalio import activity
 from activities.llm.models import LLMRequest, LLMResponse
 from activities.llm.pricing import PriceTable
 from activities.llm.providers.base import LLMProvider
+from activities.llm.tracing import llm_call_span
 
 
 class LLMActivities:
@@ -22,11 +23,15 @@ class LLMActivities:
     @activity.defn(name="llm.complete")
     async def complete(self, request: LLMRequest) -> LLMResponse:
         model = request.model or self._default_model
-        started = time.monotonic()
-        reply = await self._provider.complete(request, model, activity.heartbeat)
-        return LLMResponse(
-            **reply.model_dump(),
-            provider=self._provider.name,
-            latency_ms=(time.monotonic() - started) * 1000,
-            cost_usd=self._prices.cost(reply.model, reply.usage),
-        )
+        # The GenAI span (docs/observability.md) times the call and carries usage and cost.
+        with llm_call_span(request, model, self._provider.name) as span:
+            started = time.monotonic()
+            reply = await self._provider.complete(request, model, activity.heartbeat)
+            response = LLMResponse(
+                **reply.model_dump(),
+                provider=self._provider.name,
+                latency_ms=(time.monotonic() - started) * 1000,
+                cost_usd=self._prices.cost(reply.model, reply.usage),
+            )
+            span.record(response)
+        return response
