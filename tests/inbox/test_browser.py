@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from common.settings import Settings
 from inbox.runs import AWAITING_APPROVAL
@@ -18,7 +18,7 @@ from starter.api import start_research
 from tests.fakes.receivers import HttpReceiver
 from tests.inbox.conftest import PASSWORDS
 from worker.app import build_worker
-from workflows.models import ResearchInput, ResearchResult, WorkflowStatus
+from workflows.models import ApprovalDecision, ResearchInput, ResearchResult, WorkflowStatus
 
 pytestmark = pytest.mark.browser
 # `INBOX_SCREENSHOT=docs/inbox.png pytest tests/inbox -k approves` refreshes the docs' screenshot.
@@ -162,7 +162,15 @@ async def test_reviewer_not_among_the_approvers_sees_the_workflows_refusal(
             status = await handle.query("status", result_type=WorkflowStatus)
             assert status.phase == AWAITING_APPROVAL and status.pending_approval is not None
             assert status.decisions == []
+
+            # The refusal left the request open: an approver can still decide (and here rejects).
+            await handle.execute_update(
+                "approve", ApprovalDecision(approver="alice", approved=False, comment="not now")
+            )
+            result = await handle.result()
+            assert result.outcome == "rejected" and result.delivery is None
             assert http_receiver.requests == []
         finally:
             await context.close()
-            await handle.terminate("test finished")
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test failed before the run ended")
