@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -185,15 +188,27 @@ async def run(argv: Sequence[str]) -> int:
         return 1
 
 
+def exit_now(code: int) -> NoReturn:
+    """Exit without interpreter finalization. The Temporal client's Rust threads can outlive the
+    event loop and abort CPython's teardown ("PyGILState_Release ... finalizing", temporalio
+    sdk-python#300), turning a successful command into exit -6 now and then. atexit handlers (span
+    export flushes) run first, as a normal exit would run them."""
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main() -> None:
     if sys.argv[1:2] == ["inbox"]:  # the inbox runs its own event loop (uvicorn)
         from inbox.__main__ import main as inbox_main
 
         sys.exit(inbox_main(sys.argv[2:]))
     try:
-        sys.exit(asyncio.run(run(sys.argv[1:])))
+        code = asyncio.run(run(sys.argv[1:]))
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    exit_now(code)
 
 
 if __name__ == "__main__":
