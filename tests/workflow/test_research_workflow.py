@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -185,3 +186,20 @@ async def test_deep_research_budget_counts_the_children(
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
     ]
     assert signals.count("child_progress") >= 2
+
+
+async def test_research_input_that_does_not_validate_fails_the_run(
+    ts_client: Client, settings: Settings, task_queue: str
+) -> None:
+    async with worker_with(ts_client, settings, [offline_llm().complete]):
+        with pytest.raises(WorkflowFailureError) as failure:
+            await ts_client.execute_workflow(
+                "ResearchWorkflow",
+                {"topic": "tide pools", "depth": "bottomless"},
+                id=f"research-{uuid.uuid4().hex}",
+                task_queue=task_queue,
+                execution_timeout=timedelta(minutes=1),  # a task-retry loop would end here instead
+            )
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "ValidationError"
+    assert "depth" in cause.message
