@@ -18,6 +18,12 @@ from temporalio.testing import WorkflowEnvironment
 from common.devserver import FAST_DISPATCH
 from common.search_attributes import ALL_KEYS
 from common.settings import Settings, try_load_settings
+from tests.fakes.fixtures import (  # noqa: F401 - suite-wide fixtures: fake LLM servers
+    anthropic_server,
+    anthropic_settings,
+    openai_server,
+    openai_settings,
+)
 from tests.fakes.receivers import http_receiver, smtp_server  # noqa: F401 - suite-wide fixtures
 
 BIN = Path(sys.executable).parent

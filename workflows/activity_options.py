@@ -8,6 +8,8 @@ from typing import Any
 
 from temporalio.common import RetryPolicy
 
+from activities.llm.error_types import NON_RETRYABLE_ERROR_TYPES
+
 
 @dataclass(frozen=True)
 class ActivityOptions:
@@ -25,17 +27,21 @@ class ActivityOptions:
         }
 
 
-# LLM calls: a streamed call heartbeats while tokens arrive, so a dead worker or a stalled stream is
-# noticed after `heartbeat`, not after the whole start-to-close window.
+# LLM calls: the providers stream and heartbeat on every event, so a dead worker or a stalled stream
+# is noticed after `heartbeat`, not after the whole start-to-close window. 30 s leaves room for the
+# time to the first token of a long prompt (nothing streams before it). Provider errors arrive
+# classified (activities/llm/errors.py): the non-retryable types are listed here too, belt and braces,
+# and a server's retry-after becomes the error's next_retry_delay, which overrides the backoff below.
 LLM_CALL = ActivityOptions(
     start_to_close=timedelta(minutes=5),
     schedule_to_close=timedelta(minutes=30),
-    heartbeat=timedelta(seconds=15),
+    heartbeat=timedelta(seconds=30),
     retry=RetryPolicy(
         initial_interval=timedelta(seconds=1),
         backoff_coefficient=2.0,
         maximum_interval=timedelta(seconds=60),
         maximum_attempts=8,
+        non_retryable_error_types=sorted(NON_RETRYABLE_ERROR_TYPES),
     ),
 )
 

@@ -17,9 +17,19 @@ class ModelPrice(BaseModel):
     cache_read: float
 
 
-# Anthropic list prices (USD per million tokens). Cache writes are the 5-minute TTL rate.
+# Anthropic list prices (USD per million tokens; platform.claude.com pricing and model pages). Cache
+# writes are the 5-minute TTL rate. A dated snapshot (claude-haiku-4-5-20251001) matches its prefix.
 DEFAULT_PRICES: dict[str, ModelPrice] = {
+    "claude-fable-5-1": ModelPrice(input=10.0, output=50.0, cache_write=12.50, cache_read=0.25),
+    "claude-opus-5-5": ModelPrice(input=4.0, output=20.0, cache_write=5.0, cache_read=0.20),
+    "claude-opus-5": ModelPrice(input=5.0, output=25.0, cache_write=6.25, cache_read=0.50),
+    "claude-opus-4-8": ModelPrice(input=5.0, output=25.0, cache_write=6.25, cache_read=0.50),
+    "claude-opus-4-7": ModelPrice(input=5.0, output=25.0, cache_write=6.25, cache_read=0.50),
+    "claude-opus-4-6": ModelPrice(input=5.0, output=25.0, cache_write=6.25, cache_read=0.50),
     "claude-opus-4-5": ModelPrice(input=5.0, output=25.0, cache_write=6.25, cache_read=0.50),
+    "claude-sonnet-5-5": ModelPrice(input=2.0, output=10.0, cache_write=2.50, cache_read=0.20),
+    "claude-sonnet-5": ModelPrice(input=2.0, output=10.0, cache_write=2.50, cache_read=0.20),
+    "claude-sonnet-4-6": ModelPrice(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30),
     "claude-sonnet-4-5": ModelPrice(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30),
     "claude-haiku-4-5": ModelPrice(input=1.0, output=5.0, cache_write=1.25, cache_read=0.10),
     # The offline model is free to run; it carries a nominal price so budgets and cost reports

@@ -1,0 +1,44 @@
+"""The `type` names of LLM activity failures: what workflows match on (e.g. an agent shortens its
+context on `PROMPT_TOO_LONG`) and what the LLM retry policy lists as non-retryable. No dependencies,
+so workflow code can import it freely."""
+
+from __future__ import annotations
+
+# Non-retryable: the request itself is wrong, or the account cannot pay for it.
+BAD_REQUEST = "LLMBadRequest"
+PROMPT_TOO_LONG = "LLMPromptTooLong"
+AUTHENTICATION = "LLMAuthentication"
+PAYMENT_REQUIRED = "LLMPaymentRequired"
+PERMISSION_DENIED = "LLMPermissionDenied"
+NOT_FOUND = "LLMNotFound"
+REQUEST_TOO_LARGE = "LLMRequestTooLarge"
+UNPROCESSABLE = "LLMUnprocessable"
+SPEND_LIMIT = "LLMSpendLimit"
+CLIENT_ERROR = "LLMClientError"  # any other 4xx
+
+# Retryable: the next attempt may well succeed.
+TIMEOUT = "LLMTimeout"
+CONFLICT = "LLMConflict"
+RATE_LIMITED = "LLMRateLimited"
+SERVER_ERROR = "LLMServerError"
+OVERLOADED = "LLMOverloaded"
+CONNECTION_ERROR = "LLMConnectionError"
+INVALID_RESPONSE = "LLMInvalidResponse"
+# A status we would not retry, but the server said `x-should-retry: true`. A type of its own: the
+# original type is listed in the retry policy's non_retryable_error_types.
+RETRY_REQUESTED = "LLMRetryRequested"
+
+NON_RETRYABLE_ERROR_TYPES: frozenset[str] = frozenset(
+    {
+        BAD_REQUEST,
+        PROMPT_TOO_LONG,
+        AUTHENTICATION,
+        PAYMENT_REQUIRED,
+        PERMISSION_DENIED,
+        NOT_FOUND,
+        REQUEST_TOO_LARGE,
+        UNPROCESSABLE,
+        SPEND_LIMIT,
+        CLIENT_ERROR,
+    }
+)

@@ -1,0 +1,150 @@
+"""Anthropic Messages API through the official SDK, streamed, with prompt caching.
+
+One `AsyncAnthropic` client per worker process (its connection pool is shared by every call), built
+with `max_retries=0`: Temporal owns retries, and each activity attempt is exactly one HTTP request.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import httpx2
+from anthropic import AsyncAnthropic
+from anthropic.types import (
+    CacheControlEphemeralParam,
+    MessageParam,
+    TextBlockParam,
+    ToolParam,
+)
+from anthropic.types import Message as AnthropicMessage
+from temporalio.exceptions import ApplicationError
+
+from activities.llm.call_context import CallContext
+from activities.llm.errors import classify_exception, invalid_response
+from activities.llm.models import (
+    ContentBlock,
+    LLMRequest,
+    Message,
+    ProviderReply,
+    TextBlock,
+    ToolSpec,
+    ToolUseBlock,
+    Usage,
+)
+from activities.llm.providers.base import Heartbeat
+
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5-5"  # the current Sonnet: speed and quality
+# The SDK's own defaults: ten minutes for a response, five seconds to connect.
+_RESPONSE_TIMEOUT_S = 600.0
+_CONNECT_TIMEOUT_S = 5.0
+_CACHE: CacheControlEphemeralParam = {"type": "ephemeral"}
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def __init__(
+        self, api_key: str, base_url: str | None = None, default_model: str = DEFAULT_ANTHROPIC_MODEL
+    ):
+        self.default_model = default_model
+        self._client = AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
+
+    async def complete(self, request: LLMRequest, model: str, heartbeat: Heartbeat) -> ProviderReply:
+        context = CallContext.current()
+        heartbeat()
+        try:
+            async with self._client.messages.stream(
+                model=model,
+                max_tokens=request.max_tokens,
+                # No `temperature`: the Messages API of SDK 2.x has none (models choose their own
+                # sampling); `LLMRequest.temperature` applies to OpenAI-compatible servers.
+                messages=to_anthropic_messages(request.messages, cache=request.prompt_caching),
+                **_system_and_tools(request),
+                extra_headers=context.headers(request),
+                timeout=httpx2.Timeout(
+                    _RESPONSE_TIMEOUT_S,
+                    connect=_CONNECT_TIMEOUT_S,
+                    read=context.read_timeout(_RESPONSE_TIMEOUT_S),
+                ),
+            ) as stream:
+                async for _event in stream:
+                    heartbeat()  # throttled by the SDK; each event proves the stream is alive
+                message = await stream.get_final_message()
+        except ApplicationError:
+            raise
+        except Exception as error:
+            classified = classify_exception(self.name, error)
+            if classified is None:
+                raise
+            raise classified from error
+        if message.stop_reason is None:  # no message_delta: the stream ended before the answer did
+            raise invalid_response(self.name, "stream ended before the message was complete")
+        return from_anthropic_message(message)
+
+
+def to_anthropic_messages(messages: list[Message], *, cache: bool) -> list[MessageParam]:
+    """Our content blocks as Anthropic's. With caching, the conversation so far (everything up to and
+    including the last block) is the cached prefix the next turn reads back."""
+    contents = [[_to_anthropic_block(block) for block in message.content] for message in messages]
+    if cache and contents and contents[-1]:
+        contents[-1][-1]["cache_control"] = dict(_CACHE)
+    converted = [
+        {"role": message.role, "content": blocks} for message, blocks in zip(messages, contents, strict=True)
+    ]
+    return cast(list[MessageParam], converted)
+
+
+def _to_anthropic_block(block: ContentBlock) -> dict[str, Any]:
+    if isinstance(block, TextBlock):
+        return {"type": "text", "text": block.text}
+    if isinstance(block, ToolUseBlock):
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    return {
+        "type": "tool_result",
+        "tool_use_id": block.tool_use_id,
+        "content": block.content,
+        "is_error": block.is_error,
+    }
+
+
+def _system_and_tools(request: LLMRequest) -> dict[str, Any]:
+    """System prompt and tool schemas: the stable prefix, marked for caching (their last block)."""
+    params: dict[str, Any] = {}
+    if request.system:
+        system: TextBlockParam = {"type": "text", "text": request.system}
+        if request.prompt_caching:
+            system["cache_control"] = dict(_CACHE)  # type: ignore[typeddict-item]
+        params["system"] = [system]
+    if request.tools:
+        tools = [_to_anthropic_tool(tool) for tool in request.tools]
+        if request.prompt_caching:
+            tools[-1]["cache_control"] = dict(_CACHE)  # type: ignore[typeddict-item]
+        params["tools"] = tools
+    return params
+
+
+def _to_anthropic_tool(tool: ToolSpec) -> ToolParam:
+    return {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
+
+
+def from_anthropic_message(message: AnthropicMessage) -> ProviderReply:
+    content: list[ContentBlock] = []
+    for block in message.content:
+        if block.type == "text":
+            content.append(TextBlock(text=block.text))
+        elif block.type == "tool_use":
+            raw_input = block.input if isinstance(block.input, dict) else {}
+            content.append(ToolUseBlock(id=block.id, name=block.name, input=raw_input))
+        # Other block types (thinking, server tools) are not part of our contract: dropped.
+    usage = message.usage
+    return ProviderReply(
+        content=content,
+        stop_reason=message.stop_reason or "end_turn",
+        usage=Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
+            cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+        ),
+        model=message.model,
+    )

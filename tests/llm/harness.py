@@ -1,0 +1,66 @@
+"""Runs `LLMCallWorkflow` on a worker built from settings, and reads what happened."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+
+from activities.llm.models import LLMRequest, LLMResponse, Message
+from common.settings import Settings
+from tests.llm.call_workflow import LLMCallInput, LLMCallWorkflow
+from worker.app import build_worker
+
+
+@dataclass
+class CallOutcome:
+    workflow_id: str
+    response: LLMResponse | None
+    failure: BaseException | None  # the ActivityError's cause when the call failed
+    attempts: int  # activity attempts, from the workflow history
+
+
+def simple_request(text: str = "Say hello", step: str = "step", **fields: object) -> LLMRequest:
+    return LLMRequest(messages=[Message.user_text(text)], step=step, **fields)
+
+
+async def run_call(client: Client, settings: Settings, params: LLMCallInput) -> CallOutcome:
+    workflow_id = f"llm-call-{uuid.uuid4().hex[:10]}"
+    # No graceful shutdown: an attempt abandoned after a heartbeat timeout is cancelled at once
+    # instead of holding the worker open until its stalled stream times out.
+    settings = settings.model_copy(update={"worker_graceful_shutdown_s": 0.0})
+    async with build_worker(client, settings, workflows=[LLMCallWorkflow]):
+        handle: WorkflowHandle[LLMCallWorkflow, LLMResponse] = await client.start_workflow(
+            LLMCallWorkflow.run, params, id=workflow_id, task_queue=settings.temporal_task_queue
+        )
+        try:
+            response: LLMResponse | None = await handle.result()
+            failure: BaseException | None = None
+        except WorkflowFailureError as error:
+            assert isinstance(error.cause, ActivityError), error.cause
+            response, failure = None, error.cause.cause
+        attempts = await _attempts(handle)
+    return CallOutcome(workflow_id, response, failure, attempts)
+
+
+async def _attempts(handle: WorkflowHandle[LLMCallWorkflow, LLMResponse]) -> int:
+    """The attempt number Temporal recorded for the (last) activity attempt."""
+    history = await handle.fetch_history()
+    started = [
+        event.activity_task_started_event_attributes.attempt
+        for event in history.events
+        if event.HasField("activity_task_started_event_attributes")
+    ]
+    return max(started, default=0)
+
+
+def application_failure(outcome: CallOutcome) -> ApplicationError:
+    assert isinstance(outcome.failure, ApplicationError), outcome.failure
+    return outcome.failure
+
+
+def timeout_failure(outcome: CallOutcome) -> TimeoutError:
+    assert isinstance(outcome.failure, TimeoutError), outcome.failure
+    return outcome.failure
