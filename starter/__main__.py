@@ -43,6 +43,18 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--budget", dest="budget_usd", type=float, metavar="USD", help="cost budget in USD")
     parser.add_argument("--model", help="model name (default: LLM_MODEL or the provider's default)")
+    parser.add_argument(
+        "--approval-timeout",
+        dest="approval_timeout_s",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for a decision before escalating (default 24 h)",
+    )
+    parser.add_argument(
+        "--approval-policy",
+        choices=["reject", "approve"],
+        help="what happens when nobody decides in time (default reject)",
+    )
     parser.add_argument("--id", dest="workflow_id", help="workflow id (default: generated)")
     parser.add_argument(
         "--wait", action="store_true", help="print progress until the run ends, then the result"
@@ -57,6 +69,12 @@ def _add_decision_options(parser: argparse.ArgumentParser) -> None:
         "--signal",
         action="store_true",
         help="send the `approve` Signal (fire-and-forget) instead of the Update",
+    )
+    parser.add_argument(
+        "--hash",
+        dest="action_hash",
+        metavar="HASH",
+        help="the action hash you reviewed (from status): refused if the pending action changed",
     )
 
 
@@ -77,9 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("goal", metavar="GOAL")
     agent.add_argument("--tools", type=_tool_list, metavar="A,B", help=f"tools to offer: {', '.join(TOOLS)}")
     agent.add_argument("--max-iterations", type=int, metavar="N")
+    agent.add_argument(
+        "--pause-on-budget",
+        action="store_true",
+        default=None,
+        help="when the budget is spent, ask the approvers for a top-up instead of ending",
+    )
     _add_run_options(agent)
 
-    _add_decision_options(commands.add_parser("approve", help="approve the pending action of run ID"))
+    approve = commands.add_parser("approve", help="approve the pending action of run ID")
+    _add_decision_options(approve)
+    approve.add_argument(
+        "--budget",
+        dest="budget_usd",
+        type=float,
+        metavar="USD",
+        help="answer a budget top-up request with this new total budget",
+    )
     _add_decision_options(commands.add_parser("reject", help="reject the pending action of run ID"))
 
     status = commands.add_parser("status", help="phase, pending approval and per-step usage and cost")
@@ -122,6 +154,10 @@ async def _research(client: Client, settings: Settings, args: argparse.Namespace
         budget_usd=args.budget_usd,
         model=args.model,
         depth=args.depth,
+        approval_timeout_s=args.approval_timeout_s,
+        approval_policy=args.approval_policy,
+        # Workflows cannot read settings: the worker-side default concurrency comes with the input.
+        max_parallel=settings.research_max_parallel,
     )
     handle = await api.start_research(
         client, params, task_queue=settings.temporal_task_queue, workflow_id=args.workflow_id
@@ -139,6 +175,9 @@ async def _agent(client: Client, settings: Settings, args: argparse.Namespace) -
         budget_usd=args.budget_usd,
         approvers=args.approvers,
         model=args.model,
+        pause_on_budget=args.pause_on_budget,
+        approval_timeout_s=args.approval_timeout_s,
+        approval_policy=args.approval_policy,
     )
     handle = await api.start_agent(
         client, params, task_queue=settings.temporal_task_queue, workflow_id=args.workflow_id
@@ -149,7 +188,14 @@ async def _agent(client: Client, settings: Settings, args: argparse.Namespace) -
 
 async def _decide(client: Client, args: argparse.Namespace, *, approved: bool) -> int:
     recorded = await api.approve(
-        client, args.workflow_id, args.approver, args.comment, approved=approved, via_signal=args.signal
+        client,
+        args.workflow_id,
+        args.approver,
+        args.comment,
+        approved=approved,
+        via_signal=args.signal,
+        action_hash=args.action_hash,
+        budget_usd=getattr(args, "budget_usd", None),
     )
     print(render.decision_line(args.workflow_id, recorded, approved=approved))
     return 0

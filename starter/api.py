@@ -29,6 +29,7 @@ from workflows.models import (
     AgentInput,
     AgentResult,
     ApprovalDecision,
+    ApprovalRecord,
     ResearchInput,
     ResearchResult,
     WorkflowStatus,
@@ -166,27 +167,49 @@ async def approve(
     *,
     approved: bool = True,
     via_signal: bool = False,
-) -> dict[str, Any] | None:
+    action_hash: str | None = None,
+    budget_usd: float | None = None,
+) -> ApprovalRecord | None:
     """Decide the pending approval. By Update (default): returns the decision the workflow recorded,
-    or raises `StarterError` with the validator's reason. By Signal: fire-and-forget, returns None."""
-    decision = ApprovalDecision(approver=approver, approved=approved, comment=comment)
+    or raises `StarterError` with the validator's reason (a refused Update leaves no trace in the
+    run's history). By Signal: fire-and-forget, returns None; the workflow ignores an invalid one.
+
+    `action_hash` binds the decision to the action the approver reviewed (from `status`): if the
+    pending action changed since, the decision is refused. `budget_usd` answers a budget top-up."""
+    try:
+        decision = ApprovalDecision(
+            approver=approver,
+            approved=approved,
+            comment=comment,
+            action_hash=action_hash,
+            budget_usd=budget_usd,
+        )
+    except ValidationError as error:
+        raise StarterError(f"invalid decision: {error.errors()[0]['msg']}") from None
     handle = client.get_workflow_handle(workflow_id)
     try:
         if via_signal:
             await handle.signal(APPROVE, decision)
             return None
-        recorded = await handle.execute_update(APPROVE, decision)
+        return await handle.execute_update(APPROVE, decision, result_type=ApprovalRecord)
     except WorkflowUpdateFailedError as error:
         raise StarterError(f"{workflow_id}: decision refused: {_cause_message(error.cause)}") from None
     except RPCError as error:
         raise _rpc_error(workflow_id, error) from None
-    return recorded if isinstance(recorded, dict) else {"result": recorded}
 
 
 async def reject(
-    client: Client, workflow_id: str, approver: str, comment: str = "", *, via_signal: bool = False
-) -> dict[str, Any] | None:
-    return await approve(client, workflow_id, approver, comment, approved=False, via_signal=via_signal)
+    client: Client,
+    workflow_id: str,
+    approver: str,
+    comment: str = "",
+    *,
+    via_signal: bool = False,
+    action_hash: str | None = None,
+) -> ApprovalRecord | None:
+    return await approve(
+        client, workflow_id, approver, comment, approved=False, via_signal=via_signal, action_hash=action_hash
+    )
 
 
 async def get_status(client: Client, workflow_id: str) -> WorkflowStatus:

@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from starter.watch import PhaseChanged, ProgressEvent, RunEnded, StepCompleted
-from workflows.models import AgentResult, PendingApproval, ResearchResult, StepRecord, WorkflowStatus
+from workflows.models import (
+    AgentResult,
+    ApprovalRecord,
+    PendingApproval,
+    ResearchResult,
+    StepRecord,
+    WorkflowStatus,
+)
 
 _HEADERS = ("step", "model", "in", "out", "cached", "latency", "cost")
 
@@ -21,7 +28,12 @@ def _when(moment: datetime) -> str:
 
 
 def pending_line(pending: PendingApproval) -> str:
-    return f"waiting for approval of: {pending.action} (deadline {_when(pending.deadline)}, hash {pending.action_hash[:12]})"
+    who = f", approvers: {', '.join(pending.approvers)}" if pending.approvers else ""
+    escalated = ", escalated" if pending.escalated else ""
+    return (
+        f"waiting for approval of: {pending.action} "
+        f"(deadline {_when(pending.deadline)}{escalated}, hash {pending.action_hash[:12]}{who})"
+    )
 
 
 def steps_table(steps: Sequence[StepRecord]) -> str:
@@ -63,13 +75,21 @@ def steps_table(steps: Sequence[StepRecord]) -> str:
 
 
 def status_text(workflow_id: str, status: WorkflowStatus) -> str:
-    lines = [f"{workflow_id}  phase: {status.phase}  iteration: {status.iteration}"]
+    head = f"{workflow_id}  phase: {status.phase}  iteration: {status.iteration}"
+    if status.runs > 1:
+        head += f"  runs: {status.runs}"
+    if status.outcome:
+        head += f"  outcome: {status.outcome}"
+    lines = [head]
     lines.append(pending_line(status.pending_approval) if status.pending_approval else "no pending approval")
     usage = status.usage
+    budget = f" of {money(status.budget_usd)} budget" if status.budget_usd is not None else ""
     lines.append(
         f"usage: {usage.input_tokens} in, {usage.output_tokens} out, {usage.cache_read_tokens} cache read, "
-        f"{usage.cache_write_tokens} cache write; cost {money(status.cost_usd)}"
+        f"{usage.cache_write_tokens} cache write; cost {money(status.cost_usd)}{budget}"
     )
+    if status.decisions:
+        lines += ["decisions:", *decisions_lines(status.decisions)]
     lines += ["", steps_table(status.completed_steps)]
     return "\n".join(lines)
 
@@ -110,16 +130,24 @@ def result_text(result: ResearchResult | AgentResult) -> str:
     return "\n".join(lines)
 
 
-def decision_line(workflow_id: str, recorded: dict[str, Any] | None, *, approved: bool) -> str:
-    verb = "approved" if approved else "rejected"
+def decision_line(workflow_id: str, recorded: ApprovalRecord | None, *, approved: bool) -> str:
     if recorded is None:
-        return f"{workflow_id}: {verb} (sent as a signal; the workflow records it when it processes it)"
-    who = recorded.get("approver", "?")
-    when = recorded.get("decided_at") or recorded.get("at")
-    comment = recorded.get("comment")
-    text = f"{workflow_id}: {'approved' if recorded.get('approved', approved) else 'rejected'} by {who}"
-    if when:
-        text += f" at {when}"
-    if comment:
-        text += f": {comment}"
-    return text
+        verb = "approval" if approved else "rejection"
+        return (
+            f"{workflow_id}: {verb} sent as a signal (the run ignores it if the approver or timing is wrong)"
+        )
+    verdict = "approved" if recorded.approved else "rejected"
+    text = (
+        f"{workflow_id}: {verdict} by {recorded.approver} at {_when(recorded.decided_at)} via {recorded.via}"
+    )
+    if recorded.budget_usd is not None:
+        text += f", budget now {money(recorded.budget_usd)}"
+    return text + (f": {recorded.comment}" if recorded.comment else "")
+
+
+def decisions_lines(decisions: Sequence[ApprovalRecord]) -> list[str]:
+    return [
+        f"  {'approved' if d.approved else 'rejected'} by {d.approver} at {_when(d.decided_at)} via {d.via}: "
+        f"{d.action[:80]}" + (f" ({d.comment})" if d.comment else "")
+        for d in decisions
+    ]

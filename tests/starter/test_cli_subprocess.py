@@ -10,7 +10,9 @@ from temporalio.testing import WorkflowEnvironment
 from common.settings import Settings
 from starter import api, render
 from tests.starter.cli import cli_env, run_cli
+from tests.starter.runs import pending_approval
 from worker.app import build_worker
+from workflows.models import ResearchInput
 
 
 async def test_research_wait_then_status(
@@ -55,3 +57,39 @@ async def test_errors_are_one_line_and_exit_nonzero(dev_client: Client, task_que
         run = await run_cli(*args, env=env)
         assert run.returncode == 1, (args, run.stdout, run.stderr)
         assert run.stderr.startswith(expected) and run.stderr.count("\n") == 1, run.stderr
+
+
+async def test_agent_wait(dev_client: Client, settings: Settings, task_queue: str) -> None:
+    env = cli_env(dev_client.service_client.config.target_host, task_queue)
+    async with build_worker(dev_client, settings):
+        run = await run_cli(
+            "agent", "What is 17 * 23?", "--tools", "calculator", "--max-iterations", "3", "--wait", env=env
+        )
+    assert run.returncode == 0, run.stderr
+    assert "  done: tool 1.1 calculator [tool]" in run.stdout
+    assert str(17 * 23) in run.stdout.split("run ended: completed", 1)[1]
+    assert "outcome: completed  iterations: 2" in run.stdout
+
+
+async def test_approve_prints_the_decision_or_the_refusal(
+    dev_client: Client, settings: Settings, task_queue: str
+) -> None:
+    env = cli_env(dev_client.service_client.config.target_host, task_queue)
+    async with build_worker(dev_client, settings):
+        handle = await api.start_research(
+            dev_client, ResearchInput(topic="moss", max_subtopics=1, approvers=["ana"]), task_queue=task_queue
+        )
+        await pending_approval(dev_client, handle.id)
+        refused = await run_cli("approve", handle.id, "--as", "mallory", env=env)
+        approved = await run_cli("approve", handle.id, "--as", "ana", "--comment", "fine by me", env=env)
+        result = await handle.result()
+    assert refused.returncode == 1
+    assert (
+        refused.stderr == f"error: {handle.id}: decision refused: 'mallory' is not an approver of this run\n"
+    )
+    assert approved.returncode == 0, approved.stderr
+    assert result.approval is not None
+    assert approved.stdout == f"{render.decision_line(handle.id, result.approval, approved=True)}\n"
+    assert approved.stdout.startswith(f"{handle.id}: approved by ana at ") and approved.stdout.endswith(
+        "via update: fine by me\n"
+    )

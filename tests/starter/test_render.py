@@ -6,6 +6,7 @@ from starter import render
 from starter.watch import PhaseChanged, RunEnded, StepCompleted
 from workflows.models import (
     AgentResult,
+    ApprovalRecord,
     PendingApproval,
     ResearchResult,
     StepRecord,
@@ -102,13 +103,18 @@ def test_result_texts() -> None:
 
 
 def test_decision_lines() -> None:
-    recorded = {
-        "approver": "ana",
-        "approved": True,
-        "comment": "ship it",
-        "decided_at": "2025-03-01T10:00:00Z",
-    }
-    assert render.decision_line("r-1", recorded, approved=True) == (
-        "r-1: approved by ana at 2025-03-01T10:00:00Z: ship it"
+    recorded = ApprovalRecord(
+        action="deliver",
+        action_hash="ab" * 32,
+        approver="ana",
+        approved=True,
+        comment="ship it",
+        decided_at=datetime(2025, 3, 1, 10, 0, tzinfo=UTC),
+        via="update",
     )
-    assert render.decision_line("r-1", None, approved=False).startswith("r-1: rejected (sent as a signal")
+    assert render.decision_line("r-1", recorded, approved=True) == (
+        "r-1: approved by ana at 2025-03-01 10:00:00 UTC via update: ship it"
+    )
+    topped_up = recorded.model_copy(update={"budget_usd": 2.5, "comment": ""})
+    assert render.decision_line("r-1", topped_up, approved=True).endswith("via update, budget now $2.500000")
+    assert render.decision_line("r-1", None, approved=False).startswith("r-1: rejection sent as a signal")
