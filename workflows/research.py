@@ -217,11 +217,12 @@ class ResearchWorkflow:
         params = self._params
         child_id = f"{workflow.info().workflow_id}/research-{index + 1}"
         step = f"research {index + 1} (agent)"
+        goal = DEEP_GOAL.format(subtopic=subtopic, topic=params.topic)
         try:
             result: AgentResult = await workflow.execute_child_workflow(
                 AgentWorkflow.run,
                 AgentInput(
-                    goal=DEEP_GOAL.format(subtopic=subtopic, topic=params.topic),
+                    goal=goal,
                     tools=list(READ_ONLY_TOOLS),
                     max_iterations=params.deep_max_iterations,
                     budget_usd=budget,
@@ -230,6 +231,11 @@ class ResearchWorkflow:
                 ),
                 id=child_id,
                 static_summary=f"{step}: {subtopic[:80]}",
+                # As the starters do for top-level runs: what the run is for, readable in the Web UI.
+                memo={
+                    "input": {"goal": goal[:200], "tools": list(READ_ONLY_TOOLS), "budget_usd": budget},
+                    "started_by": workflow.info().workflow_id,
+                },
             )
         except ChildWorkflowError:
             self._progress.child_finished(child_id, StepRecord(step=step, kind="child", ok=False))

@@ -216,7 +216,11 @@ async def test_continue_as_new_carries_the_state_and_status(
     )
     async with worker_with(ts_client, settings, [offline_llm().complete, *recorder.activities()]):
         handle = await ts_client.start_workflow(
-            AgentWorkflow.run, params, id=f"agent-{uuid.uuid4().hex}", task_queue=task_queue
+            AgentWorkflow.run,
+            params,
+            id=f"agent-{uuid.uuid4().hex}",
+            task_queue=task_queue,
+            memo={"input": {"goal": params.goal}},
         )
         first_run_id = handle.first_execution_run_id
         result = await handle.result()
@@ -231,6 +235,10 @@ async def test_continue_as_new_carries_the_state_and_status(
     # `status` on the workflow id answers from the latest run with everything carried.
     assert status.runs == 3 and status.iteration == 5
     assert status.completed_steps == result.steps and status.cost_usd == pytest.approx(result.cost_usd)
+    latest = await ts_client.get_workflow_handle(handle.id).describe()
+    assert latest.run_id != first_run_id
+    assert await latest.memo() == {"input": {"goal": params.goal}}  # the inbox reads the goal here
+    assert latest.typed_search_attributes.get(PHASE) == "completed"
 
     first_run = ts_client.get_workflow_handle(handle.id, run_id=first_run_id)
     events = [e.event_type async for e in first_run.fetch_history_events()]

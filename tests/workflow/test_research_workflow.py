@@ -145,7 +145,10 @@ async def test_deep_research_rolls_child_agents_up(
             for n in (1, 2)
         ]
 
+        child_memo = await (await ts_client.get_workflow_handle(f"{handle.id}/research-1").describe()).memo()
+
     assert all(child.outcome == "completed" and child.iterations >= 2 for child in children)
+    assert child_memo["started_by"] == handle.id and result.subtopics[0] in child_memo["input"]["goal"]
     assert len(recorder.searches) == 2  # each child used its read-only tool
     child_steps = [s for s in result.steps if s.kind == "child"]
     assert [s.cost_usd for s in child_steps] == [c.cost_usd for c in children]
