@@ -219,11 +219,11 @@ async def _dispatch(client: Client, settings: Settings, args: argparse.Namespace
 async def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
-    if args.command == "demo":
-        from starter.demo import run_demo
-
-        return await run_demo(settings)
     try:
+        if args.command == "demo":
+            from starter.demo import run_demo
+
+            return await run_demo(settings)
         client = await connect(settings, wait_s=5)
         return await _dispatch(client, settings, args)
     except (api.StarterError, TemporalUnreachable) as error:

@@ -1,4 +1,10 @@
-"""`python -m starter demo` (`make demo`): embedded dev server + worker + one research run."""
+"""`python -m starter demo` (`make demo`): embedded dev server + worker + one research run that waits
+for a person's approval.
+
+In a terminal the demo asks you to approve or reject the report (and for a comment); without one
+(CI, a pipe) it approves as the `demo` reviewer and says so. Either way the decision goes through the
+`approve` Update, as any reviewer's would.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,43 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from common.client import connect
 from common.devserver import port_open, start_dev_server, wait_for_port
 from common.settings import Settings
-from starter import api
-from workflows.models import ResearchInput
+from starter import api, render
+from starter.watch import PhaseChanged, watch
+from workflows.models import PendingApproval, ResearchInput
+
+DEMO_APPROVER = "demo"
+DEMO_TOPIC = "durable execution for AI agents"
+
+
+@dataclass(frozen=True)
+class DemoDecision:
+    approved: bool
+    comment: str
+
+
+def ask_person(pending: PendingApproval, read: Callable[[str], str] = input) -> DemoDecision:
+    """Ask at the terminal until the answer is yes or no; then an optional comment."""
+    print(f"\nThe run asks for approval:\n\n{pending.action}\n")
+    while True:
+        answer = read("Approve? [y/n] ").strip().lower()
+        if answer in ("y", "yes", "n", "no"):
+            break
+        print("please answer y or n")
+    comment = read("Comment (optional): ").strip()
+    return DemoDecision(approved=answer.startswith("y"), comment=comment)
+
+
+def decide_without_terminal() -> DemoDecision:
+    print(f"no terminal to ask: approving as the {DEMO_APPROVER!r} reviewer")
+    return DemoDecision(approved=True, comment="approved by `make demo` (no terminal to ask)")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -26,7 +61,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.kill()
 
 
-async def run_demo(settings: Settings, topic: str = "durable execution for AI agents") -> int:
+async def run_demo(settings: Settings, topic: str = DEMO_TOPIC, *, interactive: bool | None = None) -> int:
+    interactive = sys.stdin.isatty() if interactive is None else interactive
     host, port = settings.temporal_address.rsplit(":", 1)
     with ExitStack() as stack:
         if port_open(host, int(port)):
@@ -36,20 +72,39 @@ async def run_demo(settings: Settings, topic: str = "durable execution for AI ag
             server = start_dev_server(port=int(port))
             stack.callback(_stop, server)
             wait_for_port(host, int(port))
-        print("starting the worker ...")
+        print("starting the worker ...", flush=True)
         # Popen returns at once after fork/exec; nothing here waits on the child.
         worker = subprocess.Popen([sys.executable, "-m", "worker"], env=os.environ.copy())  # noqa: ASYNC220
         stack.callback(_stop, worker)
         client = await connect(settings)
-        handle = await api.start_research(
-            client, ResearchInput(topic=topic), task_queue=settings.temporal_task_queue
+        params = ResearchInput(
+            topic=topic, approvers=[DEMO_APPROVER], max_parallel=settings.research_max_parallel
         )
-        print(f"started {handle.id} on the {settings.provider} model")
-        result = await handle.result()
-        print("\n" + result.report + "\n")
-        print(f"steps: {len(result.steps)}  cost: ${result.cost_usd:.6f} ({settings.provider} model)")
+        handle = await api.start_research(client, params, task_queue=settings.temporal_task_queue)
+        print(f"started {handle.id} on the {settings.provider} model", flush=True)
+
+        async for event in watch(client, handle.id):
+            print(render.event_line(event), flush=True)
+            if isinstance(event, PhaseChanged) and event.pending_approval is not None:
+                if interactive:
+                    decision = await asyncio.to_thread(ask_person, event.pending_approval)
+                else:
+                    decision = decide_without_terminal()
+                record = await api.approve(
+                    client,
+                    handle.id,
+                    DEMO_APPROVER,
+                    decision.comment,
+                    approved=decision.approved,
+                    action_hash=event.pending_approval.action_hash,
+                )
+                print(render.decision_line(handle.id, record, approved=decision.approved), flush=True)
+
+        result = await api.get_result(client, handle.id)
+        print("\n" + render.result_text(result) + "\n")
         print(
-            f"Web UI: {settings.temporal_web_ui}/namespaces/{quote(settings.temporal_namespace)}/workflows/{quote(handle.id)}"
+            f"Web UI: {settings.temporal_web_ui}/namespaces/{quote(settings.temporal_namespace)}"
+            f"/workflows/{quote(handle.id)}"
         )
     return 0
 

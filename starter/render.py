@@ -27,11 +27,16 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 
 
-def pending_line(pending: PendingApproval) -> str:
+def pending_line(pending: PendingApproval, *, full: bool = True) -> str:
+    """What waits for a decision; `full=False` keeps the action to its first line (progress output)."""
+    action = pending.action
+    if not full:
+        first = action.strip().splitlines()[0] if action.strip() else ""
+        action = first if len(first) <= 120 else first[:117] + "..."
     who = f", approvers: {', '.join(pending.approvers)}" if pending.approvers else ""
     escalated = ", escalated" if pending.escalated else ""
     return (
-        f"waiting for approval of: {pending.action} "
+        f"waiting for approval of: {action} "
         f"(deadline {_when(pending.deadline)}{escalated}, hash {pending.action_hash[:12]}{who})"
     )
 
@@ -98,7 +103,7 @@ def event_line(event: ProgressEvent) -> str:
     if isinstance(event, PhaseChanged):
         text = f"phase: {event.phase}"
         if event.pending_approval is not None:
-            text += f" - {pending_line(event.pending_approval)}"
+            text += f" - {pending_line(event.pending_approval, full=False)}"
         return text
     if isinstance(event, StepCompleted):
         step = event.step

@@ -103,15 +103,16 @@ async def _from_status_query(
         closed = status != WorkflowExecutionStatus.RUNNING
         snapshot = await _status_or_none(client, workflow_id, quiet=closed)
         if snapshot is not None:
+            # Steps first: the ones finished since the last poll happened before the current phase.
+            for step in snapshot.completed_steps:
+                if (step.step, step.kind) not in seen_steps:
+                    seen_steps.add((step.step, step.kind))
+                    yield StepCompleted(step=step)
             pending = snapshot.pending_approval
             current = (snapshot.phase, pending.action_hash if pending else None)
             if current != last:
                 last = current
                 yield PhaseChanged(phase=snapshot.phase, pending_approval=pending)
-            for step in snapshot.completed_steps:
-                if (step.step, step.kind) not in seen_steps:
-                    seen_steps.add((step.step, step.kind))
-                    yield StepCompleted(step=step)
         if closed:
             yield RunEnded(status=_status_name(status))
             return

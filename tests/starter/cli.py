@@ -26,18 +26,19 @@ def cli_env(address: str, task_queue: str) -> dict[str, str]:
 
 
 async def run_cli(
-    *args: str, env: dict[str, str], stdin: bytes | None = None, timeout_s: float = 120
+    *args: str, env: dict[str, str], stdin_fd: int | None = None, timeout_s: float = 120
 ) -> CliRun:
+    """`stdin_fd`: a file descriptor for the child's stdin (e.g. a pty); default: /dev/null."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "starter",
         *args,
         env=env,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdin=stdin_fd if stdin_fd is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(stdin), timeout_s)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
     assert process.returncode is not None
     return CliRun(process.returncode, stdout.decode(), stderr.decode())
