@@ -4,11 +4,6 @@ the Web UI's JSON format. In-process over ASGI, and once as the real `python -m 
 from __future__ import annotations
 
 import base64
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -18,6 +13,7 @@ from temporalio.api.common.v1 import Payload
 
 from common.encryption import EncryptionCodec, new_key_entry
 from common.settings import try_load_settings
+from tests.security.codec_process import codec_server
 from worker.codec_server import app_from_settings, build_app
 
 CANARY = "canary-codec-51d0"
@@ -141,52 +137,19 @@ def test_refuses_to_start_without_keys_or_token() -> None:
         app_from_settings(no_keys)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_serving(process: subprocess.Popen[str], url: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[1]
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)  # polling a port that is not open yet; nothing else to wait on
-    raise TimeoutError(f"{url} did not answer in {timeout_s} s")
-
-
 def test_the_real_process_serves_decode_with_token_and_cors() -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PAYLOAD_KEYS": KEYS,
-        "CODEC_SERVER_TOKEN": TOKEN,
-        "CODEC_SERVER_BIND": f"127.0.0.1:{port}",
-        "CODEC_SERVER_ALLOWED_ORIGINS": f"{UI},http://localhost:8080",
-        "LLM_PROVIDER": "offline",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "worker.codec_server"], env=env, stderr=subprocess.PIPE, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(process, f"{base}/health")
-        assert httpx.post(f"{base}/decode", json=ui_payloads("x")).status_code == 401
+    with codec_server(KEYS, TOKEN, f"{UI},http://localhost:8080") as server:
+        assert httpx.post(f"{server.url}/decode", json=ui_payloads("x")).status_code == 401
         sealed = httpx.post(
-            f"{base}/encode", json=ui_payloads(CANARY), headers={"Authorization": f"Bearer {TOKEN}"}
+            f"{server.url}/encode", json=ui_payloads(CANARY), headers={"Authorization": f"Bearer {TOKEN}"}
         ).json()
         decoded = httpx.post(
-            f"{base}/decode",
+            f"{server.url}/decode",
             json=sealed,
             headers={"Authorization": f"Bearer {TOKEN}", "Origin": "http://localhost:8080"},
         )
         assert decoded.json() == ui_payloads(CANARY)
         assert decoded.headers["access-control-allow-origin"] == "http://localhost:8080"
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=30)
-    assert TOKEN not in stderr and KEYS.split(",")[0].split(":")[1] not in stderr
+    log = "\n".join(server.log)
+    assert "POST /decode" in log  # the capture works: uvicorn's access log is there
+    assert TOKEN not in log and KEYS.split(",")[0].split(":")[1] not in log and CANARY not in log

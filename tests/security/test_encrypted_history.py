@@ -1,10 +1,11 @@
-"""With PAYLOAD_KEYS set, the Temporal server stores ciphertext: a canary in the topic (which the
-offline model echoes into every step's output and the report) and in a failure message appears
-nowhere in the raw history. Without keys it does (positive control: the search works)."""
+"""With PAYLOAD_KEYS set, the Temporal server stores ciphertext: a canary in a research topic or an
+agent's goal (which the offline model echoes into its output), in a tool result, and in a failure
+message appears nowhere in the raw history. Without keys it does (positive control: the search works)."""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from temporalio import activity
@@ -17,7 +18,7 @@ from common.settings import Settings
 from starter import api
 from tests.security.history import client_with_keys, payload_key_ids, raw_history
 from worker.app import build_worker
-from workflows.models import ResearchInput
+from workflows.models import AgentInput, ResearchInput
 
 K1 = new_key_entry("k1")
 
@@ -75,3 +76,28 @@ async def test_failure_messages_are_encrypted_too(
     # ... the server does not.
     _, raw = await raw_history(dev_client, handle.id)
     assert (secret.encode() in raw) is not encrypted
+
+
+@pytest.mark.parametrize("encrypted", [True, False], ids=["encrypted", "plain"])
+async def test_canary_in_goal_and_tool_result_stays_out_of_history(
+    dev_client: Client, settings: Settings, task_queue: str, tmp_path: Path, encrypted: bool
+) -> None:
+    goal_secret, tool_secret = canary(), canary()
+    # The only place the tool canary exists is a document search_docs finds for the goal.
+    (tmp_path / "notes.md").write_text(f"# Zephyrquokka\n\nThe zephyrquokka ledger code is {tool_secret}.\n")
+    client = client_with_keys(dev_client, K1 if encrypted else None)
+    async with build_worker(client, settings.model_copy(update={"tools_docs_dir": tmp_path})):
+        handle = await api.start_agent(
+            client,
+            AgentInput(
+                goal=f"Find notes about zephyrquokka ({goal_secret})", tools=["search_docs"], max_iterations=3
+            ),
+            task_queue=task_queue,
+        )
+        result = await handle.result()
+    # The tool returned the document and the model's answer quotes it: the canary crossed the tool.
+    assert tool_secret in result.answer and goal_secret in result.goal
+
+    _, raw = await raw_history(dev_client, handle.id)
+    for secret in (goal_secret, tool_secret):
+        assert (secret.encode() in raw) is not encrypted

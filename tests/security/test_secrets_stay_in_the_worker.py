@@ -1,5 +1,5 @@
 """Secrets live only in the worker process: API keys, SMTP password and payload keys set in a real
-`python -m worker`'s environment appear in no history and no log line it writes. The worker reaches
+`python -m worker`'s environment appear in no history, no log line and no span it writes. The worker reaches
 Temporal over TLS with an API key (through a TLS proxy to the dev server), as it would on Temporal
 Cloud, so the Temporal API key is really used on the wire."""
 
@@ -46,6 +46,8 @@ async def test_api_keys_reach_no_history_and_no_log_line(
             "TEMPORAL_TLS_SERVER_NAME": "localhost",
             "TEMPORAL_TASK_QUEUE": task_queue,
             "WORKER_GRACEFUL_SHUTDOWN_S": "5",
+            # Every span the worker makes, printed by the real OTel SDK's console exporter.
+            "OTEL_TRACES_CONSOLE": "true",
         }
         with log_file.open("w") as log:
             worker = await asyncio.create_subprocess_exec(
@@ -63,10 +65,11 @@ async def test_api_keys_reach_no_history_and_no_log_line(
                 await asyncio.wait_for(worker.wait(), timeout=60)
 
     output = log_file.read_text()
-    # The capture works: the worker's start-up and shutdown lines are there.
+    # The capture works: the worker's start-up and shutdown lines and its spans are there.
     assert "registered workflows" in output and "stopped" in output, output
+    assert '"trace_id"' in output and "RunActivity:llm.complete" in output and "gen_ai." in output
     _, history = await raw_history(dev_client, handle.id)
     key_material = PAYLOAD_KEYS.split(":", 1)[1]
     for name, secret in [*SECRETS.items(), ("PAYLOAD_KEYS", key_material)]:
-        assert secret not in output, f"{name} leaked into the worker's log"
+        assert secret not in output, f"{name} leaked into the worker's log or spans"
         assert secret.encode() not in history, f"{name} leaked into history"
