@@ -135,6 +135,23 @@ class Settings(BaseSettings):
             parse_key_ring(value.get_secret_value())  # a bad key stops the process at start
         return value
 
+    @field_validator("dedupe_ledger_dsn")
+    @classmethod
+    def _ledger_dsn_usable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None  # empty: the SQLite ledger
+        try:
+            from psycopg.conninfo import conninfo_to_dict  # only a worker with a DSN needs psycopg
+        except ImportError:
+            raise ValueError("needs the psycopg package: pip install 'ai-workflows[postgres]'") from None
+        try:
+            conninfo_to_dict(value.get_secret_value())
+        except Exception:  # psycopg's message quotes the string, which may hold a password
+            raise ValueError(
+                "not a PostgreSQL connection string (postgresql://USER:PASSWORD@HOST/DB or key=value pairs)"
+            ) from None
+        return value
+
     @model_validator(mode="after")
     def _provider_has_what_it_needs(self) -> Settings:
         if self.llm_provider is None:
