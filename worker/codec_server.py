@@ -6,7 +6,9 @@ payloads to this server, which holds the keys, and shows the plain text to the p
 
 - `POST /decode`, `POST /encode`: Temporal's codec-server JSON (`{"payloads": [...]}`, protobuf JSON
   with base64 `data` and metadata values).
-- Every call needs `Authorization: Bearer <CODEC_SERVER_TOKEN>`; without it: 401.
+- Every call needs `Authorization: Bearer <CODEC_SERVER_TOKEN>` (CLI, SSO proxy), or, for the Web UI
+  in a browser, the session cookie of `/login` (sign in there with the token once) together with an
+  allowed `Origin`; without either: 401.
 - CORS only for the origins in CODEC_SERVER_ALLOWED_ORIGINS (default: the dev server's Web UI); a
   browser page from any other origin gets no CORS headers, so it cannot read a decoded payload.
 - `GET /health`: liveness, no token, no payloads.
@@ -14,6 +16,7 @@ payloads to this server, which holds the keys, and shows the plain text to the p
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -23,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from google.protobuf import json_format
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
@@ -37,7 +40,9 @@ log = logging.getLogger("worker.codec_server")
 ALLOWED_METHODS = "POST, OPTIONS"
 # What the Web UI sends: JSON, the namespace, and (with "pass access token") the caller's token.
 ALLOWED_HEADERS = "authorization, content-type, x-namespace"
-MAX_BODY_BYTES = 8 * 1024 * 1024  # a page of history; Temporal's own payload limit is 2 MB each
+MAX_BODY_BYTES = 8 * 1024 * 1024
+SESSION_COOKIE = "codec_session"
+SESSION_MAX_AGE_S = 8 * 3600  # a page of history; Temporal's own payload limit is 2 MB each
 
 CodecCall = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 
@@ -48,7 +53,7 @@ class OriginPolicy:
 
     def __init__(self, app: ASGIApp, allowed_origins: Iterable[str]):
         self.app = app
-        self.allowed = frozenset(o.strip().rstrip("/") for o in allowed_origins if o.strip())
+        self.allowed = normalize_origins(allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,26 +99,63 @@ class OriginPolicy:
         }
 
 
-def _authorized(request: Request, token: str) -> bool:
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    # Constant-time comparison: response timing does not reveal how much of a guess was right.
-    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+class Access:
+    """Who may call /encode and /decode: a caller with `Authorization: Bearer <token>` (the CLI, an
+    SSO proxy), or a browser that signed in at /login (a session cookie derived from the token) and
+    calls from an allowed origin: the Web UI with "Include cross-origin credentials" on."""
+
+    def __init__(self, token: str, allowed_origins: Iterable[str]):
+        self.token = token
+        self.origins = normalize_origins(allowed_origins)
+        # The cookie is not the token itself: a leaked cookie cannot be replayed as a bearer token.
+        self.session = hmac.new(token.encode(), b"codec-server-session-v1", hashlib.sha256).hexdigest()
+
+    def token_matches(self, presented: str) -> bool:
+        # Constant-time comparison: response timing does not reveal how much of a guess was right.
+        return hmac.compare_digest(presented.strip().encode(), self.token.encode())
+
+    def signed_in(self, request: Request) -> bool:
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        return bool(cookie) and hmac.compare_digest(cookie.encode(), self.session.encode())
+
+    def authorized(self, request: Request) -> bool:
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and self.token_matches(presented):
+            return True
+        # Cookies ride along with any same-site request; only the allowed origins may use them.
+        return request.headers.get("origin") in self.origins and self.signed_in(request)
+
+
+def normalize_origins(origins: Iterable[str]) -> frozenset[str]:
+    return frozenset(o.strip().rstrip("/") for o in origins if o.strip())
+
+
+async def _read_capped(request: Request) -> bytes | None:
+    """The body, or None once it passes MAX_BODY_BYTES (stops reading there: no unbounded buffer)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _endpoint(call: CodecCall, token: str) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(call: CodecCall, access: Access) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
-        if not _authorized(request, token):
+        if not access.authorized(request):
             return JSONResponse(
                 {"error": "missing or wrong bearer token"},
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
+        body = await _read_capped(request)
+        if body is None:
             return _error(413, f"request body over {MAX_BODY_BYTES} bytes")
         try:
             payloads = json_format.Parse(body, Payloads())
@@ -132,14 +174,59 @@ async def _health(_: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Codec server sign-in</title></head>
+<body style="font-family: sans-serif; max-width: 34em; margin: 3em auto">
+<h1>Codec server</h1>
+<p>{message}</p>
+<form method="post" action="/login">
+<label>Token <input type="password" name="token" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button>
+</form>
+<p>Then, in the Temporal Web UI (Settings, Codec Server), set this server's URL and turn on
+<em>Include cross-origin credentials</em>.</p>
+</body></html>
+"""
+
+
+def _login_routes(access: Access) -> list[Route]:
+    async def page(request: Request) -> Response:
+        message = (
+            "Signed in: the Web UI can now decode payloads."
+            if access.signed_in(request)
+            else "Sign in with the codec server token."
+        )
+        return HTMLResponse(LOGIN_PAGE.format(message=message))
+
+    async def submit(request: Request) -> Response:
+        form = await request.form()
+        presented = form.get("token")
+        if not isinstance(presented, str) or not access.token_matches(presented):
+            return HTMLResponse(LOGIN_PAGE.format(message="Wrong token."), status_code=401)
+        response = RedirectResponse("/login", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            access.session,
+            max_age=SESSION_MAX_AGE_S,
+            httponly=True,
+            samesite="strict",  # the Web UI and the codec server are one site (same host or domain)
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    return [Route("/login", page, methods=["GET"]), Route("/login", submit, methods=["POST"])]
+
+
 def build_app(codec: PayloadCodec, token: str, allowed_origins: Iterable[str]) -> ASGIApp:
     if not token:
         raise ValueError("the codec server needs a token")
+    access = Access(token, allowed_origins)
     app = Starlette(
         routes=[
-            Route("/encode", _endpoint(codec.encode, token), methods=["POST"]),
-            Route("/decode", _endpoint(codec.decode, token), methods=["POST"]),
+            Route("/encode", _endpoint(codec.encode, access), methods=["POST"]),
+            Route("/decode", _endpoint(codec.decode, access), methods=["POST"]),
             Route("/health", _health, methods=["GET"]),
+            *_login_routes(access),
         ]
     )
     return OriginPolicy(app, allowed_origins)

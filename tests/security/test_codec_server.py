@@ -153,3 +153,56 @@ def test_the_real_process_serves_decode_with_token_and_cors() -> None:
     log = "\n".join(server.log)
     assert "POST /decode" in log  # the capture works: uvicorn's access log is there
     assert TOKEN not in log and KEYS.split(",")[0].split(":")[1] not in log and CANARY not in log
+
+
+async def test_an_oversized_body_is_refused_without_buffering_it(codec_http: httpx.AsyncClient) -> None:
+    from worker.codec_server import MAX_BODY_BYTES
+
+    async def body() -> AsyncIterator[bytes]:
+        chunk = b" " * 1_000_000
+        for _ in range(MAX_BODY_BYTES // len(chunk) + 2):
+            yield chunk
+
+    response = await codec_http.post("/decode", content=body(), headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 413
+
+
+async def test_web_ui_session_signs_in_with_the_token_and_works_only_from_allowed_origins(
+    codec_http: httpx.AsyncClient,
+) -> None:
+    refused = await codec_http.post("/login", data={"token": "guess"})
+    assert refused.status_code == 401 and "set-cookie" not in refused.headers
+
+    signed_in = await codec_http.post("/login", data={"token": TOKEN})
+    assert signed_in.status_code == 303
+    cookie = signed_in.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and TOKEN not in cookie
+    session = signed_in.cookies["codec_session"]
+    codec_http.cookies.clear()
+
+    sealed = (
+        await codec_http.post(
+            "/encode", json=ui_payloads(CANARY), headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+    ).json()
+    from_ui = await codec_http.post(
+        "/decode", json=sealed, headers={"Origin": UI, "Cookie": f"codec_session={session}"}
+    )
+    assert from_ui.status_code == 200 and from_ui.json() == ui_payloads(CANARY)
+    assert from_ui.headers["access-control-allow-credentials"] == "true"
+
+    # The cookie alone, from another origin or with no origin at all, opens nothing.
+    for headers in ({"Origin": FOREIGN}, {}):
+        other = await codec_http.post(
+            "/decode", json=sealed, headers={**headers, "Cookie": f"codec_session={session}"}
+        )
+        assert other.status_code == 401 and CANARY not in other.text
+    # Nor does the cookie work as a bearer token, or a forged cookie.
+    as_bearer = await codec_http.post("/decode", json=sealed, headers={"Authorization": f"Bearer {session}"})
+    forged = await codec_http.post(
+        "/decode", json=sealed, headers={"Origin": UI, "Cookie": "codec_session=x"}
+    )
+    assert as_bearer.status_code == 401 and forged.status_code == 401
+
+    page = await codec_http.get("/login", headers={"Cookie": f"codec_session={session}"})
+    assert "Signed in" in page.text
