@@ -40,8 +40,10 @@ def _wait_until_serving(process: subprocess.Popen[bytes], url: str, timeout_s: f
 
 
 @contextlib.contextmanager
-def codec_server(payload_keys: str, token: str, origins: str) -> Iterator[CodecServer]:
-    port = free_port()
+def codec_server(
+    payload_keys: str, token: str, origins: str, *, port: int | None = None
+) -> Iterator[CodecServer]:
+    port = port or free_port()
     env = {
         **os.environ,
         "PAYLOAD_KEYS": payload_keys,
