@@ -27,22 +27,40 @@ def simple_request(text: str = "Say hello", step: str = "step", **fields: object
 
 
 async def run_call(client: Client, settings: Settings, params: LLMCallInput) -> CallOutcome:
-    workflow_id = f"llm-call-{uuid.uuid4().hex[:10]}"
+    [outcome] = await run_calls(client, settings, [params])
+    return outcome
+
+
+async def run_calls(client: Client, settings: Settings, calls: list[LLMCallInput]) -> list[CallOutcome]:
+    """Each call in its own workflow, all running at once on one worker (one worker for many cases).
+
+    Results are awaited one after another, never with `gather`: on the time-skipping server each
+    awaited result unlocks time skipping, and concurrent unlocks let it skip time while activities
+    are still running (their start-to-close timeouts then fire, and attempts are retried)."""
     # No graceful shutdown: an attempt abandoned after a heartbeat timeout is cancelled at once
     # instead of holding the worker open until its stalled stream times out.
     settings = settings.model_copy(update={"worker_graceful_shutdown_s": 0.0})
     async with build_worker(client, settings, workflows=[LLMCallWorkflow]):
-        handle: WorkflowHandle[LLMCallWorkflow, LLMResponse] = await client.start_workflow(
-            LLMCallWorkflow.run, params, id=workflow_id, task_queue=settings.temporal_task_queue
-        )
-        try:
-            response: LLMResponse | None = await handle.result()
-            failure: BaseException | None = None
-        except WorkflowFailureError as error:
-            assert isinstance(error.cause, ActivityError), error.cause
-            response, failure = None, error.cause.cause
-        attempts = await _attempts(handle)
-    return CallOutcome(workflow_id, response, failure, attempts)
+        handles = [
+            await client.start_workflow(
+                LLMCallWorkflow.run,
+                params,
+                id=f"llm-call-{uuid.uuid4().hex[:10]}",
+                task_queue=settings.temporal_task_queue,
+            )
+            for params in calls
+        ]
+        return [await _outcome(handle) for handle in handles]
+
+
+async def _outcome(handle: WorkflowHandle[LLMCallWorkflow, LLMResponse]) -> CallOutcome:
+    try:
+        response: LLMResponse | None = await handle.result()
+        failure: BaseException | None = None
+    except WorkflowFailureError as error:
+        assert isinstance(error.cause, ActivityError), error.cause
+        response, failure = None, error.cause.cause
+    return CallOutcome(handle.id, response, failure, await _attempts(handle))
 
 
 async def _attempts(handle: WorkflowHandle[LLMCallWorkflow, LLMResponse]) -> int:

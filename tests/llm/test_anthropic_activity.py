@@ -24,6 +24,7 @@ from common.settings import Settings
 from tests.fakes.anthropic_server import AnthropicServer
 from tests.fakes.scripted_server import Fail, Reply, Stall, StreamError, Truncate
 from tests.llm.call_workflow import LLMCallInput
+from tests.llm.error_cases import Case, assert_fail_on_first_attempt, assert_retried_by_temporal
 from tests.llm.harness import application_failure, run_call, simple_request, timeout_failure
 
 CALCULATOR = ToolSpec(
@@ -155,7 +156,7 @@ async def test_prompt_caching_marks_the_stable_prefix(
     assert uncached.response.usage.cache_read_input_tokens == 0
 
 
-NON_RETRYABLE = [
+NON_RETRYABLE: list[Case] = [
     (Fail(400, "invalid_request_error", "messages: field required"), error_types.BAD_REQUEST),
     (Fail(401, "authentication_error", "invalid x-api-key"), error_types.AUTHENTICATION),
     (Fail(402, "billing_error", "payment required"), error_types.PAYMENT_REQUIRED),
@@ -179,28 +180,13 @@ NON_RETRYABLE = [
 ]
 
 
-@pytest.mark.parametrize(("fail", "expected"), NON_RETRYABLE, ids=[t for _, t in NON_RETRYABLE])
 async def test_non_retryable_errors_fail_on_the_first_attempt(
-    ts_client: Client,
-    anthropic_settings: Settings,
-    anthropic_server: AnthropicServer,
-    fail: Fail,
-    expected: str,
+    ts_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
 ) -> None:
-    anthropic_server.script(fail)
-
-    # LLM_CALL's own retry policy (8 attempts): the classification alone must stop the retries.
-    outcome = await run_call(ts_client, anthropic_settings, LLMCallInput(request=simple_request()))
-
-    error = application_failure(outcome)
-    assert error.type == expected
-    assert error.non_retryable
-    assert error.details[0]["status"] == fail.status
-    assert len(anthropic_server.requests) == 1
-    assert outcome.attempts == 1
+    await assert_fail_on_first_attempt(ts_client, anthropic_settings, anthropic_server, NON_RETRYABLE)
 
 
-RETRYABLE = [
+RETRYABLE: list[Case] = [
     (Fail(408, "timeout_error"), error_types.TIMEOUT),
     (Fail(409, "conflict_error"), error_types.CONFLICT),
     (Fail(429, "rate_limit_error"), error_types.RATE_LIMITED),
@@ -212,32 +198,10 @@ RETRYABLE = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("fail", "expected"), RETRYABLE, ids=[f"{t}-{i}" for i, (_, t) in enumerate(RETRYABLE)]
-)
 async def test_retryable_errors_are_retried_by_temporal(
-    ts_client: Client,
-    anthropic_settings: Settings,
-    anthropic_server: AnthropicServer,
-    fail: Fail | StreamError,
-    expected: str,
+    ts_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
 ) -> None:
-    # First: with one attempt allowed, the attempt's failure is the classified, retryable error.
-    anthropic_server.script(fail)
-    one_attempt = LLMCallInput(request=simple_request(), maximum_attempts=1)
-    failed = await run_call(ts_client, anthropic_settings, one_attempt)
-    error = application_failure(failed)
-    assert (error.type, error.non_retryable) == (expected, False)
-    assert len(anthropic_server.requests) == 1
-
-    # Then: with LLM_CALL's policy, the same failure is followed by a successful second attempt,
-    # one HTTP request per attempt (the SDK itself never retries).
-    anthropic_server.script(fail)
-    recovered = await run_call(ts_client, anthropic_settings, LLMCallInput(request=simple_request()))
-    assert recovered.response is not None and recovered.response.text()
-    assert recovered.attempts == 2
-    assert len(anthropic_server.requests_for(f"{recovered.workflow_id}/step")) == 2
-    assert {r.headers["x-stainless-retry-count"] for r in anthropic_server.requests} == {"0"}
+    await assert_retried_by_temporal(ts_client, anthropic_settings, anthropic_server, RETRYABLE)
 
 
 async def test_retry_after_sets_the_delay_before_the_next_attempt(

@@ -24,6 +24,7 @@ from common.settings import Settings
 from tests.fakes.openai_server import OpenAIServer
 from tests.fakes.scripted_server import Fail, Reply, Stall, StreamError, Truncate
 from tests.llm.call_workflow import LLMCallInput
+from tests.llm.error_cases import Case, assert_fail_on_first_attempt, assert_retried_by_temporal
 from tests.llm.harness import application_failure, run_call, simple_request, timeout_failure
 
 CALCULATOR = ToolSpec(
@@ -164,7 +165,7 @@ async def test_a_server_that_ignores_stream_answers_with_one_json_body(
     assert outcome.response.usage == Usage(input_tokens=10, output_tokens=5)
 
 
-NON_RETRYABLE = [
+NON_RETRYABLE: list[Case] = [
     (Fail(400, "invalid_request_error", "bad"), error_types.BAD_REQUEST),
     (Fail(401, "invalid_request_error", "Incorrect API key"), error_types.AUTHENTICATION),
     (Fail(403, "permission_error", "no"), error_types.PERMISSION_DENIED),
@@ -180,22 +181,13 @@ NON_RETRYABLE = [
 ]
 
 
-@pytest.mark.parametrize(("fail", "expected"), NON_RETRYABLE, ids=[t for _, t in NON_RETRYABLE])
 async def test_non_retryable_errors_fail_on_the_first_attempt(
-    ts_client: Client, openai_settings: Settings, openai_server: OpenAIServer, fail: Fail, expected: str
+    ts_client: Client, openai_settings: Settings, openai_server: OpenAIServer
 ) -> None:
-    openai_server.script(fail)
-
-    outcome = await run_call(ts_client, openai_settings, LLMCallInput(request=simple_request()))
-
-    error = application_failure(outcome)
-    assert (error.type, error.non_retryable) == (expected, True)
-    assert error.details[0]["provider"] == "openai"
-    assert len(openai_server.requests) == 1
-    assert outcome.attempts == 1
+    await assert_fail_on_first_attempt(ts_client, openai_settings, openai_server, NON_RETRYABLE)
 
 
-RETRYABLE = [
+RETRYABLE: list[Case] = [
     (Fail(408, "timeout"), error_types.TIMEOUT),
     (Fail(409, "conflict"), error_types.CONFLICT),
     (Fail(429, "rate_limit_exceeded", "slow down"), error_types.RATE_LIMITED),
@@ -206,29 +198,10 @@ RETRYABLE = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("fail", "expected"), RETRYABLE, ids=[f"{t}-{i}" for i, (_, t) in enumerate(RETRYABLE)]
-)
 async def test_retryable_errors_are_retried_by_temporal(
-    ts_client: Client,
-    openai_settings: Settings,
-    openai_server: OpenAIServer,
-    fail: Fail | StreamError,
-    expected: str,
+    ts_client: Client, openai_settings: Settings, openai_server: OpenAIServer
 ) -> None:
-    openai_server.script(fail)
-    failed = await run_call(
-        ts_client, openai_settings, LLMCallInput(request=simple_request(), maximum_attempts=1)
-    )
-    error = application_failure(failed)
-    assert (error.type, error.non_retryable) == (expected, False)
-    assert len(openai_server.requests) == 1
-
-    openai_server.script(fail)
-    recovered = await run_call(ts_client, openai_settings, LLMCallInput(request=simple_request()))
-    assert recovered.response is not None and recovered.response.text()
-    assert recovered.attempts == 2
-    assert len(openai_server.requests_for(f"{recovered.workflow_id}/step")) == 2
+    await assert_retried_by_temporal(ts_client, openai_settings, openai_server, RETRYABLE)
 
 
 async def test_retry_after_sets_the_delay_before_the_next_attempt(
