@@ -31,8 +31,8 @@ class CallContext:
         """Labels every request with its step: harmless to a real API, and they let a proxy or a
         local test server count requests per step and answer in kind."""
         return {
-            STEP_HEADER: f"{self.workflow_id}/{request.step}",
-            STEP_KIND_HEADER: request.step_kind,
+            STEP_HEADER: _header_value(f"{self.workflow_id}/{request.step}"),
+            STEP_KIND_HEADER: _header_value(request.step_kind),
         }
 
     def read_timeout(self, default: float) -> float:
@@ -43,3 +43,9 @@ class CallContext:
         if self.heartbeat_timeout is None or self.heartbeat_timeout <= timedelta(0):
             return default
         return min(default, 3 * self.heartbeat_timeout.total_seconds())
+
+
+def _header_value(text: str) -> str:
+    """Printable ASCII only (HTTP clients reject other header bytes), and short: a label must never
+    be the reason a call fails."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:256]
