@@ -14,7 +14,7 @@ from activities.delivery.failures import check_idempotency_key, invalid_request
 from activities.delivery.file import write_report
 from activities.delivery.ledger import open_ledger
 from activities.delivery.models import DeliveryReceipt, DeliveryRequest
-from activities.delivery.targets import parse_target
+from activities.delivery.targets import Target, parse_target
 from activities.delivery.webhook import WebhookSender
 from activities.tools import side_effects
 from activities.tools.models import SideEffectToolInput, ToolObservation
@@ -66,15 +66,7 @@ class DeliveryActivities:
             target = parse_target(request.target)
         except ValueError as error:
             raise invalid_request(str(error)) from None
-        if target.channel == "webhook":
-            posted = await self.webhook.post(target.location, report_payload(request), key)
-            detail, duplicate = f"HTTP {posted.status}", posted.duplicate
-        elif target.channel == "email":
-            sent = await self.email.send(target.location, request.subject, request.body, key)
-            detail, duplicate = sent.message_id, sent.duplicate
-        else:
-            written = await write_report(target.location, key, request.body)
-            detail, duplicate = str(written.path), written.duplicate
+        detail, duplicate = await self._deliver_to(target, request, key)
         activity.logger.info(
             "delivery %s via %s: %s%s",
             key,
@@ -89,6 +81,16 @@ class DeliveryActivities:
             detail=detail,
             duplicate=duplicate,
         )
+
+    async def _deliver_to(self, target: Target, request: DeliveryRequest, key: str) -> tuple[str, bool]:
+        if target.channel == "webhook":
+            posted = await self.webhook.post(target.location, report_payload(request), key)
+            return f"HTTP {posted.status}", posted.duplicate
+        if target.channel == "email":
+            sent = await self.email.send(target.location, request.subject, request.body, key)
+            return sent.message_id, sent.duplicate
+        written = await write_report(target.location, key, request.body)
+        return str(written.path), written.duplicate
 
     @activity.defn(name="tool.send_webhook")
     async def send_webhook(self, request: SideEffectToolInput) -> ToolObservation:

@@ -19,6 +19,7 @@ import email.policy
 import json
 import ssl
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class ReceivedRequest:
     headers: dict[str, str]  # lower-cased names
     body: bytes
     answered: int | str  # the status sent back, or DROP
+    received_at: float = field(default_factory=time.monotonic)  # for measuring recovery times
 
     @property
     def idempotency_key(self) -> str | None:
@@ -76,6 +78,7 @@ class HttpReceiver(_Waitable):
         self._lock = threading.Lock()
         self._script: deque[tuple[int | str, str | None]] = deque()
         self._seen_keys: set[str] = set()
+        self.response_delay_s = 0.0  # a slow receiver: answer a new delivery this long after it arrived
         self.requests: list[ReceivedRequest] = []  # every request, in arrival order
         self.accepted: list[ReceivedRequest] = []  # the requests processed as new deliveries
         self._server: ThreadingHTTPServer | None = None
@@ -146,6 +149,9 @@ class HttpReceiver(_Waitable):
                 body = self.rfile.read(length)
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 answered = receiver._handle("POST", self.path, headers, body)
+                if receiver.response_delay_s and answered in (200, DROP):
+                    # A slow receiver (processing takes time); repeats are answered at once.
+                    time.sleep(receiver.response_delay_s)
                 if answered == DROP:
                     self.close_connection = True
                     return
@@ -153,11 +159,14 @@ class HttpReceiver(_Waitable):
                 text = b"already processed" if answered == receiver.duplicate_status else b"ok"
                 if not 200 <= answered < 300 and answered != receiver.duplicate_status:
                     text = b"scripted failure"
-                self.send_response(answered)
-                self.send_header("content-type", "text/plain")
-                self.send_header("content-length", str(len(text)))
-                self.end_headers()
-                self.wfile.write(text)
+                try:
+                    self.send_response(answered)
+                    self.send_header("content-type", "text/plain")
+                    self.send_header("content-length", str(len(text)))
+                    self.end_headers()
+                    self.wfile.write(text)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (a timed-out or cancelled attempt)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
