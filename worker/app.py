@@ -16,6 +16,7 @@ from activities.llm.factory import build_llm_activities
 from activities.tool_tracing import ToolTracingInterceptor
 from activities.tools.read_only import ToolActivities
 from common.settings import Settings
+from worker.liveness import LivenessHeartbeats
 from workflows.registry import WORKFLOWS
 
 
@@ -45,8 +46,9 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_s),
         # A replacement worker picks up a crashed worker's workflows after this long, not after 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_queue_timeout_s),
-        # Inside the client's tracing plugin, so tool spans join the run's trace.
-        interceptors=[ToolTracingInterceptor()],
+        # Inside the client's tracing plugin, so tool spans join the run's trace. LivenessHeartbeats:
+        # short heartbeat timeouts notice a dead worker in seconds (docs/operations.md).
+        interceptors=[ToolTracingInterceptor(), LivenessHeartbeats()],
     )
 
 

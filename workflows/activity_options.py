@@ -10,6 +10,10 @@ from temporalio.common import RetryPolicy
 
 from activities.llm.error_types import NON_RETRYABLE_ERROR_TYPES
 
+# The SDK fails an activity whose result is over the server's payload limit (2 MB by default) with
+# this type. Retrying would compute the same oversized result again (and pay for it again): never.
+PAYLOADS_TOO_LARGE = "PayloadsTooLarge"
+
 
 @dataclass(frozen=True)
 class ActivityOptions:
@@ -41,19 +45,25 @@ LLM_CALL = ActivityOptions(
         backoff_coefficient=2.0,
         maximum_interval=timedelta(seconds=60),
         maximum_attempts=8,
-        non_retryable_error_types=sorted(NON_RETRYABLE_ERROR_TYPES),
+        non_retryable_error_types=sorted(NON_RETRYABLE_ERROR_TYPES | {PAYLOADS_TOO_LARGE}),
     ),
 )
+
+# Tools, deliveries and notifications do not heartbeat on their own: the worker heartbeats for them
+# while they run (worker/liveness.py), so an attempt on a crashed worker is retried elsewhere after
+# LIVENESS_HEARTBEAT, not after its whole start-to-close timeout.
+LIVENESS_HEARTBEAT = timedelta(seconds=5)
 
 # Read-only tools: short, cheap to retry.
 TOOL_CALL = ActivityOptions(
     start_to_close=timedelta(seconds=30),
     schedule_to_close=timedelta(minutes=5),
-    heartbeat=None,
+    heartbeat=LIVENESS_HEARTBEAT,
     retry=RetryPolicy(
         initial_interval=timedelta(milliseconds=500),
         maximum_interval=timedelta(seconds=10),
         maximum_attempts=5,
+        non_retryable_error_types=[PAYLOADS_TOO_LARGE],
     ),
 )
 
@@ -62,11 +72,12 @@ TOOL_CALL = ActivityOptions(
 DELIVERY = ActivityOptions(
     start_to_close=timedelta(seconds=60),
     schedule_to_close=timedelta(hours=1),
-    heartbeat=None,
+    heartbeat=LIVENESS_HEARTBEAT,
     retry=RetryPolicy(
         initial_interval=timedelta(seconds=1),
         maximum_interval=timedelta(minutes=2),
         maximum_attempts=20,
+        non_retryable_error_types=[PAYLOADS_TOO_LARGE],
     ),
 )
 
@@ -74,6 +85,6 @@ DELIVERY = ActivityOptions(
 NOTIFY = ActivityOptions(
     start_to_close=timedelta(seconds=30),
     schedule_to_close=timedelta(minutes=10),
-    heartbeat=None,
-    retry=RetryPolicy(maximum_attempts=5),
+    heartbeat=LIVENESS_HEARTBEAT,
+    retry=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[PAYLOADS_TOO_LARGE]),
 )

@@ -1,0 +1,65 @@
+"""What a crash test reads back from Temporal: every run of a workflow id (continue-as-new chains
+included) and, per run, which LLM steps completed when."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHistory
+
+LLM_ACTIVITY = "llm.complete"
+
+
+def event_time(event: HistoryEvent) -> float:
+    """The event's server time as a Unix timestamp (same clock as `time.time()` on this host)."""
+    return event.event_time.ToMicroseconds() / 1e6
+
+
+async def run_chain(client: Client, workflow_id: str, first_run_id: str | None) -> list[WorkflowHistory]:
+    """The histories of a workflow id's runs, first to last, following continue-as-new."""
+    histories: list[WorkflowHistory] = []
+    run_id = first_run_id
+    while True:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        if last.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            return histories
+        run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+
+
+@dataclass(frozen=True)
+class CompletedStep:
+    step: str  # the `x-ai-workflows-step` header value: `<workflow id>/<step>`
+    completed_at: float  # Unix time of ActivityTaskCompleted
+
+
+def completed_llm_steps(history: WorkflowHistory) -> list[CompletedStep]:
+    scheduled: dict[int, str] = {}
+    steps: list[CompletedStep] = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attributes = event.activity_task_scheduled_event_attributes
+            if attributes.activity_type.name == LLM_ACTIVITY:
+                request = json.loads(attributes.input.payloads[0].data)
+                scheduled[event.event_id] = f"{history.workflow_id}/{request['step']}"
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            step = scheduled.get(event.activity_task_completed_event_attributes.scheduled_event_id)
+            if step is not None:
+                steps.append(CompletedStep(step, event_time(event)))
+    return steps
+
+
+def times_of(history: WorkflowHistory, event_type: EventType.ValueType) -> list[float]:
+    return [event_time(event) for event in history.events if event.event_type == event_type]
+
+
+def workflow_task_failures(history: WorkflowHistory) -> list[str]:
+    return [
+        event.workflow_task_failed_event_attributes.failure.message
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    ]
