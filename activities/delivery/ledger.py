@@ -112,6 +112,7 @@ class SqliteLedger:
         try:
             return await asyncio.to_thread(self._execute, sql, params, fetch)
         except sqlite3.Error as error:
+            self._ready = False  # e.g. the file was removed: the next attempt recreates the schema
             raise unavailable(f"dedupe ledger {self.path}: {error}") from None
 
     def _execute(self, sql: str, params: tuple[object, ...], fetch: bool) -> Any:

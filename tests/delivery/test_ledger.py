@@ -157,3 +157,19 @@ async def test_email_dedupe_through_the_postgres_ledger(
     assert receipt.duplicate
     assert len(smtp_server.messages) == 1
     assert not settings.dedupe_ledger_path.exists()  # the SQLite file was not used
+
+
+async def test_a_removed_sqlite_file_is_recreated_on_the_next_attempt(tmp_path: Path) -> None:
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+    await ledger.claim("k/1", "email", "a@example.com")
+    _remove_everything_in(tmp_path)  # an operator cleaned up the state directory
+    with pytest.raises(ApplicationError) as caught:  # retryable: Temporal tries again
+        await ledger.claim("k/1", "email", "a@example.com")
+    assert caught.value.type == "DeliveryUnavailable"
+    claim = await ledger.claim("k/1", "email", "a@example.com")
+    assert (claim.already_sent, claim.attempt) == (False, 1)  # forgotten: the documented window
+
+
+def _remove_everything_in(directory: Path) -> None:
+    for leftover in directory.iterdir():
+        leftover.unlink()
