@@ -1,0 +1,176 @@
+"""Regenerates the committed histories the replay gate replays: `python -m tests.replay.record`.
+
+Runs each scenario on a local dev server with the product's worker (offline model, real delivery to
+a local HTTP receiver) and writes one JSON history per workflow run to tests/replay/histories/.
+Regenerate after a change that is *meant* to change the commands a workflow emits for new runs (and
+only together with a `workflow.patched` branch that keeps old runs replaying; docs/operations.md),
+or when the payload shapes change (for example, the agent transcript moving to external storage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+
+from common.converter import build_data_converter
+from common.devserver import FAST_DISPATCH
+from common.search_attributes import ALL_KEYS
+from common.settings import Settings, try_load_settings
+from tests.fakes.receivers import HttpReceiver
+from worker.app import build_worker
+from workflows.models import AgentInput, ApprovalDecision, ResearchInput, WorkflowStatus
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+TASK_QUEUE = "replay-recording"
+APPROVER = "alice"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str  # file name stem; one file per run (`-run2` ... for continue-as-new)
+    workflow: str
+    params: ResearchInput | AgentInput
+    approve: bool = False
+
+
+def scenarios(receiver_url: str) -> list[Scenario]:
+    return [
+        Scenario("research-quick", "ResearchWorkflow", ResearchInput(topic="tide pools", max_subtopics=3)),
+        Scenario(
+            "research-approval-delivery",
+            "ResearchWorkflow",
+            ResearchInput(
+                topic="tide pools",
+                max_subtopics=2,
+                approvers=[APPROVER],
+                deliver_to=f"{receiver_url}/reports",
+            ),
+            approve=True,
+        ),
+        Scenario(
+            "agent-tools-approval",
+            "AgentWorkflow",
+            AgentInput(
+                goal=f"Work out 17 * 23 and send a webhook to {receiver_url}/agent with the result",
+                tools=["calculator", "search_docs", "send_webhook"],
+                approvers=[APPROVER],
+            ),
+            approve=True,
+        ),
+        Scenario(
+            "agent-continue-as-new",
+            "AgentWorkflow",
+            AgentInput(
+                goal="What time is it, and what is 6 * 7?",
+                tools=["calculator", "current_time"],
+                continue_as_new_after_iterations=1,
+            ),
+        ),
+    ]
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not await check():
+        if loop.time() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.02)
+
+
+async def record_scenario(client: Client, scenario: Scenario) -> list[WorkflowHistory]:
+    handle: WorkflowHandle[Any, Any] = await client.start_workflow(
+        scenario.workflow,
+        scenario.params,
+        id=f"replay-{scenario.name}",
+        task_queue=TASK_QUEUE,
+    )
+    if scenario.approve:
+
+        async def pending() -> bool:
+            status = await handle.query("status", result_type=WorkflowStatus)
+            return status.pending_approval is not None
+
+        await until(pending)
+        await handle.execute_update("approve", ApprovalDecision(approver=APPROVER, approved=True))
+    await handle.result()
+    histories = []
+    run_id: str | None = handle.first_execution_run_id
+    while run_id:
+        history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        attributes = last.workflow_execution_continued_as_new_event_attributes
+        run_id = attributes.new_execution_run_id or None
+    return histories
+
+
+def anonymised(value: Any) -> Any:
+    """The history without the recording machine's name (worker identities are `pid@host`)."""
+    if isinstance(value, dict):
+        return {k: ("replay-recorder" if k == "identity" else anonymised(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [anonymised(item) for item in value]
+    return value
+
+
+def history_files(scenario_name: str, count: int) -> list[Path]:
+    return [
+        HISTORIES / (f"{scenario_name}.json" if index == 0 else f"{scenario_name}-run{index + 1}.json")
+        for index in range(count)
+    ]
+
+
+async def record(directory: Path = HISTORIES) -> list[Path]:
+    with tempfile.TemporaryDirectory() as scratch:
+        settings: Settings = try_load_settings(
+            temporal_task_queue=TASK_QUEUE,
+            llm_provider="offline",
+            dedupe_ledger_path=Path(scratch) / "ledger.sqlite3",
+            _env_file=None,
+        )
+        extra: list[str] = []
+        for key, value in FAST_DISPATCH.items():
+            extra += ["--dynamic-config-value", f"{key}={value}"]
+        env = await WorkflowEnvironment.start_local(
+            data_converter=build_data_converter(settings),
+            dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+            dev_server_extra_args=extra,
+            search_attributes=ALL_KEYS,
+            dev_server_log_level="error",
+        )
+        receiver = HttpReceiver().start()
+        written: list[Path] = []
+        try:
+            async with build_worker(env.client, settings):
+                for scenario in scenarios(receiver.url):
+                    histories = await record_scenario(env.client, scenario)
+                    for history, path in zip(
+                        histories, history_files(scenario.name, len(histories)), strict=True
+                    ):
+                        target = directory / path.name
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_text(json.dumps(anonymised(history.to_json_dict()), indent=1) + "\n")
+                        written.append(target)
+        finally:
+            receiver.stop()
+            await env.shutdown()
+        return written
+
+
+def main() -> None:
+    for path in asyncio.run(record()):
+        print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+
+
+if __name__ == "__main__":
+    main()

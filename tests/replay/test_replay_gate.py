@@ -1,0 +1,100 @@
+"""The replay gate: the committed histories (tests/replay/histories/, made by
+`python -m tests.replay.record`) replay against the current workflow code. A change that would break
+runs in flight fails here, before it is deployed; the negative controls prove the gate can fail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from common.converter import build_data_converter
+from common.settings import try_load_settings
+from tests.replay.changed_workflows import (
+    AgentThatPausesFirst,
+    ResearchWithAnExtraFirstStep,
+    ResearchWithAPatchedExtraStep,
+)
+from tests.replay.record import HISTORIES
+from workflows.registry import WORKFLOWS
+
+# What the gate must cover: each workflow type and each way a run can go.
+EXPECTED = {
+    "research-quick": "ResearchWorkflow",
+    "research-approval-delivery": "ResearchWorkflow",
+    "agent-tools-approval": "AgentWorkflow",
+    "agent-continue-as-new": "AgentWorkflow",
+    "agent-continue-as-new-run2": "AgentWorkflow",
+}
+
+
+def load(path: Path) -> WorkflowHistory:
+    data = json.loads(path.read_text())
+    return WorkflowHistory.from_json(f"replay-{path.stem}", data)
+
+
+def history(name: str) -> WorkflowHistory:
+    return load(HISTORIES / f"{name}.json")
+
+
+def replayer(*workflows: type) -> Replayer:
+    settings = try_load_settings(llm_provider="offline", _env_file=None)
+    return Replayer(workflows=list(workflows), data_converter=build_data_converter(settings))
+
+
+def workflow_type(history: WorkflowHistory) -> str:
+    started = history.events[0].workflow_execution_started_event_attributes
+    return started.workflow_type.name
+
+
+def activity_types(history: WorkflowHistory) -> set[str]:
+    return {
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+
+
+def test_the_committed_histories_cover_every_workflow_and_path() -> None:
+    found = {path.stem: workflow_type(load(path)) for path in HISTORIES.glob("*.json")}
+    assert found == EXPECTED
+    events = {name: {e.event_type for e in history(name).events} for name in EXPECTED}
+    # Each history really went where its name says (an update accepted, a delivery, a new run).
+    assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED in events["research-approval-delivery"]
+    assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED in events["agent-tools-approval"]
+    assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW in events["agent-continue-as-new"]
+    assert all(
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED in events[name]
+        for name in EXPECTED
+        if name != "agent-continue-as-new"
+    )
+    assert "delivery.deliver" in activity_types(history("research-approval-delivery"))
+    assert {"tool.calculator", "tool.send_webhook"} <= activity_types(history("agent-tools-approval"))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+async def test_history_replays_on_the_current_workflows(name: str) -> None:
+    result = await replayer(*WORKFLOWS).replay_workflow(history(name), raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{name}: {result.replay_failure}"
+
+
+@pytest.mark.parametrize(
+    ("changed", "name"),
+    [
+        (ResearchWithAnExtraFirstStep, "research-quick"),
+        (ResearchWithAnExtraFirstStep, "research-approval-delivery"),
+        (AgentThatPausesFirst, "agent-tools-approval"),
+    ],
+)
+async def test_an_unpatched_change_fails_the_gate(changed: type, name: str) -> None:
+    with pytest.raises(NondeterminismError):
+        await replayer(changed).replay_workflow(history(name))
+
+
+async def test_the_same_change_behind_workflow_patched_passes_the_gate() -> None:
+    await replayer(ResearchWithAPatchedExtraStep).replay_workflow(history("research-approval-delivery"))
