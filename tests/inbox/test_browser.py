@@ -3,47 +3,24 @@ webhook receiver for the delivery."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from common.settings import Settings
 from inbox.runs import AWAITING_APPROVAL
-from starter.api import start_research
 from tests.fakes.receivers import HttpReceiver
 from tests.inbox.conftest import PASSWORDS
+from tests.inbox.pending import TOPIC, start_pending_research
 from worker.app import build_worker
-from workflows.models import ApprovalDecision, ResearchInput, ResearchResult, WorkflowStatus
+from workflows.models import ApprovalDecision, WorkflowStatus
 
 pytestmark = pytest.mark.browser
 # `INBOX_SCREENSHOT=docs/inbox.png pytest tests/inbox -k approves` refreshes the docs' screenshot.
 SCREENSHOT = os.environ.get("INBOX_SCREENSHOT")
-TOPIC = "How durable execution keeps AI agents from repeating side effects"
-
-
-async def start_pending_research(
-    client: Client, settings: Settings, receiver: HttpReceiver
-) -> WorkflowHandle[object, ResearchResult]:
-    """A research run for approver alice that delivers to the receiver, once it waits for approval
-    and the visibility store shows it so (what the inbox lists)."""
-    handle = await start_research(
-        client,
-        ResearchInput(
-            topic=TOPIC, max_subtopics=2, approvers=["alice"], deliver_to=f"{receiver.url}/reports"
-        ),
-        task_queue=settings.temporal_task_queue,
-    )
-    query = f'WorkflowId = "{handle.id}" AND AiPhase = "{AWAITING_APPROVAL}"'
-    deadline = time.monotonic() + 30
-    while not [run async for run in client.list_workflows(query)]:
-        assert time.monotonic() < deadline, "the run never showed up as awaiting approval"
-        await asyncio.sleep(0.1)  # polling the visibility store for a condition, bounded
-    return handle  # type: ignore[return-value]
 
 
 async def sign_in(page: Page, inbox_url: str, name: str) -> None:
