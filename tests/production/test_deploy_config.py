@@ -9,6 +9,8 @@ import json
 import os
 import re
 import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -215,7 +217,7 @@ def test_namespace_setup_script_registers_the_search_attributes_on_a_real_server
     namespace = f"setup-{tmp_path.name[-8:].lower().replace('_', '-')}"
     env = {
         **os.environ,
-        "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "TEMPORAL_ADDRESS": address,
         "TEMPORAL_NAMESPACE": namespace,
         "SEARCH_ATTRIBUTES": " ".join(cli_registrations()),
