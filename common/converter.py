@@ -4,16 +4,50 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
-from temporalio.contrib.pydantic import pydantic_data_converter
+from pydantic import ValidationError
+from temporalio.api.common.v1 import Payload
+from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.exceptions import ApplicationError
 
 from common.settings import Settings
+
+INVALID_INPUT = "InvalidInput"
+
+
+class ValidatingPayloadConverter(PydanticPayloadConverter):
+    """Pydantic JSON, where a payload that does not fit its model raises a one-line, non-retryable
+    `InvalidInput` instead of pydantic's multi-line ValidationError. For a workflow's input (say, JSON
+    from `temporal workflow start`) that fails the run at once with a message the Web UI shows on one
+    line, instead of a workflow-task retry loop; input values are not echoed (they may be secrets)."""
+
+    def from_payloads(self, payloads: Sequence[Payload], type_hints: list[type] | None = None) -> list[Any]:
+        try:
+            return super().from_payloads(payloads, type_hints)
+        except ValidationError as error:
+            raise invalid_input(error) from None
+
+
+def invalid_input(error: ValidationError, limit: int = 3) -> ApplicationError:
+    problems = [
+        f"{'.'.join(str(part) for part in item['loc']) or 'input'}: {item['msg'].removeprefix('Value error, ')}"
+        for item in error.errors()[:limit]
+    ]
+    more = f" (and {error.error_count() - limit} more)" if error.error_count() > limit else ""
+    return ApplicationError(
+        f"invalid {error.title}: {'; '.join(problems)}{more}", type=INVALID_INPUT, non_retryable=True
+    )
+
+
+product_data_converter = DataConverter(payload_converter_class=ValidatingPayloadConverter)
 
 
 def build_data_converter(settings: Settings) -> DataConverter:
     if settings.payload_keys is None or not settings.payload_keys.get_secret_value().strip():
-        return pydantic_data_converter
+        return product_data_converter
     return encrypted_data_converter(settings.payload_keys.get_secret_value())
 
 
@@ -25,7 +59,7 @@ def encrypted_data_converter(payload_keys: str) -> DataConverter:
     from common.encryption import EncryptionCodec  # imported lazily: only when keys are set
 
     return dataclasses.replace(
-        pydantic_data_converter,
+        product_data_converter,
         payload_codec=EncryptionCodec.from_setting(payload_keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

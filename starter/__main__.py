@@ -78,10 +78,15 @@ def _add_decision_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """A usage error is one line on stderr, like every other error of the starter (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m starter", description="Start and steer AI workflow runs."
-    )
+    parser = OneLineErrors(prog="python -m starter", description="Start and steer AI workflow runs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     research = commands.add_parser("research", help="start a ResearchWorkflow on TOPIC")
@@ -137,6 +142,8 @@ async def follow(client: Client, workflow_id: str) -> int:
         print(render.event_line(event), flush=True)
         if isinstance(event, RunEnded):
             ended = event.status
+    if ended == "FAILED":
+        await api.get_result(client, workflow_id)  # raises StarterError with the failure's message
     if ended != "COMPLETED":
         raise api.StarterError(f"{workflow_id}: the run ended {ended.lower()}")
     print()

@@ -25,6 +25,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.agent import select_tools
 from workflows.models import (
     AgentInput,
     AgentResult,
@@ -34,7 +35,7 @@ from workflows.models import (
     ResearchResult,
     WorkflowStatus,
 )
-from workflows.research import ResearchWorkflow
+from workflows.research import ResearchWorkflow, delivery_channel
 
 DEFAULT_TASK_QUEUE = "ai-workflows"
 RESEARCH_WORKFLOW = "ResearchWorkflow"
@@ -94,6 +95,7 @@ async def start_research(
     task_queue: str = DEFAULT_TASK_QUEUE,
     workflow_id: str | None = None,
 ) -> WorkflowHandle[ResearchWorkflow, ResearchResult]:
+    check_input(params)
     summary = input_summary(params)
     return await _start(
         lambda: client.start_workflow(
@@ -115,6 +117,7 @@ async def start_agent(
     task_queue: str = DEFAULT_TASK_QUEUE,
     workflow_id: str | None = None,
 ) -> WorkflowHandle[Any, AgentResult]:
+    check_input(params)
     summary = input_summary(params)
     # By type name, the public contract: the starter works against any worker that registers it.
     return await _start(
@@ -129,6 +132,18 @@ async def start_agent(
             memo={"input": summary, "started_by": "starter"},
         )
     )
+
+
+def check_input(params: ResearchInput | AgentInput) -> None:
+    """The checks a workflow makes in its first task (a `deliver_to` it can use, tools it knows),
+    made before starting, so a bad request is one line here instead of a failed run."""
+    try:
+        if isinstance(params, ResearchInput):
+            delivery_channel(params.deliver_to)
+        else:
+            select_tools(params)
+    except ApplicationError as error:
+        raise StarterError(f"invalid input: {error.message}") from None
 
 
 async def _start(start: Callable[[], Awaitable[T]]) -> T:

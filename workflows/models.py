@@ -7,9 +7,10 @@ Every field added after the first release has a default, so running workflows, s
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
 
 from activities.delivery.models import DeliveryReceipt
 from activities.llm.models import Message
@@ -105,8 +106,17 @@ class ApprovalSettings(BaseModel):
     approval_policy: ApprovalPolicy = "reject"
 
 
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise PydanticCustomError("blank", "must not be blank")
+    return text
+
+
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+
+
 class ResearchInput(ApprovalSettings):
-    topic: str = Field(min_length=1, max_length=2000)
+    topic: NonBlank = Field(min_length=1, max_length=2000)
     max_subtopics: int = Field(default=4, ge=1, le=20)
     deliver_to: str | None = None
     budget_usd: float | None = Field(default=None, ge=0)
@@ -150,7 +160,7 @@ class AgentCarryState(BaseModel):
 
 
 class AgentInput(ApprovalSettings):
-    goal: str = Field(min_length=1, max_length=20_000)
+    goal: NonBlank = Field(min_length=1, max_length=20_000)
     # None: every read-only tool, plus the side-effect tools when someone can approve them.
     tools: list[str] | None = None
     max_iterations: int = Field(default=10, ge=1, le=1000)
