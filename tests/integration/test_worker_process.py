@@ -43,7 +43,7 @@ async def test_research_through_worker_process_then_graceful_stop(
     worker_process.send_signal(signal.SIGTERM)
     _, stderr = worker_process.communicate(timeout=30)
     assert worker_process.returncode == 0, stderr
-    assert "registered workflows: ResearchWorkflow" in stderr
+    assert "registered workflows: AgentWorkflow, ResearchWorkflow" in stderr
     assert "stopped" in stderr
 
 
