@@ -1,16 +1,22 @@
 """The data converter every client and worker uses: pydantic JSON, plus payload encryption when
-`PAYLOAD_KEYS` is set."""
+`PAYLOAD_KEYS` is set, plus external storage of big payloads (`PAYLOAD_STORE`, on by default)."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticPayloadConverter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    ExternalStorage,
+)
 from temporalio.exceptions import ApplicationError
 
 from common.settings import Settings
@@ -47,8 +53,31 @@ product_data_converter = DataConverter(payload_converter_class=ValidatingPayload
 
 def build_data_converter(settings: Settings) -> DataConverter:
     if settings.payload_keys is None or not settings.payload_keys.get_secret_value().strip():
-        return product_data_converter
-    return encrypted_data_converter(settings.payload_keys.get_secret_value())
+        converter = product_data_converter
+    else:
+        converter = encrypted_data_converter(settings.payload_keys.get_secret_value())
+    return with_payload_store(converter, settings)
+
+
+def with_payload_store(converter: DataConverter, settings: Settings) -> DataConverter:
+    """Big payloads to the content-addressed store (PAYLOAD_STORE*; docs/benchmarks.md). The SDK
+    encodes (encrypts) a payload before it is stored: with PAYLOAD_KEYS the store holds ciphertext
+    and history holds only the reference."""
+    if settings.payload_store == "off":
+        return converter
+    storage = local_payload_storage(
+        settings.payload_store_dir.resolve(), settings.payload_store_threshold_bytes
+    )
+    return dataclasses.replace(converter, external_storage=storage)
+
+
+@functools.lru_cache(maxsize=16)
+def local_payload_storage(directory: Path, threshold_bytes: int) -> ExternalStorage:
+    """One driver (and object cache) per directory and process, shared by its clients and workers."""
+    from common.payload_store import ContentAddressedDriver, LocalObjectStore
+
+    driver = ContentAddressedDriver(LocalObjectStore(directory))
+    return ExternalStorage(drivers=[driver], payload_size_threshold=threshold_bytes)
 
 
 def encrypted_data_converter(payload_keys: str) -> DataConverter:

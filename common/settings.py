@@ -81,6 +81,12 @@ class Settings(BaseSettings):
 
     # Payload encryption: comma-separated `key_id:base64key`, newest last. Empty: no encryption.
     payload_keys: SecretStr | None = None
+    # External payload storage (common/payload_store.py): payloads of at least the threshold go to a
+    # content-addressed store and history keeps a reference. Every worker, starter and tool that reads
+    # this namespace's runs must reach the same store (one directory per machine, or one bucket).
+    payload_store: Literal["local", "off"] = "local"
+    payload_store_dir: Path = Path(".state/payloads")
+    payload_store_threshold_bytes: int = Field(default=8192, ge=0)
     # Codec server for the Web UI (`python -m worker.codec_server`): HOST:PORT, the bearer token
     # callers must send, comma-separated browser origins allowed by CORS.
     codec_server_bind: str = "127.0.0.1:8081"

@@ -45,6 +45,7 @@ def settings(task_queue: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
         temporal_task_queue=task_queue,
         llm_provider="offline",
         dedupe_ledger_path=tmp_path / "dedupe-ledger.sqlite3",  # no ledger state shared between tests
+        payload_store_dir=tmp_path / "payloads",  # external payload storage: this test's own store
         _env_file=None,
     )
 

@@ -117,14 +117,16 @@ NonBlank = Annotated[str, AfterValidator(_not_blank)]
 
 class ResearchInput(ApprovalSettings):
     topic: NonBlank = Field(min_length=1, max_length=2000)
-    max_subtopics: int = Field(default=4, ge=1, le=20)
+    # Up to 500: wide fan-outs (one research step per item of a long list) are a supported shape
+    # (docs/benchmarks.md measures 100 and 500); `budget_usd` bounds what they spend.
+    max_subtopics: int = Field(default=4, ge=1, le=500)
     deliver_to: str | None = None
     budget_usd: float | None = Field(default=None, ge=0)
     model: str | None = None
     depth: ResearchDepth = "quick"
     # How many subtopics are researched at once (the worker setting RESEARCH_MAX_PARALLEL is the
     # starters' default; workflows cannot read settings).
-    max_parallel: int = Field(default=8, ge=1, le=100)
+    max_parallel: int = Field(default=8, ge=1, le=500)
     # Deep research: the iteration cap of each child agent.
     deep_max_iterations: int = Field(default=6, ge=1, le=50)
 

@@ -35,9 +35,9 @@ def test_input_summary_shortens_text_and_redacts_target() -> None:
 
 def test_build_input_errors_name_the_option() -> None:
     with pytest.raises(
-        api.StarterError, match="invalid max-subtopics: Input should be less than or equal to 20"
+        api.StarterError, match="invalid max-subtopics: Input should be less than or equal to 500"
     ):
-        api.build_input(ResearchInput, topic="x", max_subtopics=50)
+        api.build_input(ResearchInput, topic="x", max_subtopics=501)
     with pytest.raises(api.StarterError, match="invalid topic: String should have at least 1 character"):
         api.build_input(ResearchInput, topic="")
     with pytest.raises(

@@ -1,0 +1,445 @@
+"""Each figure: the product's shape and the baseline's, run in turns against the same server, with
+the same model settings, repeated; what is timed and why is in docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import median
+from typing import Literal
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Replayer
+
+from bench.baseline import BaselineAgentInput, BaselineResearchInput
+from bench.harness import BASELINE_QUEUE, PRODUCT_QUEUE, Bench
+from bench.histories import activity_completions, history_bytes, run_chain, workflow_task_seconds
+from bench.model import ModelConfig
+from workflows.models import AgentInput, AgentResult, ResearchInput, ResearchResult
+from workflows.registry import WORKFLOWS
+
+TargetKind = Literal["ratio<=", "ratio>=", "value<=", "info"]
+
+
+@dataclass
+class Figure:
+    key: str
+    title: str
+    unit: str
+    product: list[float]
+    baseline: list[float]
+    target_kind: TargetKind
+    target: float = 0.0
+    digits: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.product or not self.baseline or median(self.baseline) == 0:
+            return None
+        return median(self.product) / median(self.baseline)
+
+    @property
+    def target_text(self) -> str:
+        if self.target_kind == "ratio<=":
+            return f"<= {self.target:g}x baseline"
+        if self.target_kind == "ratio>=":
+            return f">= {self.target:g}x baseline"
+        if self.target_kind == "value<=":
+            return f"<= {self.target:g} {self.unit}"
+        return "-"
+
+    @property
+    def met(self) -> bool | None:
+        ratio = self.ratio
+        if self.target_kind == "ratio<=":
+            return ratio is not None and ratio <= self.target
+        if self.target_kind == "ratio>=":
+            return ratio is not None and ratio >= self.target
+        if self.target_kind == "value<=":
+            return bool(self.product) and max(self.product) <= self.target
+        return None
+
+    @property
+    def miss(self) -> str:
+        """How far from the target, when missed."""
+        if self.met is not False:
+            return ""
+        if self.target_kind == "value<=":
+            return f"worst {max(self.product):.{self.digits}f} {self.unit}: {max(self.product) / self.target:.2f}x the target"
+        assert self.ratio is not None
+        return f"ratio {self.ratio:.2f} against {self.target:g}"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each figure's runs are (`--quick` shrinks them to a smoke run)."""
+
+    reps: int
+    step_iterations: int
+    history_iterations: tuple[int, int]  # (short, long): the growth ratio is long/short
+    fan_outs: tuple[int, ...]
+    concurrent_agents: int
+    agent_steps: int
+    long_agent_steps: int
+    resume_reps: int
+
+
+FULL = Sizes(
+    reps=5,
+    step_iterations=20,
+    history_iterations=(10, 50),
+    fan_outs=(100, 500),
+    concurrent_agents=200,
+    agent_steps=10,
+    long_agent_steps=1000,
+    resume_reps=3,
+)
+QUICK = Sizes(
+    reps=1,
+    step_iterations=3,
+    history_iterations=(2, 6),
+    fan_outs=(10, 20),
+    concurrent_agents=10,
+    agent_steps=3,
+    long_agent_steps=20,
+    resume_reps=1,
+)
+
+
+def new_id(kind: str) -> str:
+    return f"bench-{kind}-{uuid.uuid4().hex[:10]}"
+
+
+# -- runs of one shape ----------------------------------------------------------------------------
+
+
+async def start_product_agent(bench: Bench, iterations: int, queue: str = PRODUCT_QUEUE) -> WorkflowHandle:
+    params = AgentInput(
+        goal=f"bench agent {uuid.uuid4().hex}", tools=["calculator"], max_iterations=iterations
+    )
+    return await bench.product.start_workflow(
+        "AgentWorkflow", params, id=new_id("agent"), task_queue=queue, result_type=AgentResult
+    )
+
+
+async def start_baseline_agent(
+    bench: Bench, iterations: int, transcript: str = "full", queue: str = BASELINE_QUEUE
+) -> WorkflowHandle:
+    params = BaselineAgentInput(
+        goal=f"bench agent {uuid.uuid4().hex}", iterations=iterations, transcript=transcript
+    )
+    return await bench.baseline.start_workflow(
+        "BaselineAgent", params, id=new_id("baseline-agent"), task_queue=queue, result_type=int
+    )
+
+
+async def timed(start: asyncio.Future[WorkflowHandle] | object) -> tuple[WorkflowHandle, float]:
+    began = time.perf_counter()
+    handle: WorkflowHandle = await start  # type: ignore[misc]
+    await handle.result()
+    return handle, time.perf_counter() - began
+
+
+async def chain_of(client: Client, handle: WorkflowHandle) -> list:
+    return await run_chain(client, handle.id, handle.first_execution_run_id or handle.result_run_id)
+
+
+def alternate(rep: int) -> bool:
+    """Product first on even repetitions, baseline first on odd ones: drift hits both alike."""
+    return rep % 2 == 0
+
+
+# -- figures --------------------------------------------------------------------------------------
+
+
+async def agent_step(bench: Bench, sizes: Sizes) -> Figure:
+    bench.model.config = ModelConfig(reply_bytes=200)
+    n = sizes.step_iterations
+    await timed(start_product_agent(bench, 2))  # warm-up: sandbox imports, caches, connections
+    await timed(start_baseline_agent(bench, 2))
+    product: list[float] = []
+    baseline: list[float] = []
+    for rep in range(sizes.reps):
+        for is_product in (True, False) if alternate(rep) else (False, True):
+            if is_product:
+                product.append((await timed(start_product_agent(bench, n)))[1] / n * 1000)
+            else:
+                baseline.append((await timed(start_baseline_agent(bench, n)))[1] / n * 1000)
+    return Figure(
+        "agent_step",
+        f"agent step (LLM + one tool), zero-latency model, per iteration ({n}-iteration runs)",
+        "ms",
+        product,
+        baseline,
+        "ratio<=",
+        1.25,
+    )
+
+
+async def history_growth(bench: Bench, sizes: Sizes) -> list[Figure]:
+    bench.model.config = ModelConfig(reply_bytes=2048)
+    short, long = sizes.history_iterations
+    sizes_product: dict[int, list[float]] = {short: [], long: []}
+    sizes_baseline: dict[int, list[float]] = {short: [], long: []}
+    store_written: list[float] = []
+    whole_payloads: list[float] = []
+    reps = max(1, min(sizes.reps, 3))  # sizes barely vary between repetitions
+    for _ in range(reps):
+        for n in (short, long):
+            before = (bench.store.counters.object_bytes_written, bench.store.counters.payload_bytes_stored)
+            handle, _ = await timed(start_product_agent(bench, n))
+            chain = await chain_of(bench.product, handle)
+            sizes_product[n].append(sum(history_bytes(h) for h in chain) / 1000)
+            if n == long:
+                store_written.append((bench.store.counters.object_bytes_written - before[0]) / 1000)
+                whole_payloads.append((bench.store.counters.payload_bytes_stored - before[1]) / 1000)
+            handle, _ = await timed(start_baseline_agent(bench, n))
+            chain = await chain_of(bench.baseline, handle)
+            sizes_baseline[n].append(sum(history_bytes(h) for h in chain) / 1000)
+    growth_product = [b / a for a, b in zip(sizes_product[short], sizes_product[long], strict=True)]
+    growth_baseline = [b / a for a, b in zip(sizes_baseline[short], sizes_baseline[long], strict=True)]
+    return [
+        Figure(
+            "history_bytes",
+            f"history bytes of a {long}-iteration agent, 2 KB replies (baseline: full transcript inline)",
+            "KB",
+            sizes_product[long],
+            sizes_baseline[long],
+            "value<=",
+            400.0,
+        ),
+        Figure(
+            "history_growth",
+            f"history growth: bytes({long}) / bytes({short})",
+            "x",
+            growth_product,
+            growth_baseline,
+            "value<=",
+            6.0,
+            digits=2,
+        ),
+        Figure(
+            "store_bytes",
+            f"payload store: new bytes written for the {long}-iteration agent (baseline column: what "
+            "content-addressing whole payloads would write)",
+            "KB",
+            store_written,
+            whole_payloads,
+            "info",
+        ),
+    ]
+
+
+async def fan_out(bench: Bench, sizes: Sizes) -> list[Figure]:
+    bench.model.config = ModelConfig(research_latency_s=0.2, reply_bytes=200)
+    figures = []
+    for n in sizes.fan_outs:
+        product: list[float] = []
+        baseline: list[float] = []
+        for rep in range(sizes.reps):
+            for is_product in (True, False) if alternate(rep) else (False, True):
+                topic = f"bench topic {uuid.uuid4().hex}"
+                if is_product:
+                    params = ResearchInput(topic=topic, max_subtopics=n, max_parallel=n)
+                    handle, seconds = await timed(
+                        bench.product.start_workflow(
+                            "ResearchWorkflow",
+                            params,
+                            id=new_id("research"),
+                            task_queue=PRODUCT_QUEUE,
+                            result_type=ResearchResult,
+                        )
+                    )
+                    result = await handle.result()
+                    assert len(result.subtopics) == n and not result.failed_subtopics, result.failed_subtopics
+                    product.append(seconds)
+                else:
+                    handle, seconds = await timed(
+                        bench.baseline.start_workflow(
+                            "BaselineResearch",
+                            BaselineResearchInput(topic=topic, subtopics=n),
+                            id=new_id("baseline-research"),
+                            task_queue=BASELINE_QUEUE,
+                            result_type=int,
+                        )
+                    )
+                    assert await handle.result() == n
+                    baseline.append(seconds)
+        figures.append(
+            Figure(
+                f"fan_out_{n}",
+                f"fan-out of {n} research steps at 200 ms each (plan -> {n} steps -> synthesis)",
+                "s",
+                product,
+                baseline,
+                "ratio<=",
+                1.1,
+                digits=2,
+            )
+        )
+    return figures
+
+
+async def throughput(bench: Bench, sizes: Sizes) -> Figure:
+    bench.model.config = ModelConfig(reply_bytes=200)
+    count, steps = sizes.concurrent_agents, sizes.agent_steps
+    product: list[float] = []
+    baseline: list[float] = []
+
+    async def many(is_product: bool) -> float:
+        began = time.perf_counter()
+        starts = [
+            start_product_agent(bench, steps) if is_product else start_baseline_agent(bench, steps)
+            for _ in range(count)
+        ]
+        handles = await asyncio.gather(*starts)
+        await asyncio.gather(*(handle.result() for handle in handles))
+        return count * steps / (time.perf_counter() - began)
+
+    for rep in range(max(1, min(sizes.reps, 3))):
+        for is_product in (True, False) if alternate(rep) else (False, True):
+            (product if is_product else baseline).append(await many(is_product))
+    return Figure(
+        "throughput",
+        f"throughput: {count} concurrent {steps}-step agents on one worker",
+        "steps/s",
+        product,
+        baseline,
+        "ratio>=",
+        0.8,
+    )
+
+
+async def long_agent(bench: Bench, sizes: Sizes) -> Figure:
+    bench.model.config = ModelConfig(reply_bytes=200)
+    n = sizes.long_agent_steps
+    handle, product_seconds = await timed(start_product_agent(bench, n))
+    product_chain = await chain_of(bench.product, handle)
+    product_tasks = [s for h in product_chain for s in workflow_task_seconds(h)]
+    handle, _ = await timed(start_baseline_agent(bench, n, transcript="new"))
+    baseline_tasks = [s for h in await chain_of(bench.baseline, handle) for s in workflow_task_seconds(h)]
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=bench.product.data_converter)
+    began = time.perf_counter()
+    for history in product_chain:
+        await replayer.replay_workflow(history)  # raises on non-determinism or a missing payload
+    replay_seconds = time.perf_counter() - began
+    events = sum(len(h.events) for h in product_chain)
+    tail = sorted(product_tasks)[int(0.99 * (len(product_tasks) - 1))]
+    return Figure(
+        "workflow_task",
+        f"workflow-task time of a {n}-step agent: slowest task (baseline: raw loop sending only new messages)",
+        "ms",
+        [max(product_tasks) * 1000],
+        [max(baseline_tasks) * 1000],
+        "value<=",
+        200.0,
+        notes=[
+            f"{len(product_tasks)} workflow tasks in {len(product_chain)} run(s) (continue-as-new), "
+            f"{events} events, run took {product_seconds:.1f} s; p99 task {tail * 1000:.1f} ms",
+            f"replaying all {len(product_chain)} histories with the product converter (payloads read "
+            f"back from the store): {replay_seconds:.2f} s, deterministic",
+        ],
+    )
+
+
+# -- resume after SIGKILL -------------------------------------------------------------------------
+
+
+class WorkerProcess:
+    def __init__(self, process: asyncio.subprocess.Process, spawned_at: float) -> None:
+        self.process = process
+        self.spawned_at = spawned_at
+
+    @classmethod
+    async def spawn(cls, role: str, bench: Bench, queue: str) -> WorkerProcess:
+        spawned_at = time.time()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.worker_process",
+            role,
+            bench.address,
+            queue,
+            str(bench.state_dir),
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "OTEL_SDK_DISABLED": os.environ.get("OTEL_SDK_DISABLED", "false")},
+        )
+        return cls(process, spawned_at)
+
+    async def wait_for(self, line: str, timeout_s: float = 60.0) -> None:
+        assert self.process.stdout is not None
+        async with asyncio.timeout(timeout_s):
+            while True:
+                read = await self.process.stdout.readline()
+                if not read:
+                    raise RuntimeError(f"worker process exited before saying {line!r}")
+                if read.decode().strip() == line:
+                    return
+
+    def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+
+    async def stop(self) -> None:
+        self.kill()
+        await self.process.wait()
+
+
+async def resume_once(bench: Bench, role: str) -> float:
+    """Seconds from the replacement's spawn to the interrupted model call completing on it."""
+    queue = f"bench-resume-{role}-{uuid.uuid4().hex[:8]}"
+    first = await WorkerProcess.spawn(role, bench, queue)
+    replacement: WorkerProcess | None = None
+    try:
+        await first.wait_for("ready")
+        if role == "product":
+            handle = await start_product_agent(bench, 4, queue=queue)
+            client = bench.product
+        else:
+            handle = await start_baseline_agent(bench, 4, queue=queue)
+            client = bench.baseline
+        await first.wait_for("hanging")  # the third model call is in flight on this worker
+        await first.stop()
+        replacement = await WorkerProcess.spawn(role, bench, queue)
+        await asyncio.wait_for(handle.result(), timeout=180)
+        chain = await chain_of(client, handle)
+        completed = [t for h in chain for t in activity_completions(h, "llm.complete")]
+        return min(t for t in completed if t >= replacement.spawned_at) - replacement.spawned_at
+    finally:
+        await first.stop()
+        if replacement is not None:
+            await replacement.stop()
+
+
+async def resume(bench: Bench, sizes: Sizes, *, concurrently: bool) -> Figure:
+    product: list[float] = []
+    baseline: list[float] = []
+    for _ in range(sizes.resume_reps):
+        if concurrently:
+            p, b = await asyncio.gather(resume_once(bench, "product"), resume_once(bench, "baseline"))
+        else:
+            p, b = await resume_once(bench, "product"), await resume_once(bench, "baseline")
+        product.append(p)
+        baseline.append(b)
+    return Figure(
+        "resume",
+        "resume after the worker is SIGKILLed mid-step (model call in flight): replacement spawn -> "
+        "that step completed on the replacement (baseline: heartbeat timeout 1 s)",
+        "s",
+        product,
+        baseline,
+        "value<=",
+        2.5,
+        digits=2,
+    )
+
+
+def state_dir_size(path: Path) -> int:
+    return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())

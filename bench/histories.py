@@ -1,0 +1,58 @@
+"""What the figures read back from Temporal: a run's histories (continue-as-new chain), their
+serialized size, and how long each workflow task took on the worker."""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import History, HistoryEvent
+from temporalio.client import Client, WorkflowHistory
+
+
+def event_time(event: HistoryEvent) -> float:
+    """Server time as a Unix timestamp (the same clock as `time.time()` on this machine)."""
+    return event.event_time.ToMicroseconds() / 1e6
+
+
+async def run_chain(client: Client, workflow_id: str, first_run_id: str | None) -> list[WorkflowHistory]:
+    histories: list[WorkflowHistory] = []
+    run_id = first_run_id
+    while True:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        if last.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            return histories
+        run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+
+
+def history_bytes(history: WorkflowHistory) -> int:
+    """The history as Temporal stores and limits it: serialized protobuf events."""
+    return History(events=history.events).ByteSize()
+
+
+def workflow_task_seconds(history: WorkflowHistory) -> list[float]:
+    """WorkflowTaskStarted -> WorkflowTaskCompleted, per task: the worker's time on each task."""
+    started: dict[int, float] = {}
+    durations: list[float] = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            started[event.event_id] = event_time(event)
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            begin = started.get(event.workflow_task_completed_event_attributes.started_event_id)
+            if begin is not None:
+                durations.append(event_time(event) - begin)
+    return durations
+
+
+def activity_completions(history: WorkflowHistory, activity_type: str) -> list[float]:
+    """Times at which activities of `activity_type` completed."""
+    scheduled: set[int] = set()
+    times: list[float] = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            if event.activity_task_scheduled_event_attributes.activity_type.name == activity_type:
+                scheduled.add(event.event_id)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            if event.activity_task_completed_event_attributes.scheduled_event_id in scheduled:
+                times.append(event_time(event))
+    return times

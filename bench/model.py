@@ -1,0 +1,109 @@
+"""The benchmark's model: an in-process `LLMProvider` with configurable latency and reply size.
+
+Product and baseline workers call the same instance through the same `LLMActivities`, so both pay
+the same model cost; the harness changes `config` between figures (they run one after another).
+- agent turns: a text of `reply_bytes` and one `calculator` call, every turn (the run ends at its
+  iteration cap);
+- plan: a JSON array of as many subtopics as the system prompt asks for ("at most N");
+- research / synthesize: a short text after `research_latency_s` / `latency_s`.
+`hang_first_attempt_of` makes the first attempt of the agent turn with that many assistant messages
+before it sleep (heartbeating) until its worker is killed; the retry answers at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from temporalio import activity
+
+from activities.llm.models import (
+    ContentBlock,
+    LLMRequest,
+    ProviderReply,
+    TextBlock,
+    ToolUseBlock,
+    Usage,
+)
+from activities.llm.providers.base import Heartbeat
+
+BENCH_MODEL = "claude-haiku-4-5"  # a priced model: cost changes every step, as in production
+_AT_MOST = re.compile(r"at most (\d+)")
+_HEARTBEAT_EVERY_S = 0.2
+
+
+@dataclass
+class ModelConfig:
+    latency_s: float = 0.0
+    research_latency_s: float = 0.0
+    reply_bytes: int = 200
+    hang_first_attempt_of: int | None = None  # agent turn index (assistant messages so far)
+
+
+class BenchModel:
+    name = "bench"
+    default_model = BENCH_MODEL
+
+    def __init__(self, config: ModelConfig | None = None, on_hang: Callable[[], None] | None = None) -> None:
+        self.config = config or ModelConfig()
+        self.on_hang = on_hang  # the resume figure's worker process says when the call is in flight
+
+    async def complete(self, request: LLMRequest, model: str, heartbeat: Heartbeat) -> ProviderReply:
+        config = self.config
+        turn = sum(1 for message in request.messages if message.role == "assistant")
+        latency = config.research_latency_s if request.step_kind == "research" else config.latency_s
+        if (
+            request.step_kind == "agent"
+            and turn == config.hang_first_attempt_of
+            and activity.in_activity()
+            and activity.info().attempt == 1
+        ):
+            latency = 3600.0  # until the worker is killed
+            if self.on_hang is not None:
+                self.on_hang()
+        await _sleep_heartbeating(latency, heartbeat)
+        content: list[ContentBlock]
+        if request.step_kind == "plan":
+            match = _AT_MOST.search(request.system)
+            count = int(match.group(1)) if match else 4
+            content = [TextBlock(text=json.dumps([f"subtopic {i + 1}" for i in range(count)]))]
+            stop = "end_turn"
+        elif request.step_kind == "agent":
+            # Unique per run (the goal's digest): replies of different runs never deduplicate.
+            run = hashlib.sha256(request.messages[0].model_dump_json().encode()).hexdigest()[:8]
+            content = [
+                TextBlock(text=_filler(f"run {run} turn {turn}: ", config.reply_bytes)),
+                ToolUseBlock(id=f"toolu_{turn}", name="calculator", input={"expression": f"{turn} + 1"}),
+            ]
+            stop = "tool_use"
+        else:
+            content = [TextBlock(text=_filler(f"{request.step_kind} notes: ", config.reply_bytes))]
+            stop = "end_turn"
+        prompt_chars = sum(len(m.model_dump_json()) for m in request.messages) + len(request.system)
+        return ProviderReply(
+            content=content,
+            stop_reason=stop,
+            usage=Usage(input_tokens=math.ceil(prompt_chars / 4), output_tokens=config.reply_bytes // 4 + 10),
+            model=model,
+        )
+
+
+def _filler(prefix: str, size: int) -> str:
+    words = "the quick brown fox jumps over the lazy dog "
+    body = (words * (size // len(words) + 1))[: max(0, size - len(prefix))]
+    return prefix + body
+
+
+async def _sleep_heartbeating(seconds: float, heartbeat: Heartbeat) -> None:
+    if seconds <= 0:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        heartbeat()
+        await asyncio.sleep(min(left, _HEARTBEAT_EVERY_S))

@@ -1,0 +1,46 @@
+"""A worker in its own process, for the resume figure (the harness SIGKILLs it mid-step):
+`python -m bench.worker_process product|baseline ADDRESS TASK_QUEUE STATE_DIR`.
+
+Prints `ready` once it polls and `hanging` when the model call it will never finish is in flight.
+The product role is the product's worker (`build_worker`, the product client and settings); the
+baseline role is a plain SDK worker with the baseline workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from bench.harness import baseline_worker, bench_activities, bench_settings
+from bench.model import BenchModel, ModelConfig
+from common.client import connect
+from worker.app import build_worker
+
+HANG_TURN = 2  # the third model call of a run hangs on its first attempt
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+async def main(role: str, address: str, queue: str, state_dir: Path) -> None:
+    settings = bench_settings(address, state_dir, temporal_task_queue=queue)
+    model = BenchModel(ModelConfig(hang_first_attempt_of=HANG_TURN), on_hang=lambda: say("hanging"))
+    activities = bench_activities(settings, model)
+    if role == "product":
+        client = await connect(settings, wait_s=30)
+        worker = build_worker(client, settings, task_queue=queue, activities=activities)
+    else:
+        client = await Client.connect(address, data_converter=pydantic_data_converter)
+        worker = baseline_worker(client, settings, activities, queue)
+    async with worker:
+        say("ready")
+        await asyncio.Event().wait()  # until SIGKILL
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])))

@@ -1,0 +1,396 @@
+"""External payload storage: big payloads leave the workflow history for a content-addressed object
+store, and history keeps a ~150-byte reference (Temporal's `ExternalStorage`, docs/benchmarks.md).
+
+Why: an agent sends its whole transcript to the model every step. Inline, the history of an
+N-step run holds N copies of a growing transcript (quadratic bytes). With this driver, each payload
+above `PAYLOAD_STORE_THRESHOLD_BYTES` is stored once under its SHA-256 and the history holds the
+reference, so history grows linearly; the store grows linearly too, because of how payloads are cut:
+
+- A JSON payload (the pydantic converter's `json/plain`) is stored as a Merkle tree of JSON: every
+  object or array of at least `min_object_bytes` becomes its own object, named by the SHA-256 of its
+  text, and its parent holds `{"$sha256": "..."}` in its place. A message that was in step 9's request
+  is the same object in step 10's: written once. Long arrays (a transcript) are cut into blocks of
+  `array_block` elements, so appending a message rewrites only the last block, not a list of every
+  message so far.
+- Any other payload (an encrypted one: the codec runs before external storage) is stored whole under
+  the hash of its bytes. History stays linear; the store then keeps one copy per distinct payload.
+
+Objects are immutable and named by their hash, so writes are idempotent (several workers may write
+the same object), a reader verifies every object it reads, and a process caches what it has seen.
+Where objects live is an `ObjectStore`: `LocalObjectStore` (files under a directory, for the dev
+server and workers on one machine) or `S3ObjectStore` (any client of the SDK's S3 driver interface).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import (
+    StorageDriver,
+    StorageDriverClaim,
+    StorageDriverRetrieveContext,
+    StorageDriverStoreContext,
+)
+
+DRIVER_NAME = "ai-workflows.content-addressed"
+# Metadata of a stored root payload whose data is JSON with references (removed on retrieval).
+MERKLE_METADATA = "ai-workflows-merkle-json"
+REF_KEY = "$sha256"
+BLOCKS_KEY = "$blocks"
+_KEY = re.compile(r"^[0-9a-f]{64}$")
+_HEX = re.compile(r"[0-9a-f]{64}")
+_REFERENCE = re.compile(r'\{"\$sha256":"([0-9a-f]{64})"\}|\{"\$blocks":\[((?:"[0-9a-f]{64}",?)*)\]\}')
+# One encoder for every call: `json.dumps` with options builds a new encoder each time.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class PayloadStoreError(Exception):
+    """A stored payload cannot be read back. The workflow task fails and retries (it never guesses),
+    until the object is back (a restored directory or bucket) or the store setting is fixed."""
+
+
+class ObjectStore(Protocol):
+    """Immutable objects under SHA-256 hex keys. `put` must leave an existing object unchanged."""
+
+    def describe(self) -> str: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def put(self, key: str, data: bytes) -> None: ...
+
+    async def get(self, key: str) -> bytes:
+        """The object's bytes; raises `PayloadStoreError` when there is none."""
+        ...
+
+
+class LocalObjectStore:
+    """Files under `root/ab/abcdef...`, written to a temporary name and renamed into place, so a
+    reader (another worker process on this machine) sees a whole object or none.
+
+    A written object survives the writer's crash (SIGKILL, OOM): the kernel holds it. `fsync=True`
+    also makes it survive a crash of the machine, at ~0.4-2 ms per new object on the critical path of
+    every step; production keeps its objects in object storage instead (S3ObjectStore)."""
+
+    def __init__(self, root: Path, *, fsync: bool = False) -> None:
+        self.root = root
+        self.fsync = fsync
+        self._made_dirs: set[str] = set()
+
+    def describe(self) -> str:
+        return f"directory {self.root}"
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    async def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    async def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        if path.exists():
+            return
+        if key[:2] not in self._made_dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(key[:2])
+        _write_atomically(path, data, fsync=self.fsync)
+
+    async def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise PayloadStoreError(f"payload object {key} is missing from {self.describe()}") from None
+
+
+def _write_atomically(path: Path, data: bytes, *, fsync: bool) -> None:
+    """Synchronous on purpose: a small local write is faster than a hop to a thread."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(temporary, "wb") as file:
+        file.write(data)
+        if fsync:
+            file.flush()
+            os.fsync(file.fileno())  # the reference reaches Temporal only after this returns
+    os.replace(temporary, path)
+
+
+class S3ObjectStore:
+    """Objects in an S3-compatible bucket through any `S3StorageDriverClient` of the SDK (for example
+    `temporalio.contrib.aws.s3driver.aioboto3.new_aioboto3_client(s3)`), under `prefix`."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str = "ai-workflows/payloads/") -> None:
+        self._client = client  # temporalio.contrib.aws.s3driver.S3StorageDriverClient
+        self._bucket = bucket
+        self._prefix = prefix
+
+    def describe(self) -> str:
+        return f"bucket {self._bucket}/{self._prefix}"
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self._client.object_exists(bucket=self._bucket, key=self._prefix + key))
+
+    async def put(self, key: str, data: bytes) -> None:
+        await self._client.put_object(bucket=self._bucket, key=self._prefix + key, data=data)
+
+    async def get(self, key: str) -> bytes:
+        try:
+            return bytes(await self._client.get_object(bucket=self._bucket, key=self._prefix + key))
+        except Exception as error:
+            raise PayloadStoreError(
+                f"payload object {key} unreadable from {self.describe()}: {error}"
+            ) from None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- Merkle JSON: cutting a JSON document into content-addressed objects and joining it back --------
+
+
+class _Splitter:
+    def __init__(self, min_object_bytes: int, array_block: int) -> None:
+        self.min_object_bytes = min_object_bytes
+        self.array_block = array_block
+        self.objects: dict[str, bytes] = {}
+        self._keys: dict[str, str] = {}  # object keys repeat ("type", "text", ...): dump each once
+
+    def encode(self, node: Any) -> str:
+        """`node` as JSON text. A container whose text (its big children already replaced by
+        references) is at least `min_object_bytes` becomes an object of its own and a reference."""
+        if not isinstance(node, dict | list):
+            return str(_dumps(node))
+        composed = self.compose(node)
+        if len(composed) < self.min_object_bytes or composed.startswith('{"$blocks"'):
+            return composed  # small, or already a short list of references
+        return f'{{"{REF_KEY}":"{self._put(composed)}"}}'
+
+    def compose(self, node: dict[str, Any] | list[Any]) -> str:
+        if isinstance(node, dict):
+            return (
+                "{" + ",".join(f"{self._key(key)}:{self.encode(value)}" for key, value in node.items()) + "}"
+            )
+        parts = [self.encode(item) for item in node]
+        if len(parts) <= self.array_block:
+            return "[" + ",".join(parts) + "]"
+        # Fixed blocks: a transcript only grows at its end, so every full block stays the same object.
+        blocks = [
+            self._put("[" + ",".join(parts[i : i + self.array_block]) + "]")
+            for i in range(0, len(parts), self.array_block)
+        ]
+        return f'{{"{BLOCKS_KEY}":[' + ",".join(f'"{key}"' for key in blocks) + "]}"
+
+    def _key(self, key: str) -> str:
+        text = self._keys.get(key)
+        if text is None:
+            text = self._keys[key] = _dumps(key)
+        return text
+
+    def _put(self, text: str) -> str:
+        data = text.encode()
+        key = sha256_hex(data)
+        self.objects[key] = data
+        return key
+
+
+def split_json(data: bytes, min_object_bytes: int, array_block: int) -> tuple[str, dict[str, bytes]] | None:
+    """The root text and the objects of a JSON document, or None when it is not one we can cut
+    losslessly (not JSON, or it already uses the reference keys)."""
+    try:
+        tree = json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(tree, dict | list):
+        return None
+    normalized = _dumps(tree)
+    if f'"{REF_KEY}"' in normalized or f'"{BLOCKS_KEY}"' in normalized:
+        return None
+    splitter = _Splitter(min_object_bytes, array_block)
+    return splitter.compose(tree), splitter.objects
+
+
+def referenced_keys(text: str) -> list[str]:
+    keys: list[str] = []
+    for match in _REFERENCE.finditer(text):
+        if match.group(1):
+            keys.append(match.group(1))
+        else:
+            keys.extend(_HEX.findall(match.group(2)))
+    return keys
+
+
+def join_json(text: str, objects: Mapping[str, bytes]) -> str:
+    """Replaces every reference in `text` by the (joined) text of its object."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1):
+            return join_json(objects[match.group(1)].decode(), objects)
+        inner = [join_json(objects[key].decode(), objects)[1:-1] for key in _HEX.findall(match.group(2))]
+        return "[" + ",".join(part for part in inner if part) + "]"
+
+    return _REFERENCE.sub(replace, text)
+
+
+# -- the driver -------------------------------------------------------------------------------------
+
+
+@dataclass
+class StoreCounters:
+    """What a driver did in this process (the benchmark reads them)."""
+
+    payloads_stored: int = 0
+    payload_bytes_stored: int = 0  # sizes of the payloads handed to `store` (a whole-payload store's bytes)
+    objects_written: int = 0
+    object_bytes_written: int = 0  # new bytes this process put into the object store
+    payloads_retrieved: int = 0
+
+
+class _ObjectCache:
+    """Objects by key, least recently used dropped first. Objects never change, so it is never stale."""
+
+    def __init__(self, capacity_bytes: int) -> None:
+        self._capacity = capacity_bytes
+        self._size = 0
+        self._objects: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, key: str) -> bytes | None:
+        data = self._objects.get(key)
+        if data is not None:
+            self._objects.move_to_end(key)
+        return data
+
+    def add(self, key: str, data: bytes) -> None:
+        if key in self._objects or len(data) > self._capacity:
+            return
+        self._objects[key] = data
+        self._size += len(data)
+        while self._size > self._capacity:
+            _, dropped = self._objects.popitem(last=False)
+            self._size -= len(dropped)
+
+
+class ContentAddressedDriver(StorageDriver):
+    """A `StorageDriver` whose claims are SHA-256 keys: `{"sha256": "<hex>"}` names the root object,
+    a serialized `Payload` (for JSON, the Merkle root; see the module docstring)."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        name: str = DRIVER_NAME,
+        split: bool = True,
+        min_object_bytes: int = 1024,
+        array_block: int = 16,
+        cache_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self.object_store = store
+        self._name = name
+        self._split = split
+        self._min_object_bytes = min_object_bytes
+        self._array_block = array_block
+        self._cache = _ObjectCache(cache_bytes)
+        self._present: set[str] = set()  # keys known to be in the store (written or read here)
+        self.counters = StoreCounters()
+
+    def name(self) -> str:
+        return self._name
+
+    def type(self) -> str:
+        return "ai-workflows.ContentAddressedDriver"
+
+    async def store(
+        self, context: StorageDriverStoreContext, payloads: Sequence[Payload]
+    ) -> list[StorageDriverClaim]:
+        claims: list[StorageDriverClaim] = []
+        for payload in payloads:
+            root, objects = self._cut(payload)
+            key = sha256_hex(root)
+            objects[key] = root
+            await self._put_all(objects)
+            self.counters.payloads_stored += 1
+            self.counters.payload_bytes_stored += payload.ByteSize()
+            claims.append(StorageDriverClaim(claim_data={"sha256": key}))
+        return claims
+
+    async def retrieve(
+        self, context: StorageDriverRetrieveContext, claims: Sequence[StorageDriverClaim]
+    ) -> list[Payload]:
+        payloads = []
+        for claim in claims:
+            key = claim.claim_data.get("sha256", "")
+            if not _KEY.match(key):
+                raise PayloadStoreError(f"not a content-addressed claim: {dict(claim.claim_data)}")
+            root = Payload.FromString((await self._get_all([key]))[key])
+            if root.metadata.get(MERKLE_METADATA):
+                text = root.data.decode()
+                objects = await self._get_tree(text)
+                del root.metadata[MERKLE_METADATA]
+                root.data = join_json(text, objects).encode()
+            payloads.append(root)
+            self.counters.payloads_retrieved += 1
+        return payloads
+
+    def _cut(self, payload: Payload) -> tuple[bytes, dict[str, bytes]]:
+        """The root object's bytes and the other new objects of one payload."""
+        if self._split and payload.metadata.get("encoding") == b"json/plain":
+            cut = split_json(payload.data, self._min_object_bytes, self._array_block)
+            if cut is not None:
+                text, objects = cut
+                root = Payload(metadata=dict(payload.metadata), data=text.encode())
+                root.metadata[MERKLE_METADATA] = b"1"
+                return root.SerializeToString(deterministic=True), objects
+        return payload.SerializeToString(deterministic=True), {}
+
+    async def _put_all(self, objects: Mapping[str, bytes]) -> None:
+        new = [(key, data) for key, data in objects.items() if key not in self._present]
+        for key, data in new:
+            if not await self.object_store.exists(key):
+                await self.object_store.put(key, data)
+                self.counters.objects_written += 1
+                self.counters.object_bytes_written += len(data)
+            self._remember(key, data)
+
+    async def _get_tree(self, text: str) -> dict[str, bytes]:
+        """Every object reachable from `text`, level by level (one concurrent batch per level)."""
+        objects: dict[str, bytes] = {}
+        pending = referenced_keys(text)
+        while pending:
+            fetched = await self._get_all(key for key in pending if key not in objects)
+            objects.update(fetched)
+            pending = [key for data in fetched.values() for key in referenced_keys(data.decode())]
+        return objects
+
+    async def _get_all(self, keys: Iterable[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        missing: list[str] = []
+        for key in dict.fromkeys(keys):
+            cached = self._cache.get(key)
+            if cached is None:
+                missing.append(key)
+            else:
+                found[key] = cached
+        for key, data in zip(
+            missing, await asyncio.gather(*map(self.object_store.get, missing)), strict=True
+        ):
+            if sha256_hex(data) != key:
+                raise PayloadStoreError(
+                    f"payload object {key} in {self.object_store.describe()} does not match its hash"
+                )
+            self._remember(key, data)
+            found[key] = data
+        return found
+
+    def _remember(self, key: str, data: bytes) -> None:
+        if len(self._present) > 1_000_000:
+            self._present.clear()  # bounded memory; forgetting only costs an `exists` check
+        self._present.add(key)
+        self._cache.add(key, data)

@@ -1,0 +1,44 @@
+"""`python -m bench --quick` as a smoke test: it starts its own dev server and workers, measures every
+figure next to its baseline and writes the table (to a temporary file, never docs/benchmarks.md).
+Timings on a shared machine say nothing here: only that every figure is produced."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+FIGURES = (
+    "agent step (LLM + one tool)",
+    "history bytes of a",
+    "history growth: bytes(",
+    "payload store: new bytes written",
+    "fan-out of 10 research steps",
+    "fan-out of 20 research steps",
+    "throughput:",
+    "workflow-task time of a",
+    "resume after the worker is SIGKILLed",
+)
+
+
+def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
+    output = tmp_path / "benchmarks.md"
+    docs = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+    docs_before = docs.read_bytes() if docs.exists() else None
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    markdown = output.read_text()
+    rows = [line for line in markdown.splitlines() if line.startswith("| ") and "---" not in line]
+    for figure in FIGURES:
+        assert any(figure in line for line in done.stdout.splitlines()), figure
+        [row] = [line for line in rows if figure in line]
+        product, baseline = row.split(" | ")[2:4]
+        assert product != "-" and baseline != "-", row  # a measured value on both sides
+    for heading in ("## Run", "- machine:", "- load average", "temporalio 1.", "## Figures"):
+        assert heading in markdown
+    assert (docs.read_bytes() if docs.exists() else None) == docs_before
