@@ -9,8 +9,8 @@
   exporter (OTEL_TRACES_CONSOLE) for local debugging. No endpoint: spans are made (the trace context
   still propagates) but nothing is exported and nothing fails.
 - Metrics: an OTel MeterProvider for the product's metrics (`common.metrics`), exported over OTLP;
-  Temporal's own SDK metrics from the Core runtime on a Prometheus endpoint (METRICS_PROMETHEUS_BIND),
-  or over OTLP when only an endpoint is set.
+  in the worker, Temporal's own SDK metrics from the Core runtime on a Prometheus endpoint
+  (METRICS_PROMETHEUS_BIND), or over OTLP when only an endpoint is set.
 """
 
 from __future__ import annotations
@@ -157,12 +157,6 @@ class Telemetry:
     capture_content: bool
     exports_metrics: bool = False  # an OTLP metrics endpoint is configured
 
-    def flush(self, timeout_ms: int = 5000) -> None:
-        if self.tracer_provider is not None:
-            self.tracer_provider.force_flush(timeout_ms)
-        if self.meter_provider is not None:
-            self.meter_provider.force_flush(timeout_ms)
-
     def shutdown(self) -> None:
         """Flush and stop the exporters (also happens at interpreter exit)."""
         if self.tracer_provider is not None:
@@ -174,23 +168,23 @@ class Telemetry:
 _installed: Telemetry | None = None
 
 
-def installed() -> Telemetry | None:
-    return _installed
-
-
-def setup_telemetry(settings: Settings, service_name: str | None = None) -> Telemetry:
-    """Install this process's tracer provider, meter provider and Temporal runtime; idempotent.
+def setup_telemetry(
+    settings: Settings, service_name: str | None = None, *, sdk_metrics: bool = False
+) -> Telemetry:
+    """Install this process's tracer provider and meter provider; idempotent.
 
     OpenTelemetry's global providers can be set once per process, so the first call wins; later
-    calls return what it installed. Call it before the first Temporal client is made
-    (`common.client.connect` does) so the SDK runtime picks up the metrics configuration.
+    calls return what it installed. `sdk_metrics` (the worker): also give Temporal's runtime its
+    metrics endpoint (Prometheus or OTLP); call it before the first Temporal client is made. Other
+    processes (starters) leave the runtime alone: they would fight the worker for the Prometheus port.
     """
     global _installed
     if _installed is not None:
         return _installed
     name = (settings.otel_service_name or "").strip() or service_name or default_service_name()
+    runtime = _install_runtime(settings, name) if sdk_metrics else None
     if settings.otel_sdk_disabled:
-        _installed = Telemetry(name, None, None, None, capture_content=False)
+        _installed = Telemetry(name, None, None, runtime, capture_content=False)
         return _installed
 
     resource = Resource.create({"service.name": name, "service.instance.id": uuid.uuid4().hex})
@@ -203,15 +197,6 @@ def setup_telemetry(settings: Settings, service_name: str | None = None) -> Tele
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     metrics.set_meter_provider(meter_provider)
 
-    runtime: Runtime | None = None
-    runtime_config = runtime_metrics(settings)
-    if runtime_config is not None:
-        runtime = Runtime(
-            telemetry=TelemetryConfig(metrics=runtime_config, global_tags={"service_name": name})
-        )
-        # Clients made after this use it; setup runs before the first connect, so that is all.
-        Runtime.set_default(runtime, error_if_already_set=False)
-
     _installed = Telemetry(
         name,
         tracer_provider,
@@ -222,6 +207,16 @@ def setup_telemetry(settings: Settings, service_name: str | None = None) -> Tele
     )
     log.debug("telemetry for %s: traces -> %s", name, otlp_target(settings, "traces"))
     return _installed
+
+
+def _install_runtime(settings: Settings, service_name: str) -> Runtime | None:
+    config = runtime_metrics(settings)
+    if config is None:
+        return None
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=config, global_tags={"service_name": service_name}))
+    # Clients made after this use it; the worker sets up before it connects, so that is all of them.
+    Runtime.set_default(runtime, error_if_already_set=False)
+    return runtime
 
 
 def capture_content() -> bool:

@@ -19,7 +19,7 @@ log = logging.getLogger("worker")
 async def main() -> int:
     settings = load_settings()
     # Before connecting: the Temporal runtime takes its metrics endpoint from here.
-    telemetry = setup_telemetry(settings, "ai-workflows-worker")
+    telemetry = setup_telemetry(settings, "ai-workflows-worker", sdk_metrics=True)
     try:
         client = await connect(settings)
     except TemporalUnreachable as error:

@@ -97,7 +97,8 @@ async def test_run_is_one_trace_across_starter_and_worker_processes(
         starter = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-c", STARTER_SCRIPT],
-            env={**otel_env, "OTEL_SERVICE_NAME": STARTER_SERVICE},
+            # The same METRICS_PROMETHEUS_BIND as the worker (one shell, one .env): only the worker binds it.
+            env={**otel_env, "METRICS_PROMETHEUS_BIND": prometheus, "OTEL_SERVICE_NAME": STARTER_SERVICE},
             capture_output=True,
             text=True,
             timeout=120,
