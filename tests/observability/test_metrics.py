@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -85,3 +88,55 @@ def test_approvals_waiting_reports_nothing_until_counted(metric_reader: InMemory
     metrics.current().set_approvals_waiting(3)
     (waiting,) = _points(metric_reader)["ai_workflows.approvals.waiting"]
     assert waiting.value == 3
+
+
+async def test_approvals_waiting_follows_visibility(
+    dev_client: Client, settings: Settings, metric_reader: InMemoryMetricReader
+) -> None:
+    """The worker's gauge counts the runs at an approval gate, from the visibility store."""
+
+    async def count(query: str) -> int:
+        return (await dev_client.count_workflows(query)).count
+
+    async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not await condition():
+            assert time.monotonic() < deadline, what
+            await asyncio.sleep(0.05)  # polling the visibility store / the reader, bounded
+
+    def gauge() -> float | None:
+        points = _points(metric_reader).get("ai_workflows.approvals.waiting")
+        return points[0].value if points else None
+
+    async with build_worker(dev_client, settings):
+        handle = await api.start_research(
+            dev_client,
+            ResearchInput(topic="mangroves", max_subtopics=1, approvers=["ana"]),
+            task_queue=settings.temporal_task_queue,
+        )
+        this_run = f"{metrics.APPROVALS_WAITING_QUERY} AND WorkflowId = '{handle.id}'"
+        await until(lambda: _is(count(this_run), 1), "the run never showed up as waiting for approval")
+
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(
+            metrics.watch_approvals_waiting(dev_client, metrics.current(), interval_s=0.05, stop=stop)
+        )
+        try:
+            await until(lambda: _settled(gauge, count), "the gauge never matched visibility")
+            assert (gauge() or 0) >= 1
+            await api.approve(dev_client, handle.id, "ana", "ok")
+            await handle.result()
+            await until(lambda: _is(count(this_run), 0), "the run still shows as waiting")
+        finally:
+            stop.set()
+            await watcher
+
+
+async def _is(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
+
+
+async def _settled(gauge: Callable[[], float | None], count: Callable[[str], Awaitable[int]]) -> bool:
+    """The gauge shows what visibility counts now (other tests' runs may be waiting too)."""
+    shown = gauge()
+    return shown is not None and shown >= 1 and shown == await count(metrics.APPROVALS_WAITING_QUERY)
