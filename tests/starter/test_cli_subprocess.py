@@ -49,8 +49,8 @@ async def test_errors_are_one_line_and_exit_nonzero(dev_client: Client, task_que
         (("status", missing), f"error: no workflow with id '{missing}'"),
         (("approve", missing, "--as", "ana"), f"error: no workflow with id '{missing}'"),
         (
-            ("research", "x", "--max-subtopics", "99"),
-            "error: invalid max-subtopics: Input should be less than",
+            ("research", "x", "--max-subtopics", "0"),
+            "error: invalid max-subtopics: Input should be greater than or equal to 1",
         ),
     ]
     for args, expected in cases:
