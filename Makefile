@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest up server worker bench clean install browser
+.PHONY: demo test lint typecheck pytest up server worker bench clean install browser histories
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ server: $(STAMP)
 ## make worker: one worker process
 worker: $(STAMP)
 	$(BIN)/python -m worker
+
+## make histories: regenerate the replay gate's histories (tests/replay/histories/, docs/operations.md)
+histories: $(STAMP)
+	$(BIN)/python -m tests.replay.record
 
 clean:
 	rm -rf $(VENV) .state .mypy_cache .pytest_cache .ruff_cache

@@ -63,3 +63,17 @@ def workflow_task_failures(history: WorkflowHistory) -> list[str]:
         for event in history.events
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
     ]
+
+
+def workflow_task_spans(history: WorkflowHistory) -> list[tuple[float, float]]:
+    """(first scheduled, completed) of each workflow task, across its timeouts and retries: how long
+    the run waited for a worker to take its next step."""
+    spans: list[tuple[float, float]] = []
+    scheduled_at: float | None = None
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED and scheduled_at is None:
+            scheduled_at = event_time(event)
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and scheduled_at is not None:
+            spans.append((scheduled_at, event_time(event)))
+            scheduled_at = None
+    return spans

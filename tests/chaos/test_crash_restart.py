@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from tests.chaos.histories import (
     run_chain,
     times_of,
     workflow_task_failures,
+    workflow_task_spans,
 )
 from tests.chaos.processes import DevServer, WorkerProcess, clean_environment
 from tests.fakes.anthropic_server import AnthropicServer
@@ -54,6 +56,13 @@ LLM_KILLS = 4
 APPROVER = "ops"
 TASK_QUEUE = "chaos"
 ALL_DONE_WITHIN_S = 200
+# The runs' workflow task timeout: Temporal's default (10 s) unless CHAOS_TASK_TIMEOUT_S says otherwise
+# (to measure the trade-off described in docs/operations.md).
+TASK_TIMEOUT = (
+    timedelta(seconds=float(os.environ["CHAOS_TASK_TIMEOUT_S"]))
+    if "CHAOS_TASK_TIMEOUT_S" in os.environ
+    else None
+)
 RECOVERY_GUARD_S = 15.0  # a loose regression guard; the measured figure is printed and documented
 
 
@@ -167,12 +176,15 @@ class ChaosSmtpServer(SmtpServer):
     def __init__(self, on_accepted: Callable[[int, str], None]) -> None:
         super().__init__()
         self._on_accepted = on_accepted
+        self.arrivals: list[tuple[str, float]] = []  # (Message-ID, time.time()) of every stored mail
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         reply = await super().handle_DATA(server, session, envelope)
         if reply.startswith("250"):
+            message_id = self.messages[-1].message_id
+            self.arrivals.append((message_id, time.time()))
             # Stored; the sender dies before it reads the 250, so its ledger still says "pending".
-            self._on_accepted(len(self.messages), self.messages[-1].message_id)
+            self._on_accepted(len(self.messages), message_id)
         return reply
 
 
@@ -189,7 +201,7 @@ def plan_runs(http_url: str) -> list[tuple[str, ResearchInput | AgentInput, str,
     for i in range(RESEARCH_RUNS):
         webhook = i % 2 == 0
         approvers = [APPROVER] if i % 3 == 0 else []
-        params = ResearchInput(
+        params: ResearchInput | AgentInput = ResearchInput(
             topic=f"lighthouse keeping, part {i}",
             max_subtopics=2,
             deliver_to=f"{http_url}/reports/{i}" if webhook else f"mailto:team{i}@example.com",
@@ -275,8 +287,10 @@ async def test_runs_survive_worker_kills_and_a_server_restart(tmp_path: Path) ->
         chaos.email_threshold,
     )
     llm = ChaosAnthropicServer(chaos.on_llm_request)
-    http = ChaosHttpReceiver(chaos.on_webhook_accepted).start()
-    smtp = ChaosSmtpServer(chaos.on_email_accepted).start()
+    http = ChaosHttpReceiver(chaos.on_webhook_accepted)
+    smtp = ChaosSmtpServer(chaos.on_email_accepted)
+    http.start()
+    smtp.start()
     server = DevServer(tmp_path)
     workers: list[WorkerProcess] = []
     replacements: list[Replacement] = []
@@ -295,6 +309,8 @@ async def test_runs_survive_worker_kills_and_a_server_restart(tmp_path: Path) ->
                     "SMTP_PORT": str(smtp.port),
                     "DEDUPE_LEDGER_PATH": str(tmp_path / "dedupe-ledger.sqlite3"),
                     "WORKER_GRACEFUL_SHUTDOWN_S": "0",
+                    # To measure Temporal's default instead (docs/operations.md): 10.
+                    "WORKER_STICKY_QUEUE_TIMEOUT_S": os.environ.get("CHAOS_STICKY_QUEUE_TIMEOUT_S", "1"),
                     "OTEL_SDK_DISABLED": "true",
                 }
             )
@@ -316,6 +332,7 @@ async def test_runs_survive_worker_kills_and_a_server_restart(tmp_path: Path) ->
                         id=workflow_id,
                         task_queue=TASK_QUEUE,
                         result_type=AgentResult if isinstance(params, AgentInput) else ResearchResult,
+                        task_timeout=TASK_TIMEOUT,
                     ),
                     "agent" if isinstance(params, AgentInput) else "research",
                     channel,
@@ -376,7 +393,13 @@ async def test_runs_survive_worker_kills_and_a_server_restart(tmp_path: Path) ->
     # -- every run completed ---------------------------------------------------------------------
     assert len(kills) >= 5 and len(restarts) == 1, disruptions
     assert all(r.outcome == "completed" for r in results), [r.outcome for r in results]
-    assert approvals == sum(run.needs_approval for run in runs)
+    for run, result in zip(runs, results, strict=True):  # each gate opened by one Update of the approver
+        decisions = [result.approval] if run.kind == "research" and result.approval else []
+        decisions += result.decisions if run.kind == "agent" else []
+        assert [(d.approver, d.approved, d.via) for d in decisions] == (
+            [(APPROVER, True, "update")] if run.needs_approval else []
+        ), run.handle.id
+    print(f"approvals: {approvals} Updates accepted by the approver's client")
     for workflow_id, chain in histories.items():
         for history in chain:  # a crash never surfaced as a nondeterminism / task failure
             assert workflow_task_failures(history) == [], (workflow_id, workflow_task_failures(history))
@@ -384,7 +407,7 @@ async def test_runs_survive_worker_kills_and_a_server_restart(tmp_path: Path) ->
 
     # -- every delivery arrived exactly once -------------------------------------------------------
     check_webhooks(runs, http)
-    check_emails(runs, smtp, chaos.killed_message_ids)
+    check_emails(runs, smtp, chaos.killed_message_ids, disruptions)
 
     # -- LLM requests against history --------------------------------------------------------------
     completed = [step for chain in histories.values() for h in chain for step in completed_llm_steps(h)]
@@ -411,7 +434,9 @@ def check_webhooks(runs: list[Run], http: HttpReceiver) -> None:
     print(f"webhooks: {len(accepted)} delivered once each; {repeats} repeat(s) refused by key")
 
 
-def check_emails(runs: list[Run], smtp: SmtpServer, killed_message_ids: list[str]) -> None:
+def check_emails(
+    runs: list[Run], smtp: ChaosSmtpServer, killed_message_ids: list[str], disruptions: list[Disruption]
+) -> None:
     by_message_id = Counter(mail.message_id for mail in smtp.messages)
     keys = {mail.message_id: mail.message["X-Idempotency-Key"] for mail in smtp.messages}
     research = [r.handle.id for r in runs if r.kind == "research" and r.channel == "email"]
@@ -423,14 +448,20 @@ def check_emails(runs: list[Run], smtp: SmtpServer, killed_message_ids: list[str
         assert len(ids) == 1, (workflow_id, ids)
     assert len(by_message_id) == len(research) + len(agents), by_message_id
     # The one window the ledger cannot close (docs/operations.md): the server stored the mail and the
-    # worker died before reading the 250. The resend carries the same Message-ID, so a mail store
-    # keeps one. Every other email arrived exactly once.
-    for message_id, count in by_message_id.items():
-        allowed = 1 + killed_message_ids.count(message_id)
-        assert count <= allowed, (message_id, count)
-        if message_id in killed_message_ids:
-            assert count == 2, "the kill after the 250 should have produced the documented resend"
-    print(f"emails: {len(by_message_id)} Message-IDs; resent in the documented window: {killed_message_ids}")
+    # worker died before reading the 250 (or before the ledger recorded it). The resend carries the
+    # same Message-ID, so a mail store keeps one. A second copy therefore needs a crash after the first
+    # copy arrived: at most one resend per crash, none without one.
+    crash_times = sorted(d.at for d in disruptions)
+    for message_id in by_message_id:
+        arrivals = sorted(t for m, t in smtp.arrivals if m == message_id)
+        for previous, following in itertools.pairwise(arrivals):
+            assert any(previous <= t <= following for t in crash_times), (message_id, arrivals, crash_times)
+    for message_id in killed_message_ids:  # the kill aimed at the window produced the resend
+        assert by_message_id[message_id] >= 2, message_id
+    resent = {m: n for m, n in by_message_id.items() if n > 1}
+    print(
+        f"emails: {len(by_message_id)} Message-IDs; resent after a crash in the documented window: {resent}"
+    )
 
 
 def check_llm_requests(
@@ -456,7 +487,7 @@ def check_llm_requests(
         for previous, following in itertools.pairwise(arrivals):
             crashes = [t for t in crash_times if previous <= t <= following]
             assert crashes, (step, arrivals, crash_times)
-            retry_delays.append(following - crashes[-1])
+            retry_delays.append(following - crashes[0])
         extra += len(arrivals) - 1
     print(f"llm: {len(requests)} requests for {len(by_step)} steps; {extra} re-run(s) of in-flight steps")
     if retry_delays:
@@ -466,12 +497,11 @@ def check_llm_requests(
 
 
 def report_recovery(replacements: list[Replacement], histories: dict[str, list[Any]]) -> None:
-    task_done = sorted(
-        t
-        for chain in histories.values()
-        for h in chain
-        for t in times_of(h, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
-    )
+    """Per replacement worker: how long the runs that were waiting for a workflow task when it came up
+    waited after that, and when the next step completed. A task that was waiting on the dead worker's
+    sticky queue moves after the sticky timeout (1 s); one the dead worker had already taken waits out
+    the workflow task timeout (10 s, Temporal's default)."""
+    spans = [span for chain in histories.values() for h in chain for span in workflow_task_spans(h)]
     activity_done = sorted(
         t
         for chain in histories.values()
@@ -480,11 +510,13 @@ def report_recovery(replacements: list[Replacement], histories: dict[str, list[A
     )
     lines = []
     for r in replacements:
-        next_task = next(t for t in task_done if t >= r.ready_at) - r.ready_at
+        waits = [done - r.ready_at for scheduled, done in spans if scheduled < r.ready_at < done]
         next_activity = next(t for t in activity_done if t >= r.ready_at) - r.ready_at
         lines.append(
-            f"  kill -> replacement ready {r.ready_at - r.killed_at:.2f} s (process start {r.ready_at - r.spawned_at:.2f} s); "
-            f"ready -> next workflow task {next_task:.2f} s, next completed step {next_activity:.2f} s"
+            f"  kill -> replacement polling {r.ready_at - r.killed_at:.2f} s (process start {r.ready_at - r.spawned_at:.2f} s); "
+            f"{len(waits)} run(s) waiting for a workflow task: {sum(w <= 2 for w in waits)} resumed within 2 s, "
+            f"all within {max(waits, default=0):.2f} s; "
+            f"next completed step {next_activity:.2f} s"
         )
-        assert next_activity < RECOVERY_GUARD_S
+        assert max(waits, default=0) < RECOVERY_GUARD_S
     print("recovery:\n" + "\n".join(lines))
