@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
-import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -19,6 +17,7 @@ from temporalio.service import RPCError
 
 from activities.tools.catalog import TOOLS
 from common.client import TemporalUnreachable, connect
+from common.process_exit import exit_now
 from common.settings import Settings, load_settings
 from starter import api, render
 from starter.watch import RunEnded, watch
@@ -239,17 +238,6 @@ async def run(argv: Sequence[str]) -> int:
     except RPCError as error:  # anything the server refused that the api did not name more precisely
         print(f"error: Temporal refused the request: {error.message}", file=sys.stderr)
         return 1
-
-
-def exit_now(code: int) -> NoReturn:
-    """Exit without interpreter finalization. The Temporal client's Rust threads can outlive the
-    event loop and abort CPython's teardown ("PyGILState_Release ... finalizing", temporalio
-    sdk-python#300), turning a successful command into exit -6 now and then. atexit handlers (span
-    export flushes) run first, as a normal exit would run them."""
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def main() -> None:

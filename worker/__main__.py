@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 
 from common import metrics
 from common.client import TemporalUnreachable, connect
+from common.process_exit import exit_now
 from common.settings import load_settings
 from common.telemetry import setup_telemetry
 from worker.app import build_worker, registered_names
@@ -61,4 +61,4 @@ async def main() -> int:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sys.exit(asyncio.run(main()))
+    exit_now(asyncio.run(main()))
