@@ -40,6 +40,7 @@ class Scenario:
     workflow: str
     params: ResearchInput | AgentInput
     approve: bool = False
+    children: int = 0  # deep research: child agents `<id>/research-<n>`, recorded as `-child-<n>`
 
 
 def scenarios(receiver_url: str) -> list[Scenario]:
@@ -55,6 +56,12 @@ def scenarios(receiver_url: str) -> list[Scenario]:
                 deliver_to=f"{receiver_url}/reports",
             ),
             approve=True,
+        ),
+        Scenario(
+            "research-deep",
+            "ResearchWorkflow",
+            ResearchInput(topic="tide pools", max_subtopics=2, depth="deep", deep_max_iterations=3),
+            children=2,
         ),
         Scenario(
             "agent-tools-approval",
@@ -87,7 +94,8 @@ async def until(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -
         await asyncio.sleep(0.02)
 
 
-async def record_scenario(client: Client, scenario: Scenario) -> list[WorkflowHistory]:
+async def record_scenario(client: Client, scenario: Scenario) -> list[tuple[str, WorkflowHistory]]:
+    """(file stem, history) of each run the scenario made."""
     handle: WorkflowHandle[Any, Any] = await client.start_workflow(
         scenario.workflow,
         scenario.params,
@@ -103,14 +111,18 @@ async def record_scenario(client: Client, scenario: Scenario) -> list[WorkflowHi
         await until(pending)
         await handle.execute_update("approve", ApprovalDecision(approver=APPROVER, approved=True))
     await handle.result()
-    histories = []
+    histories: list[tuple[str, WorkflowHistory]] = []
     run_id: str | None = handle.first_execution_run_id
     while run_id:
         history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
-        histories.append(history)
+        stem = scenario.name if not histories else f"{scenario.name}-run{len(histories) + 1}"
+        histories.append((stem, history))
         last = history.events[-1]
         attributes = last.workflow_execution_continued_as_new_event_attributes
         run_id = attributes.new_execution_run_id or None
+    for n in range(1, scenario.children + 1):
+        child = await client.get_workflow_handle(f"{handle.id}/research-{n}").fetch_history()
+        histories.append((f"{scenario.name}-child-{n}", child))
     return histories
 
 
@@ -121,13 +133,6 @@ def anonymised(value: Any) -> Any:
     if isinstance(value, list):
         return [anonymised(item) for item in value]
     return value
-
-
-def history_files(scenario_name: str, count: int) -> list[Path]:
-    return [
-        HISTORIES / (f"{scenario_name}.json" if index == 0 else f"{scenario_name}-run{index + 1}.json")
-        for index in range(count)
-    ]
 
 
 async def record(directory: Path = HISTORIES) -> list[Path]:
@@ -153,11 +158,8 @@ async def record(directory: Path = HISTORIES) -> list[Path]:
         try:
             async with build_worker(env.client, settings):
                 for scenario in scenarios(receiver.url):
-                    histories = await record_scenario(env.client, scenario)
-                    for history, path in zip(
-                        histories, history_files(scenario.name, len(histories)), strict=True
-                    ):
-                        target = directory / path.name
+                    for stem, history in await record_scenario(env.client, scenario):
+                        target = directory / f"{stem}.json"
                         target.parent.mkdir(parents=True, exist_ok=True)
                         target.write_text(json.dumps(anonymised(history.to_json_dict()), indent=1) + "\n")
                         written.append(target)

@@ -27,6 +27,9 @@ from workflows.registry import WORKFLOWS
 EXPECTED = {
     "research-quick": "ResearchWorkflow",
     "research-approval-delivery": "ResearchWorkflow",
+    "research-deep": "ResearchWorkflow",
+    "research-deep-child-1": "AgentWorkflow",
+    "research-deep-child-2": "AgentWorkflow",
     "agent-tools-approval": "AgentWorkflow",
     "agent-continue-as-new": "AgentWorkflow",
     "agent-continue-as-new-run2": "AgentWorkflow",
@@ -74,6 +77,10 @@ def test_the_committed_histories_cover_every_workflow_and_path() -> None:
         if name != "agent-continue-as-new"
     )
     assert "delivery.deliver" in activity_types(history("research-approval-delivery"))
+    assert EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED in events["research-deep"]
+    assert (
+        EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED in events["research-deep-child-1"]
+    )
     assert {"tool.calculator", "tool.send_webhook"} <= activity_types(history("agent-tools-approval"))
 
 
