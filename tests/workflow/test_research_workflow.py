@@ -150,7 +150,9 @@ async def test_deep_research_rolls_child_agents_up(
     assert all(child.outcome == "completed" and child.iterations >= 2 for child in children)
     assert child_memo["started_by"] == handle.id and result.subtopics[0] in child_memo["input"]["goal"]
     assert len(recorder.searches) == 2  # each child used its read-only tool
-    child_steps = [s for s in result.steps if s.kind == "child"]
+    # In the order the children finished, which is any order: match them by step name.
+    child_steps = sorted((s for s in result.steps if s.kind == "child"), key=lambda s: s.step)
+    assert [s.step for s in child_steps] == ["research 1 (agent)", "research 2 (agent)"]
     assert [s.cost_usd for s in child_steps] == [c.cost_usd for c in children]
     assert [s.output_tokens for s in child_steps] == [c.usage.output_tokens for c in children]
     own = sum(s.cost_usd for s in result.steps if s.kind == "llm")
