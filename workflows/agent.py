@@ -197,7 +197,7 @@ class AgentWorkflow:
             messages=self._messages,
             tools=self._tool_specs,
             step_kind="agent",
-            step=f"agent step {step}",
+            step=f"llm step {step}",
         )
 
     async def _think(self) -> LLMResponse:
