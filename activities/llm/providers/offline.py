@@ -108,8 +108,9 @@ class OfflineProvider:
 
     def _research(self, request: LLMRequest) -> str:
         subject = _first_user_text(request).strip()
+        headline = subject.splitlines()[0] if subject else "the subtopic"  # one line: reports list notes
         return (
-            f"{LABEL} Notes on {subject[:300]} (ref {_digest(subject)}): this summary is generated "
+            f"{LABEL} Notes on {headline[:300]} (ref {_digest(subject)}): this summary is generated "
             "locally from the request alone; connect a real model (LLM_PROVIDER) for real research."
         )
 
