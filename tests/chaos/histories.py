@@ -3,12 +3,12 @@ included) and, per run, which LLM steps completed when."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
 
 LLM_ACTIVITY = "llm.complete"
 
@@ -37,14 +37,16 @@ class CompletedStep:
     completed_at: float  # Unix time of ActivityTaskCompleted
 
 
-def completed_llm_steps(history: WorkflowHistory) -> list[CompletedStep]:
+async def completed_llm_steps(history: WorkflowHistory, converter: DataConverter) -> list[CompletedStep]:
+    """The converter decodes the requests: a big one sits in the external payload store, and history
+    holds only its reference."""
     scheduled: dict[int, str] = {}
     steps: list[CompletedStep] = []
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attributes = event.activity_task_scheduled_event_attributes
             if attributes.activity_type.name == LLM_ACTIVITY:
-                request = json.loads(attributes.input.payloads[0].data)
+                [request] = await converter.decode(attributes.input.payloads, [dict])
                 scheduled[event.event_id] = f"{history.workflow_id}/{request['step']}"
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             step = scheduled.get(event.activity_task_completed_event_attributes.scheduled_event_id)

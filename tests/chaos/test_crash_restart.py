@@ -31,7 +31,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from activities.delivery.email import message_id_for
-from common.converter import product_data_converter
+from common.converter import build_data_converter
+from common.settings import try_load_settings
 from tests.chaos.histories import (
     CompletedStep,
     completed_llm_steps,
@@ -291,6 +292,11 @@ async def test_runs_survive_worker_kills_and_a_server_restart(tmp_path: Path) ->
     http.start()
     smtp.start()
     server = DevServer(tmp_path)
+    # The worker's external payload store (on by default): the test reads results and requests back.
+    payload_store = tmp_path / "payloads"
+    converter = build_data_converter(
+        try_load_settings(llm_provider="offline", payload_store_dir=payload_store, _env_file=None)
+    )
     workers: list[WorkerProcess] = []
     replacements: list[Replacement] = []
     with llm:
@@ -307,6 +313,7 @@ async def test_runs_survive_worker_kills_and_a_server_restart(tmp_path: Path) ->
                     "SMTP_HOST": smtp.host,
                     "SMTP_PORT": str(smtp.port),
                     "DEDUPE_LEDGER_PATH": str(tmp_path / "dedupe-ledger.sqlite3"),
+                    "PAYLOAD_STORE_DIR": str(payload_store),
                     "WORKER_GRACEFUL_SHUTDOWN_S": "0",
                     # To measure Temporal's default instead (docs/operations.md): 10.
                     "WORKER_STICKY_QUEUE_TIMEOUT_S": os.environ.get("CHAOS_STICKY_QUEUE_TIMEOUT_S", "1"),
@@ -322,7 +329,7 @@ async def test_runs_survive_worker_kills_and_a_server_restart(tmp_path: Path) ->
                 return worker
 
             await start_worker()
-            client = await Client.connect(server.address, data_converter=product_data_converter)
+            client = await Client.connect(server.address, data_converter=converter)
             runs = [
                 Run(
                     await client.start_workflow(
@@ -409,7 +416,12 @@ async def test_runs_survive_worker_kills_and_a_server_restart(tmp_path: Path) ->
     check_emails(runs, smtp, chaos.killed_message_ids, disruptions)
 
     # -- LLM requests against history --------------------------------------------------------------
-    completed = [step for chain in histories.values() for h in chain for step in completed_llm_steps(h)]
+    completed = [
+        step
+        for chain in histories.values()
+        for h in chain
+        for step in await completed_llm_steps(h, converter)
+    ]
     check_llm_requests(llm.requests, completed, disruptions, wall_minus_monotonic)
 
     # -- recovery: replacement worker ready -> the next completed step -----------------------------

@@ -141,6 +141,7 @@ async def record(directory: Path = HISTORIES) -> list[Path]:
             temporal_task_queue=TASK_QUEUE,
             llm_provider="offline",
             dedupe_ledger_path=Path(scratch) / "ledger.sqlite3",
+            payload_store="off",  # every payload inline: the committed histories need no store
             _env_file=None,
         )
         extra: list[str] = []

@@ -46,7 +46,7 @@ def history(name: str) -> WorkflowHistory:
 
 
 def replayer(*workflows: type) -> Replayer:
-    settings = try_load_settings(llm_provider="offline", _env_file=None)
+    settings = try_load_settings(llm_provider="offline", payload_store="off", _env_file=None)
     return Replayer(workflows=list(workflows), data_converter=build_data_converter(settings))
 
 
