@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 from temporalio import workflow
@@ -69,22 +70,35 @@ def approval_wait_span(
     span = trace.get_tracer(TRACER_NAME).start_span(
         APPROVAL_SPAN, attributes=attributes, start_time=workflow.time_ns()
     )
-    with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-        try:
-            yield ApprovalWait(span)
-        except asyncio.CancelledError:
-            # The run was cancelled while waiting (an eviction also cancels, but while replaying,
-            # and the replay-safe span ignores that end).
-            span.set_attribute("error.type", "cancelled")
-            span.set_status(Status(StatusCode.ERROR, "cancelled"))
-            span.end(end_time=workflow.time_ns())
-            raise
-        except BaseException as error:
-            # Recorded so the replay-safe span drops the end of a failed workflow *task* (retried,
-            # would duplicate the span) and keeps that of a failed workflow.
-            span.record_exception(error)
-            span.set_attribute("error.type", type(error).__qualname__)
-            span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
-            span.end(end_time=workflow.time_ns())
-            raise
+    # Attached by hand rather than with `trace.use_span`, so that a coroutine closed outside the
+    # workflow's event loop does not detach (the token belongs to the workflow task's context).
+    token = otel_context.attach(trace.set_span_in_context(span))
+    torn_down = False
+    try:
+        yield ApprovalWait(span)
+    except asyncio.CancelledError:
+        # The run was cancelled while waiting (an eviction also cancels, but while replaying,
+        # and the replay-safe span ignores that end).
+        span.set_attribute("error.type", "cancelled")
+        span.set_status(Status(StatusCode.ERROR, "cancelled"))
         span.end(end_time=workflow.time_ns())
+        raise
+    except GeneratorExit:
+        # An evicted run's coroutine closed outside the workflow's event loop: no workflow API
+        # (not even its clock) works here. The span stays open, so it is never exported; the
+        # worker that resumes the run from history ends it.
+        torn_down = True
+        raise
+    except BaseException as error:
+        # Recorded so the replay-safe span drops the end of a failed workflow *task* (retried,
+        # would duplicate the span) and keeps that of a failed workflow.
+        span.record_exception(error)
+        span.set_attribute("error.type", type(error).__qualname__)
+        span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
+        span.end(end_time=workflow.time_ns())
+        raise
+    else:
+        span.end(end_time=workflow.time_ns())
+    finally:
+        if not torn_down:
+            otel_context.detach(token)

@@ -9,6 +9,7 @@ nothing in history; a refused Signal is logged and ignored. Past the deadline th
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from common.search_attributes import APPROVAL_DEADLINE
+    from common.workflow_spans import approval_wait_span
     from workflows.activity_options import NOTIFY
     from workflows.models import (
         ApprovalDecision,
@@ -126,19 +128,18 @@ class ApprovalGate:
         workflow.upsert_search_attributes([APPROVAL_DEADLINE.value_set(pending.deadline)])
         workflow.set_current_details(self._details(pending))
         try:
-            if not await self._wait(settings.approval_timeout_s):
-                await self._escalate(pending)
-                pending.escalated = True
-                workflow.set_current_details(self._details(pending))
-                if settings.approval_grace_s <= 0 or not await self._wait(settings.approval_grace_s):
-                    self._decision = self._by_policy(pending)
-            record = self._decision
-            assert record is not None
-        finally:
-            self._pending = None
-            self._progress.status.pending_approval = None
-            workflow.set_current_details("")
-            workflow.upsert_search_attributes([APPROVAL_DEADLINE.value_unset()])
+            with approval_wait_span(action, hash_, pending.approvers, pending.deadline) as wait:
+                record = await self._decision_for(pending)
+                wait.decided(approved=record.approved, approver=record.approver, via=record.via)
+        # Only where the run goes on (a cancellation may be caught upstream) or fails is the gate
+        # closed. Any other BaseException is the worker tearing the run down: GeneratorExit when an
+        # evicted run's coroutine is closed outside the workflow's event loop, or the SDK's eviction
+        # error. No workflow API may be called then ("Not in workflow event loop"), and nothing needs
+        # undoing: the next worker rebuilds the run from its history.
+        except (Exception, asyncio.CancelledError):
+            self._close()
+            raise
+        self._close()
         self._progress.status.decisions.append(record)
         self._progress.record(
             StepRecord(
@@ -151,6 +152,25 @@ class ApprovalGate:
         )
         self._progress.set_phase(previous_phase)
         return record
+
+    async def _decision_for(self, pending: PendingApproval) -> ApprovalRecord:
+        settings = self._settings
+        if not await self._wait(settings.approval_timeout_s):
+            await self._escalate(pending)
+            pending.escalated = True
+            workflow.set_current_details(self._details(pending))
+            if settings.approval_grace_s <= 0 or not await self._wait(settings.approval_grace_s):
+                self._decision = self._by_policy(pending)
+        record = self._decision
+        assert record is not None
+        return record
+
+    def _close(self) -> None:
+        """Nothing is pending any more: clear it from `status`, current details and search attributes."""
+        self._pending = None
+        self._progress.status.pending_approval = None
+        workflow.set_current_details("")
+        workflow.upsert_search_attributes([APPROVAL_DEADLINE.value_unset()])
 
     async def _wait(self, seconds: float) -> bool:
         try:
