@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,9 +122,7 @@ class SqliteLedger:
         connection = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
         try:
             if not self._ready:
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute(_SCHEMA.format(ts="TEXT"))
-                self._ready = True
+                self._initialise(connection)
             # synchronous=FULL: a "sent" mark that was acknowledged survives a power cut.
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("BEGIN IMMEDIATE")
@@ -137,6 +136,24 @@ class SqliteLedger:
             raise
         finally:
             connection.close()
+
+    def _initialise(self, connection: sqlite3.Connection) -> None:
+        """WAL mode and the schema, once per process. Switching the journal mode answers "database
+        is locked" at once, without the busy handler, while another process opens the same new file:
+        retry that for up to the busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout_s
+        delay = 0.01
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute(_SCHEMA.format(ts="TEXT"))
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)  # in the ledger's worker thread, never on the event loop
+                delay = min(delay * 2, 0.5)
+        self._ready = True
 
 
 class PostgresLedger:
