@@ -22,9 +22,8 @@ from temporalio.service import RPCError
 
 from starter import api
 from workflows.models import PendingApproval, StepRecord, WorkflowStatus
+from workflows.stream_topics import PHASE_TOPIC, STEPS_TOPIC
 
-PHASE_TOPIC = "phase"
-STEPS_TOPIC = "steps"
 _STREAM_OFFSET_QUERY = "__temporal_workflow_stream_offset"
 AWAITING_APPROVAL = "awaiting_approval"
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.contrib.workflow_streams import WorkflowStream
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -110,7 +111,8 @@ class AgentWorkflow:
                 runs=carried.runs,
             )
         self._params = params
-        self._progress = RunProgress(status)
+        # The stream's log carries over continue-as-new, so a watcher's offset stays valid.
+        self._progress = RunProgress(status, WorkflowStream(carried.stream_state if carried else None))
         self._gate = ApprovalGate(params, self._progress)
         self._messages: list[Message] = (
             list(carried.messages) if carried else [Message.user_text(params.goal)]
@@ -171,6 +173,7 @@ class AgentWorkflow:
         await self._settle_parent_reports()
         status.outcome = outcome
         self._progress.set_phase("completed")
+        await self._progress.close_stream()
         if outcome != "completed" or not answer:
             answer = answer or f"No final answer: the run stopped ({outcome}) after {status.iteration} steps."
         return AgentResult(
@@ -327,8 +330,9 @@ class AgentWorkflow:
 
     async def _continue_as_new(self) -> None:
         await self._settle_parent_reports()
-        # No update or signal handler may be cut off (an approval in flight would be lost).
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        # No update or signal handler may be cut off (an approval in flight would be lost); the
+        # stream's pollers are released first, and follow the run to its next one.
+        await self._progress.close_stream()
         status = self._progress.status
         carried = AgentCarryState(
             messages=self._messages,
@@ -340,6 +344,7 @@ class AgentWorkflow:
             decisions=status.decisions,
             sources=self._sources,
             runs=status.runs + 1,
+            stream_state=self._progress.stream.get_state(),
         )
         workflow.continue_as_new(self._params.model_copy(update={"carried": carried}))
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
+from temporalio.contrib.workflow_streams import WorkflowStreamState
 
 from activities.delivery.models import DeliveryReceipt
 from activities.llm.models import Message
@@ -159,6 +160,8 @@ class AgentCarryState(BaseModel):
     decisions: list[ApprovalRecord] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
     runs: int = 1  # how many runs this agent has had, this one included
+    # The run's Workflow Stream (phases and steps for `starter.watch`), for the next run's stream.
+    stream_state: WorkflowStreamState | None = None
 
 
 class AgentInput(ApprovalSettings):

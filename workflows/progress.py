@@ -8,11 +8,13 @@ so the history gains an event per phase or cost change, not per call.
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.contrib.workflow_streams import WorkflowStream
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm.models import LLMResponse
     from common.search_attributes import APPROVERS, COST_USD, PHASE
     from workflows.models import ChildProgress, StepRecord, UsageTotals, WorkflowStatus
+    from workflows.stream_topics import PHASE_TOPIC, STEPS_TOPIC
 
 
 def usage_of(response: LLMResponse) -> UsageTotals:
@@ -25,8 +27,15 @@ def usage_of(response: LLMResponse) -> UsageTotals:
 
 
 class RunProgress:
-    def __init__(self, status: WorkflowStatus) -> None:
+    def __init__(self, status: WorkflowStatus, stream: WorkflowStream) -> None:
         self.status = status
+        # The run's Workflow Stream (made in the workflow's @workflow.init): phases and finished
+        # steps for `starter.watch`. Publishing only appends to the run's memory; a watcher's polls
+        # are what reach the history.
+        self.stream = stream
+        self._phases = stream.topic(PHASE_TOPIC, type=str)
+        self._steps = stream.topic(STEPS_TOPIC, type=StepRecord)
+        self._streamed_phase: str | None = None
         # Own steps are in status.usage/cost_usd already; running children report here until they
         # finish, then their final totals become one "child" step.
         self._children: dict[str, ChildProgress] = {}
@@ -69,6 +78,7 @@ class RunProgress:
             )
         )
         self.status.cost_usd += record.cost_usd
+        self._steps.publish(record)
         self.publish()
         return record
 
@@ -107,7 +117,16 @@ class RunProgress:
 
     def set_phase(self, phase: str) -> None:
         self.status.phase = phase
+        if phase != self._streamed_phase:
+            self._streamed_phase = phase
+            self._phases.publish(phase)
         self.publish()
+
+    async def close_stream(self) -> None:
+        """Before the run returns or continues-as-new: release the stream's pollers (a watcher's
+        next poll goes to the next run, or sees the run closed) and let every handler finish."""
+        self.stream.detach_pollers()
+        await workflow.wait_condition(workflow.all_handlers_finished)
 
     def announce_approvers(self, approvers: list[str]) -> None:
         if approvers:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.contrib.workflow_streams import WorkflowStream
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -100,7 +101,9 @@ class ResearchWorkflow:
     @workflow.init
     def __init__(self, params: ResearchInput) -> None:
         self._params = params
-        self._progress = RunProgress(WorkflowStatus(phase="planning", budget_usd=params.budget_usd))
+        self._progress = RunProgress(
+            WorkflowStatus(phase="planning", budget_usd=params.budget_usd), WorkflowStream()
+        )
         self._gate = ApprovalGate(params, self._progress)
 
     @workflow.query(name="status")
@@ -127,7 +130,7 @@ class ResearchWorkflow:
     async def run(self, params: ResearchInput) -> ResearchResult:
         channel = delivery_channel(params.deliver_to)
         self._progress.announce_approvers(params.approvers)
-        self._progress.publish()
+        self._progress.set_phase("planning")  # also the stream's first event
 
         subtopics = await self._plan()
         self._progress.set_phase("researching")
@@ -155,7 +158,9 @@ class ResearchWorkflow:
             self._progress.set_phase("synthesizing")
             result.report = await self._synthesize(findings)
             await self._approve_and_deliver(result, channel)
-        return self._finish(result)
+        finished = self._finish(result)
+        await self._progress.close_stream()
+        return finished
 
     # -- steps -------------------------------------------------------------------------------------
 

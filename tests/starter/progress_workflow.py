@@ -17,13 +17,14 @@ with workflow.unsafe.imports_passed_through():
 
 class ProgressInput(BaseModel):
     steps: int = 2
+    stream: bool = True  # False: a run with only the `status` query (as runs from before streams)
 
 
 @workflow.defn(name="ProgressProbeWorkflow")
 class ProgressProbeWorkflow:
     @workflow.init
     def __init__(self, params: ProgressInput) -> None:
-        self._stream = WorkflowStream()
+        self._stream = WorkflowStream() if params.stream else None
         self._status = WorkflowStatus(phase="starting")
         self._proceed = False
 
@@ -52,14 +53,17 @@ class ProgressProbeWorkflow:
         self._status.pending_approval = None
         self._step(StepRecord(step="deliver", kind="delivery"))
         self._phase("completed")
-        self._stream.detach_pollers()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._stream is not None:
+            self._stream.detach_pollers()
+            await workflow.wait_condition(workflow.all_handlers_finished)
         return "done"
 
     def _phase(self, phase: str) -> None:
         self._status.phase = phase
-        self._stream.topic("phase", type=str).publish(phase)
+        if self._stream is not None:
+            self._stream.topic("phase", type=str).publish(phase)
 
     def _step(self, record: StepRecord) -> None:
         self._status.completed_steps.append(record)
-        self._stream.topic("steps", type=StepRecord).publish(record)
+        if self._stream is not None:
+            self._stream.topic("steps", type=StepRecord).publish(record)

@@ -17,10 +17,12 @@ async def pending_approval(client: Client, workflow_id: str) -> PendingApproval:
     raise AssertionError("the run ended without asking for approval")
 
 
-async def update_events(client: Client, workflow_id: str) -> int:
+async def update_events(client: Client, workflow_id: str, name: str | None = None) -> int:
+    """Updates accepted into the run's history (all, or only those named `name`)."""
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    kinds = {
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
-    }
-    return sum(event.event_type in kinds for event in history.events)
+    return sum(
+        event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        and name
+        in (None, event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name)
+        for event in history.events
+    )

@@ -30,7 +30,7 @@ async def test_approve_by_update(ts_client: Client, settings: Settings, task_que
             await api.approve(ts_client, handle.id, "mallory")
         with pytest.raises(api.StarterError, match="decision refused: the pending action changed"):
             await api.approve(ts_client, handle.id, "ana", action_hash="0" * 64)
-        assert await update_events(ts_client, handle.id) == 0  # refused Updates left no trace
+        assert await update_events(ts_client, handle.id, "approve") == 0  # refused: no trace
 
         recorded = await api.approve(
             ts_client, handle.id, "ana", "looks right", action_hash=pending.action_hash

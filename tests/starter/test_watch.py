@@ -12,6 +12,7 @@ from common.settings import Settings
 from starter import api
 from starter.watch import PhaseChanged, RunEnded, StepCompleted, watch
 from tests.starter.progress_workflow import ProgressInput, ProgressProbeWorkflow
+from tests.starter.runs import update_events
 from worker.app import build_worker
 from workflows.models import ResearchInput
 
@@ -54,18 +55,27 @@ async def test_watch_follows_the_workflow_stream(
 async def test_watch_polls_status_when_the_run_has_no_stream(
     ts_client: Client, settings: Settings, task_queue: str
 ) -> None:
-    async with build_worker(ts_client, settings):
-        handle = await api.start_research(
-            ts_client, ResearchInput(topic="estuaries", max_subtopics=2), task_queue=task_queue
+    workflow_id = f"progress-{uuid.uuid4().hex[:8]}"
+    async with build_worker(ts_client, settings, workflows=[ProgressProbeWorkflow]):
+        handle = await ts_client.start_workflow(
+            ProgressProbeWorkflow.run,
+            ProgressInput(steps=2, stream=False),
+            id=workflow_id,
+            task_queue=task_queue,
         )
-        events = [event async for event in watch(ts_client, handle.id, poll_interval_s=0.05)]
-        result = await handle.result()
+        events = []
+        async for event in watch(ts_client, workflow_id, poll_interval_s=0.05):
+            events.append(event)
+            if isinstance(event, PhaseChanged) and event.phase == "awaiting_approval":
+                assert event.pending_approval is not None
+                await handle.signal(ProgressProbeWorkflow.proceed)
     steps = [e.step.step for e in events if isinstance(e, StepCompleted)]
     # Every step exactly once, whatever moment each poll saw.
-    assert sorted(steps) == sorted(s.step for s in result.steps)
+    assert steps == ["step 1", "step 2", "deliver"]
     # Steps before the phase they led to: the run's last phase comes after its last step.
     assert events[-2] == PhaseChanged(phase="completed")
     assert events[-1] == RunEnded(status="COMPLETED")
+    assert await update_events(ts_client, workflow_id) == 0  # polled by query: no stream, no Update
 
 
 async def test_watch_of_a_finished_run_replays_its_steps_and_ends(
