@@ -13,10 +13,12 @@ from workflows.models import (
     PendingApproval,
     ResearchResult,
     StepRecord,
+    UsageTotals,
     WorkflowStatus,
 )
 
-_HEADERS = ("step", "model", "in", "out", "cached", "latency", "cost")
+# Every token column the price depends on, so a row's cost can be checked from the row.
+_HEADERS = ("step", "model", "in", "out", "cache-read", "cache-write", "latency", "cost")
 
 
 def money(value: float) -> str:
@@ -41,8 +43,15 @@ def pending_line(pending: PendingApproval, *, full: bool = True) -> str:
     )
 
 
-def steps_table(steps: Sequence[StepRecord]) -> str:
-    """One row per step and a totals row; `cached` counts cache reads (the cheap input tokens)."""
+def steps_table(
+    steps: Sequence[StepRecord], *, usage: UsageTotals | None = None, cost_usd: float | None = None
+) -> str:
+    """One row per step and a totals row. `in` is uncached input; `cache-read` / `cache-write` are
+    the input tokens read from / written to the prompt cache (each has its own price).
+
+    Give the run's own totals (`status.usage`, `status.cost_usd`) when there are any: they count
+    everything the run spent (running children included), whatever the listed rows are; without
+    them the totals are the sums of the rows."""
     rows = [
         (
             step.step if step.ok else f"{step.step} (failed)",
@@ -50,19 +59,34 @@ def steps_table(steps: Sequence[StepRecord]) -> str:
             str(step.input_tokens),
             str(step.output_tokens),
             str(step.cache_read_tokens),
+            str(step.cache_write_tokens),
             f"{step.latency_ms:.0f} ms",
             money(step.cost_usd),
         )
         for step in steps
     ]
+    if usage is None:
+        usage = UsageTotals()
+        for step in steps:
+            usage = usage.plus(
+                UsageTotals(
+                    input_tokens=step.input_tokens,
+                    output_tokens=step.output_tokens,
+                    cache_read_tokens=step.cache_read_tokens,
+                    cache_write_tokens=step.cache_write_tokens,
+                )
+            )
+    if cost_usd is None:
+        cost_usd = sum(s.cost_usd for s in steps)
     totals = (
         f"total ({len(steps)} steps)",
         "",
-        str(sum(s.input_tokens for s in steps)),
-        str(sum(s.output_tokens for s in steps)),
-        str(sum(s.cache_read_tokens for s in steps)),
-        f"{sum(s.latency_ms for s in steps):.0f} ms",
-        money(sum(s.cost_usd for s in steps)),
+        str(usage.input_tokens),
+        str(usage.output_tokens),
+        str(usage.cache_read_tokens),
+        str(usage.cache_write_tokens),
+        f"{sum(s.latency_ms for s in steps):.0f} ms",  # the run keeps no latency total
+        money(cost_usd),
     )
     table = [_HEADERS, *rows, totals]
     widths = [max(len(row[i]) for row in table) for i in range(len(_HEADERS))]
@@ -95,7 +119,7 @@ def status_text(workflow_id: str, status: WorkflowStatus) -> str:
     )
     if status.decisions:
         lines += ["decisions:", *decisions_lines(status.decisions)]
-    lines += ["", steps_table(status.completed_steps)]
+    lines += ["", steps_table(status.completed_steps, usage=status.usage, cost_usd=status.cost_usd)]
     return "\n".join(lines)
 
 
@@ -111,7 +135,8 @@ def event_line(event: ProgressEvent) -> str:
         state = "done" if step.ok else "FAILED"
         return (
             f"  {state}: {step.step} [{step.kind}{model}] {step.input_tokens} in / {step.output_tokens} out"
-            f" / {step.cache_read_tokens} cached, {step.latency_ms:.0f} ms, {money(step.cost_usd)}"
+            f" / {step.cache_read_tokens} cache read / {step.cache_write_tokens} cache write,"
+            f" {step.latency_ms:.0f} ms, {money(step.cost_usd)}"
         )
     if isinstance(event, RunEnded):
         return f"run ended: {event.status.lower()}"

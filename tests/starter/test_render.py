@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from activities.llm.models import Usage
+from activities.llm.pricing import PriceTable
 from starter import render
 from starter.watch import PhaseChanged, RunEnded, StepCompleted
 from workflows.models import (
@@ -22,6 +24,7 @@ STEPS = [
         input_tokens=120,
         output_tokens=30,
         cache_read_tokens=100,
+        cache_write_tokens=40,
         latency_ms=12.4,
         cost_usd=0.0012,
     ),
@@ -46,14 +49,51 @@ PENDING = PendingApproval(
 
 def test_steps_table_has_a_row_per_step_and_totals() -> None:
     lines = render.steps_table(STEPS).splitlines()
-    assert lines[0].split() == ["step", "model", "in", "out", "cached", "latency", "cost"]
-    assert lines[2].split() == ["plan", "m-1", "120", "30", "100", "12", "ms", "$0.001200"]
+    assert lines[0].split() == ["step", "model", "in", "out", "cache-read", "cache-write", "latency", "cost"]
+    assert lines[2].split() == ["plan", "m-1", "120", "30", "100", "40", "12", "ms", "$0.001200"]
     assert lines[3].split()[:3] == ["research", "1", "(failed)"]
     totals = lines[-1].split()
     assert totals[:3] == ["total", "(2", "steps)"]
-    assert totals[3:7] == [str(120 + 80), str(30 + 200), "100", str(round(12.4 + 40.6))]
+    assert totals[3:8] == [str(120 + 80), str(30 + 200), "100", "40", str(round(12.4 + 40.6))]
     assert totals[-1] == render.money(0.0012 + 0.0031)
     assert len({len(line) for line in lines}) == 1  # numbers right-aligned: every row ends in the cost column
+
+
+def test_a_rows_cost_follows_from_its_columns() -> None:
+    price = PriceTable.load().price_for("claude-haiku-4-5")
+    assert price is not None
+    usage = Usage(
+        input_tokens=1200, output_tokens=300, cache_read_input_tokens=5000, cache_creation_input_tokens=800
+    )
+    step = StepRecord(
+        step="plan",
+        kind="llm",
+        model="claude-haiku-4-5",
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_input_tokens,
+        cache_write_tokens=usage.cache_creation_input_tokens,
+        cost_usd=PriceTable.load().cost("claude-haiku-4-5", usage),
+    )
+    row = render.steps_table([step]).splitlines()[2].split()
+    fresh, out, read, write = (int(cell) for cell in row[2:6])
+    from_columns = (
+        fresh * price.input + out * price.output + read * price.cache_read + write * price.cache_write
+    ) / 1e6
+    assert row[-1] == render.money(from_columns) == render.money(step.cost_usd)
+
+
+def test_status_totals_come_from_the_run_not_the_listed_rows() -> None:
+    # E.g. a parent whose child agent is still running: its spend is in the totals, not in a row.
+    status = WorkflowStatus(
+        phase="researching",
+        usage=UsageTotals(input_tokens=5000, output_tokens=700, cache_read_tokens=300, cache_write_tokens=90),
+        cost_usd=0.25,
+        completed_steps=STEPS,
+    )
+    totals = render.status_text("research-2", status).splitlines()[-1].split()
+    assert totals[3:7] == ["5000", "700", "300", "90"]
+    assert totals[-1] == "$0.250000"
 
 
 def test_status_text_shows_phase_pending_usage_and_table() -> None:
