@@ -1,5 +1,6 @@
 """GenAI spans over the real Anthropic SDK (against the local Messages-API server): provider name,
-cache-token attributes, and a failed attempt's `error.type` next to the retry that succeeded."""
+cache-token attributes, a failed attempt's `error.type` next to the retry that succeeded, and no
+second GenAI span from the SDK itself."""
 
 from __future__ import annotations
 
@@ -32,11 +33,10 @@ async def test_anthropic_calls_carry_provider_cache_tokens_and_error_type(
         )
         result = await handle.result()
     spans = trace_of(span_exporter.get_finished_spans(), "StartWorkflow:ResearchWorkflow", handle.id)
-    # The product's step spans; the Anthropic SDK adds its own `anthropic.messages.create` span
-    # (HTTP-level detail: request id, server) under each.
+    # The product's step spans only: the SDK's own `anthropic.messages.create` span, a second GenAI
+    # chat span with the same tokens, is off (GenAI backends would count each call twice).
     chats = [s for s in spans if s.name.startswith("chat ")]
-    sdk_calls = [s for s in spans if s.name == "anthropic.messages.create"]
-    assert {s.parent.span_id for s in sdk_calls if s.parent} <= {c.context.span_id for c in chats}
+    assert not [s for s in span_exporter.get_finished_spans() if s.name.startswith("anthropic.")]
     plan_attempts = sorted(
         (s for s in chats if (s.attributes or {}).get("ai_workflows.step") == "plan"),
         key=lambda s: s.start_time or 0,

@@ -47,7 +47,13 @@ class AnthropicProvider:
         self, api_key: str, base_url: str | None = None, default_model: str = DEFAULT_ANTHROPIC_MODEL
     ):
         self.default_model = default_model
-        self._client = AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
+        # The SDK's own `anthropic.messages.create` span is off: it is a second GenAI `chat` span
+        # with the same call's token usage under ours, so backends that sum GenAI spans would count
+        # every call twice (docs/observability.md). Given explicitly, this also makes the SDK ignore
+        # the ANTHROPIC_OPEN_TELEMETRY* variables.
+        self._client = AsyncAnthropic(
+            api_key=api_key, base_url=base_url, max_retries=0, open_telemetry={"traces": False}
+        )
 
     async def complete(self, request: LLMRequest, model: str, heartbeat: Heartbeat) -> ProviderReply:
         context = CallContext.current()
