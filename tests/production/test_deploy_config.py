@@ -167,6 +167,8 @@ def test_addresses_name_services_and_ports_that_exist() -> None:
         for protocol in collector["receivers"]["otlp"]["protocols"].values()
     }
     assert otel_host in services and otel_port in receiver_ports
+    # Published on the host as well, so a starter run from the host exports its root span.
+    assert receiver_ports <= {p for p, host in published_ports(otel_host).items() if host == p}
     jaeger_host, _ = host_port(collector["exporters"]["otlp/jaeger"]["endpoint"])
     assert jaeger_host in services
     # The codec server listens where it is published; its CORS origin is the Web UI's host address.
