@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None
     llm_pricing_file: Path | None = None
+    # How long a model call may stay silent and still count as progressing (worker/liveness.py): before
+    # its first stream event, and between two events. Past them its heartbeats stop and it is retried.
+    llm_first_byte_timeout_s: float = Field(default=60.0, gt=0)
+    llm_stall_timeout_s: float = Field(default=30.0, gt=0)
 
     # Worker behaviour
     worker_graceful_shutdown_s: float = Field(default=30.0, ge=0)

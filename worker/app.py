@@ -16,7 +16,7 @@ from activities.llm.factory import build_llm_activities
 from activities.tool_tracing import ToolTracingInterceptor
 from activities.tools.read_only import ToolActivities
 from common.settings import Settings
-from worker.liveness import LivenessHeartbeats
+from worker.liveness import LivenessHeartbeats, stream_windows
 from workflows.registry import WORKFLOWS
 
 
@@ -48,7 +48,7 @@ def build_worker(
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_queue_timeout_s),
         # Inside the client's tracing plugin, so tool spans join the run's trace. LivenessHeartbeats:
         # short heartbeat timeouts notice a dead worker in seconds (docs/operations.md).
-        interceptors=[ToolTracingInterceptor(), LivenessHeartbeats()],
+        interceptors=[ToolTracingInterceptor(), LivenessHeartbeats(stream_windows(settings))],
     )
 
 

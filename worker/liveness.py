@@ -1,15 +1,17 @@
 """Liveness heartbeats: while an activity with a heartbeat timeout runs, the worker heartbeats for it.
 
-Not for `llm.complete`: its providers heartbeat on every stream event, so there the heartbeat
-timeout also detects a stalled stream, which a ticker would hide.
-
 Why: Temporal only learns that a worker died when an activity misses its heartbeat timeout (or, with
 none, when the whole start-to-close timeout passes). A heartbeat that proves "this worker process is
-alive" lets the timeout be a few seconds, so a crashed worker's in-flight LLM calls, tools and
+alive" lets the timeout be a couple of seconds, so a crashed worker's in-flight LLM calls, tools and
 deliveries are retried on another worker within seconds (docs/operations.md, "Crash recovery").
-The activity's own heartbeats (an LLM stream heartbeats on every event) still count; a stalled call
-inside a live worker is caught by that call's own timeouts (HTTP read timeout, SMTP timeout) and by
-start-to-close, not by the heartbeat.
+A stalled call inside a live worker is caught by that call's own timeouts (HTTP read timeout, SMTP
+timeout) and by start-to-close.
+
+`llm.complete` is progress-gated: its heartbeats must also mean "the stream is moving", because a
+heartbeat timeout is how a stalled stream is detected. The ticker heartbeats for it only while its
+`StreamProgress` (activities/llm/call_context.py) says so: before the first stream event within the
+first-byte window, afterwards while the last event is younger than the stall window. Past the window
+the ticker falls silent and the short heartbeat timeout fires. One ticker, two meanings kept apart.
 
 Activities that checkpoint progress in heartbeat *details* must not rely on this ticker: it
 heartbeats without details. None of this project's activities do.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
@@ -28,37 +31,57 @@ from temporalio.worker import (
     Interceptor,
 )
 
+from activities.llm.call_context import StreamWindows, watch_progress
+from common.settings import Settings
+
 # Beats per heartbeat timeout. The SDK sends at most one heartbeat per 0.8 timeouts anyway; ticking
 # more often only makes sure there is always a fresh one to send.
 BEATS_PER_TIMEOUT = 4
-# Activities whose heartbeats mean "my work is progressing", not just "my worker is alive".
-SELF_HEARTBEATING = frozenset({"llm.complete"})
+# Activities whose heartbeats must mean "my work is progressing", not just "my worker is alive".
+PROGRESS_GATED = frozenset({"llm.complete"})
+# The Settings defaults (LLM_FIRST_BYTE_TIMEOUT_S, LLM_STALL_TIMEOUT_S), for workers built without them.
+DEFAULT_STREAM_WINDOWS = StreamWindows(first_byte_s=60.0, stall_s=30.0)
 
 
 class LivenessHeartbeats(Interceptor):
+    def __init__(self, stream_windows: StreamWindows = DEFAULT_STREAM_WINDOWS) -> None:
+        self._stream_windows = stream_windows
+
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _HeartbeatWhileRunning(next)
+        return _HeartbeatWhileRunning(next, self._stream_windows)
 
 
 class _HeartbeatWhileRunning(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, stream_windows: StreamWindows) -> None:
+        super().__init__(next)
+        self._stream_windows = stream_windows
+
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
         timeout = info.heartbeat_timeout
-        if (
-            not timeout
-            or timeout.total_seconds() <= 0
-            or info.activity_type in SELF_HEARTBEATING
-            or not inspect.iscoroutinefunction(input.fn)
-        ):
+        if not timeout or timeout.total_seconds() <= 0 or not inspect.iscoroutinefunction(input.fn):
             return await self.next.execute_activity(input)
-        ticker = asyncio.create_task(_beat(timeout.total_seconds() / BEATS_PER_TIMEOUT))
+        should_beat: Callable[[], bool] = _always
+        if info.activity_type in PROGRESS_GATED:
+            # Set in this task's context, so the activity (awaited below, same task) feeds this gate.
+            should_beat = watch_progress(self._stream_windows).is_progressing
+        ticker = asyncio.create_task(_beat(timeout.total_seconds() / BEATS_PER_TIMEOUT, should_beat))
         try:
             return await self.next.execute_activity(input)
         finally:
             ticker.cancel()
 
 
-async def _beat(interval_s: float) -> None:
+def _always() -> bool:
+    return True
+
+
+async def _beat(interval_s: float, should_beat: Callable[[], bool]) -> None:
     while True:
         await asyncio.sleep(interval_s)
-        activity.heartbeat()
+        if should_beat():
+            activity.heartbeat()
+
+
+def stream_windows(settings: Settings) -> StreamWindows:
+    return StreamWindows(first_byte_s=settings.llm_first_byte_timeout_s, stall_s=settings.llm_stall_timeout_s)

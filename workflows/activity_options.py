@@ -31,28 +31,30 @@ class ActivityOptions:
         }
 
 
-# LLM calls: the providers stream and heartbeat on every event, so a dead worker or a stalled stream
-# is noticed after `heartbeat`, not after the whole start-to-close window. 30 s leaves room for the
-# time to the first token of a long prompt (nothing streams before it). Provider errors arrive
-# classified (activities/llm/errors.py): the non-retryable types are listed here too, belt and braces,
-# and a server's retry-after becomes the error's next_retry_delay, which overrides the backoff below.
+# Every heartbeat timeout below is short: the worker heartbeats for each running activity
+# (worker/liveness.py), so a missed heartbeat means "the worker died" (or, for an LLM call, "the stream
+# stalled") and the attempt is retried elsewhere within seconds, not after its start-to-close timeout.
+# The SDK sends at most one heartbeat per 0.8 timeouts: 2 s leaves 0.4 s for the network.
+LIVENESS_HEARTBEAT = timedelta(seconds=2)
+
+# LLM calls: the liveness ticker heartbeats for them only while the stream progresses (first event
+# within LLM_FIRST_BYTE_TIMEOUT_S, then no gap over LLM_STALL_TIMEOUT_S), so this one short timeout
+# notices both a dead worker and a stalled stream. Provider errors arrive classified
+# (activities/llm/errors.py): the non-retryable types are listed here too, belt and braces, and a
+# server's retry-after becomes the error's next_retry_delay, which overrides the backoff below. The
+# first retry comes quickly: after a crash or a stall there is nothing to wait for.
 LLM_CALL = ActivityOptions(
     start_to_close=timedelta(minutes=5),
     schedule_to_close=timedelta(minutes=30),
-    heartbeat=timedelta(seconds=30),
+    heartbeat=LIVENESS_HEARTBEAT,
     retry=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
+        initial_interval=timedelta(milliseconds=300),
+        backoff_coefficient=4.0,
         maximum_interval=timedelta(seconds=60),
         maximum_attempts=8,
         non_retryable_error_types=sorted(NON_RETRYABLE_ERROR_TYPES | {PAYLOADS_TOO_LARGE}),
     ),
 )
-
-# Tools, deliveries and notifications do not heartbeat on their own: the worker heartbeats for them
-# while they run (worker/liveness.py), so an attempt on a crashed worker is retried elsewhere after
-# LIVENESS_HEARTBEAT, not after its whole start-to-close timeout.
-LIVENESS_HEARTBEAT = timedelta(seconds=5)
 
 # Read-only tools: short, cheap to retry.
 TOOL_CALL = ActivityOptions(
@@ -74,7 +76,7 @@ DELIVERY = ActivityOptions(
     schedule_to_close=timedelta(hours=1),
     heartbeat=LIVENESS_HEARTBEAT,
     retry=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
+        initial_interval=timedelta(milliseconds=500),
         maximum_interval=timedelta(minutes=2),
         maximum_attempts=20,
         non_retryable_error_types=[PAYLOADS_TOO_LARGE],

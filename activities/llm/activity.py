@@ -6,6 +6,7 @@ import time
 
 from temporalio import activity
 
+from activities.llm.call_context import current_progress
 from activities.llm.models import LLMRequest, LLMResponse
 from activities.llm.pricing import PriceTable
 from activities.llm.providers.base import LLMProvider
@@ -26,7 +27,11 @@ class LLMActivities:
         # The GenAI span (docs/observability.md) times the call and carries usage and cost.
         with llm_call_span(request, model, self._provider.name) as span:
             started = time.monotonic()
-            reply = await self._provider.complete(request, model, activity.heartbeat)
+            # Stream events feed the progress gate the worker's liveness ticker heartbeats by
+            # (worker/liveness.py); without a ticker (a bare worker) each event heartbeats itself.
+            progress = current_progress()
+            on_event = progress.saw_event if progress is not None else activity.heartbeat
+            reply = await self._provider.complete(request, model, on_event)
             response = LLMResponse(
                 **reply.model_dump(),
                 provider=self._provider.name,

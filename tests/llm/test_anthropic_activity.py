@@ -3,6 +3,7 @@ local Messages API server: streaming, tool use, prompt caching, usage and cost, 
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -217,7 +218,7 @@ async def test_retry_after_sets_the_delay_before_the_next_attempt(
     scheduled = next(e for e in history.events if e.HasField("activity_task_scheduled_event_attributes"))
     started = next(e for e in history.events if e.HasField("activity_task_started_event_attributes"))
     waited = started.event_time.ToDatetime() - scheduled.event_time.ToDatetime()
-    # The policy alone would wait 1 s (initial_interval) before attempt 2.
+    # The policy alone would wait 0.3 s (initial_interval) before attempt 2.
     assert waited.total_seconds() >= 2.0
 
 
@@ -234,6 +235,13 @@ async def test_retry_after_measured_at_the_server(
     assert second.received_at - first.received_at >= 2.0
 
 
+def short_windows(settings: Settings, *, first_byte_s: float = 30.0, stall_s: float = 0.5) -> Settings:
+    """Stream windows short enough for a test (LLM_FIRST_BYTE_TIMEOUT_S, LLM_STALL_TIMEOUT_S)."""
+    return settings.model_copy(
+        update={"llm_first_byte_timeout_s": first_byte_s, "llm_stall_timeout_s": stall_s}
+    )
+
+
 async def test_heartbeat_timeout_fires_when_the_stream_stalls(
     ts_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
 ) -> None:
@@ -242,7 +250,7 @@ async def test_heartbeat_timeout_fires_when_the_stream_stalls(
     try:
         outcome = await run_call(
             ts_client,
-            anthropic_settings,
+            short_windows(anthropic_settings),
             LLMCallInput(request=simple_request(), heartbeat_timeout_s=1, maximum_attempts=1),
         )
     finally:
@@ -250,9 +258,74 @@ async def test_heartbeat_timeout_fires_when_the_stream_stalls(
 
     failure = timeout_failure(outcome)
     assert failure.type == TimeoutType.HEARTBEAT
-    # Noticed after the heartbeat timeout (throttled heartbeats: < 2x), not after start-to-close.
+    # The worker stays alive and its liveness ticker keeps running: only the progress gate (stall
+    # window 0.5 s) stops the heartbeats. Noticed within stall window + ~2 heartbeat timeouts, not
+    # after start-to-close (5 min).
     assert time.monotonic() - started < 10
     assert len(anthropic_server.requests) == 1
+
+
+async def test_no_first_event_within_the_first_byte_window_is_a_heartbeat_timeout(
+    ts_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
+) -> None:
+    anthropic_server.script(Stall(after_events=0))  # the response never starts streaming
+    started = time.monotonic()
+    try:
+        outcome = await run_call(
+            ts_client,
+            short_windows(anthropic_settings, first_byte_s=0.5),
+            LLMCallInput(request=simple_request(), heartbeat_timeout_s=1, maximum_attempts=1),
+        )
+    finally:
+        anthropic_server.release()
+
+    assert timeout_failure(outcome).type == TimeoutType.HEARTBEAT
+    assert time.monotonic() - started < 10
+
+
+async def test_a_slow_first_token_outlives_a_short_heartbeat_timeout(
+    dev_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
+) -> None:
+    """Real time: the answer starts only after several heartbeat timeouts (a long prompt), within the
+    first-byte window. The ticker heartbeats meanwhile, so the one attempt succeeds."""
+    anthropic_server.script(Stall(after_events=0))
+    settings = short_windows(anthropic_settings, first_byte_s=60.0)
+    call = asyncio.create_task(
+        run_call(dev_client, settings, LLMCallInput(request=simple_request(), heartbeat_timeout_s=0.5))
+    )
+    try:
+        assert await asyncio.to_thread(anthropic_server.wait_until_stalled, 30.0)
+        # Release once Temporal has seen heartbeats for longer than three heartbeat timeouts.
+        workflow_id = await _running_call_id(dev_client, settings.temporal_task_queue)
+        await _heartbeated_for(dev_client, workflow_id, seconds=1.5)
+    finally:
+        anthropic_server.release()
+    outcome = await call
+
+    assert outcome.response is not None and outcome.response.text()
+    assert outcome.attempts == 1
+    assert len(anthropic_server.requests) == 1
+
+
+async def _running_call_id(client: Client, task_queue: str) -> str:
+    query = f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running'"
+    while True:
+        async for execution in client.list_workflows(query):
+            return execution.id
+        await asyncio.sleep(0.05)  # polling the visibility store, not a synchronisation by time
+
+
+async def _heartbeated_for(client: Client, workflow_id: str, *, seconds: float) -> None:
+    """Waits until the pending activity's last heartbeat is `seconds` after its start."""
+    handle = client.get_workflow_handle(workflow_id)
+    while True:
+        description = await handle.describe()
+        for pending in description.raw_description.pending_activities:
+            if pending.HasField("last_heartbeat_time") and pending.HasField("last_started_time"):
+                beat = pending.last_heartbeat_time.ToDatetime() - pending.last_started_time.ToDatetime()
+                if beat.total_seconds() >= seconds:
+                    return
+        await asyncio.sleep(0.1)
 
 
 async def test_a_stalled_stream_is_retried_after_the_heartbeat_timeout(
@@ -261,7 +334,9 @@ async def test_a_stalled_stream_is_retried_after_the_heartbeat_timeout(
     anthropic_server.script(Stall(after_events=2))
     try:
         outcome = await run_call(
-            ts_client, anthropic_settings, LLMCallInput(request=simple_request(), heartbeat_timeout_s=1)
+            ts_client,
+            short_windows(anthropic_settings),
+            LLMCallInput(request=simple_request(), heartbeat_timeout_s=1),
         )
     finally:
         anthropic_server.release()

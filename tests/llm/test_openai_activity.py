@@ -225,7 +225,7 @@ async def test_heartbeat_timeout_fires_when_the_stream_stalls(
     try:
         outcome = await run_call(
             ts_client,
-            openai_settings,
+            openai_settings.model_copy(update={"llm_stall_timeout_s": 0.5}),
             LLMCallInput(request=simple_request(), heartbeat_timeout_s=1, maximum_attempts=1),
         )
     finally:

@@ -57,7 +57,6 @@ class AnthropicProvider:
 
     async def complete(self, request: LLMRequest, model: str, heartbeat: Heartbeat) -> ProviderReply:
         context = CallContext.current()
-        heartbeat()
         try:
             async with self._client.messages.stream(
                 model=model,
@@ -74,7 +73,7 @@ class AnthropicProvider:
                 ),
             ) as stream:
                 async for _event in stream:
-                    heartbeat()  # throttled by the SDK; each event proves the stream is alive
+                    heartbeat()  # each event proves the stream is moving (worker/liveness.py)
                 message = await stream.get_final_message()
         except ApplicationError:
             raise

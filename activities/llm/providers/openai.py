@@ -52,7 +52,6 @@ class OpenAICompatibleProvider:
 
     async def complete(self, request: LLMRequest, model: str, heartbeat: Heartbeat) -> ProviderReply:
         context = CallContext.current()
-        heartbeat()
         body = chat_request_body(request, model)
         timeout = httpx.Timeout(
             _RESPONSE_TIMEOUT_S, connect=_CONNECT_TIMEOUT_S, read=context.read_timeout(_RESPONSE_TIMEOUT_S)
@@ -77,7 +76,7 @@ class OpenAICompatibleProvider:
                 else:
                     async for line in response.aiter_lines():
                         if assembler.add_sse_line(line):
-                            heartbeat()  # throttled by the SDK; each chunk proves the stream is alive
+                            heartbeat()  # each chunk proves the stream is moving (worker/liveness.py)
                 return assembler.reply()
         except ApplicationError:
             raise
