@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from starter.watch import PhaseChanged, watch
+from starter import api
 from workflows.models import PendingApproval
 
 
 async def pending_approval(client: Client, workflow_id: str) -> PendingApproval:
-    """Follow the run until it waits for a decision (the watch ends only with the run)."""
-    async for event in watch(client, workflow_id, poll_interval_s=0.05):
-        if isinstance(event, PhaseChanged) and event.pending_approval is not None:
-            return event.pending_approval
-    raise AssertionError("the run ended without asking for approval")
+    """Poll `status` until the run waits for a decision. Not through `watch`: a watcher's stream
+    polls are Updates in the run's history, which tests that count history events must not see."""
+    while True:
+        status = await api.get_status(client, workflow_id)
+        if status.pending_approval is not None:
+            return status.pending_approval
+        if status.outcome is not None:
+            raise AssertionError("the run ended without asking for approval")
+        await asyncio.sleep(0.05)  # a poll interval: the run moves on its own
 
 
 async def update_events(client: Client, workflow_id: str, name: str | None = None) -> int:
