@@ -34,12 +34,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.tools.models import SideEffectToolInput, ToolObservation
     from workflows.activity_options import DELIVERY, LLM_CALL, TOOL_CALL
     from workflows.approval import ApprovalGate, action_hash
+    from workflows.handlers import ApprovalAndStatusHandlers
     from workflows.models import (
         AgentCarryState,
         AgentInput,
         AgentResult,
-        ApprovalDecision,
-        ApprovalRecord,
         ChildProgress,
         StepRecord,
         WorkflowStatus,
@@ -94,7 +93,7 @@ def compact_json(arguments: dict[str, Any], limit: int = 300) -> str:
 
 
 @workflow.defn(name="AgentWorkflow", failure_exception_types=[ValidationError])
-class AgentWorkflow:
+class AgentWorkflow(ApprovalAndStatusHandlers):
     @workflow.init
     def __init__(self, params: AgentInput) -> None:
         carried = params.carried
@@ -123,22 +122,6 @@ class AgentWorkflow:
         self._parent_reports: list[asyncio.Task[None]] = []
         self._tools: dict[str, ToolDefinition] = {}  # chosen in `run`, where a bad list can fail the run
         self._tool_specs: list[ToolSpec] = []
-
-    @workflow.query(name="status")
-    def status(self) -> WorkflowStatus:
-        return self._progress.snapshot()
-
-    @workflow.update(name="approve")
-    def approve(self, decision: ApprovalDecision) -> ApprovalRecord:
-        return self._gate.decide(decision, "update")
-
-    @approve.validator
-    def validate_approve(self, decision: ApprovalDecision) -> None:
-        self._gate.validate(decision)
-
-    @workflow.signal(name="approve")
-    def approve_signal(self, decision: ApprovalDecision) -> None:
-        self._gate.on_signal(decision)
 
     @workflow.run
     async def run(self, params: AgentInput) -> AgentResult:

@@ -30,11 +30,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.activity_options import DELIVERY, LLM_CALL
     from workflows.agent import READ_ONLY_TOOLS, AgentWorkflow
     from workflows.approval import ApprovalGate, action_hash
+    from workflows.handlers import ApprovalAndStatusHandlers
     from workflows.models import (
         AgentInput,
         AgentResult,
-        ApprovalDecision,
-        ApprovalRecord,
         ChildProgress,
         ResearchInput,
         ResearchResult,
@@ -97,7 +96,7 @@ class Finding:
 
 
 @workflow.defn(name="ResearchWorkflow", failure_exception_types=[ValidationError])
-class ResearchWorkflow:
+class ResearchWorkflow(ApprovalAndStatusHandlers):
     @workflow.init
     def __init__(self, params: ResearchInput) -> None:
         self._params = params
@@ -105,22 +104,6 @@ class ResearchWorkflow:
             WorkflowStatus(phase="planning", budget_usd=params.budget_usd), WorkflowStream()
         )
         self._gate = ApprovalGate(params, self._progress)
-
-    @workflow.query(name="status")
-    def status(self) -> WorkflowStatus:
-        return self._progress.snapshot()
-
-    @workflow.update(name="approve")
-    def approve(self, decision: ApprovalDecision) -> ApprovalRecord:
-        return self._gate.decide(decision, "update")
-
-    @approve.validator
-    def validate_approve(self, decision: ApprovalDecision) -> None:
-        self._gate.validate(decision)
-
-    @workflow.signal(name="approve")
-    def approve_signal(self, decision: ApprovalDecision) -> None:
-        self._gate.on_signal(decision)
 
     @workflow.signal(name="child_progress")
     def child_progress(self, progress: ChildProgress) -> None:
