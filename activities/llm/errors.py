@@ -16,7 +16,8 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -139,6 +140,21 @@ def classify_status(
         non_retryable=not retryable,
         next_retry_delay=retry_delay(headers) if retryable else None,
     )
+
+
+@contextmanager
+def classified_errors(provider: str) -> Iterator[None]:
+    """Around a provider call: every failure leaves as a classified `ApplicationError` (an error this
+    module does not know is re-raised unchanged)."""
+    try:
+        yield
+    except ApplicationError:
+        raise
+    except Exception as error:
+        classified = classify_exception(provider, error)
+        if classified is None:
+            raise
+        raise classified from error
 
 
 def classify_exception(provider: str, error: BaseException) -> ApplicationError | None:

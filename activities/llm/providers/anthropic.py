@@ -17,10 +17,9 @@ from anthropic.types import (
     ToolParam,
 )
 from anthropic.types import Message as AnthropicMessage
-from temporalio.exceptions import ApplicationError
 
 from activities.llm.call_context import CallContext
-from activities.llm.errors import classify_exception, invalid_response
+from activities.llm.errors import classified_errors, invalid_response
 from activities.llm.models import (
     ContentBlock,
     LLMRequest,
@@ -57,7 +56,7 @@ class AnthropicProvider:
 
     async def complete(self, request: LLMRequest, model: str, heartbeat: Heartbeat) -> ProviderReply:
         context = CallContext.current()
-        try:
+        with classified_errors(self.name):
             async with self._client.messages.stream(
                 model=model,
                 max_tokens=request.max_tokens,
@@ -75,13 +74,6 @@ class AnthropicProvider:
                 async for _event in stream:
                     heartbeat()  # each event proves the stream is moving (worker/liveness.py)
                 message = await stream.get_final_message()
-        except ApplicationError:
-            raise
-        except Exception as error:
-            classified = classify_exception(self.name, error)
-            if classified is None:
-                raise
-            raise classified from error
         if message.stop_reason is None:  # no message_delta: the stream ended before the answer did
             raise invalid_response(self.name, "stream ended before the message was complete")
         return from_anthropic_message(message)

@@ -11,10 +11,9 @@ import json
 from typing import Any
 
 import httpx
-from temporalio.exceptions import ApplicationError
 
 from activities.llm.call_context import CallContext
-from activities.llm.errors import classify_exception, classify_status, invalid_response
+from activities.llm.errors import classified_errors, classify_status, invalid_response
 from activities.llm.models import (
     ContentBlock,
     LLMRequest,
@@ -56,7 +55,7 @@ class OpenAICompatibleProvider:
         timeout = httpx.Timeout(
             _RESPONSE_TIMEOUT_S, connect=_CONNECT_TIMEOUT_S, read=context.read_timeout(_RESPONSE_TIMEOUT_S)
         )
-        try:
+        with classified_errors(self.name):
             async with self._client.stream(
                 "POST", "/chat/completions", json=body, headers=context.headers(request), timeout=timeout
             ) as response:
@@ -78,13 +77,6 @@ class OpenAICompatibleProvider:
                         if assembler.add_sse_line(line):
                             heartbeat()  # each chunk proves the stream is moving (worker/liveness.py)
                 return assembler.reply()
-        except ApplicationError:
-            raise
-        except Exception as error:
-            classified = classify_exception(self.name, error)
-            if classified is None:
-                raise
-            raise classified from error
 
 
 def chat_request_body(request: LLMRequest, model: str) -> dict[str, Any]:
