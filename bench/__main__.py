@@ -10,18 +10,36 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 from bench import figures as measure
 from bench.analysis import ANALYSIS
 from bench.harness import running_bench
-from bench.report import RunInfo, load_average, markdown, now, text_table
+from bench.report import RunInfo, cell, load_average, markdown, now, text_table
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
 def progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+async def measured(
+    name: str, figure: Awaitable[measure.Figure | list[measure.Figure]]
+) -> list[measure.Figure]:
+    """A figure's results; a figure that fails is reported as failed and the others still run."""
+    try:
+        made = await figure
+    except Exception as error:  # the run goes on: one broken figure must not lose the others
+        progress(f"{name} failed: {error!r}")
+        return [measure.failed(name, error)]
+    made = made if isinstance(made, list) else [made]
+    for result in made:
+        progress(
+            f"  {result.title[:70]}: {cell(result.product, result.digits)} vs {cell(result.baseline, result.digits)}"
+        )
+    return made
 
 
 async def run(quick: bool, state_dir: Path) -> list[measure.Figure]:
@@ -31,7 +49,7 @@ async def run(quick: bool, state_dir: Path) -> list[measure.Figure]:
         progress(f"dev server at {bench.address}")
         # In a quick run the resume figure (it waits out a heartbeat timeout) overlaps the others;
         # in a full run every figure has the machine to itself.
-        resuming = asyncio.create_task(measure.resume(bench, sizes, concurrently=True)) if quick else None
+        resuming = asyncio.create_task(measured("resume", measure.resume(bench, sizes))) if quick else None
         for name, figure in (
             ("agent step", measure.agent_step),
             ("history growth", measure.history_growth),
@@ -40,10 +58,9 @@ async def run(quick: bool, state_dir: Path) -> list[measure.Figure]:
             ("long agent", measure.long_agent),
         ):
             progress(name)
-            made = await figure(bench, sizes)
-            results += made if isinstance(made, list) else [made]
+            results += await measured(name, figure(bench, sizes))
         progress("resume after SIGKILL")
-        results.append(await resuming if resuming else await measure.resume(bench, sizes, concurrently=False))
+        results += await resuming if resuming else await measured("resume", measure.resume(bench, sizes))
     order = ["agent_step", "history_bytes", "history_growth", "store_bytes"]
     return sorted(results, key=lambda f: order.index(f.key) if f.key in order else len(order))
 
@@ -63,8 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(markdown(results, info, ANALYSIS))
     print(f"\nwritten to {output}")
+    failed = [figure.key for figure in results if figure.error]
+    if failed:
+        print(f"failed figures: {', '.join(failed)}", file=sys.stderr)
     sys.stdout.flush()
-    os._exit(0)  # Temporal's bridge threads can abort interpreter finalization
+    sys.stderr.flush()
+    os._exit(1 if failed else 0)  # Temporal's bridge threads can abort interpreter finalization
 
 
 if __name__ == "__main__":

@@ -14,11 +14,10 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
 
-from bench.harness import baseline_worker, bench_activities, bench_settings
 from bench.model import BenchModel, ModelConfig
-from common.client import connect
-from worker.app import build_worker
+from bench.workers import baseline_worker, bench_activities, bench_settings
 
 HANG_TURN = 2  # the third model call of a run hangs on its first attempt
 
@@ -31,7 +30,12 @@ async def main(role: str, address: str, queue: str, state_dir: Path) -> None:
     settings = bench_settings(address, state_dir, temporal_task_queue=queue)
     model = BenchModel(ModelConfig(hang_first_attempt_of=HANG_TURN), on_hang=lambda: say("hanging"))
     activities = bench_activities(settings, model)
+    worker: Worker
     if role == "product":
+        # The product worker's own imports (its LLM SDKs, telemetry) are part of its start-up.
+        from common.client import connect
+        from worker.app import build_worker
+
         client = await connect(settings, wait_s=30)
         worker = build_worker(client, settings, task_queue=queue, activities=activities)
     else:

@@ -1,8 +1,9 @@
 """A run's progress as the outside sees it: the `status` query's model, the steps, usage and cost
 totals (children included), and the search attributes the Web UI and `temporal workflow list` read.
 
-Workflow code only: deterministic, no I/O. Search attributes are upserted only when a value changes,
-so the history gains an event per phase or cost change, not per call.
+Workflow code only: deterministic, no I/O. Search attributes are upserted sparingly (see `publish`):
+each upsert is a history event and an index write on the server, which per step was the largest
+part of the product's per-step overhead (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ def usage_of(response: LLMResponse) -> UsageTotals:
         cache_read_tokens=response.usage.cache_read_input_tokens,
         cache_write_tokens=response.usage.cache_creation_input_tokens,
     )
+
+
+SPARSE_SEARCH_ATTRIBUTES = "sparse-search-attributes"  # workflow.patched id
+SEARCH_PHASE = {"calling_tools": "running"}  # AiPhase of a fine-grained phase
+COST_GROWTH_TO_UPSERT = 1.25
 
 
 class RunProgress:
@@ -133,7 +139,24 @@ class RunProgress:
             workflow.upsert_search_attributes([APPROVERS.value_set(sorted(approvers))])
 
     def publish(self) -> None:
-        """Upsert AiPhase/AiCostUsd when either changed since the last upsert."""
+        """Upsert AiPhase/AiCostUsd when the phase changes, or when the cost has grown by a quarter
+        since it was last written: an N-step run makes O(log N) upserts, not one or more per step,
+        AiCostUsd is never below 80% of the run's cost, and it is exact once the run ends (the
+        last phase change). The agent's per-step running <-> calling_tools alternation is "running"
+        here; `status` and the run's stream keep the detail."""
+        if not workflow.patched(SPARSE_SEARCH_ATTRIBUTES):
+            self._publish_every_change()  # runs started before this change replay as they ran
+            return
+        phase = SEARCH_PHASE.get(self.status.phase, self.status.phase)
+        cost = round(self.cost_usd, 6)
+        if self._published is not None:
+            published_phase, published_cost = self._published
+            if phase == published_phase and cost <= published_cost * COST_GROWTH_TO_UPSERT:
+                return
+        self._published = (phase, cost)
+        workflow.upsert_search_attributes([PHASE.value_set(phase), COST_USD.value_set(cost)])
+
+    def _publish_every_change(self) -> None:
         current = (self.status.phase, round(self.cost_usd, 6))
         if current == self._published:
             return
