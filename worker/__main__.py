@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 
-from common import metrics
+from common import metrics, search_attributes
 from common.client import TemporalUnreachable, connect
 from common.process_exit import exit_now
 from common.settings import load_settings
@@ -24,6 +24,17 @@ async def main() -> int:
         client = await connect(settings)
     except TemporalUnreachable as error:
         log.error("%s", error)
+        return 1
+    missing = await search_attributes.missing_on_server(client)
+    if missing is None:
+        log.warning("could not check the namespace's search attributes; assuming they are registered")
+    elif missing:
+        log.error(
+            "namespace %s lacks the search attributes %s; register them with: %s",
+            settings.temporal_namespace,
+            ", ".join(missing),
+            search_attributes.register_commands(missing),
+        )
         return 1
     worker = build_worker(client, settings)
     log.info(

@@ -1,5 +1,6 @@
 """End to end: a real `python -m worker` process against the dev server."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from starter import api
+from tests.conftest import TEMPORAL_CLI
 from workflows.models import ResearchInput
 
 
@@ -54,3 +56,25 @@ def test_worker_exits_nonzero_when_temporal_is_unreachable(tmp_path) -> None:
     )
     assert result.returncode == 1
     assert "127.0.0.1:1" in result.stderr and "unreachable" in result.stderr
+
+
+async def test_worker_refuses_a_namespace_without_the_search_attributes(tmp_path) -> None:
+    """Workflows upsert the project's search attributes; on a server without them every workflow
+    task would fail and retry forever, so the worker says what to register and exits."""
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(TEMPORAL_CLI), ui=False)
+    async with env:
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "worker"],
+            env={
+                **os.environ,
+                "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+                "LLM_PROVIDER": "offline",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1, result.stderr
+    assert "lacks the search attributes AiPhase, AiCostUsd" in result.stderr
+    assert "temporal operator search-attribute create --name AiPhase --type Keyword" in result.stderr
