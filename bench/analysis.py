@@ -1,4 +1,105 @@
-"""The prose under the table in docs/benchmarks.md (the harness rewrites the whole file)."""
+"""The prose under the table in docs/benchmarks.md (the harness rewrites the whole file, so what is
+said about the design and the method lives here, next to the code that measures it)."""
 
-ANALYSIS = """## What changed (TBD)
+ANALYSIS = """## How each figure is measured
+
+Both sides run in this process against one `temporal server start-dev` (in memory, the embedded dev
+server's search attributes and fast-dispatch config), each with its own worker on its own task queue.
+The product side is the product as shipped: `common.client.connect` (pydantic converter with the
+payload store, OpenTelemetry tracing plugin), `worker.app.build_worker` (liveness heartbeats, tool
+spans), `AgentWorkflow` / `ResearchWorkflow`. The baseline (`bench/baseline.py`) is the same shape
+on the bare SDK: plain pydantic converter, no status, search attributes, stream, budget or tracing.
+Both call the same `LLMActivities.complete` (the bench model behind it) and the real
+`tool.calculator`, with the same worker concurrency and sticky-queue settings. Product and baseline
+runs alternate within every repetition, so machine load drifts over both alike.
+
+- **agent step**: an agent whose model asks for `calculator` every turn, zero model latency, 200-byte
+  replies; wall time from start to result divided by the iterations.
+- **history bytes / growth**: the same agent with 2 KB replies; `fetch_history()` of every run of the
+  workflow, serialized as protobuf (what Temporal counts against its history limits). The baseline
+  is the naive design: the whole transcript inline in every `llm.complete` input.
+- **payload store**: new bytes the product's store wrote during the long history run, next to the
+  bytes of the payloads it was handed (what content-addressing whole payloads would have written).
+- **fan-out**: `ResearchWorkflow` with N subtopics and `max_parallel = N`; the model answers a plan
+  at once, each research step after 200 ms, the synthesis at once; start to result.
+- **throughput**: N agents started together, each a fixed number of steps, zero latency; steps
+  completed per second of wall time from the first start to the last result, one worker.
+- **workflow-task time**: WorkflowTaskStarted -> WorkflowTaskCompleted of every task of a long
+  agent (all its continue-as-new runs), from the history; the slowest task is the figure. The
+  baseline loop sends only the newest messages (the naive transcript would pass Temporal's history
+  limit long before 1,000 steps). The histories are then replayed with `Replayer` and the product
+  converter: payloads are read back from the store, and replay must be deterministic.
+- **resume**: a worker in its own process (`bench/worker_process.py`) runs a 4-step agent whose third
+  model call hangs on its first attempt; when that call is in flight the worker is SIGKILLed and a
+  replacement process is spawned at once. The figure is the time from spawning the replacement to
+  that model call completing on it (the history's ActivityTaskCompleted). The baseline is tuned raw
+  Temporal: a 1 s heartbeat timeout (its model heartbeats), 0.2 s first retry, 1 s sticky timeout.
+  Both include the replacement's start-up (Python imports, connecting, first poll).
+
+## The design change: linear history
+
+Before, `AgentWorkflow` sent the whole transcript in every `llm.complete` input, so step N's input
+held N replies and the history of an N-step run grew with N squared (the baseline column). Now every
+client and worker gets its converter from `common.converter.build_data_converter`, which adds the
+SDK's `ExternalStorage` with `common.payload_store.ContentAddressedDriver`:
+
+- A payload of at least `PAYLOAD_STORE_THRESHOLD_BYTES` (default 8 KiB) is stored outside Temporal
+  and the history keeps a reference of about 150 bytes (driver name + SHA-256 + size). Below the
+  threshold a payload stays inline: a small payload costs less in history than a store round trip.
+  At 8 KiB an agent's requests move out after a few steps, while typical replies and tool results
+  stay inline and readable in the Web UI.
+- Content addressing and deduplication: a JSON payload is stored as a Merkle tree. Every JSON
+  object or array whose text is at least 1 KiB (with its own big children already replaced by
+  references) is an object of its own, named by the SHA-256 of its text; long arrays (a transcript)
+  are cut into fixed blocks of 16 elements. A message that was in step 9's request is the same object
+  in step 10's, and only the last block of the transcript changes, so each step writes its new
+  messages plus a few hundred bytes of structure (the "payload store" row). Storing whole payloads
+  under their hash would also keep history linear, but would write every transcript again (the
+  same row's baseline column): quadratic storage instead of linear.
+- The workflow code did not change for this: the agent still builds its full request each step
+  (`AgentWorkflow._llm_request`), the activity still receives the full transcript, and the split
+  happens in the converter, below the workflow. The transcript is no longer bounded by Temporal's
+  2 MB payload limit either (the limit applies to the reference).
+- Replay and durability: objects are immutable, named by their hash and verified when read (a
+  changed or missing object fails the workflow task, which retries; it never decodes something
+  else). Writes are idempotent (temporary file + rename), so worker processes on one machine share
+  one directory (`PAYLOAD_STORE_DIR`, default `.state/payloads`). Replay reads objects back through
+  the same converter; `tests/storage` replays a run with a fresh process's driver, and shows that
+  replay without the store fails. Objects survive a worker's crash (the kernel holds written files);
+  `LocalObjectStore(fsync=True)` also covers a machine crash at 0.4-2 ms per new object here.
+- Production: the driver takes any `ObjectStore`; `S3ObjectStore` adapts the SDK's
+  `S3StorageDriverClient` (for example `temporalio.contrib.aws.s3driver.aioboto3.new_aioboto3_client`
+  from `temporalio[aioboto3]`) and a bucket. It is not wired to settings yet: a deployment passes it
+  in `with_payload_store`. Objects must be kept as long as any history that references them
+  (namespace retention plus the longest run); they are shared between runs, so delete by age past
+  that, not per run.
+- Everyone who reads a namespace's payloads needs the store: workers, starters, the inbox, and the
+  codec server for the Web UI (which otherwise shows the reference, not the content);
+  `temporal workflow show` shows references for offloaded payloads.
+
+## With encryption (PAYLOAD_KEYS)
+
+The SDK encodes a payload with the codec before external storage sees it. With `PAYLOAD_KEYS` set,
+the store therefore holds AES-GCM ciphertext (one opaque object per payload: ciphertext cannot be
+cut into messages), and the history holds only the reference, which names the driver and the hash
+of the ciphertext and says nothing about the content. History stays linear as above; the store loses
+message-level deduplication (a random nonce per encryption), so it grows like the "whole payloads"
+column. Keeping deduplication under encryption would need the store to encrypt its objects itself
+(convergent encryption or the object store's server-side encryption) with the codec off for offloaded
+payloads; that is a security decision left to docs/production.md. Tested in
+`tests/storage/test_payload_store.py::test_with_encryption_the_store_holds_ciphertext`.
+
+## Per-step overhead: what was found and changed
+
+Measured side by side, the product's largest per-step cost over the raw loop was search attributes:
+every agent step upserted `AiPhase`/`AiCostUsd` three times (cost after the model call, phase
+`calling_tools`, phase `running`), each one a history event and an index write on the server; a
+research fan-out upserted once per finished step. `workflows/progress.py` now upserts when the phase
+changes (the agent's per-step running <-> calling_tools alternation counts as `running`; `status` and
+the stream keep the detail) or when the cost has grown by a quarter since it was last written: O(log
+N) upserts per run, `AiCostUsd` never below 80% of the cost and exact when the run ends. Runs started
+before the change replay as they ran (`workflow.patched("sparse-search-attributes")`).
+What remains is the product's own work per step, on the worker: the tracing plugin's spans, the
+liveness heartbeat each activity sends at its start (the price of the 2 s heartbeat timeouts that
+make crash recovery fast), the status/stream bookkeeping and the step's records.
 """

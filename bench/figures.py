@@ -176,7 +176,7 @@ async def agent_step(bench: Bench, sizes: Sizes) -> Figure:
     await timed(start_baseline_agent(bench, 2))
     product: list[float] = []
     baseline: list[float] = []
-    for rep in range(sizes.reps + 2):  # short runs: two more repetitions cost little
+    for rep in range(sizes.reps * 3):  # short runs: more repetitions cost little and steady the median
         for is_product in (True, False) if alternate(rep) else (False, True):
             if is_product:
                 product.append((await timed(start_product_agent(bench, n)))[1] / n * 1000)
@@ -369,6 +369,7 @@ class WorkerProcess:
     def __init__(self, process: asyncio.subprocess.Process, spawned_at: float) -> None:
         self.process = process
         self.spawned_at = spawned_at
+        self.ready_at = 0.0
 
     @classmethod
     async def spawn(cls, role: str, bench: Bench, queue: str) -> WorkerProcess:
@@ -394,6 +395,7 @@ class WorkerProcess:
                 if not read:
                     raise RuntimeError(f"worker process exited before saying {line!r}")
                 if read.decode().strip() == line:
+                    self.ready_at = time.time() if line == "ready" else self.ready_at
                     return
 
     def kill(self) -> None:
@@ -405,8 +407,9 @@ class WorkerProcess:
         await self.process.wait()
 
 
-async def resume_once(bench: Bench, role: str) -> float:
-    """Seconds from the replacement's spawn to the interrupted model call completing on it."""
+async def resume_once(bench: Bench, role: str) -> tuple[float, float]:
+    """Seconds from the replacement's spawn to the interrupted model call completing on it, and to
+    the replacement polling (its start-up)."""
     queue = f"bench-resume-{role}-{uuid.uuid4().hex[:8]}"
     first = await WorkerProcess.spawn(role, bench, queue)
     replacement: WorkerProcess | None = None
@@ -421,10 +424,13 @@ async def resume_once(bench: Bench, role: str) -> float:
         await first.wait_for("hanging")  # the third model call is in flight on this worker
         await first.stop()
         replacement = await WorkerProcess.spawn(role, bench, queue)
+        ready = asyncio.create_task(replacement.wait_for("ready"))
         await asyncio.wait_for(handle.result(), timeout=180)
+        await ready
         chain = await chain_of(client, handle)
         completed = [t for h in chain for t in activity_completions(h, "llm.complete")]
-        return min(t for t in completed if t >= replacement.spawned_at) - replacement.spawned_at
+        resumed = min(t for t in completed if t >= replacement.spawned_at) - replacement.spawned_at
+        return resumed, replacement.ready_at - replacement.spawned_at
     finally:
         await first.stop()
         if replacement is not None:
@@ -437,14 +443,20 @@ async def resume(bench: Bench, sizes: Sizes) -> Figure:
     product: list[float] = []
     baseline: list[float] = []
 
-    async def later(seconds: float) -> float:
+    startups: dict[str, list[float]] = {"product": [], "baseline": []}
+
+    async def later(seconds: float) -> tuple[float, float]:
         await asyncio.sleep(seconds)
         return await resume_once(bench, "baseline")
 
     for _ in range(sizes.resume_reps):
-        p, b = await asyncio.gather(resume_once(bench, "product"), later(BASELINE_RESUME_DELAY_S))
+        (p, p_start), (b, b_start) = await asyncio.gather(
+            resume_once(bench, "product"), later(BASELINE_RESUME_DELAY_S)
+        )
         product.append(p)
         baseline.append(b)
+        startups["product"].append(p_start)
+        startups["baseline"].append(b_start)
     return Figure(
         "resume",
         "resume after the worker is SIGKILLed mid-step (model call in flight): replacement spawn -> "
@@ -455,6 +467,13 @@ async def resume(bench: Bench, sizes: Sizes) -> Figure:
         "value<=",
         2.5,
         digits=2,
+        notes=[
+            "replacement process start-up (spawn -> polling): product "
+            + ", ".join(f"{s:.2f}" for s in startups["product"])
+            + " s; baseline "
+            + ", ".join(f"{s:.2f}" for s in startups["baseline"])
+            + " s"
+        ],
     )
 
 

@@ -5,6 +5,7 @@ calling the same `BenchModel` through the same activity objects."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -73,6 +74,7 @@ async def running_bench(state_dir: Path) -> AsyncIterator[Bench]:
             build_worker(product, settings, task_queue=PRODUCT_QUEUE, activities=activities),
             baseline_worker(baseline, settings, activities, BASELINE_QUEUE),
         ):
+            gc.freeze()  # as `python -m worker` does once its worker is built (worker/__main__.py)
             yield Bench(address, state_dir, settings, product, baseline, model)
     finally:
         server.terminate()

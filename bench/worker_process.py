@@ -9,6 +9,7 @@ baseline role is a plain SDK worker with the baseline workflows.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from pathlib import Path
 
@@ -41,6 +42,7 @@ async def main(role: str, address: str, queue: str, state_dir: Path) -> None:
     else:
         client = await Client.connect(address, data_converter=pydantic_data_converter)
         worker = baseline_worker(client, settings, activities, queue)
+    gc.freeze()  # as `python -m worker` does
     async with worker:
         say("ready")
         await asyncio.Event().wait()  # until SIGKILL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 
@@ -37,6 +38,10 @@ async def main() -> int:
         )
         return 1
     worker = build_worker(client, settings)
+    # Everything imported and built so far lives as long as the process: keep it out of the cyclic
+    # garbage collector's full passes, which otherwise scan it every time and stall workflow tasks
+    # for 100+ ms (docs/benchmarks.md, workflow-task time).
+    gc.freeze()
     log.info(
         "connected to %s namespace=%s task_queue=%s provider=%s",
         settings.temporal_address,

@@ -176,7 +176,9 @@ class AgentWorkflow(ApprovalAndStatusHandlers):
 
     def _llm_request(self, step: int) -> LLMRequest:
         """The model's input, built from the run's state. The one place that decides what the model
-        sees each step (the transcript could move to external storage here)."""
+        sees each step. The whole transcript goes in every request, yet history does not grow with
+        it: the converter's payload store (common/payload_store.py) keeps a big request out of
+        history as a reference and stores each message once, so each step adds only what is new."""
         return LLMRequest(
             model=self._params.model,
             system=AGENT_SYSTEM,
