@@ -50,6 +50,10 @@ server: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/python -m worker
 
+## make bench: benchmark harness (own dev server and workers, a few minutes); writes docs/benchmarks.md
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
 ## make histories: regenerate the replay gate's histories (tests/replay/histories/, docs/operations.md)
 histories: $(STAMP)
 	$(BIN)/python -m tests.replay.record

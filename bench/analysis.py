@@ -51,7 +51,7 @@ SDK's `ExternalStorage` with `common.payload_store.ContentAddressedDriver`:
 - Content addressing and deduplication: a JSON payload is stored as a Merkle tree. Every JSON
   object or array whose text is at least 1 KiB (with its own big children already replaced by
   references) is an object of its own, named by the SHA-256 of its text; long arrays (a transcript)
-  are cut into fixed blocks of 16 elements. A message that was in step 9's request is the same object
+  are cut into fixed blocks of 8 elements. A message that was in step 9's request is the same object
   in step 10's, and only the last block of the transcript changes, so each step writes its new
   messages plus a few hundred bytes of structure (the "payload store" row). Storing whole payloads
   under their hash would also keep history linear, but would write every transcript again (the

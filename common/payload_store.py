@@ -289,7 +289,7 @@ class ContentAddressedDriver(StorageDriver):
         name: str = DRIVER_NAME,
         split: bool = True,
         min_object_bytes: int = 1024,
-        array_block: int = 16,
+        array_block: int = 8,
         cache_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.object_store = store
