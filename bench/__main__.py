@@ -14,7 +14,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 from bench import figures as measure
-from bench.analysis import ANALYSIS
+from bench.analysis import ANALYSIS, MISS_REASONS
 from bench.harness import running_bench
 from bench.report import RunInfo, cell, load_average, markdown, now, text_table
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     info = RunInfo(started, time.monotonic() - began, args.quick, load_before, load_average())
     print(text_table(results))
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(markdown(results, info, ANALYSIS))
+    output.write_text(markdown(results, info, ANALYSIS, MISS_REASONS))
     print(f"\nwritten to {output}")
     failed = [figure.key for figure in results if figure.error]
     if failed:

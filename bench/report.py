@@ -106,7 +106,18 @@ def markdown_table(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
-def markdown(figures: list[Figure], info: RunInfo, analysis: str) -> str:
+def misses(figures: list[Figure], reasons: dict[str, str]) -> list[str]:
+    missed = [figure for figure in figures if figure.met is False]
+    if not missed:
+        return ["## Targets", "", "Every target was met in this run.", ""]
+    lines = ["## Targets missed in this run, by how much, and why", ""]
+    for figure in missed:
+        reason = reasons.get(figure.key, "not investigated.")
+        lines.append(f"- **{figure.title}**: {figure.miss}. Why: {reason}")
+    return [*lines, ""]
+
+
+def markdown(figures: list[Figure], info: RunInfo, analysis: str, reasons: dict[str, str]) -> str:
     notes = [f"- {figure.key}: {note}" for figure in figures for note in figure.notes]
     dispatch = ", ".join(f"`{key}={value}`" for key, value in FAST_DISPATCH.items())
     return "\n".join(
@@ -135,6 +146,7 @@ def markdown(figures: list[Figure], info: RunInfo, analysis: str) -> str:
             markdown_table(figures),
             "",
             *(["Notes:", "", *notes, ""] if notes else []),
+            *misses(figures, reasons),
             analysis,
             "",
         ]
