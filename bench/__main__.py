@@ -62,6 +62,7 @@ async def run(quick: bool, state_dir: Path) -> list[measure.Figure]:
         progress("resume after SIGKILL")
         results += await resuming if resuming else await measured("resume", measure.resume(bench, sizes))
     order = ["agent_step", "history_bytes", "history_growth", "store_bytes"]
+    # (the resume rows come last, in the order measured)
     return sorted(results, key=lambda f: order.index(f.key) if f.key in order else len(order))
 
 

@@ -30,11 +30,15 @@ runs alternate within every repetition, so machine load drifts over both alike.
   limit long before 1,000 steps). The histories are then replayed with `Replayer` and the product
   converter: payloads are read back from the store, and replay must be deterministic.
 - **resume**: a worker in its own process (`bench/worker_process.py`) runs a 4-step agent whose third
-  model call hangs on its first attempt; when that call is in flight the worker is SIGKILLed and a
-  replacement process is spawned at once. The figure is the time from spawning the replacement to
-  that model call completing on it (the history's ActivityTaskCompleted). The baseline is tuned raw
-  Temporal: a 1 s heartbeat timeout (its model heartbeats), 0.2 s first retry, 1 s sticky timeout.
-  Both include the replacement's start-up (Python imports, connecting, first poll).
+  model call hangs on its first attempt; 1 s into that call the worker is SIGKILLed and a replacement
+  process is spawned at once. The figure is the time from spawning the replacement to that model call
+  completing on it (the history's ActivityTaskCompleted). Temporal notices the dead worker when the
+  call misses its heartbeat timeout, counted from the last heartbeat that reached it; heartbeats are
+  sent at most every 0.8 timeouts, so a crash at a random moment falls on average half that interval
+  after one, and 1 s into the call is such a moment. The row below it kills the worker just as the
+  call starts, right after its first heartbeat: the worst case. The baseline is tuned raw Temporal:
+  a 1 s heartbeat timeout (its model heartbeats), 0.2 s first retry, 1 s sticky timeout. Both include
+  the replacement's start-up (Python imports, connecting, first poll; see the note).
 
 ## The design change: linear history
 

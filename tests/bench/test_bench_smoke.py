@@ -17,7 +17,8 @@ FIGURES = (
     "fan-out of 20 research steps",
     "throughput:",
     "workflow-task time of a",
-    "resume after the worker is SIGKILLed",
+    "resume after the worker is SIGKILLed 1 s into",
+    "resume after the worker is SIGKILLed as the model",
 )
 
 
