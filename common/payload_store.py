@@ -167,8 +167,9 @@ class _Splitter:
     def encode(self, node: Any) -> str:
         """`node` as JSON text. A container whose text (its big children already replaced by
         references) is at least `min_object_bytes` becomes an object of its own and a reference."""
-        if not isinstance(node, dict | list):
-            return str(_dumps(node))
+        text = str(_dumps(node))
+        if len(text) < self.min_object_bytes or not isinstance(node, dict | list):
+            return text  # small (or a scalar): inline as it is, without walking it in Python
         composed = self.compose(node)
         if len(composed) < self.min_object_bytes or composed.startswith('{"$blocks"'):
             return composed  # small, or already a short list of references
@@ -211,11 +212,20 @@ def split_json(data: bytes, min_object_bytes: int, array_block: int) -> tuple[st
         return None
     if not isinstance(tree, dict | list):
         return None
-    normalized = _dumps(tree)
-    if f'"{REF_KEY}"' in normalized or f'"{BLOCKS_KEY}"' in normalized:
+    if uses_reference_keys(data, tree):
         return None
     splitter = _Splitter(min_object_bytes, array_block)
     return splitter.compose(tree), splitter.objects
+
+
+def uses_reference_keys(data: bytes, tree: Any) -> bool:
+    """Whether the document already holds `"$sha256"` / `"$blocks"` (then it is stored whole, so
+    joining can never mistake its content for a reference). Without `\\u` escapes in `data`, its
+    bytes say it; with them (a key may be spelled with escapes), the normalized text does."""
+    if b"\\u" in data:
+        normalized = _dumps(tree)
+        return f'"{REF_KEY}"' in normalized or f'"{BLOCKS_KEY}"' in normalized
+    return f'"{REF_KEY}"'.encode() in data or f'"{BLOCKS_KEY}"'.encode() in data
 
 
 def referenced_keys(text: str) -> list[str]:
@@ -299,6 +309,9 @@ class ContentAddressedDriver(StorageDriver):
         self._array_block = array_block
         self._cache = _ObjectCache(cache_bytes)
         self._present: set[str] = set()  # keys known to be in the store (written or read here)
+        # Payload digest -> root key, for payloads stored before by this process: a replay or a
+        # retry encodes the same request again, and cutting a long transcript costs milliseconds.
+        self._stored: OrderedDict[str, str] = OrderedDict()
         self.counters = StoreCounters()
 
     def name(self) -> str:
@@ -312,14 +325,24 @@ class ContentAddressedDriver(StorageDriver):
     ) -> list[StorageDriverClaim]:
         claims: list[StorageDriverClaim] = []
         for payload in payloads:
-            root, objects = self._cut(payload)
-            key = sha256_hex(root)
-            objects[key] = root
-            await self._put_all(objects)
+            serialized = payload.SerializeToString(deterministic=True)
+            digest = sha256_hex(serialized)
+            key = self._stored.get(digest)
+            if key is None or key not in self._present:
+                root, objects = self._cut(payload, serialized)
+                key = sha256_hex(root)
+                objects[key] = root
+                await self._put_all(objects)
+                self._remember_payload(digest, key)
             self.counters.payloads_stored += 1
-            self.counters.payload_bytes_stored += payload.ByteSize()
+            self.counters.payload_bytes_stored += len(serialized)
             claims.append(StorageDriverClaim(claim_data={"sha256": key}))
         return claims
+
+    def _remember_payload(self, digest: str, key: str) -> None:
+        self._stored[digest] = key
+        if len(self._stored) > 100_000:
+            self._stored.popitem(last=False)
 
     async def retrieve(
         self, context: StorageDriverRetrieveContext, claims: Sequence[StorageDriverClaim]
@@ -339,7 +362,7 @@ class ContentAddressedDriver(StorageDriver):
             self.counters.payloads_retrieved += 1
         return payloads
 
-    def _cut(self, payload: Payload) -> tuple[bytes, dict[str, bytes]]:
+    def _cut(self, payload: Payload, serialized: bytes) -> tuple[bytes, dict[str, bytes]]:
         """The root object's bytes and the other new objects of one payload."""
         if self._split and payload.metadata.get("encoding") == b"json/plain":
             cut = split_json(payload.data, self._min_object_bytes, self._array_block)
@@ -348,7 +371,7 @@ class ContentAddressedDriver(StorageDriver):
                 root = Payload(metadata=dict(payload.metadata), data=text.encode())
                 root.metadata[MERKLE_METADATA] = b"1"
                 return root.SerializeToString(deterministic=True), objects
-        return payload.SerializeToString(deterministic=True), {}
+        return serialized, {}
 
     async def _put_all(self, objects: Mapping[str, bytes]) -> None:
         new = [(key, data) for key, data in objects.items() if key not in self._present]
