@@ -137,7 +137,7 @@ def markdown(figures: list[Figure], info: RunInfo, analysis: str, reasons: dict[
             f"- load average (1, 5, 15 min) before: {info.load_before}; after: {info.load_after} "
             "(other engineers' test suites shared the machine)",
             f"- Python {platform.python_version()}, temporalio {version('temporalio')}, "
-            f"{temporal_cli_version()} (`temporal server start-dev`, SQLite, dynamic config {dispatch})",
+            f"{temporal_cli_version()} (`temporal server start-dev`, state in memory, dynamic config {dispatch})",
             "- model: in-process `BenchModel` (`bench/model.py`) behind the product's `LLMActivities`, "
             "same instance for product and baseline",
             "",
