@@ -8,7 +8,9 @@ server's search attributes and fast-dispatch config), each with its own worker o
 The product side is the product as shipped: `common.client.connect` (pydantic converter with the
 payload store, OpenTelemetry tracing plugin), `worker.app.build_worker` (liveness heartbeats, tool
 spans), `AgentWorkflow` / `ResearchWorkflow`. The baseline (`bench/baseline.py`) is the same shape
-on the bare SDK: plain pydantic converter, no status, search attributes, stream, budget or tracing.
+on the bare SDK: plain pydantic converter, no status, search attributes, stream, budget or tracing;
+it returns the answer (agent) or the report and its subtopics (research), where the product returns
+its full result (answer or report, every step's record, usage, cost, sources).
 Both call the same `LLMActivities.complete` (the bench model behind it) and the real
 `tool.calculator`, with the same worker concurrency and sticky-queue settings. Product and baseline
 runs alternate within every repetition, so machine load drifts over both alike.

@@ -38,6 +38,13 @@ class BaselineResearchInput(BaseModel):
     subtopics: int
 
 
+class BaselineReport(BaseModel):
+    """What a research run is for, and no more: the report and what it covered."""
+
+    report: str
+    subtopics: list[str]
+
+
 LLM_START_TO_CLOSE = timedelta(minutes=5)
 LLM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200))
 
@@ -45,7 +52,7 @@ LLM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200))
 @workflow.defn(name="BaselineAgent")
 class BaselineAgent:
     @workflow.run
-    async def run(self, params: BaselineAgentInput) -> int:
+    async def run(self, params: BaselineAgentInput) -> str:
         tools = [TOOLS["calculator"].spec()]
         messages = [Message.user_text(params.goal)]
         sent = 0
@@ -90,13 +97,13 @@ class BaselineAgent:
                     ],
                 )
             )
-        return step
+        return response.text()  # the answer, as the product returns its answer
 
 
 @workflow.defn(name="BaselineResearch")
 class BaselineResearch:
     @workflow.run
-    async def run(self, params: BaselineResearchInput) -> int:
+    async def run(self, params: BaselineResearchInput) -> BaselineReport:
         plan = await self._llm(
             "plan", f"Reply with a JSON array of at most {params.subtopics} subtopics.", params.topic
         )
@@ -105,8 +112,8 @@ class BaselineResearch:
             *(self._llm("research", "Research one subtopic.", subtopic) for subtopic in subtopics)
         )
         material = "\n".join(note.text() for note in notes)
-        await self._llm("synthesize", "Write a report.", f"{params.topic}\n{material}")
-        return len(notes)
+        report = await self._llm("synthesize", "Write a report.", f"{params.topic}\n{material}")
+        return BaselineReport(report=report.text(), subtopics=subtopics)
 
     async def _llm(self, kind: StepKind, system: str, text: str) -> LLMResponse:
         request = LLMRequest(system=system, messages=[Message.user_text(text)], step_kind=kind, step=kind)

@@ -17,7 +17,7 @@ from typing import Literal
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Replayer
 
-from bench.baseline import BaselineAgentInput, BaselineResearchInput
+from bench.baseline import BaselineAgentInput, BaselineReport, BaselineResearchInput
 from bench.harness import Bench
 from bench.histories import activity_completions, history_bytes, run_chain, workflow_task_seconds
 from bench.model import ModelConfig
@@ -146,7 +146,7 @@ async def start_baseline_agent(
         goal=f"bench agent {uuid.uuid4().hex}", iterations=iterations, transcript=transcript
     )
     return await bench.baseline.start_workflow(
-        "BaselineAgent", params, id=new_id("baseline-agent"), task_queue=queue, result_type=int
+        "BaselineAgent", params, id=new_id("baseline-agent"), task_queue=queue, result_type=str
     )
 
 
@@ -277,10 +277,10 @@ async def fan_out(bench: Bench, sizes: Sizes) -> list[Figure]:
                             BaselineResearchInput(topic=topic, subtopics=n),
                             id=new_id("baseline-research"),
                             task_queue=BASELINE_QUEUE,
-                            result_type=int,
+                            result_type=BaselineReport,
                         )
                     )
-                    assert await handle.result() == n
+                    assert len((await handle.result()).subtopics) == n
                     baseline.append(seconds)
         figures.append(
             Figure(
