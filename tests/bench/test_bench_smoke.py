@@ -17,8 +17,7 @@ FIGURES = (
     "fan-out of 20 research steps",
     "throughput:",
     "workflow-task time of a",
-    "resume after the worker is SIGKILLed 1 s into",
-    "resume after the worker is SIGKILLed as the model",
+    "resume after the worker is SIGKILLed mid-step",
 )
 
 
