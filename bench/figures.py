@@ -313,7 +313,7 @@ async def throughput(bench: Bench, sizes: Sizes) -> Figure:
         await asyncio.gather(*(handle.result() for handle in handles))
         return count * steps / (time.perf_counter() - began)
 
-    for rep in range(max(1, min(sizes.reps, 2))):
+    for rep in range(sizes.reps):
         for is_product in (True, False) if alternate(rep) else (False, True):
             (product if is_product else baseline).append(await many(is_product))
     return Figure(
