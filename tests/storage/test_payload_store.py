@@ -16,6 +16,7 @@ from temporalio.converter import StorageDriverClaim, StorageDriverRetrieveContex
 
 from activities.llm.models import LLMRequest, Message, TextBlock, ToolResultBlock, ToolUseBlock
 from activities.tools.catalog import TOOLS
+from common import payload_store
 from common.converter import build_data_converter
 from common.payload_store import (
     ContentAddressedDriver,
@@ -203,3 +204,26 @@ async def test_with_encryption_the_store_holds_ciphertext(settings: Settings) ->
     assert len(files) == 1  # encrypted before it is stored: one opaque object
     assert b"step 3" not in files[0].read_bytes() and b"binary/encrypted" in files[0].read_bytes()
     assert await converter.decode([reference], [LLMRequest]) == [request]
+
+
+async def test_a_payload_stored_before_is_not_cut_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replays and retries encode the same requests again: cutting a long transcript once is enough."""
+    cuts: list[int] = []
+    real_split = payload_store.split_json
+
+    def counting_split(
+        data: bytes, min_object_bytes: int, array_block: int
+    ) -> tuple[str, dict[str, bytes]] | None:
+        cuts.append(len(data))
+        return real_split(data, min_object_bytes, array_block)
+
+    monkeypatch.setattr(payload_store, "split_json", counting_split)
+    driver, payload = driver_at(tmp_path), json_payload(transcript(5))
+    [first] = await driver.store(STORE, [payload])
+    [again] = await driver.store(STORE, [payload])
+    assert first == again and len(cuts) == 1
+    restarted = driver_at(tmp_path)  # a new process cuts it once more and finds every object there
+    assert await restarted.store(STORE, [payload]) == [first]
+    assert len(cuts) == 2 and restarted.counters.objects_written == 0
