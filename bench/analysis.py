@@ -50,7 +50,7 @@ client and worker gets its converter from `common.converter.build_data_converter
 SDK's `ExternalStorage` with `common.payload_store.ContentAddressedDriver`:
 
 - A payload of at least `PAYLOAD_STORE_THRESHOLD_BYTES` (default 8 KiB) is stored outside Temporal
-  and the history keeps a reference of about 150 bytes (driver name + SHA-256 + size). Below the
+  and the history keeps a reference of about 230 bytes (driver name, SHA-256, size). Below the
   threshold a payload stays inline: a small payload costs less in history than a store round trip.
   At 8 KiB an agent's requests move out after a few steps, while typical replies and tool results
   stay inline and readable in the Web UI.
@@ -75,8 +75,9 @@ SDK's `ExternalStorage` with `common.payload_store.ContentAddressedDriver`:
   `LocalObjectStore(fsync=True)` also covers a machine crash at 0.4-2 ms per new object here.
 - Production: the driver takes any `ObjectStore`; `S3ObjectStore` adapts the SDK's
   `S3StorageDriverClient` (for example `temporalio.contrib.aws.s3driver.aioboto3.new_aioboto3_client`
-  from `temporalio[aioboto3]`) and a bucket. It is not wired to settings yet: a deployment passes it
-  in `with_payload_store`. Objects must be kept as long as any history that references them
+  from `temporalio[aioboto3]`) and a bucket. It is not wired to settings yet (that needs the `aioboto3`
+  dependency): a `PAYLOAD_STORE=s3` choice and a bucket setting in `common.converter.with_payload_store`
+  are a few lines; the unit tests run it against an in-memory stand-in for the S3 client. Objects must be kept as long as any history that references them
   (namespace retention plus the longest run); they are shared between runs, so delete by age past
   that, not per run.
 - Everyone who reads a namespace's payloads needs the store: workers, starters, the inbox, and the

@@ -1,5 +1,5 @@
 """External payload storage: big payloads leave the workflow history for a content-addressed object
-store, and history keeps a ~150-byte reference (Temporal's `ExternalStorage`, docs/benchmarks.md).
+store, and history keeps a ~230-byte reference (Temporal's `ExternalStorage`, docs/benchmarks.md).
 
 Why: an agent sends its whole transcript to the model every step. Inline, the history of an
 N-step run holds N copies of a growing transcript (quadratic bytes). With this driver, each payload
