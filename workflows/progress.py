@@ -8,6 +8,8 @@ part of the product's per-step overhead (docs/benchmarks.md).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
 
@@ -29,7 +31,7 @@ def usage_of(response: LLMResponse) -> UsageTotals:
 
 SPARSE_SEARCH_ATTRIBUTES = "sparse-search-attributes"  # workflow.patched id
 SEARCH_PHASE = {"calling_tools": "running"}  # AiPhase of a fine-grained phase
-COST_GROWTH_TO_UPSERT = 1.25
+COST_UPSERT_INTERVAL = timedelta(minutes=1)  # of workflow time, between cost-only upserts
 
 
 class RunProgress:
@@ -46,6 +48,7 @@ class RunProgress:
         # finish, then their final totals become one "child" step.
         self._children: dict[str, ChildProgress] = {}
         self._published: tuple[str, float] | None = None
+        self._published_at = datetime.min
 
     # -- totals --------------------------------------------------------------------------------
 
@@ -139,21 +142,24 @@ class RunProgress:
             workflow.upsert_search_attributes([APPROVERS.value_set(sorted(approvers))])
 
     def publish(self) -> None:
-        """Upsert AiPhase/AiCostUsd when the phase changes, or when the cost has grown by a quarter
-        since it was last written: an N-step run makes O(log N) upserts, not one or more per step,
-        AiCostUsd is never below 80% of the run's cost, and it is exact once the run ends (the
-        last phase change). The agent's per-step running <-> calling_tools alternation is "running"
-        here; `status` and the run's stream keep the detail."""
+        """Upsert AiPhase/AiCostUsd when the phase changes, and the cost alone at most once a minute
+        of workflow time while it grows: a step's upsert is an index write on the server, which cost
+        it more than the rest of the step (docs/benchmarks.md). AiCostUsd is at most a minute behind
+        a running run's cost and exact once the run ends (the last phase change). The agent's per-step
+        running <-> calling_tools alternation is "running" here; `status` and the run's stream keep
+        the detail."""
         if not workflow.patched(SPARSE_SEARCH_ATTRIBUTES):
             self._publish_every_change()  # runs started before this change replay as they ran
             return
         phase = SEARCH_PHASE.get(self.status.phase, self.status.phase)
         cost = round(self.cost_usd, 6)
+        now = workflow.now()
         if self._published is not None:
             published_phase, published_cost = self._published
-            if phase == published_phase and cost <= published_cost * COST_GROWTH_TO_UPSERT:
+            recent = now - self._published_at < COST_UPSERT_INTERVAL
+            if phase == published_phase and (cost == published_cost or recent):
                 return
-        self._published = (phase, cost)
+        self._published, self._published_at = (phase, cost), now
         workflow.upsert_search_attributes([PHASE.value_set(phase), COST_USD.value_set(cost)])
 
     def _publish_every_change(self) -> None:
