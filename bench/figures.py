@@ -303,19 +303,32 @@ async def throughput(bench: Bench, sizes: Sizes) -> Figure:
     product: list[float] = []
     baseline: list[float] = []
 
+    cpu: dict[bool, list[tuple[float, float]]] = {True: [], False: []}  # (server, worker) ms per step
+
     async def many(is_product: bool) -> float:
-        began = time.perf_counter()
+        began, cpu_before = time.perf_counter(), bench.cpu_seconds()
         starts = [
             start_product_agent(bench, steps) if is_product else start_baseline_agent(bench, steps)
             for _ in range(count)
         ]
         handles = await asyncio.gather(*starts)
         await asyncio.gather(*(handle.result() for handle in handles))
-        return count * steps / (time.perf_counter() - began)
+        elapsed, cpu_after = time.perf_counter() - began, bench.cpu_seconds()
+        per_step = 1000 / (count * steps)
+        cpu[is_product].append(
+            ((cpu_after[0] - cpu_before[0]) * per_step, (cpu_after[1] - cpu_before[1]) * per_step)
+        )
+        return count * steps / elapsed
 
     for rep in range(sizes.reps):
         for is_product in (True, False) if alternate(rep) else (False, True):
             (product if is_product else baseline).append(await many(is_product))
+
+    def split(is_product: bool) -> str:
+        server = median(s for s, _ in cpu[is_product])
+        worker = median(w for _, w in cpu[is_product])
+        return f"server {server:.1f} + worker {worker:.1f}"
+
     return Figure(
         "throughput",
         f"throughput: {count} concurrent {steps}-step agents on one worker",
@@ -324,6 +337,10 @@ async def throughput(bench: Bench, sizes: Sizes) -> Figure:
         baseline,
         "ratio>=",
         0.8,
+        notes=[
+            f"CPU ms per step (medians): product {split(True)}; baseline {split(False)} "
+            "(dev server, and this process with both workers)"
+        ],
     )
 
 

@@ -6,6 +6,7 @@ calling the same `BenchModel` through the same activity objects."""
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,6 +41,18 @@ class Bench:
     product: Client
     baseline: Client
     model: BenchModel
+    server_pid: int
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU time used so far by the dev server (with its children) and by this process."""
+        server = 0.0
+        try:
+            fields = Path(f"/proc/{self.server_pid}/stat").read_text().rsplit(")", 1)[1].split()
+            server = sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            pass  # not Linux: the figure goes without the split
+        own = os.times()
+        return server, own.user + own.system
 
     @property
     def store(self) -> ContentAddressedDriver:
@@ -75,7 +88,7 @@ async def running_bench(state_dir: Path) -> AsyncIterator[Bench]:
             baseline_worker(baseline, settings, activities, BASELINE_QUEUE),
         ):
             gc.freeze()  # as `python -m worker` does once its worker is built (worker/__main__.py)
-            yield Bench(address, state_dir, settings, product, baseline, model)
+            yield Bench(address, state_dir, settings, product, baseline, model, server.pid)
     finally:
         server.terminate()
         try:
