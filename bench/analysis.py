@@ -143,8 +143,13 @@ MISS_REASONS = {
         "runs on this shared 2-core machine the ratio moves by about 0.15 between runs."
     ),
     "throughput": (
-        "the same per-step work as the agent step, on one CPU-bound worker process that shares both "
-        "cores with the dev server (and, here, other engineers' test suites)."
+        "the dev server's CPU per step is about the same for both (the row's note), but the worker "
+        "process spends more per step (tracing spans, the status, step records and stream, the "
+        "liveness and tool-span interceptors, the full result). One Python process runs every "
+        "workflow task and activity of the worker, and it saturates first (about one core, under the "
+        "GIL), so its CPU per step sets the ratio: the note gives the baseline/product ratio of worker "
+        "CPU per step next to the measured one. More worker processes (the production shape) scale "
+        "it out."
     ),
     "fan_out_100": (
         "per research step the product still does more on the worker than the raw loop: a tracing "
@@ -153,12 +158,11 @@ MISS_REASONS = {
         "this shared machine also vary by 20% or more."
     ),
     "fan_out_500": (
-        "500 concurrent steps saturate the one worker process (both cores are shared with the server). "
-        "The product's extra work per step (see fan-out 100) then pushes workflow tasks "
-        "past the 1 s sticky-queue deadline (WORKER_STICKY_QUEUE_TIMEOUT_S, chosen for fast crash "
-        "recovery); each miss moves the task to the normal queue, evicts the run from the cache and "
-        "replays its whole history (over 1,500 events). A production deployment of this width runs "
-        "several workers (or a longer sticky timeout)."
+        "500 concurrent steps saturate the one worker process, and the product's extra worker CPU per "
+        "step (see throughput) is paid 500 times within one run. Under that load workflow tasks can "
+        "also miss the 1 s sticky-queue deadline (WORKER_STICKY_QUEUE_TIMEOUT_S, chosen for fast crash "
+        "recovery): in earlier runs such misses, each evicting the run and replaying its whole history "
+        "of over 1,500 events, made 4-7 s outliers. A deployment of this width runs several workers."
     ),
     "resume": (
         "the replacement is polling after about 1.5 s (the product worker imports the LLM SDKs, the "

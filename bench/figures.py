@@ -324,6 +324,10 @@ async def throughput(bench: Bench, sizes: Sizes) -> Figure:
         for is_product in (True, False) if alternate(rep) else (False, True):
             (product if is_product else baseline).append(await many(is_product))
 
+    def worker_ratio() -> float:
+        product_cpu = median(w for _, w in cpu[True])
+        return median(w for _, w in cpu[False]) / product_cpu if product_cpu else 0.0
+
     def split(is_product: bool) -> str:
         server = median(s for s, _ in cpu[is_product])
         worker = median(w for _, w in cpu[is_product])
@@ -339,7 +343,8 @@ async def throughput(bench: Bench, sizes: Sizes) -> Figure:
         0.8,
         notes=[
             f"CPU ms per step (medians): product {split(True)}; baseline {split(False)} "
-            "(dev server, and this process with both workers)"
+            "(dev server, and this process with both workers); worker CPU per step, baseline / "
+            f"product: {worker_ratio():.2f}"
         ],
     )
 
