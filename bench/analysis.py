@@ -167,7 +167,7 @@ MISS_REASONS = {
     "resume": (
         "the replacement is polling after about 1.5 s (the product worker imports the LLM SDKs, the "
         "telemetry exporters and the delivery code; the bare SDK worker starts in about 0.5 s), but "
-        "the killed call is only retried once Temporal has noticed the crash: here 2.0-3.0 s after "
+        "the killed call is only retried once Temporal has noticed the crash: 1.8-3.0 s after "
         "the kill (the retry attempt's start in the history), made of the product's 2 s heartbeat "
         "timeout counted from the last heartbeat that reached the server, the dev server's timer "
         "processing, and the 0.3 s first retry. A 1 s heartbeat timeout "
