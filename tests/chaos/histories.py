@@ -6,29 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
+from bench.histories import event_time  # one reader of histories for bench and tests
+
 LLM_ACTIVITY = "llm.complete"
-
-
-def event_time(event: HistoryEvent) -> float:
-    """The event's server time as a Unix timestamp (same clock as `time.time()` on this host)."""
-    return event.event_time.ToMicroseconds() / 1e6
-
-
-async def run_chain(client: Client, workflow_id: str, first_run_id: str | None) -> list[WorkflowHistory]:
-    """The histories of a workflow id's runs, first to last, following continue-as-new."""
-    histories: list[WorkflowHistory] = []
-    run_id = first_run_id
-    while True:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        histories.append(history)
-        last = history.events[-1]
-        if last.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            return histories
-        run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,12 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from activities.delivery.email import message_id_for
+from bench.histories import run_chain
 from common.converter import build_data_converter
 from common.settings import try_load_settings
 from tests.chaos.histories import (
     CompletedStep,
     completed_llm_steps,
-    run_chain,
     times_of,
     workflow_task_failures,
     workflow_task_spans,
