@@ -19,6 +19,12 @@ from common.settings import Settings
 from worker.liveness import LivenessHeartbeats, stream_windows
 from workflows.registry import WORKFLOWS
 
+# The longest gap between two heartbeats the worker sends for a running activity. The SDK's default
+# is 0.8 heartbeat timeouts, which would leave 0.2 s of the 1 s LIVENESS_HEARTBEAT
+# (workflows/activity_options.py) for the network; 0.5 s leaves half of it, for two heartbeat RPCs a
+# second per running activity.
+HEARTBEAT_SEND_INTERVAL = timedelta(milliseconds=500)
+
 
 def build_activities(settings: Settings) -> list[Callable[..., Any]]:
     """Every activity, bound to dependencies made once per process (HTTP pools, SMTP settings)."""
@@ -46,6 +52,7 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_s),
         # A replacement worker picks up a crashed worker's workflows after this long, not after 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_queue_timeout_s),
+        max_heartbeat_throttle_interval=HEARTBEAT_SEND_INTERVAL,
         # Inside the client's tracing plugin, so tool spans join the run's trace. LivenessHeartbeats:
         # short heartbeat timeouts notice a dead worker in seconds (docs/operations.md).
         interceptors=[ToolTracingInterceptor(), LivenessHeartbeats(stream_windows(settings))],

@@ -34,8 +34,8 @@ from temporalio.worker import (
 from activities.llm.call_context import StreamWindows, watch_progress
 from common.settings import Settings
 
-# Beats per heartbeat timeout. The SDK sends at most one heartbeat per 0.8 timeouts anyway; ticking
-# more often only makes sure there is always a fresh one to send.
+# Beats per heartbeat timeout. The SDK sends at most one heartbeat per throttle interval (worker/app.py,
+# HEARTBEAT_SEND_INTERVAL) anyway; ticking more often only makes sure there is always a fresh one.
 BEATS_PER_TIMEOUT = 4
 # Activities whose heartbeats must mean "my work is progressing", not just "my worker is alive".
 PROGRESS_GATED = frozenset({"llm.complete"})

@@ -34,15 +34,19 @@ class ActivityOptions:
 # Every heartbeat timeout below is short: the worker heartbeats for each running activity
 # (worker/liveness.py), so a missed heartbeat means "the worker died" (or, for an LLM call, "the stream
 # stalled") and the attempt is retried elsewhere within seconds, not after its start-to-close timeout.
-# The SDK sends at most one heartbeat per 0.8 timeouts: 2 s leaves 0.4 s for the network.
-LIVENESS_HEARTBEAT = timedelta(seconds=2)
+# 1 s: with the worker sending a heartbeat every 0.5 s (worker/app.py, HEARTBEAT_SEND_INTERVAL), a
+# live worker has half a second of slack for a busy event loop or network, and Temporal notices a dead
+# one 1-2 s after the crash (docs/operations.md, "Crash recovery"). Changing it does not affect replay
+# (timeouts are not part of the command sequence).
+LIVENESS_HEARTBEAT = timedelta(seconds=1)
 
 # LLM calls: the liveness ticker heartbeats for them only while the stream progresses (first event
 # within LLM_FIRST_BYTE_TIMEOUT_S, then no gap over LLM_STALL_TIMEOUT_S), so this one short timeout
 # notices both a dead worker and a stalled stream. Provider errors arrive classified
 # (activities/llm/errors.py): the non-retryable types are listed here too, belt and braces, and a
 # server's retry-after becomes the error's next_retry_delay, which overrides the backoff below. The
-# first retry comes quickly: after a crash or a stall there is nothing to wait for.
+# first retry comes quickly: after a crash or a stall there is nothing to wait for (the server waits
+# at least 1 s before any activity retry, whatever the policy says; measured on the dev server).
 LLM_CALL = ActivityOptions(
     start_to_close=timedelta(minutes=5),
     schedule_to_close=timedelta(minutes=30),

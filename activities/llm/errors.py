@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import email.utils
 import re
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-import anthropic
 import httpx
-import httpx2  # the transport under the anthropic SDK: its timeouts and connection errors
 from temporalio.exceptions import ApplicationError
 
 # The type names live in their own module: workflow code imports them without this module's SDKs.
@@ -159,6 +158,30 @@ def classified_errors(provider: str) -> Iterator[None]:
 
 def classify_exception(provider: str, error: BaseException) -> ApplicationError | None:
     """The error for an exception a provider's client raised; None if it is not a provider error."""
+    # The anthropic SDK (and httpx2, its transport) are imported only by a worker configured for
+    # Anthropic (activities/llm/factory.py: the SDK is the slowest import of a worker's start-up).
+    # An exception of theirs means they are loaded, so they are looked at only then.
+    if "anthropic" in sys.modules:
+        classified = _classify_anthropic(provider, error)
+        if classified is not None:
+            return classified
+    transport_timeouts: tuple[type[BaseException], ...] = (httpx.TimeoutException,)
+    transport_errors: tuple[type[BaseException], ...] = (httpx.TransportError,)
+    if "httpx2" in sys.modules:
+        import httpx2
+
+        transport_timeouts += (httpx2.TimeoutException,)
+        transport_errors += (httpx2.TransportError,)
+    if isinstance(error, transport_timeouts):
+        return _transport(provider, TIMEOUT, "timed out", error)
+    if isinstance(error, transport_errors):
+        return _transport(provider, CONNECTION_ERROR, "connection failed", error)
+    return None
+
+
+def _classify_anthropic(provider: str, error: BaseException) -> ApplicationError | None:
+    import anthropic
+
     if isinstance(error, anthropic.APIStatusError):
         return classify_status(
             provider=provider,
@@ -166,9 +189,9 @@ def classify_exception(provider: str, error: BaseException) -> ApplicationError 
             headers=error.response.headers,
             body=error.body,
         )
-    if isinstance(error, anthropic.APITimeoutError | httpx.TimeoutException | httpx2.TimeoutException):
+    if isinstance(error, anthropic.APITimeoutError):
         return _transport(provider, TIMEOUT, "timed out", error)
-    if isinstance(error, anthropic.APIConnectionError | httpx.TransportError | httpx2.TransportError):
+    if isinstance(error, anthropic.APIConnectionError):
         return _transport(provider, CONNECTION_ERROR, "connection failed", error)
     if isinstance(error, anthropic.APIResponseValidationError):
         return invalid_response(provider, f"response did not match the API schema: {error.message}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,25 @@ def test_build_provider_follows_llm_provider(settings: Settings) -> None:
         settings.model_copy(update={"llm_provider": "openai", "openai_base_url": "http://x/v1"})
     )
     assert no_model.default_model == DEFAULT_OPENAI_MODEL
+
+
+def test_only_the_configured_providers_sdk_is_imported() -> None:
+    """A replacement worker's start-up is part of crash recovery: a worker that does not use the
+    anthropic SDK must not pay for importing it (the slowest import of a start by far)."""
+    probe = (
+        "import sys\n"
+        "from activities.llm.factory import build_provider\n"
+        "from common.settings import Settings\n"
+        "import worker.__main__, worker.app\n"
+        "build_provider(Settings(llm_provider='offline', _env_file=None))\n"
+        "before = 'anthropic' in sys.modules\n"
+        "build_provider(Settings(llm_provider='anthropic', anthropic_api_key='k', _env_file=None))\n"
+        "print(before, 'anthropic' in sys.modules)\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert loaded.stdout.split() == ["False", "True"], loaded.stderr
 
 
 def test_pricing_file_extends_and_overrides_the_table(tmp_path: Path) -> None:

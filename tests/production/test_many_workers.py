@@ -117,7 +117,7 @@ async def test_sigkill_one_of_three_workers_mid_run_and_every_run_completes(
 ) -> None:
     # A dead worker's workflow task is retried after the run's workflow task timeout (10 s by default;
     # 2 s here so the test does not idle). Its in-flight LLM steps are retried after their heartbeat
-    # timeout (15 s, workflows/activity_options.py).
+    # timeout (1 s, workflows/activity_options.py).
     handles = await asyncio.gather(
         *(
             dev_client.start_workflow(
