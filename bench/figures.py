@@ -465,8 +465,8 @@ async def resume(bench: Bench, sizes: Sizes) -> Figure:
     waits for its heartbeat timeout, so neither start-up competes with the other for the CPU.
 
     Where in the heartbeat cycle a crash falls decides how long Temporal takes to notice it, so the
-    kill comes at several points of the model call (`sizes.kill_offsets`, spread over the SDK's
-    heartbeat interval, 0.8 timeouts): the figure is over those, as a crash at a random moment is."""
+    kill comes at several points of the model call (`sizes.kill_offsets`, spread over more than one
+    heartbeat interval): the figure is over those, as a crash at a random moment is."""
     product: list[float] = []
     baseline: list[float] = []
     startups: dict[str, list[float]] = {"product": [], "baseline": []}

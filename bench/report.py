@@ -135,7 +135,7 @@ def markdown(figures: list[Figure], info: RunInfo, analysis: str, reasons: dict[
             f"- date: {info.started.astimezone(UTC):%Y-%m-%d %H:%M} UTC, {info.seconds:.0f} s",
             f"- machine: {machine()}",
             f"- load average (1, 5, 15 min) before: {info.load_before}; after: {info.load_after} "
-            "(other engineers' test suites shared the machine)",
+            "(the bench itself keeps about 1-2 busy)",
             f"- Python {platform.python_version()}, temporalio {version('temporalio')}, "
             f"{temporal_cli_version()} (`temporal server start-dev`, state in memory, dynamic config {dispatch})",
             "- model: in-process `BenchModel` (`bench/model.py`) behind the product's `LLMActivities`, "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from tests.chaos.processes import WorkerProcess, clean_environment
@@ -57,13 +57,7 @@ async def test_a_step_in_flight_on_a_killed_worker_completes_soon_after_a_replac
     replacement: WorkerProcess | None = None
     try:
         await first.wait_ready()
-        handle = await client.start_workflow(
-            ResearchWorkflow.run,
-            ResearchInput(topic="crash recovery", max_subtopics=1),
-            id=f"recovery-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-        )
-        assert await asyncio.to_thread(anthropic_server.wait_until_stalled, 60.0)
+        handle = await start_run_until_its_plan_step_stalls(client, anthropic_server, task_queue)
         first.kill()
         await first.wait_dead()
         replacement = WorkerProcess(env, tmp_path)
@@ -98,13 +92,7 @@ async def test_a_step_in_flight_on_a_killed_worker_is_finished_by_a_running_work
     workers = [WorkerProcess(env, tmp_path), WorkerProcess(env, tmp_path)]
     try:
         await asyncio.gather(*(worker.wait_ready() for worker in workers))
-        handle = await client.start_workflow(
-            ResearchWorkflow.run,
-            ResearchInput(topic="crash recovery", max_subtopics=1),
-            id=f"recovery-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-        )
-        assert await asyncio.to_thread(anthropic_server.wait_until_stalled, 60.0)
+        handle = await start_run_until_its_plan_step_stalls(client, anthropic_server, task_queue)
         holder = await worker_running_the_step(handle, workers)
         holder.kill()
         await holder.wait_dead()
@@ -122,6 +110,21 @@ async def test_a_step_in_flight_on_a_killed_worker_is_finished_by_a_running_work
     stalled_step = anthropic_server.requests[0].step
     assert anthropic_server.requests_per_step()[stalled_step] == 2
     assert 0 < resumed_s < SURVIVOR_RESUMED_WITHIN_S
+
+
+async def start_run_until_its_plan_step_stalls(
+    client: Client, anthropic_server: AnthropicServer, task_queue: str
+) -> WorkflowHandle[ResearchWorkflow, ResearchResult]:
+    """A research run whose first model request (the plan step) streamed two events and now hangs
+    (scripted by the caller): the step is in flight and its stream has started."""
+    handle = await client.start_workflow(
+        ResearchWorkflow.run,
+        ResearchInput(topic="crash recovery", max_subtopics=1),
+        id=f"recovery-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+    )
+    assert await asyncio.to_thread(anthropic_server.wait_until_stalled, 60.0)
+    return handle
 
 
 async def worker_running_the_step(
