@@ -58,6 +58,16 @@ The previous run missed the resume target (median 2.59 s, worst 2.95 s). Two thi
   the bare SDK worker. A worker configured for Anthropic still pays the import at start (about
   3 s to polling here; docs/operations.md).
 
+- A worker runs at most 32 workflow tasks at once (`WORKER_MAX_CONCURRENT_WORKFLOW_TASKS`), and so
+  has 32 workflow-task threads instead of the SDK's 500. Workflow tasks hold the GIL; with hundreds
+  of threads the event loop, which runs the activities and sends their heartbeats, waited long
+  enough under load for the 1 s heartbeat timeout to fire on a live worker. In the throughput
+  figure's shape (200 concurrent agents, one worker) 16-259 of 4,000 activities per run were retried
+  that way with 500 threads (each a model call made twice, had it been a real one), none in six runs
+  with 8 or 32 threads, and none with the former 2 s timeout; steps per second did not drop (38-42
+  with 32 threads, 36-38 with 500). Both workers of the bench use the setting; the throughput
+  row's notes count such retries in every run.
+
 What is left is on the server: after the heartbeat timeout fires, the dev server does not start the
 retry sooner than 1 s later whatever the retry policy says (measured: a 0.1 s initial interval gives
 1.0 s between attempts, 1.5 s gives 1.5 s), so a crash is retried about 2-2.5 s after the kill, and

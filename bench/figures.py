@@ -19,7 +19,13 @@ from temporalio.worker import Replayer
 
 from bench.baseline import BaselineAgentInput, BaselineReport, BaselineResearchInput
 from bench.harness import Bench
-from bench.histories import activity_completions, history_bytes, run_chain, workflow_task_seconds
+from bench.histories import (
+    activity_completions,
+    history_bytes,
+    retried_activities,
+    run_chain,
+    workflow_task_seconds,
+)
 from bench.model import ModelConfig
 from bench.workers import BASELINE_QUEUE, PRODUCT_QUEUE
 from workflows.models import AgentInput, AgentResult, ResearchInput, ResearchResult
@@ -304,6 +310,11 @@ async def throughput(bench: Bench, sizes: Sizes) -> Figure:
     baseline: list[float] = []
 
     cpu: dict[bool, list[tuple[float, float]]] = {True: [], False: []}  # (server, worker) ms per step
+    retried: dict[bool, list[int]] = {True: [], False: []}  # activities retried on the live worker
+
+    async def retried_in(client: Client, handles: list[WorkflowHandle]) -> int:
+        chains = await asyncio.gather(*(chain_of(client, handle) for handle in handles))
+        return sum(retried_activities(history) for chain in chains for history in chain)
 
     async def many(is_product: bool) -> float:
         began, cpu_before = time.perf_counter(), bench.cpu_seconds()
@@ -318,6 +329,8 @@ async def throughput(bench: Bench, sizes: Sizes) -> Figure:
         cpu[is_product].append(
             ((cpu_after[0] - cpu_before[0]) * per_step, (cpu_after[1] - cpu_before[1]) * per_step)
         )
+        client = bench.product if is_product else bench.baseline
+        retried[is_product].append(await retried_in(client, handles))
         return count * steps / elapsed
 
     for rep in range(sizes.reps):
@@ -344,7 +357,12 @@ async def throughput(bench: Bench, sizes: Sizes) -> Figure:
         notes=[
             f"CPU ms per step (medians): product {split(True)}; baseline {split(False)} "
             "(dev server, and this process with both workers); worker CPU per step, baseline / "
-            f"product: {worker_ratio():.2f}"
+            f"product: {worker_ratio():.2f}",
+            f"activities retried although no worker died (heartbeat timeouts of a saturated worker), "
+            f"per repetition of {count * steps * 2} activities: product "
+            + ", ".join(map(str, retried[True]))
+            + "; baseline "
+            + ", ".join(map(str, retried[False])),
         ],
     )
 

@@ -44,6 +44,18 @@ def workflow_task_seconds(history: WorkflowHistory) -> list[float]:
     return durations
 
 
+def retried_activities(history: WorkflowHistory) -> int:
+    """Activities whose recorded attempt was not their first (the history keeps the last attempt's
+    ActivityTaskStarted): on a worker that never died, each one is a false heartbeat timeout or a
+    retried failure."""
+    return sum(
+        1
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        and event.activity_task_started_event_attributes.attempt > 1
+    )
+
+
 def activity_completions(history: WorkflowHistory, activity_type: str) -> list[float]:
     """Times at which activities of `activity_type` completed."""
     scheduled: set[int] = set()

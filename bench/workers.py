@@ -52,5 +52,6 @@ def baseline_worker(
         workflows=BASELINE_WORKFLOWS,
         activities=activities,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_queue_timeout_s),
     )

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     worker_graceful_shutdown_s: float = Field(default=30.0, ge=0)
     worker_sticky_queue_timeout_s: float = Field(default=1.0, gt=0)
     worker_max_concurrent_activities: int = Field(default=200, gt=0)
+    # Workflow tasks run in a thread pool of this size (the SDK's default is 500 threads). They hold
+    # the GIL, so more threads add no throughput but starve the event loop that runs activities and
+    # sends their heartbeats (docs/operations.md, "Recovery settings").
+    worker_max_concurrent_workflow_tasks: int = Field(default=32, gt=0)
     research_max_parallel: int = Field(default=8, gt=0)
 
     # Tools

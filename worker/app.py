@@ -49,6 +49,9 @@ def build_worker(
         workflows=list(workflows if workflows is not None else WORKFLOWS),
         activities=list(activities if activities is not None else build_activities(settings)),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
+        # Also the size of the SDK's workflow-task thread pool: bounded, so that workflow tasks (which
+        # hold the GIL) leave the event loop time to send heartbeats under load (common/settings.py).
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_s),
         # A replacement worker picks up a crashed worker's workflows after this long, not after 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_queue_timeout_s),
