@@ -115,8 +115,8 @@ SDK's `ExternalStorage` with `common.payload_store.ContentAddressedDriver`:
   (namespace retention plus the longest run); they are shared between runs, so delete by age past
   that, not per run.
 - Everyone who reads a namespace's payloads needs the store: workers, starters, the inbox, and the
-  codec server for the Web UI (which otherwise shows the reference, not the content);
-  `temporal workflow show` shows references for offloaded payloads.
+  codec server, which resolves references for the Web UI and `temporal workflow show
+  --codec-endpoint` (without it they show the reference, not the content; docs/production.md).
 
 ## With encryption (PAYLOAD_KEYS)
 

@@ -1,8 +1,11 @@
-"""`python -m worker.codec_server`: decodes encrypted payloads for the Temporal Web UI and CLI.
+"""`python -m worker.codec_server`: decodes payloads for the Temporal Web UI and CLI.
 
-The server only ever sees ciphertext (see common/encryption.py). The Web UI (Settings -> Codec
-Server) or `temporal workflow show --codec-endpoint URL --codec-auth "Bearer TOKEN"` posts the
-payloads to this server, which holds the keys, and shows the plain text to the person asking.
+Two things make a payload in history unreadable to the Web UI: encryption (PAYLOAD_KEYS; the history
+holds only ciphertext, see common/encryption.py) and the payload store (PAYLOAD_STORE; a big payload
+is a reference in history, its content in the store, see common/payload_store.py). The Web UI
+(Settings -> Codec Server) or `temporal workflow show --codec-endpoint URL --codec-auth "Bearer
+TOKEN"` posts the payloads to this server, which holds the keys and reads the store, and shows the
+content to the person asking.
 
 - `POST /decode`, `POST /encode`: Temporal's codec-server JSON (`{"payloads": [...]}`, protobuf JSON
   with base64 `data` and metadata values).
@@ -30,9 +33,11 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.converter import PayloadCodec
+from temporalio.converter import DataConverter, PayloadCodec
 
-from common.encryption import EncryptionCodec, PayloadDecryptionError
+from common.converter import build_data_converter
+from common.encryption import PayloadDecryptionError
+from common.payload_store import PayloadStoreError
 from common.settings import Settings, load_settings
 
 log = logging.getLogger("worker.codec_server")
@@ -45,6 +50,28 @@ SESSION_COOKIE = "codec_session"
 SESSION_MAX_AGE_S = 8 * 3600  # a page of history; Temporal's own payload limit is 2 MB each
 
 CodecCall = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
+
+
+class ProductPayloadCodec(PayloadCodec):
+    """The product's payload pipeline, payload to payload. Decoding takes the steps of the SDK's
+    `DataConverter.decode` without its last one (conversion to Python values): decrypt a stored
+    payload's reference, read the content from the store, decrypt the content. Encoding only
+    encrypts: what the Web UI sends (a signal, an update) is small enough to stay inline.
+
+    The steps are the SDK's own (private in temporalio 1.35, pinned in pyproject.toml);
+    tests/security/test_codec_server.py decodes a real run's stored payloads through them."""
+
+    def __init__(self, converter: DataConverter) -> None:
+        self._converter = converter
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return await self._converter._encode_payload_sequence(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        converter = self._converter
+        references = await converter._decode_reference_payload_sequence(payloads)
+        contents = await converter._external_retrieve_payload_sequence(references)
+        return await converter._decode_payload_sequence(contents)
 
 
 class OriginPolicy:
@@ -163,7 +190,7 @@ def _endpoint(call: CodecCall, access: Access) -> Callable[[Request], Awaitable[
             return _error(400, f'expected {{"payloads": [...]}} in protobuf JSON: {error}')
         try:
             result = await call(payloads.payloads)
-        except PayloadDecryptionError as error:
+        except (PayloadDecryptionError, PayloadStoreError) as error:
             return _error(422, str(error))
         return Response(json_format.MessageToJson(Payloads(payloads=result)), media_type="application/json")
 
@@ -233,15 +260,19 @@ def build_app(codec: PayloadCodec, token: str, allowed_origins: Iterable[str]) -
 
 
 def app_from_settings(settings: Settings) -> ASGIApp:
-    """The app for these settings; `ValueError` naming the variable when one is missing."""
+    """The app for these settings (the workers' keys and payload store); `ValueError` naming the
+    variable when one is missing."""
     keys = settings.payload_keys.get_secret_value().strip() if settings.payload_keys else ""
-    if not keys:
-        raise ValueError("PAYLOAD_KEYS: required, the codec server decodes with these keys")
+    if not keys and settings.payload_store == "off":
+        raise ValueError(
+            "PAYLOAD_KEYS: required when PAYLOAD_STORE=off (with neither, history holds every payload "
+            "in plain text and there is nothing to decode)"
+        )
     token = settings.codec_server_token.get_secret_value() if settings.codec_server_token else ""
     if not token.strip():
         raise ValueError("CODEC_SERVER_TOKEN: required, callers authenticate with it")
     origins = settings.codec_server_allowed_origins.split(",")
-    return build_app(EncryptionCodec.from_setting(keys), token.strip(), origins)
+    return build_app(ProductPayloadCodec(build_data_converter(settings)), token.strip(), origins)
 
 
 def main() -> int:

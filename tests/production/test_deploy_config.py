@@ -292,6 +292,15 @@ def test_k8s_config_keys_are_settings_and_load() -> None:
     assert loaded.temporal_task_queue == DEFAULT_TASK_QUEUE
 
 
+def test_k8s_workers_do_not_keep_the_payload_store_in_a_per_pod_volume() -> None:
+    """A payload one pod stored must be readable by every other pod (a run moves between workers):
+    with per-pod state volumes the local store has to be off."""
+    config = k8s_object("ConfigMap", "ai-workflows-config")["data"]
+    volumes = k8s_object("Deployment", "ai-workflows-worker")["spec"]["template"]["spec"]["volumes"]
+    per_pod = any("emptyDir" in volume for volume in volumes if volume["name"] == "state")
+    assert not per_pod or config.get("PAYLOAD_STORE") == "off"
+
+
 def _containers_env(document: dict[str, Any]) -> list[dict[str, Any]]:
     spec = document.get("spec", {}).get("template", {}).get("spec", {})
     return [entry for container in spec.get("containers", []) for entry in container.get("env", [])]

@@ -128,13 +128,16 @@ async def test_bad_bodies_and_unknown_keys_are_clear_errors(codec_http: httpx.As
     assert unknown.status_code == 422 and "'k9'" in unknown.json()["error"]
 
 
-def test_refuses_to_start_without_keys_or_token() -> None:
+def test_refuses_to_start_without_a_token_or_anything_to_decode() -> None:
     no_token = try_load_settings(payload_keys=KEYS, llm_provider="offline", _env_file=None)
     with pytest.raises(ValueError, match="CODEC_SERVER_TOKEN"):
         app_from_settings(no_token)
+    # Without keys the server still decodes what the payload store holds; with neither, nothing.
     no_keys = try_load_settings(codec_server_token=TOKEN, llm_provider="offline", _env_file=None)
+    app_from_settings(no_keys)
+    nothing = no_keys.model_copy(update={"payload_store": "off"})
     with pytest.raises(ValueError, match="PAYLOAD_KEYS"):
-        app_from_settings(no_keys)
+        app_from_settings(nothing)
 
 
 def test_the_real_process_serves_decode_with_token_and_cors() -> None:
