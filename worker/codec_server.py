@@ -59,7 +59,7 @@ class ProductPayloadCodec(PayloadCodec):
     encrypts: what the Web UI sends (a signal, an update) is small enough to stay inline.
 
     The steps are the SDK's own (private in temporalio 1.35, pinned in pyproject.toml);
-    tests/security/test_codec_server.py decodes a real run's stored payloads through them."""
+    tests/security/test_codec_server_store.py decodes a real run's stored payloads through them."""
 
     def __init__(self, converter: DataConverter) -> None:
         self._converter = converter

@@ -4,7 +4,6 @@ is not in the store is a clear 422, never a wrong payload."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import httpx
@@ -14,17 +13,11 @@ from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.client import Client
 
-from activities.llm.activity import LLMActivities
 from activities.llm.models import LLMRequest
-from activities.llm.pricing import PriceTable
-from activities.tools.read_only import ToolActivities
-from bench.model import BenchModel, ModelConfig
-from common.converter import build_data_converter
 from common.encryption import new_key_entry
 from common.settings import Settings
-from worker.app import build_worker
+from tests.storage.stored_agent import run_agent, store_worker
 from worker.codec_server import app_from_settings
-from workflows.models import AgentInput, AgentResult
 
 TOKEN = "codec-token-for-store-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -33,22 +26,8 @@ GOAL = "codec-store-canary-7f3e"
 
 async def last_stored_request(dev_client: Client, settings: Settings, task_queue: str) -> Payload:
     """A 4-step agent with 2 KB replies on a real worker: its last model request is a reference."""
-    converter = build_data_converter(settings)
-    client = Client(dev_client.service_client, namespace=dev_client.namespace, data_converter=converter)
-    activities = [
-        LLMActivities(BenchModel(ModelConfig(reply_bytes=2048)), PriceTable.load(None)).complete,
-        *ToolActivities.from_settings(settings).all(),
-    ]
-    async with build_worker(client, settings, activities=activities):
-        handle = await client.start_workflow(
-            "AgentWorkflow",
-            AgentInput(goal=GOAL, tools=["calculator"], max_iterations=4),
-            id=f"codec-store-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=AgentResult,
-        )
-        await handle.result()
-        history = await handle.fetch_history()
+    async with store_worker(dev_client, settings, reply_bytes=2048) as client:
+        history = await run_agent(client, task_queue, 4, goal=GOAL)
     requests = [
         event.activity_task_scheduled_event_attributes.input.payloads[0]
         for event in history.events

@@ -5,41 +5,22 @@ the same converter, in a fresh process too, but not without the store."""
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from pathlib import Path
 
 import pytest
 from temporalio.api.history.v1 import History
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
-from activities.llm.activity import LLMActivities
 from activities.llm.models import LLMRequest
-from activities.llm.pricing import PriceTable
-from activities.tools.read_only import ToolActivities
-from bench.model import BenchModel, ModelConfig
 from common.converter import build_data_converter
 from common.payload_store import ContentAddressedDriver, LocalObjectStore
 from common.settings import Settings
-from worker.app import build_worker
-from workflows.models import AgentInput, AgentResult
+from tests.storage.stored_agent import run_agent, store_worker
 from workflows.registry import WORKFLOWS
 
 REPLY_BYTES = 2048
-
-
-async def run_agent(client: Client, queue: str, iterations: int) -> WorkflowHistory:
-    handle = await client.start_workflow(
-        "AgentWorkflow",
-        AgentInput(goal=f"growth {uuid.uuid4().hex}", tools=["calculator"], max_iterations=iterations),
-        id=f"growth-{uuid.uuid4().hex[:8]}",
-        task_queue=queue,
-        result_type=AgentResult,
-    )
-    result = await handle.result()
-    assert result.iterations == iterations and result.outcome == "max_iterations"
-    return await handle.fetch_history()
 
 
 def fresh_process_converter(settings: Settings) -> DataConverter:
@@ -57,16 +38,10 @@ async def test_agent_history_is_linear_and_replays_from_the_store(
     # Below the 2 KB replies: the model's answers (activity results, which replay reads) go to the
     # store too, not only the requests (which replay never decodes).
     settings = settings.model_copy(update={"payload_store_threshold_bytes": 2000})
-    converter = build_data_converter(settings)
-    client = Client(dev_client.service_client, namespace=dev_client.namespace, data_converter=converter)
-    model = BenchModel(ModelConfig(reply_bytes=REPLY_BYTES))
-    activities = [
-        LLMActivities(model, PriceTable.load(None)).complete,
-        *ToolActivities.from_settings(settings).all(),
-    ]
-    async with build_worker(client, settings, activities=activities):
+    async with store_worker(dev_client, settings, REPLY_BYTES) as client:
         short = await run_agent(client, task_queue, 4)
         long = await run_agent(client, task_queue, 16)
+    converter = client.data_converter
 
     short_bytes, long_bytes = (History(events=h.events).ByteSize() for h in (short, long))
     # Inline, 16 transcripts of up to 16 replies would be ~16 * 8 * 2 KB = 260 KB and 12x the 4-step
