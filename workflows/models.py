@@ -63,6 +63,34 @@ class ApprovalDecision(BaseModel):
     budget_usd: float | None = Field(default=None, gt=0)
 
 
+class ActionField(BaseModel):
+    """One argument of a proposed action, in full: a string as it is, anything else as JSON."""
+
+    name: str
+    value: str
+    # Where the action goes (`to`, `url`, `deliver_to`, a file path): listed first, never shortened.
+    target: bool = False
+
+
+class ProposedAction(BaseModel):
+    """What an approval is asked for, as a reviewer must see it: complete, targets first. Views may
+    fold a long value, never drop it; the action hash binds exactly these arguments."""
+
+    kind: str  # "tool", "delivery", "budget_top_up", or a kit workflow's own kind
+    name: str  # the tool name or delivery channel
+    title: str  # one line: what and where, e.g. "send_email to ana@example.com"
+    fields: list[ActionField] = Field(default_factory=list)
+
+    def text(self) -> str:
+        """The whole action as plain text (status, CLI, notices): the title, then every field."""
+        lines = [self.title]
+        for field in self.fields:
+            marker = "→ " if field.target else ""
+            value = field.value if "\n" not in field.value else "\n    " + field.value.replace("\n", "\n    ")
+            lines.append(f"  {marker}{field.name}: {value}")
+        return "\n".join(lines)
+
+
 class ApprovalRecord(BaseModel):
     """A decision as the workflow recorded it (the `approve` Update's return value)."""
 
@@ -74,15 +102,20 @@ class ApprovalRecord(BaseModel):
     decided_at: datetime
     via: Literal["update", "signal", "deadline"]
     budget_usd: float | None = None
+    # True when nobody decided by the deadline and the run's approval policy did.
+    by_policy: bool = False
+    proposed: ProposedAction | None = None
 
 
 class PendingApproval(BaseModel):
-    action: str
+    action: str  # the whole action as text (`ProposedAction.text()`), never cut
     action_hash: str
     requested_at: datetime
     deadline: datetime
     approvers: list[str] = Field(default_factory=list)
     escalated: bool = False
+    # The structured action (absent in runs recorded before it existed: `action` has the text).
+    proposed: ProposedAction | None = None
 
 
 class EscalationNotice(BaseModel):
