@@ -13,8 +13,9 @@ heartbeat timeout is how a stalled stream is detected. The ticker heartbeats for
 first-byte window, afterwards while the last event is younger than the stall window. Past the window
 the ticker falls silent and the short heartbeat timeout fires. One ticker, two meanings kept apart.
 
-Activities that checkpoint progress in heartbeat *details* must not rely on this ticker: it
-heartbeats without details. None of this project's activities do.
+Temporal keeps only the last heartbeat's details, so a heartbeat without details erases them. The
+ticker repeats the running `llm.complete` attempt's latest details (its usage so far,
+`heartbeat_details`); other activities checkpoint nothing in details.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from activities.llm.call_context import StreamWindows, watch_progress
+from activities.llm.call_context import StreamWindows, heartbeat_details, watch_progress
 from common.settings import Settings
 
 # Beats per heartbeat timeout. The SDK sends at most one heartbeat per throttle interval (worker/app.py,
@@ -80,7 +81,7 @@ async def _beat(interval_s: float, should_beat: Callable[[], bool]) -> None:
     while True:
         await asyncio.sleep(interval_s)
         if should_beat():
-            activity.heartbeat()
+            activity.heartbeat(*heartbeat_details())
 
 
 def stream_windows(settings: Settings) -> StreamWindows:

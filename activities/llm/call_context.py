@@ -1,5 +1,7 @@
 """What a provider knows about the activity attempt it runs in: the step label its requests carry, the
-progress gate its stream events feed, and how long a silent stream may last before the call gives up."""
+progress gate its stream events feed, how long a silent stream may last before the call gives up,
+and the usage meter its stream's usage reports feed (kept in the attempt's heartbeat details, so
+the next attempt counts what this one spent even if its worker dies)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,13 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
+from pydantic import ValidationError
 from temporalio import activity
 
-from activities.llm.models import LLMRequest
+from activities.llm.models import AttemptProgress, LLMRequest, SpentUsage, Usage
+from activities.llm.pricing import PriceTable
 
 STEP_HEADER = "x-ai-workflows-step"
 STEP_KIND_HEADER = "x-ai-workflows-step-kind"
@@ -35,6 +40,9 @@ class StreamProgress:
     windows: StreamWindows
     started: float = field(default_factory=time.monotonic)
     last_event: float | None = None
+    # What every heartbeat of this attempt carries (its usage so far): Temporal keeps only the last
+    # heartbeat's details, and a heartbeat without details would erase them.
+    details: tuple[Any, ...] = ()
 
     def saw_event(self) -> None:
         self.last_event = time.monotonic()
@@ -61,6 +69,86 @@ def current_progress() -> StreamProgress | None:
     """The gate of the running attempt; None when no liveness ticker watches it (a bare worker, a
     script): the provider's events then heartbeat directly."""
     return _PROGRESS.get()
+
+
+def heartbeat_details() -> tuple[Any, ...]:
+    """The details the running attempt's heartbeats carry (none outside an `llm.complete` attempt)."""
+    progress = _PROGRESS.get()
+    return progress.details if progress is not None else ()
+
+
+class UsageMeter:
+    """The usage one `llm.complete` attempt has seen, and what the failed attempts before it spent
+    (read from the previous attempt's last heartbeat details). Every change is heartbeated at once,
+    so the usage Temporal holds is never older than the last usage report of the stream."""
+
+    def __init__(self, prices: PriceTable, model: str, progress: StreamProgress | None) -> None:
+        self._prices = prices
+        self._model = model
+        self._progress = progress
+        attempt = activity.info().attempt if activity.in_activity() else 1
+        earlier = _earlier_attempts(attempt)
+        self.state = AttemptProgress(attempt=attempt, earlier=earlier)
+        self._publish()
+
+    @property
+    def earlier(self) -> SpentUsage:
+        return self.state.earlier
+
+    def saw_usage(self, usage: Usage, model: str | None = None) -> None:
+        """The usage the stream reported so far for this attempt (cumulative)."""
+        self._model = model or self._model
+        quote = self._prices.quote(self._model, usage)
+        self.state = self.state.model_copy(
+            update={"usage": usage, "cost_usd": quote.cost_usd, "priced": quote.priced}
+        )
+        self._publish()
+
+    def heartbeat(self) -> None:
+        """A heartbeat of a stream event when no liveness ticker runs: with the details."""
+        if activity.in_activity():
+            activity.heartbeat(*self._details())
+
+    def _details(self) -> tuple[Any, ...]:
+        return (self.state.model_dump(mode="json"),)
+
+    def _publish(self) -> None:
+        details = self._details()
+        if self._progress is not None:
+            self._progress.details = details
+        if activity.in_activity():
+            activity.heartbeat(*details)
+
+
+def _earlier_attempts(attempt: int) -> SpentUsage:
+    """What the attempts before `attempt` spent, from the last heartbeat details Temporal kept. An
+    attempt that failed before its first heartbeat left none: its usage is unknown (it was most
+    likely refused before the model ran), but it still counts as an attempt."""
+    known = SpentUsage()
+    if attempt > 1 and activity.in_activity():
+        for detail in activity.info().heartbeat_details:
+            try:
+                previous = AttemptProgress.model_validate(detail)
+            except ValidationError:
+                continue
+            if previous.attempt < attempt:
+                known = previous.spent()
+    return known.model_copy(update={"attempts": attempt - 1})
+
+
+_METER: ContextVar[UsageMeter | None] = ContextVar("llm_usage_meter", default=None)
+
+
+def meter_usage(meter: UsageMeter) -> None:
+    """Set by the activity for the attempt it runs; providers report through `report_usage`."""
+    _METER.set(meter)
+
+
+def report_usage(usage: Usage, model: str | None = None) -> None:
+    """A provider saw the stream's usage so far (cumulative for this attempt)."""
+    meter = _METER.get()
+    if meter is not None:
+        meter.saw_usage(usage, model)
 
 
 @dataclass(frozen=True)

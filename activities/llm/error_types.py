@@ -15,6 +15,8 @@ REQUEST_TOO_LARGE = "LLMRequestTooLarge"
 UNPROCESSABLE = "LLMUnprocessable"
 SPEND_LIMIT = "LLMSpendLimit"
 CLIENT_ERROR = "LLMClientError"  # any other 4xx
+# The request asked for a priced model (the run has a budget) and the model has no price.
+UNPRICED_MODEL = "UnpricedModel"
 
 # Retryable: the next attempt may well succeed.
 TIMEOUT = "LLMTimeout"
@@ -40,5 +42,6 @@ NON_RETRYABLE_ERROR_TYPES: frozenset[str] = frozenset(
         UNPROCESSABLE,
         SPEND_LIMIT,
         CLIENT_ERROR,
+        UNPRICED_MODEL,
     }
 )

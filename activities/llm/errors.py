@@ -9,11 +9,17 @@ one place and Temporal owns them (the SDK clients run with `max_retries=0`):
 - 408/409/429/5xx/529, timeouts and connection errors are retryable; `retry-after-ms` / `retry-after`
   become `next_retry_delay`.
 - An `x-should-retry: true|false` header overrides the status.
+
+What reaches Temporal is short: a one-line message, the type, and the details a person needs
+(provider, status, request id, retry-after), never the provider exception's chained traceback (a
+pending activity's last failure is dropped as "Failure exceeds size limit" when it is too big). The
+worker log keeps the whole trace, once, at warning level.
 """
 
 from __future__ import annotations
 
 import email.utils
+import logging
 import re
 import sys
 import time
@@ -85,6 +91,7 @@ _SPEND_LIMIT = re.compile(
     r"spend[_ ]limit|insufficient_quota|usage limit|credit balance|exceeded your current quota",
     re.IGNORECASE,
 )
+log = logging.getLogger(__name__)
 _MAX_MESSAGE_CHARS = 500
 # A server asking for a longer wait than this is capped: the schedule-to-close timeout bounds the
 # whole call anyway, and a wait longer than it would only end in a timeout.
@@ -123,8 +130,11 @@ def classify_status(
     elif should_retry == "false":
         retryable = False
 
-    text = f"{provider} HTTP {status}: {(message or error_type or 'no error message')[:_MAX_MESSAGE_CHARS]}"
+    text = one_line(f"{provider} HTTP {status}: {message or error_type or 'no error message'}")
     details: dict[str, Any] = {"provider": provider, "status": status}
+    delay = retry_delay(headers) if retryable else None
+    if delay is not None:
+        details["retry_after_s"] = delay.total_seconds()
     if error_type:
         details["provider_error_type"] = error_type
     if error_code:
@@ -137,7 +147,7 @@ def classify_status(
         details,
         type=kind,
         non_retryable=not retryable,
-        next_retry_delay=retry_delay(headers) if retryable else None,
+        next_retry_delay=delay,
     )
 
 
@@ -153,7 +163,8 @@ def classified_errors(provider: str) -> Iterator[None]:
         classified = classify_exception(provider, error)
         if classified is None:
             raise
-        raise classified from error
+        log.warning("%s [%s]", classified.message, classified.type, exc_info=error)
+        raise classified from None
 
 
 def classify_exception(provider: str, error: BaseException) -> ApplicationError | None:
@@ -200,9 +211,12 @@ def _classify_anthropic(provider: str, error: BaseException) -> ApplicationError
 
 def invalid_response(provider: str, what: str) -> ApplicationError:
     """A response we cannot read. Retryable: a truncated or garbled reply is usually transient."""
-    return ApplicationError(
-        f"{provider}: {what[:_MAX_MESSAGE_CHARS]}", {"provider": provider}, type=INVALID_RESPONSE
-    )
+    return ApplicationError(one_line(f"{provider}: {what}"), {"provider": provider}, type=INVALID_RESPONSE)
+
+
+def one_line(text: str) -> str:
+    """A failure message as one short line: what `temporal workflow describe` and the Web UI show."""
+    return " ".join(text.split())[:_MAX_MESSAGE_CHARS]
 
 
 def retry_delay(headers: Mapping[str, str]) -> timedelta | None:
@@ -225,7 +239,7 @@ def retry_delay(headers: Mapping[str, str]) -> timedelta | None:
 
 def _transport(provider: str, kind: str, what: str, error: BaseException) -> ApplicationError:
     return ApplicationError(
-        f"{provider}: {what} ({type(error).__name__}: {error})"[:_MAX_MESSAGE_CHARS],
+        one_line(f"{provider}: {what} ({type(error).__name__}: {error})"),
         {"provider": provider},
         type=kind,
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
+from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 StepKind = Literal["plan", "research", "synthesize", "agent", "chat"]
 
@@ -59,6 +62,9 @@ class LLMRequest(BaseModel):
     # What the step is for: labels spans and summaries, and lets the offline model answer in kind.
     step_kind: StepKind = "chat"
     step: str = ""
+    # A run with a budget sets it: a model without a price fails (`UnpricedModel`) before the call
+    # instead of costing an uncounted $0.
+    require_price: bool = False
 
 
 class Usage(BaseModel):
@@ -76,6 +82,56 @@ class Usage(BaseModel):
         )
 
 
+class SpentUsage(BaseModel):
+    """What some attempts of one model call used and cost. A failed call carries it in its
+    `ApplicationError` details (`spent_usage_of`), so a workflow counts what it paid for."""
+
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    attempts: int = 0
+    priced: bool = True
+
+    def plus(self, other: SpentUsage) -> SpentUsage:
+        return SpentUsage(
+            usage=self.usage + other.usage,
+            cost_usd=self.cost_usd + other.cost_usd,
+            attempts=self.attempts + other.attempts,
+            priced=self.priced and other.priced,
+        )
+
+
+class AttemptProgress(BaseModel):
+    """An attempt's heartbeat details: what the earlier, failed attempts spent, and the usage this
+    attempt has seen so far. The next attempt reads them (`activity.info().heartbeat_details`)."""
+
+    attempt: int
+    earlier: SpentUsage = Field(default_factory=SpentUsage)
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    priced: bool = True
+
+    def spent(self) -> SpentUsage:
+        """Earlier attempts plus this one, as if this one failed."""
+        this = SpentUsage(usage=self.usage, cost_usd=self.cost_usd, attempts=1, priced=self.priced)
+        return self.earlier.plus(this)
+
+
+def spent_usage_of(error: BaseException | None) -> SpentUsage | None:
+    """The usage a failed `llm.complete` spent: from an `ApplicationError`'s details, or a timed-out
+    attempt's last heartbeat. None when the error carries none."""
+    details: Sequence[Any] = ()
+    if isinstance(error, ApplicationError):
+        details = error.details
+    elif isinstance(error, TemporalTimeout):
+        details = error.last_heartbeat_details
+    for detail in details:
+        if isinstance(detail, dict) and "spent_usage" in detail:
+            return SpentUsage.model_validate(detail["spent_usage"])
+        if isinstance(detail, dict) and "earlier" in detail and "attempt" in detail:
+            return AttemptProgress.model_validate(detail).spent()
+    return None
+
+
 class ProviderReply(BaseModel):
     """What a provider returns; the activity adds latency and cost."""
 
@@ -88,7 +144,13 @@ class ProviderReply(BaseModel):
 class LLMResponse(ProviderReply):
     provider: str
     latency_ms: float
+    # Every attempt's cost: the answering one (`usage`) plus the failed ones before it
+    # (`retried_usage`, `retried_cost_usd`). 0 with `priced=False`: the model has no known price.
     cost_usd: float
+    retried_usage: Usage = Field(default_factory=Usage)
+    retried_cost_usd: float = 0.0
+    retried_attempts: int = 0
+    priced: bool = True
 
     def text(self) -> str:
         return "".join(block.text for block in self.content if isinstance(block, TextBlock))
