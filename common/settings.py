@@ -70,10 +70,14 @@ class Settings(BaseSettings):
     tools_http_max_bytes: int = Field(default=200_000, gt=0)
     tools_http_timeout_s: float = Field(default=10.0, gt=0)
     tools_docs_dir: Path = Path(__file__).resolve().parent.parent / "docs" / "corpus"
+    # Outbound HTTP (webhooks, send_webhook, http_get) reaches public addresses only; these
+    # comma-separated hosts or CIDRs are allowed anyway (common/egress.py), e.g. `10.0.0.0/8`.
+    egress_allow_private: str = ""
 
     # Delivery side effects (docs/operations.md). The ledger records sent email keys: a SQLite file by
     # default (workers on one host), PostgreSQL when DEDUPE_LEDGER_DSN is set (workers on many hosts).
     delivery_timeout_s: float = Field(default=30.0, gt=0)  # per webhook request / SMTP operation
+    delivery_file_root: Path = Path(".state/deliveries")  # `file:` targets write only below it
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, gt=0, lt=65536)
     smtp_username: str | None = None
@@ -147,6 +151,14 @@ class Settings(BaseSettings):
             from common.encryption import parse_key_ring  # cryptography only when keys are set
 
             parse_key_ring(value.get_secret_value())  # a bad key stops the process at start
+        return value
+
+    @field_validator("egress_allow_private")
+    @classmethod
+    def _egress_allow_private_parses(cls, value: str) -> str:
+        from common.egress import parse_allow_private
+
+        parse_allow_private(value)  # a bad entry stops the process at start
         return value
 
     @field_validator("dedupe_ledger_dsn")

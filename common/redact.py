@@ -1,0 +1,64 @@
+"""Redaction of URL secrets: a webhook URL's query string (often a token) and userinfo (credentials).
+
+One place for it, used by every outbound HTTP path (messages, receipts, logs), so a new error path
+cannot forget a case: `redact_url` for showing a URL, `scrub` for text that may quote one.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+__all__ = ["REDACTED", "RedactUrlsInLogs", "redact_url", "scrub", "url_secrets"]
+
+REDACTED = "[redacted]"
+
+
+def redact_url(url: str | httpx.URL) -> str:
+    """`scheme://host[:port]/path`: no userinfo, query string or fragment."""
+    text = str(url)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return "<unparsable URL>"
+    if not parts.scheme or not parts.netloc:
+        # Not a URL with an authority (`mailto:`, `file:`): nothing of this kind to hide.
+        return text.split("?", 1)[0].split("#", 1)[0]
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
+
+
+def url_secrets(url: str | httpx.URL) -> list[str]:
+    """The parts of `url` that must never be shown, raw and percent-decoded, longest first."""
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return [str(url)]
+    found: set[str] = set()
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    for secret in (parts.query, parts.fragment, userinfo, *userinfo.split(":")):
+        if secret:
+            found.update({secret, unquote(secret)})
+    return sorted((secret for secret in found if secret), key=len, reverse=True)
+
+
+def scrub(text: str, *urls: str | httpx.URL) -> str:
+    """`text` with every secret part of `urls` replaced (for library messages that quote a URL)."""
+    for url in urls:
+        for secret in url_secrets(url):
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactUrlsInLogs(logging.Filter):
+    """Rewrites URL arguments of log records (httpx logs every request with its full URL at INFO)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(arg, httpx.URL) for arg in record.args):
+            record.args = tuple(redact_url(arg) if isinstance(arg, httpx.URL) else arg for arg in record.args)
+        return True
