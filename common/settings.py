@@ -10,13 +10,41 @@ import re
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TASK_QUEUE = "ai-workflows"
 _ADDRESS = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
+
+# URL settings that may carry a credential (userinfo, a webhook's secret path, a query token):
+# printed as scheme://host:port only.
+_URL_SETTINGS = frozenset(
+    {
+        "temporal_web_ui",
+        "anthropic_base_url",
+        "openai_base_url",
+        "approval_escalation_url",
+        "otel_exporter_otlp_endpoint",
+        "otel_exporter_otlp_traces_endpoint",
+        "otel_exporter_otlp_metrics_endpoint",
+    }
+)
+
+
+def redacted_url(url: str) -> str:
+    """`url` without userinfo, path, query and fragment (where URLs carry secrets)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "***"
+    rest = "/***" if (parts.path.strip("/") or parts.query or parts.fragment) else ""
+    return f"{parts.scheme}://{'***@' if parts.username or parts.password else ''}{host}{port}{rest}"
+
 
 LLMProviderName = Literal["anthropic", "openai", "offline"]
 OtlpProtocol = Literal["http/protobuf", "grpc"]
@@ -104,6 +132,12 @@ class Settings(BaseSettings):
     codec_server_bind: str = "127.0.0.1:8081"
     codec_server_token: SecretStr | None = None
     codec_server_allowed_origins: str = "http://localhost:8233"
+    # A browser's /login session ends this long after sign-in (or at /logout, or DELETE /sessions).
+    codec_server_session_max_age_s: int = Field(default=8 * 3600, gt=0)
+    # One /decode request may resolve at most this many store references, and answer at most this
+    # many bytes of decoded payloads (a few hundred 230-byte references could ask for gigabytes).
+    codec_server_max_references: int = Field(default=32, gt=0)
+    codec_server_max_response_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
 
     # Observability (docs/observability.md). The OTEL_* names are OpenTelemetry's standard ones;
     # OTLP headers, timeouts and certificates (OTEL_EXPORTER_OTLP_HEADERS, ...) are read by the
@@ -128,6 +162,12 @@ class Settings(BaseSettings):
     inbox_secret_key: SecretStr | None = None
     inbox_cookie_secure: bool = False  # set behind HTTPS: the session cookie gets `Secure`
     inbox_session_max_age_s: int = Field(default=8 * 3600, gt=0)
+    # Sign-in attempts per reviewer name and per client address within the window; past them the
+    # inbox answers 429 for a lockout that starts at the window and doubles on each repeat (capped).
+    inbox_login_max_attempts: int = Field(default=5, gt=0)
+    inbox_login_max_attempts_per_address: int = Field(default=20, gt=0)
+    inbox_login_window_s: float = Field(default=300.0, gt=0)
+    inbox_login_max_lockout_s: float = Field(default=3600.0, gt=0)
 
     @field_validator("temporal_address", "codec_server_bind")
     @classmethod
@@ -193,6 +233,11 @@ class Settings(BaseSettings):
     @property
     def http_allowlist(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.tools_http_allowlist.split(",") if h.strip())
+
+    def __repr_args__(self) -> Any:
+        # repr() and str() of the settings show no secret: SecretStr masks itself, URLs are cut.
+        for name, value in super().__repr_args__():
+            yield name, redacted_url(value) if name in _URL_SETTINGS and isinstance(value, str) else value
 
     @property
     def provider(self) -> LLMProviderName:
