@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # the GIL, so more threads add no throughput but starve the event loop that runs activities and
     # sends their heartbeats (docs/operations.md, "Recovery settings").
     worker_max_concurrent_workflow_tasks: int = Field(default=32, gt=0)
+    # Each worker's lease and in-flight attempts (worker/inflight.py): workers sharing this directory
+    # (one machine) retry a dead peer's attempts at once instead of after their heartbeat timeout.
+    worker_lease_dir: Path = Path(".state/workers")
     research_max_parallel: int = Field(default=8, gt=0)
 
     # Tools
@@ -124,9 +127,15 @@ class Settings(BaseSettings):
     # External payload storage (common/payload_store.py): payloads of at least the threshold go to a
     # content-addressed store and history keeps a reference. Every worker, starter and tool that reads
     # this namespace's runs must reach the same store (one directory per machine, or one bucket).
-    payload_store: Literal["local", "off"] = "local"
+    payload_store: Literal["local", "s3", "off"] = "local"
     payload_store_dir: Path = Path(".state/payloads")
     payload_store_threshold_bytes: int = Field(default=8192, ge=0)
+    # PAYLOAD_STORE=s3 (common/payload_s3.py): the bucket and key prefix; AWS_ENDPOINT_URL for MinIO
+    # or another S3-compatible server, AWS_REGION; credentials from the standard AWS chain.
+    payload_store_s3_bucket: str | None = None
+    payload_store_s3_prefix: str = "ai-workflows/payloads/"
+    aws_endpoint_url: str | None = None
+    aws_region: str | None = None
     # Codec server for the Web UI (`python -m worker.codec_server`): HOST:PORT, the bearer token
     # callers must send, comma-separated browser origins allowed by CORS.
     codec_server_bind: str = "127.0.0.1:8081"
@@ -226,18 +235,20 @@ class Settings(BaseSettings):
             raise SettingsError("ANTHROPIC_API_KEY: required when LLM_PROVIDER=anthropic")
         if self.llm_provider == "openai" and not self.openai_base_url:
             raise SettingsError("OPENAI_BASE_URL: required when LLM_PROVIDER=openai")
+        if self.payload_store == "s3" and not (self.payload_store_s3_bucket or "").strip():
+            raise SettingsError("PAYLOAD_STORE_S3_BUCKET: required when PAYLOAD_STORE=s3")
         if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
             raise SettingsError("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: set both for mTLS, or neither")
         return self
-
-    @property
-    def http_allowlist(self) -> frozenset[str]:
-        return frozenset(h.strip().lower() for h in self.tools_http_allowlist.split(",") if h.strip())
 
     def __repr_args__(self) -> Any:
         # repr() and str() of the settings show no secret: SecretStr masks itself, URLs are cut.
         for name, value in super().__repr_args__():
             yield name, redacted_url(value) if name in _URL_SETTINGS and isinstance(value, str) else value
+
+    @property
+    def http_allowlist(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.tools_http_allowlist.split(",") if h.strip())
 
     @property
     def provider(self) -> LLMProviderName:
