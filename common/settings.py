@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # Each worker's lease and in-flight attempts (worker/inflight.py): workers sharing this directory
     # (one machine) retry a dead peer's attempts at once instead of after their heartbeat timeout.
     worker_lease_dir: Path = Path(".state/workers")
+    # Each worker's lease and in-flight attempts (worker/inflight.py): workers sharing this directory
+    # (one machine) retry a dead peer's attempts at once instead of after their heartbeat timeout.
+    worker_lease_dir: Path = Path(".state/workers")
     research_max_parallel: int = Field(default=8, gt=0)
 
     # Tools

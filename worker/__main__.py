@@ -1,11 +1,19 @@
-"""`python -m worker`: connect, register, run until SIGTERM/SIGINT, then shut down gracefully."""
+"""`python -m worker [--role all|workflows|activities]`: connect, register, run until SIGTERM/SIGINT,
+then shut down gracefully.
+
+`--role workflows` and `--role activities` split one worker into two processes on the same task queue:
+workflow tasks (which hold the GIL) then never delay the activities' event loop, and each process has
+a core of its own (docs/operations.md, "Crash recovery").
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
 import logging
 import signal
+from typing import Literal
 
 from common import metrics, search_attributes
 from common.client import TemporalUnreachable, connect
@@ -13,11 +21,16 @@ from common.process_exit import exit_now
 from common.settings import load_settings
 from common.telemetry import setup_telemetry
 from worker.app import build_worker, registered_names
+from worker.inflight import WorkerLease
+from worker.reaper import DEAD_WORKER_CHECK_S, watch_for_dead_workers
 
 log = logging.getLogger("worker")
 
+Role = Literal["all", "workflows", "activities"]
+ROLES: tuple[Role, ...] = ("all", "workflows", "activities")
 
-async def main() -> int:
+
+async def main(role: Role = "all") -> int:
     settings = load_settings()
     # Before connecting: the Temporal runtime takes its metrics endpoint from here.
     telemetry = setup_telemetry(settings, "ai-workflows-worker", sdk_metrics=True)
@@ -37,17 +50,32 @@ async def main() -> int:
             search_attributes.register_commands(missing),
         )
         return 1
-    worker = build_worker(client, settings)
+    # Every role watches for dead workers on this machine (and first reaps the attempts a predecessor
+    # left, before this worker polls); a role that runs activities records its own (worker/inflight.py).
+    lease = WorkerLease.acquire(settings.worker_lease_dir) if role != "workflows" else None
+    reaper = asyncio.create_task(
+        watch_for_dead_workers(
+            client, settings.worker_lease_dir, DEAD_WORKER_CHECK_S, own=lease.name if lease else None
+        )
+    )
+    worker = build_worker(
+        client,
+        settings,
+        activities=[] if role == "workflows" else None,
+        workflows=[] if role == "activities" else None,
+        lease=lease,
+    )
     # Everything imported and built so far lives as long as the process: keep it out of the cyclic
     # garbage collector's full passes, which otherwise scan it every time and stall workflow tasks
     # for 100+ ms (docs/benchmarks.md, workflow-task time).
     gc.freeze()
     log.info(
-        "connected to %s namespace=%s task_queue=%s provider=%s",
+        "connected to %s namespace=%s task_queue=%s provider=%s role=%s",
         settings.temporal_address,
         settings.temporal_namespace,
         worker.task_queue,
         settings.provider,
+        role,
     )
     workflows, activities = registered_names(worker)
     log.info("registered workflows: %s", ", ".join(workflows))
@@ -70,11 +98,22 @@ async def main() -> int:
         log.info("shutting down")
     if watcher is not None:
         await watcher
+    reaper.cancel()
+    if lease is not None:
+        lease.release()  # after the worker's shutdown: nothing of ours is in flight any more
     telemetry.shutdown()  # flush the spans of the last activities before the process ends
     log.info("stopped")
     return 0
 
 
+def parse_role(argv: list[str] | None = None) -> Role:
+    parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__.split("\n")[0])
+    parser.add_argument("--role", choices=ROLES, default="all", help="what this process runs (default all)")
+    role: Role = parser.parse_args(argv).role
+    return role
+
+
 if __name__ == "__main__":
+    chosen = parse_role()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    exit_now(asyncio.run(main()))
+    exit_now(asyncio.run(main(chosen)))

@@ -8,7 +8,7 @@ from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from activities.approval_notify import ApprovalNotifier
 from activities.delivery.activity import DeliveryActivities
@@ -16,14 +16,15 @@ from activities.llm.factory import build_llm_activities
 from activities.tool_tracing import ToolTracingInterceptor
 from activities.tools.read_only import ToolActivities
 from common.settings import Settings
+from worker.inflight import WorkerLease
 from worker.liveness import LivenessHeartbeats, stream_windows
 from workflows.registry import WORKFLOWS
 
-# The longest gap between two heartbeats the worker sends for a running activity. The SDK's default
-# is 0.8 heartbeat timeouts, which would leave 0.2 s of the 1 s LIVENESS_HEARTBEAT
-# (workflows/activity_options.py) for the network; 0.5 s leaves half of it, for two heartbeat RPCs a
-# second per running activity.
-HEARTBEAT_SEND_INTERVAL = timedelta(milliseconds=500)
+# The longest gap between two heartbeats the worker sends for a running activity: a quarter of the
+# 10 s LIVENESS_HEARTBEAT (workflows/activity_options.py), so a live worker can stall for 7.5 s before
+# Temporal takes it for dead; one heartbeat RPC per 2.5 s per running activity. (The SDK's default,
+# 0.8 heartbeat timeouts, would leave 2 s.) Shorter heartbeat timeouts get 0.8 of theirs, as usual.
+HEARTBEAT_SEND_INTERVAL = timedelta(milliseconds=2500)
 
 
 def build_activities(settings: Settings) -> list[Callable[..., Any]]:
@@ -42,7 +43,13 @@ def build_worker(
     task_queue: str | None = None,
     activities: Sequence[Callable[..., Any]] | None = None,
     workflows: Sequence[type] | None = None,
+    lease: WorkerLease | None = None,
 ) -> Worker:
+    """`lease`: record every attempt in flight, so that a peer on this machine fails them for retry the
+    moment this process dies (worker/inflight.py, worker/reaper.py)."""
+    interceptors: list[Interceptor] = [ToolTracingInterceptor(), LivenessHeartbeats(stream_windows(settings))]
+    if lease is not None:
+        interceptors.append(lease.interceptor())
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
@@ -57,8 +64,9 @@ def build_worker(
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_queue_timeout_s),
         max_heartbeat_throttle_interval=HEARTBEAT_SEND_INTERVAL,
         # Inside the client's tracing plugin, so tool spans join the run's trace. LivenessHeartbeats:
-        # short heartbeat timeouts notice a dead worker in seconds (docs/operations.md).
-        interceptors=[ToolTracingInterceptor(), LivenessHeartbeats(stream_windows(settings))],
+        # the heartbeat timeout notices a dead worker that no peer on its machine reaped
+        # (docs/operations.md).
+        interceptors=interceptors,
     )
 
 

@@ -31,18 +31,20 @@ class ActivityOptions:
         }
 
 
-# Every heartbeat timeout below is short: the worker heartbeats for each running activity
-# (worker/liveness.py), so a missed heartbeat means "the worker died" (or, for an LLM call, "the stream
-# stalled") and the attempt is retried elsewhere within seconds, not after its start-to-close timeout.
-# 1 s: with the worker sending a heartbeat every 0.5 s (worker/app.py, HEARTBEAT_SEND_INTERVAL), a
-# live worker has half a second of slack for a busy event loop or network, and Temporal notices a dead
-# one 1-2 s after the crash (docs/operations.md, "Crash recovery"). Changing it does not affect replay
+# Every activity has a heartbeat timeout, and the worker heartbeats for each running activity
+# (worker/liveness.py), so a missed heartbeat means "the worker is gone" (or, for an LLM call, "the
+# stream stalled"), not "the work is slow". It is not what makes crash recovery fast: a worker that dies
+# releases its lease, and a peer on its machine fails its attempts for retry within a fraction of a
+# second (worker/inflight.py, worker/reaper.py). So the timeout only has to catch what no peer sees (a
+# lost machine, a partition) and can be far longer than the worst stall of a live, saturated worker:
+# 10 s, against at most ~2 s measured (docs/operations.md, "Crash recovery"). With 1 s, a saturated
+# worker's activities timed out while it was alive and ran twice. Changing it does not affect replay
 # (timeouts are not part of the command sequence).
-LIVENESS_HEARTBEAT = timedelta(seconds=1)
+LIVENESS_HEARTBEAT = timedelta(seconds=10)
 
 # LLM calls: the liveness ticker heartbeats for them only while the stream progresses (first event
-# within LLM_FIRST_BYTE_TIMEOUT_S, then no gap over LLM_STALL_TIMEOUT_S), so this one short timeout
-# notices both a dead worker and a stalled stream. Provider errors arrive classified
+# within LLM_FIRST_BYTE_TIMEOUT_S, then no gap over LLM_STALL_TIMEOUT_S), so this one timeout notices
+# both a gone worker and a stalled stream. Provider errors arrive classified
 # (activities/llm/errors.py): the non-retryable types are listed here too, belt and braces, and a
 # server's retry-after becomes the error's next_retry_delay, which overrides the backoff below. The
 # first retry comes quickly: after a crash or a stall there is nothing to wait for (the server waits
