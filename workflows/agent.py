@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.tools.catalog import TOOLS, ToolDefinition
     from activities.tools.models import SideEffectToolInput, ToolObservation
+    from workflows.actions import masked_url, proposed_action
     from workflows.activity_options import DELIVERY, LLM_CALL, TOOL_CALL
     from workflows.approval import ApprovalGate, action_hash
     from workflows.handlers import ApprovalAndStatusHandlers
@@ -40,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         AgentInput,
         AgentResult,
         ChildProgress,
+        ProposedAction,
         StepRecord,
         WorkflowStatus,
     )
@@ -88,8 +90,24 @@ def select_tools(params: AgentInput) -> dict[str, ToolDefinition]:
 
 
 def compact_json(arguments: dict[str, Any], limit: int = 300) -> str:
-    text = ", ".join(f"{key}={value!r}" for key, value in sorted(arguments.items()))
+    """A one-line summary of a tool call for step details and sources (not for approvals, which
+    show every argument): URL query values and credentials are masked, as they may hold a token."""
+    shown = {
+        key: masked_url(value) if isinstance(value, str) and "://" in value else value
+        for key, value in arguments.items()
+    }
+    text = ", ".join(f"{key}={value!r}" for key, value in sorted(shown.items()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_internal_fields(params: AgentInput) -> None:
+    """`carried` and `report_to_parent` are set by the workflows themselves; from a client they
+    would forge state (iterations, spend, decisions) or report to a run that is not a parent."""
+    info = workflow.info()
+    if params.carried is not None and info.continued_run_id is None:
+        raise invalid_input("`carried` is set by the workflow when it continues-as-new; omit it")
+    if params.report_to_parent and info.parent is None:
+        raise invalid_input("`report_to_parent` is for research child runs only; omit it")
 
 
 @workflow.defn(name="AgentWorkflow", failure_exception_types=[ValidationError])
@@ -125,6 +143,7 @@ class AgentWorkflow(ApprovalAndStatusHandlers):
 
     @workflow.run
     async def run(self, params: AgentInput) -> AgentResult:
+        check_internal_fields(params)
         self._tools = select_tools(params)
         self._tool_specs = [tool.spec() for tool in self._tools.values()]
         status = self._progress.status
@@ -256,9 +275,7 @@ class AgentWorkflow(ApprovalAndStatusHandlers):
     ) -> ToolObservation:
         digest = action_hash(tool.name, arguments)
         async with self._one_approval_at_a_time:
-            decision = await self._gate.request(
-                f"Run {tool.name} with {compact_json(arguments, 1500)}", digest
-            )
+            decision = await self._gate.request(proposed_action("tool", tool.name, arguments), digest)
         if not decision.approved:
             return error_observation(f"rejected by {decision.approver}: {decision.comment}")
         # Stable across retries, resets and continue-as-new: the same call in the same step has the same key.
@@ -288,9 +305,13 @@ class AgentWorkflow(ApprovalAndStatusHandlers):
         status = self._progress.status
         spent, budget = self._progress.cost_usd, status.budget_usd or 0.0
         step = self._params.budget_usd or 0.0
-        action = (
-            f"Raise the budget: ${spent:.6f} spent of ${budget:.6f} after {status.iteration} steps. "
-            f"Approve with `budget_usd` (the new total), or without it to add ${step:.6f}."
+        action = ProposedAction(
+            kind="budget_top_up",
+            name="budget",
+            title=(
+                f"Raise the budget: ${spent:.6f} spent of ${budget:.6f} after {status.iteration} steps. "
+                f"Approve with `budget_usd` (the new total), or without it to add ${step:.6f}."
+            ),
         )
         decision = await self._gate.request(
             action, action_hash("budget_top_up", {"spent": round(spent, 9), "budget": budget})

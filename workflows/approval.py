@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         ApprovalSettings,
         EscalationNotice,
         PendingApproval,
+        ProposedAction,
         StepRecord,
     )
     from workflows.progress import RunProgress
@@ -92,6 +93,7 @@ class ApprovalGate:
         self._decision = ApprovalRecord(
             action=self._pending.action,
             action_hash=self._pending.action_hash,
+            proposed=self._pending.proposed,
             approver=decision.approver,
             approved=decision.approved,
             comment=decision.comment,
@@ -110,12 +112,15 @@ class ApprovalGate:
 
     # -- the waiting side ----------------------------------------------------------------------------
 
-    async def request(self, action: str, hash_: str) -> ApprovalRecord:
-        """Waits for a decision on `action`; returns it (a deadline decision when nobody answered)."""
+    async def request(self, proposed: ProposedAction, hash_: str) -> ApprovalRecord:
+        """Waits for a decision on `proposed` (whose exact arguments `hash_` binds); returns it (a
+        deadline decision when nobody answered)."""
         settings = self._settings
         now = workflow.now()
+        action = proposed.text()
         pending = PendingApproval(
             action=action,
+            proposed=proposed,
             action_hash=hash_,
             requested_at=now,
             deadline=now + timedelta(seconds=settings.approval_timeout_s),
@@ -128,7 +133,7 @@ class ApprovalGate:
         workflow.upsert_search_attributes([APPROVAL_DEADLINE.value_set(pending.deadline)])
         workflow.set_current_details(self._details(pending))
         try:
-            with approval_wait_span(action, hash_, pending.approvers, pending.deadline) as wait:
+            with approval_wait_span(proposed.title, hash_, pending.approvers, pending.deadline) as wait:
                 record = await self._decision_for(pending)
                 wait.decided(approved=record.approved, approver=record.approver, via=record.via)
         # Only where the run goes on (a cancellation may be caught upstream) or fails is the gate
@@ -186,7 +191,7 @@ class ApprovalGate:
         notice = EscalationNotice(
             workflow_id=info.workflow_id,
             workflow_type=info.workflow_type,
-            action=pending.action[:2000],
+            action=pending.action,
             action_hash=pending.action_hash,
             approvers=pending.approvers,
             deadline=pending.deadline,
@@ -210,6 +215,8 @@ class ApprovalGate:
             comment=f"no decision by the deadline; policy {self._settings.approval_policy!r} applied",
             decided_at=workflow.now(),
             via="deadline",
+            by_policy=True,
+            proposed=pending.proposed,
         )
 
     def _details(self, pending: PendingApproval) -> str:
@@ -220,7 +227,7 @@ class ApprovalGate:
         state = "escalated, waiting the grace period" if pending.escalated else "waiting"
         return (
             f"**Awaiting approval** ({state})\n\n"
-            f"Proposed: {pending.action[:1500]}\n\n"
+            f"Proposed (complete):\n\n```\n{pending.action}\n```\n\n"
             f"Action hash: `{pending.action_hash}`\n\n"
             f"Who may approve: {who}\n\n"
             f"Deadline: {pending.deadline.isoformat()} (then policy {self._settings.approval_policy!r})\n\n"

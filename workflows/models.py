@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 from temporalio.contrib.workflow_streams import WorkflowStreamState
 
@@ -19,6 +19,7 @@ from activities.llm.models import Message
 ApprovalPolicy = Literal["reject", "approve"]
 ResearchDepth = Literal["quick", "deep"]
 DAY_S = 24 * 3600.0
+MIN_AUTO_APPROVE_TIMEOUT_S = 60.0
 
 
 class StepRecord(BaseModel):
@@ -138,6 +139,17 @@ class ApprovalSettings(BaseModel):
     # After the escalation notice, how long to keep waiting for a decision before the policy applies.
     approval_grace_s: float = Field(default=0.0, ge=0, le=30 * DAY_S)
     approval_policy: ApprovalPolicy = "reject"
+
+    @model_validator(mode="after")
+    def _auto_approve_needs_time(self) -> ApprovalSettings:
+        # Auto-approval at a deadline nobody could meet would be no approval at all.
+        if self.approval_policy == "approve" and self.approval_timeout_s < MIN_AUTO_APPROVE_TIMEOUT_S:
+            raise PydanticCustomError(
+                "auto_approve_too_soon",
+                "approval_timeout_s must be at least {minimum} s when approval_policy is 'approve'",
+                {"minimum": int(MIN_AUTO_APPROVE_TIMEOUT_S)},
+            )
+        return self
 
 
 def _not_blank(text: str) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -27,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.delivery.models import DeliveryReceipt, DeliveryRequest
     from activities.delivery.targets import parse_target
     from activities.llm.models import LLMRequest, LLMResponse, Message
+    from workflows.actions import masked_url, proposed_action
     from workflows.activity_options import DELIVERY, LLM_CALL
     from workflows.agent import READ_ONLY_TOOLS, AgentWorkflow
     from workflows.approval import ApprovalGate, action_hash
@@ -77,14 +77,6 @@ def delivery_channel(deliver_to: str | None) -> str | None:
         return parse_target(deliver_to).channel
     except ValueError as error:
         raise ApplicationError(str(error), type="InvalidInput", non_retryable=True) from None
-
-
-def shown_target(deliver_to: str) -> str:
-    """The target as people see it (approval text): a URL without its query, which may hold a token."""
-    parts = urlsplit(deliver_to)
-    if parts.scheme.lower() in ("http", "https"):
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return deliver_to
 
 
 @dataclass
@@ -268,13 +260,20 @@ class ResearchWorkflow(ApprovalAndStatusHandlers):
     async def _approve_and_deliver(self, result: ResearchResult, channel: str | None) -> None:
         params = self._params
         if self._gate.can_approve:
-            where = "as the workflow result"
+            arguments = {"topic": params.topic, "report": result.report}
+            shown: dict[str, str] = {}
             if channel and params.deliver_to:
-                where = f"by {channel} to {shown_target(params.deliver_to)}"
-            action = (
-                f"Deliver the research report on {params.topic[:200]!r} {where} "
-                f"({len(result.report)} characters):\n\n{result.report[:1000]}"
+                arguments["deliver_to"] = params.deliver_to
+                shown["deliver_to"] = masked_url(params.deliver_to)
+            action = proposed_action(
+                "delivery",
+                channel or "result",
+                arguments,
+                verb=f"Deliver the research report by {channel}" if channel else None,
+                shown=shown,
             )
+            if not channel:
+                action.title = "Deliver the research report as the workflow result (no delivery target)"
             digest = action_hash("deliver", {"target": params.deliver_to, "report": result.report})
             result.approval = await self._gate.request(action, digest)
             if not result.approval.approved:

@@ -92,6 +92,24 @@ ROWS = [
         '{"goal": "tides", "budget_usd": -0.01}',
         "invalid AgentInput: budget_usd: Input should be greater than or equal to 0",
     ),
+    (
+        "auto-approval sooner than 60 s",
+        "ResearchWorkflow",
+        '{"topic": "tides", "approvers": ["ana"], "approval_policy": "approve", "approval_timeout_s": 5}',
+        "approval_timeout_s must be at least 60 s when approval_policy is 'approve'",
+    ),
+    (
+        "internal field `carried` in a first run",
+        "AgentWorkflow",
+        '{"goal": "tides", "budget_usd": 0.01, "carried": {"messages": [], "iteration": -99999}}',
+        "`carried` is set by the workflow when it continues-as-new",
+    ),
+    (
+        "internal field `report_to_parent` without a parent",
+        "AgentWorkflow",
+        '{"goal": "tides", "report_to_parent": true}',
+        "`report_to_parent` is for research child runs only",
+    ),
 ]
 
 

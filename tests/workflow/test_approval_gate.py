@@ -47,6 +47,12 @@ async def test_update_approves_and_refused_updates_leave_no_trace(
         assert pending is not None and status.phase == "awaiting_approval"
         assert "tide pools" in pending.action and "hooks.example/report" in pending.action
         assert "s3cret" not in pending.action  # a URL's query may hold a token: never shown
+        assert pending.proposed is not None
+        target = pending.proposed.fields[0]
+        assert (target.name, target.target) == ("deliver_to", True)
+        assert target.value == "https://hooks.example/report?token=%2A%2A%2A"  # the key stays visible
+        report = next(f.value for f in pending.proposed.fields if f.name == "report")
+        assert all(line in pending.action for line in report.splitlines())
         assert pending.deadline - pending.requested_at == timedelta(hours=24)
         assert pending.approvers == ["alice", "bob"]
 
@@ -89,6 +95,7 @@ async def test_update_approves_and_refused_updates_leave_no_trace(
 
     assert result.outcome == "completed"
     assert result.approval is not None and result.approval.comment == "ship it"
+    assert report == result.report  # the reviewer saw the whole report that was delivered
     assert [d.idempotency_key for d in recorder.deliveries] == [f"{handle.id}/deliver"]
     kinds = [s.kind for s in result.steps]
     assert kinds.index("approval") < kinds.index("delivery")
@@ -169,6 +176,7 @@ async def test_deadline_policy_approve_delivers(
         result = await handle.result()
     assert result.outcome == "completed"
     assert result.approval is not None and result.approval.approved and result.approval.approver == "policy"
+    assert result.approval.by_policy and result.approval.via == "deadline"
     assert len(recorder.escalations) == 1
     assert [d.target for d in recorder.deliveries] == ["file:reports"]
 
