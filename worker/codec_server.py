@@ -11,7 +11,12 @@ content to the person asking.
   with base64 `data` and metadata values).
 - Every call needs `Authorization: Bearer <CODEC_SERVER_TOKEN>` (CLI, SSO proxy), or, for the Web UI
   in a browser, the session cookie of `/login` (sign in there with the token once) together with an
-  allowed `Origin`; without either: 401.
+  allowed `Origin`; without either: 401. A browser session is a random id this process remembers: it
+  ends after CODEC_SERVER_SESSION_MAX_AGE_S, at `POST /logout`, at `DELETE /sessions` (bearer token:
+  every browser session at once) and when the process stops.
+- `/decode` resolves at most CODEC_SERVER_MAX_REFERENCES store references per request and answers at
+  most CODEC_SERVER_MAX_RESPONSE_BYTES of payloads (else 413); a reference this server cannot read
+  (a driver it does not have, no store configured) is a 422.
 - CORS only for the origins in CODEC_SERVER_ALLOWED_ORIGINS (default: the dev server's Web UI); a
   browser page from any other origin gets no CORS headers, so it cannot read a decoded payload.
 - `GET /health`: liveness, no token, no payloads.
@@ -23,8 +28,11 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from google.protobuf import json_format
 from starlette.applications import Starlette
@@ -34,6 +42,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter._data_converter import _has_reference_marker, _is_reference_payload
 
 from common.converter import build_data_converter
 from common.encryption import PayloadDecryptionError
@@ -47,9 +56,46 @@ ALLOWED_METHODS = "POST, OPTIONS"
 ALLOWED_HEADERS = "authorization, content-type, x-namespace"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 SESSION_COOKIE = "codec_session"
-SESSION_MAX_AGE_S = 8 * 3600  # a page of history; Temporal's own payload limit is 2 MB each
+MAX_BROWSER_SESSIONS = 10_000  # the oldest is dropped past this: sign-ins cannot exhaust memory
 
 CodecCall = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class CodecLimits:
+    """What one caller may ask of the server (the CODEC_SERVER_* settings of the same names)."""
+
+    session_max_age_s: float = 8 * 3600
+    max_references: int = 32
+    max_response_bytes: int = 32 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CodecLimits:
+        return cls(
+            session_max_age_s=settings.codec_server_session_max_age_s,
+            max_references=settings.codec_server_max_references,
+            max_response_bytes=settings.codec_server_max_response_bytes,
+        )
+
+
+class UndecodablePayload(Exception):
+    """A payload this server cannot decode because of what it is (the caller's error: 422)."""
+
+
+class AnswerTooLarge(Exception):
+    """The decoded payloads would pass CODEC_SERVER_MAX_RESPONSE_BYTES (413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the decoded payloads pass {limit} bytes (CODEC_SERVER_MAX_RESPONSE_BYTES); "
+            "ask for fewer payloads at once"
+        )
+
+
+def is_store_reference(payload: Payload) -> bool:
+    """A payload-store reference, plain or (with PAYLOAD_KEYS) encrypted and marked as one."""
+    return _has_reference_marker(payload) or _is_reference_payload(payload)
 
 
 class ProductPayloadCodec(PayloadCodec):
@@ -67,10 +113,38 @@ class ProductPayloadCodec(PayloadCodec):
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return await self._converter._encode_payload_sequence(payloads)
 
-    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+    async def decode(self, payloads: Sequence[Payload], *, max_bytes: int | None = None) -> list[Payload]:
+        """With `max_bytes`, references are read one at a time and reading stops (`AnswerTooLarge`)
+        once their contents pass it: the limit bounds memory, not only the answer."""
         converter = self._converter
-        references = await converter._decode_reference_payload_sequence(payloads)
-        contents = await converter._external_retrieve_payload_sequence(references)
+        storage = converter.external_storage
+        if storage is None and any(is_store_reference(p) for p in payloads):
+            raise UndecodablePayload(
+                "a payload-store reference, but this server reads no store (PAYLOAD_STORE=off)"
+            )
+        try:
+            references = await converter._decode_reference_payload_sequence(payloads)
+        except RuntimeError as error:  # the SDK's "reference that could not be decoded" (TMPRL1106)
+            raise UndecodablePayload(str(error)) from None
+        if storage is not None:
+            known = {driver.name() for driver in storage.drivers}
+            for reference in references:
+                parsed = storage._decode_reference(reference)
+                if parsed is not None and parsed.driver_name not in known:
+                    raise UndecodablePayload(
+                        f"a payload-store reference of driver {parsed.driver_name!r}; this server "
+                        f"reads {', '.join(sorted(map(repr, known)))}"
+                    )
+        if max_bytes is None:
+            contents = await converter._external_retrieve_payload_sequence(references)
+        else:
+            contents, size = [], 0
+            for reference in references:
+                [content] = await converter._external_retrieve_payload_sequence([reference])
+                size += content.ByteSize()
+                if size > max_bytes:
+                    raise AnswerTooLarge(max_bytes)
+                contents.append(content)
         return await converter._decode_payload_sequence(contents)
 
 
@@ -126,28 +200,73 @@ class OriginPolicy:
         }
 
 
+class BrowserSessions:
+    """Browser sign-ins: a random id per sign-in (the cookie), remembered with its expiry. Kept by
+    SHA-256 of the id, so the table itself holds no usable credential. In memory: a restart signs
+    every browser out, and each codec-server process knows only its own sign-ins."""
+
+    def __init__(self, max_age_s: float, clock: Clock) -> None:
+        self.max_age_s = max_age_s
+        self._clock = clock
+        self._expiry: dict[str, float] = {}
+
+    @staticmethod
+    def _key(session_id: str) -> str:
+        return hashlib.sha256(session_id.encode()).hexdigest()
+
+    def issue(self) -> str:
+        now = self._clock()
+        for key in [key for key, expiry in self._expiry.items() if expiry <= now]:
+            del self._expiry[key]
+        while len(self._expiry) >= MAX_BROWSER_SESSIONS:
+            del self._expiry[next(iter(self._expiry))]  # the oldest sign-in
+        session_id = secrets.token_urlsafe(32)
+        self._expiry[self._key(session_id)] = now + self.max_age_s
+        return session_id
+
+    def valid(self, session_id: str) -> bool:
+        key = self._key(session_id)
+        expiry = self._expiry.get(key)
+        if expiry is not None and self._clock() >= expiry:
+            del self._expiry[key]
+            expiry = None
+        return expiry is not None
+
+    def revoke(self, session_id: str) -> None:
+        self._expiry.pop(self._key(session_id), None)
+
+    def revoke_all(self) -> int:
+        count = len(self._expiry)
+        self._expiry.clear()
+        return count
+
+
 class Access:
     """Who may call /encode and /decode: a caller with `Authorization: Bearer <token>` (the CLI, an
-    SSO proxy), or a browser that signed in at /login (a session cookie derived from the token) and
-    calls from an allowed origin: the Web UI with "Include cross-origin credentials" on."""
+    SSO proxy), or a browser that signed in at /login (a session cookie) and calls from an allowed
+    origin: the Web UI with "Include cross-origin credentials" on."""
 
-    def __init__(self, token: str, allowed_origins: Iterable[str]):
+    def __init__(self, token: str, allowed_origins: Iterable[str], sessions: BrowserSessions):
         self.token = token
         self.origins = normalize_origins(allowed_origins)
-        # The cookie is not the token itself: a leaked cookie cannot be replayed as a bearer token.
-        self.session = hmac.new(token.encode(), b"codec-server-session-v1", hashlib.sha256).hexdigest()
+        # The cookie is a random id, not the token or anything derived from it: it cannot be replayed
+        # as a bearer token, and it dies with its session (expiry, sign-out, revocation).
+        self.sessions = sessions
 
     def token_matches(self, presented: str) -> bool:
         # Constant-time comparison: response timing does not reveal how much of a guess was right.
         return hmac.compare_digest(presented.strip().encode(), self.token.encode())
 
+    def bearer(self, request: Request) -> bool:
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and self.token_matches(presented)
+
     def signed_in(self, request: Request) -> bool:
         cookie = request.cookies.get(SESSION_COOKIE, "")
-        return bool(cookie) and hmac.compare_digest(cookie.encode(), self.session.encode())
+        return bool(cookie) and self.sessions.valid(cookie)
 
     def authorized(self, request: Request) -> bool:
-        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and self.token_matches(presented):
+        if self.bearer(request):
             return True
         # Cookies ride along with any same-site request; only the allowed origins may use them.
         return request.headers.get("origin") in self.origins and self.signed_in(request)
@@ -173,6 +292,31 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _bounded_decode(codec: PayloadCodec, limits: CodecLimits) -> CodecCall:
+    """`/decode`: a bounded number of store references in, a bounded number of bytes out."""
+
+    async def decode(payloads: Sequence[Payload]) -> list[Payload]:
+        references = sum(1 for payload in payloads if is_store_reference(payload))
+        if references > limits.max_references:
+            raise TooManyReferences(
+                f"the request names {references} payload-store references; at most "
+                f"{limits.max_references} per request (CODEC_SERVER_MAX_REFERENCES)"
+            )
+        if isinstance(codec, ProductPayloadCodec):
+            result = await codec.decode(payloads, max_bytes=limits.max_response_bytes)
+        else:
+            result = await codec.decode(payloads)
+        if sum(payload.ByteSize() for payload in result) > limits.max_response_bytes:
+            raise AnswerTooLarge(limits.max_response_bytes)
+        return result
+
+    return decode
+
+
+class TooManyReferences(Exception):
+    """More store references in one /decode request than CODEC_SERVER_MAX_REFERENCES (413)."""
+
+
 def _endpoint(call: CodecCall, access: Access) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         if not access.authorized(request):
@@ -190,7 +334,9 @@ def _endpoint(call: CodecCall, access: Access) -> Callable[[Request], Awaitable[
             return _error(400, f'expected {{"payloads": [...]}} in protobuf JSON: {error}')
         try:
             result = await call(payloads.payloads)
-        except (PayloadDecryptionError, PayloadStoreError) as error:
+        except (TooManyReferences, AnswerTooLarge) as error:
+            return _error(413, str(error))
+        except (PayloadDecryptionError, PayloadStoreError, UndecodablePayload) as error:
             return _error(422, str(error))
         return Response(json_format.MessageToJson(Payloads(payloads=result)), media_type="application/json")
 
@@ -233,25 +379,51 @@ def _login_routes(access: Access) -> list[Route]:
         response = RedirectResponse("/login", status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
-            access.session,
-            max_age=SESSION_MAX_AGE_S,
+            access.sessions.issue(),
+            max_age=int(access.sessions.max_age_s),
             httponly=True,
             samesite="strict",  # the Web UI and the codec server are one site (same host or domain)
             secure=request.url.scheme == "https",
         )
         return response
 
-    return [Route("/login", page, methods=["GET"]), Route("/login", submit, methods=["POST"])]
+    async def logout(request: Request) -> Response:
+        # No token needed: ending the session of the cookie presented can only sign that browser out.
+        access.sessions.revoke(request.cookies.get(SESSION_COOKIE, ""))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict")
+        return response
+
+    async def revoke_all(request: Request) -> Response:
+        if not access.bearer(request):  # an operator's call: never with a browser cookie
+            return _error(401, "missing or wrong bearer token")
+        revoked = access.sessions.revoke_all()
+        log.warning("codec server: every browser session revoked (%d)", revoked)
+        return JSONResponse({"revoked": revoked})
+
+    return [
+        Route("/login", page, methods=["GET"]),
+        Route("/login", submit, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/sessions", revoke_all, methods=["DELETE"]),
+    ]
 
 
-def build_app(codec: PayloadCodec, token: str, allowed_origins: Iterable[str]) -> ASGIApp:
+def build_app(
+    codec: PayloadCodec,
+    token: str,
+    allowed_origins: Iterable[str],
+    *,
+    limits: CodecLimits = CodecLimits(),
+    clock: Clock = time.time,
+) -> ASGIApp:
     if not token:
         raise ValueError("the codec server needs a token")
-    access = Access(token, allowed_origins)
+    access = Access(token, allowed_origins, BrowserSessions(limits.session_max_age_s, clock))
     app = Starlette(
         routes=[
             Route("/encode", _endpoint(codec.encode, access), methods=["POST"]),
-            Route("/decode", _endpoint(codec.decode, access), methods=["POST"]),
+            Route("/decode", _endpoint(_bounded_decode(codec, limits), access), methods=["POST"]),
             Route("/health", _health, methods=["GET"]),
             *_login_routes(access),
         ]
@@ -272,7 +444,10 @@ def app_from_settings(settings: Settings) -> ASGIApp:
     if not token.strip():
         raise ValueError("CODEC_SERVER_TOKEN: required, callers authenticate with it")
     origins = settings.codec_server_allowed_origins.split(",")
-    return build_app(ProductPayloadCodec(build_data_converter(settings)), token.strip(), origins)
+    limits = CodecLimits.from_settings(settings)
+    return build_app(
+        ProductPayloadCodec(build_data_converter(settings)), token.strip(), origins, limits=limits
+    )
 
 
 def main() -> int:
