@@ -18,7 +18,15 @@ reference, so history grows linearly; the store grows linearly too, because of h
 Objects are immutable and named by their hash, so writes are idempotent (several workers may write
 the same object), a reader verifies every object it reads, and a process caches what it has seen.
 Where objects live is an `ObjectStore`: `LocalObjectStore` (files under a directory, for the dev
-server and workers on one machine) or `S3ObjectStore` (any client of the SDK's S3 driver interface).
+server and workers on one machine) or `S3ObjectStore` (any client of the SDK's S3 driver interface;
+common/payload_s3.py opens one from the settings).
+
+Retention: every object is written under the id of the workflow whose history holds its reference
+(`wf/<scope>/<sha256>`, `scope` from `workflow_scope`), and the claim names that workflow. Content
+addressing works within a workflow (its transcript stays linear, continue-as-new runs share the id),
+and once Temporal no longer holds any run of a workflow id, its whole scope can go
+(`python -m worker.payload_sweep`). References written before scoping (`{"sha256"}` alone) still
+resolve from the flat layout (`<ab>/<sha256>` locally, `<sha256>` in a bucket).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import hashlib
 import json
 import os
 import re
+import urllib.parse
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +50,7 @@ from temporalio.converter import (
     StorageDriverClaim,
     StorageDriverRetrieveContext,
     StorageDriverStoreContext,
+    StorageDriverWorkflowInfo,
 )
 
 DRIVER_NAME = "ai-workflows.content-addressed"
@@ -49,6 +59,9 @@ MERKLE_METADATA = "ai-workflows-merkle-json"
 REF_KEY = "$sha256"
 BLOCKS_KEY = "$blocks"
 _KEY = re.compile(r"^[0-9a-f]{64}$")
+SCOPES = "wf"  # top-level folder of the per-workflow scopes
+SCOPE_ID_OBJECT = "workflow-id"  # inside a hashed scope: the workflow id it stands for
+_MAX_SCOPE_CHARS = 200  # a file name or key segment stays well below 255 bytes
 _HEX = re.compile(r"[0-9a-f]{64}")
 _REFERENCE = re.compile(r'\{"\$sha256":"([0-9a-f]{64})"\}|\{"\$blocks":\[((?:"[0-9a-f]{64}",?)*)\]\}')
 # One encoder for every call: `json.dumps` with options builds a new encoder each time.
@@ -60,8 +73,27 @@ class PayloadStoreError(Exception):
     until the object is back (a restored directory or bucket) or the store setting is fixed."""
 
 
+def workflow_scope(workflow_id: str) -> str:
+    """The folder name of a workflow's objects: its id percent-encoded (no `/`, `.` or `~` left, so
+    it is one path segment and never `..`), or `~` and its SHA-256 when that would be too long."""
+    quoted = urllib.parse.quote(workflow_id, safe="").replace(".", "%2E").replace("~", "%7E")
+    if len(quoted) <= _MAX_SCOPE_CHARS:
+        return quoted
+    return "~" + sha256_hex(workflow_id.encode())
+
+
+def scope_workflow_id(scope: str) -> str | None:
+    """The workflow id of a readable scope name (None for a hashed one: read its id object)."""
+    return None if scope.startswith("~") else urllib.parse.unquote(scope)
+
+
+def object_name(scope: str | None, key: str) -> str:
+    """Where an object lives, relative to the store's root: `wf/<scope>/<key>`, or `<key>` (flat)."""
+    return key if scope is None else f"{SCOPES}/{scope}/{key}"
+
+
 class ObjectStore(Protocol):
-    """Immutable objects under SHA-256 hex keys. `put` must leave an existing object unchanged."""
+    """Immutable objects under names from `object_name`. `put` must leave an existing object unchanged."""
 
     def describe(self) -> str: ...
 
@@ -71,6 +103,31 @@ class ObjectStore(Protocol):
 
     async def get(self, key: str) -> bytes:
         """The object's bytes; raises `PayloadStoreError` when there is none."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    name: str  # as in `object_name`
+    size: int
+    modified: float  # POSIX time of its write
+
+
+class SweepableStore(ObjectStore, Protocol):
+    """An object store the retention sweep (worker/payload_sweep.py) can list and delete from."""
+
+    async def scopes(self) -> list[str]:
+        """The scope names under `wf/`."""
+        ...
+
+    async def list_objects(self, under: str = "") -> list[StoredObject]:
+        """Every object whose name starts with `under` (`""`: the whole store)."""
+        ...
+
+    async def delete(self, names: Sequence[str]) -> None: ...
+
+    async def check(self) -> None:
+        """Raises `PayloadStoreError` in one line unless this process can write and read the store."""
         ...
 
 
@@ -90,8 +147,10 @@ class LocalObjectStore:
     def describe(self) -> str:
         return f"directory {self.root}"
 
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / key
+    def _path(self, name: str) -> Path:
+        if _KEY.match(name):
+            return self.root / name[:2] / name  # the flat layout
+        return self.root / name
 
     async def exists(self, key: str) -> bool:
         return self._path(key).exists()
@@ -100,16 +159,54 @@ class LocalObjectStore:
         path = self._path(key)
         if path.exists():
             return
-        if key[:2] not in self._made_dirs:
+        folder = str(path.parent)
+        if folder not in self._made_dirs:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._made_dirs.add(key[:2])
-        _write_atomically(path, data, fsync=self.fsync)
+            self._made_dirs.add(folder)
+        try:
+            _write_atomically(path, data, fsync=self.fsync)
+        except FileNotFoundError:  # the folder was swept since: make it again
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(path, data, fsync=self.fsync)
 
     async def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             raise PayloadStoreError(f"payload object {key} is missing from {self.describe()}") from None
+
+    async def check(self) -> None:
+        """Raises `PayloadStoreError` in one line when the directory cannot be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            _write_atomically(self.root / ".store-check", b"ok", fsync=False)
+        except OSError as error:
+            raise PayloadStoreError(f"payload store {self.describe()} is not writable: {error}") from None
+
+    async def scopes(self) -> list[str]:
+        folder = self.root / SCOPES
+        return sorted(path.name for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else []
+
+    async def list_objects(self, under: str = "") -> list[StoredObject]:
+        found = []
+        for path in (self.root / under if under else self.root).rglob("*"):
+            if path.is_file() and not path.name.startswith("."):
+                stat = path.stat()
+                name = path.relative_to(self.root).as_posix()
+                flat = _KEY.match(path.name) and path.parent.parent == self.root
+                found.append(StoredObject(path.name if flat else name, stat.st_size, stat.st_mtime))
+        return found
+
+    async def delete(self, names: Sequence[str]) -> None:
+        for name in names:
+            path = self._path(name)
+            path.unlink(missing_ok=True)
+            if path.parent != self.root and not any(path.parent.iterdir()):
+                try:
+                    path.parent.rmdir()  # an empty scope goes too
+                except OSError:
+                    pass  # a worker wrote into it meanwhile: it stays
+                self._made_dirs.discard(str(path.parent))
 
 
 def _write_atomically(path: Path, data: bytes, *, fsync: bool) -> None:
@@ -148,6 +245,25 @@ class S3ObjectStore:
             raise PayloadStoreError(
                 f"payload object {key} unreadable from {self.describe()}: {error}"
             ) from None
+
+
+__all__ = [
+    "DRIVER_NAME",
+    "ContentAddressedDriver",
+    "LocalObjectStore",
+    "ObjectStore",
+    "PayloadStoreError",
+    "S3ObjectStore",
+    "StoreCounters",
+    "StoredObject",
+    "SweepableStore",
+    "join_json",
+    "object_name",
+    "scope_workflow_id",
+    "split_json",
+    "stored_for",
+    "workflow_scope",
+]
 
 
 def sha256_hex(data: bytes) -> str:
@@ -308,10 +424,10 @@ class ContentAddressedDriver(StorageDriver):
         self._min_object_bytes = min_object_bytes
         self._array_block = array_block
         self._cache = _ObjectCache(cache_bytes)
-        self._present: set[str] = set()  # keys known to be in the store (written or read here)
-        # Payload digest -> root key, for payloads stored before by this process: a replay or a
-        # retry encodes the same request again, and cutting a long transcript costs milliseconds.
-        self._stored: OrderedDict[str, str] = OrderedDict()
+        self._present: set[str] = set()  # object names known to be in the store (written or read here)
+        # (scope, payload digest) -> root key, for payloads stored before by this process: a replay or
+        # a retry encodes the same request again, and cutting a long transcript costs milliseconds.
+        self._stored: OrderedDict[tuple[str | None, str], str] = OrderedDict()
         self.counters = StoreCounters()
 
     def name(self) -> str:
@@ -324,23 +440,28 @@ class ContentAddressedDriver(StorageDriver):
         self, context: StorageDriverStoreContext, payloads: Sequence[Payload]
     ) -> list[StorageDriverClaim]:
         claims: list[StorageDriverClaim] = []
+        workflow_id = stored_for(context)
+        scope = None if workflow_id is None else workflow_scope(workflow_id)
+        if scope is not None and scope.startswith("~"):
+            await self._put_all({SCOPE_ID_OBJECT: workflow_id.encode()}, scope)  # type: ignore[union-attr]
         for payload in payloads:
             serialized = payload.SerializeToString(deterministic=True)
             digest = sha256_hex(serialized)
-            key = self._stored.get(digest)
-            if key is None or key not in self._present:
+            key = self._stored.get((scope, digest))
+            if key is None or object_name(scope, key) not in self._present:
                 root, objects = self._cut(payload, serialized)
                 key = sha256_hex(root)
                 objects[key] = root
-                await self._put_all(objects)
-                self._remember_payload(digest, key)
+                await self._put_all(objects, scope)
+                self._remember_payload((scope, digest), key)
             self.counters.payloads_stored += 1
             self.counters.payload_bytes_stored += len(serialized)
-            claims.append(StorageDriverClaim(claim_data={"sha256": key}))
+            claim = {"sha256": key} if workflow_id is None else {"sha256": key, "workflow_id": workflow_id}
+            claims.append(StorageDriverClaim(claim_data=claim))
         return claims
 
-    def _remember_payload(self, digest: str, key: str) -> None:
-        self._stored[digest] = key
+    def _remember_payload(self, scoped_digest: tuple[str | None, str], key: str) -> None:
+        self._stored[scoped_digest] = key
         if len(self._stored) > 100_000:
             self._stored.popitem(last=False)
 
@@ -352,10 +473,12 @@ class ContentAddressedDriver(StorageDriver):
             key = claim.claim_data.get("sha256", "")
             if not _KEY.match(key):
                 raise PayloadStoreError(f"not a content-addressed claim: {dict(claim.claim_data)}")
-            root = Payload.FromString((await self._get_all([key]))[key])
+            workflow_id = claim.claim_data.get("workflow_id")
+            scope = None if workflow_id is None else workflow_scope(workflow_id)  # None: flat (older)
+            root = Payload.FromString((await self._get_all([key], scope))[key])
             if root.metadata.get(MERKLE_METADATA):
                 text = root.data.decode()
-                objects = await self._get_tree(text)
+                objects = await self._get_tree(text, scope)
                 del root.metadata[MERKLE_METADATA]
                 root.data = join_json(text, objects).encode()
             payloads.append(root)
@@ -373,26 +496,28 @@ class ContentAddressedDriver(StorageDriver):
                 return root.SerializeToString(deterministic=True), objects
         return serialized, {}
 
-    async def _put_all(self, objects: Mapping[str, bytes]) -> None:
-        new = [(key, data) for key, data in objects.items() if key not in self._present]
-        for key, data in new:
-            if not await self.object_store.exists(key):
-                await self.object_store.put(key, data)
+    async def _put_all(self, objects: Mapping[str, bytes], scope: str | None) -> None:
+        for key, data in objects.items():
+            name = object_name(scope, key)
+            if name in self._present:
+                continue
+            if not await self.object_store.exists(name):
+                await self.object_store.put(name, data)
                 self.counters.objects_written += 1
                 self.counters.object_bytes_written += len(data)
-            self._remember(key, data)
+            self._remember(name, key, data)
 
-    async def _get_tree(self, text: str) -> dict[str, bytes]:
+    async def _get_tree(self, text: str, scope: str | None) -> dict[str, bytes]:
         """Every object reachable from `text`, level by level (one concurrent batch per level)."""
         objects: dict[str, bytes] = {}
         pending = referenced_keys(text)
         while pending:
-            fetched = await self._get_all(key for key in pending if key not in objects)
+            fetched = await self._get_all((key for key in pending if key not in objects), scope)
             objects.update(fetched)
             pending = [key for data in fetched.values() for key in referenced_keys(data.decode())]
         return objects
 
-    async def _get_all(self, keys: Iterable[str]) -> dict[str, bytes]:
+    async def _get_all(self, keys: Iterable[str], scope: str | None) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         missing: list[str] = []
         for key in dict.fromkeys(keys):
@@ -401,19 +526,30 @@ class ContentAddressedDriver(StorageDriver):
                 missing.append(key)
             else:
                 found[key] = cached
-        for key, data in zip(
-            missing, await asyncio.gather(*map(self.object_store.get, missing)), strict=True
+        names = [object_name(scope, key) for key in missing]
+        for key, name, data in zip(
+            missing, names, await asyncio.gather(*map(self.object_store.get, names)), strict=True
         ):
             if sha256_hex(data) != key:
                 raise PayloadStoreError(
-                    f"payload object {key} in {self.object_store.describe()} does not match its hash"
+                    f"payload object {name} in {self.object_store.describe()} does not match its hash"
                 )
-            self._remember(key, data)
+            self._remember(name, key, data)
             found[key] = data
         return found
 
-    def _remember(self, key: str, data: bytes) -> None:
+    def _remember(self, name: str, key: str, data: bytes) -> None:
         if len(self._present) > 1_000_000:
             self._present.clear()  # bounded memory; forgetting only costs an `exists` check
-        self._present.add(key)
-        self._cache.add(key, data)
+        self._present.add(name)
+        self._cache.add(key, data)  # by content: the same bytes whichever scope they were read from
+
+
+def stored_for(context: StorageDriverStoreContext) -> str | None:
+    """The workflow whose history will hold the reference: the target workflow (an activity's input
+    and result are stored for the workflow that scheduled it). None (the flat, unswept layout) for a
+    standalone activity or a call without a target."""
+    target = context.target
+    if isinstance(target, StorageDriverWorkflowInfo) and target.id:
+        return target.id
+    return None

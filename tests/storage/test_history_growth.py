@@ -14,8 +14,8 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
 from activities.llm.models import LLMRequest
-from common.converter import build_data_converter
-from common.payload_store import ContentAddressedDriver, LocalObjectStore
+from common.converter import build_data_converter, storage_for
+from common.payload_store import LocalObjectStore
 from common.settings import Settings
 from tests.storage.stored_agent import run_agent, store_worker
 from workflows.registry import WORKFLOWS
@@ -26,9 +26,8 @@ REPLY_BYTES = 2048
 def fresh_process_converter(settings: Settings) -> DataConverter:
     """The product converter with a new driver (empty cache), as a restarted worker would have."""
     converter = build_data_converter(settings)
-    assert converter.external_storage is not None
-    driver = ContentAddressedDriver(LocalObjectStore(settings.payload_store_dir.resolve()))
-    storage = dataclasses.replace(converter.external_storage, drivers=[driver])
+    store = LocalObjectStore(settings.payload_store_dir.resolve())
+    storage = storage_for(store, settings.payload_store_threshold_bytes)
     return dataclasses.replace(converter, external_storage=storage)
 
 

@@ -12,7 +12,15 @@ import pytest
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.aws.s3driver import S3StorageDriverClient
-from temporalio.converter import StorageDriverClaim, StorageDriverRetrieveContext, StorageDriverStoreContext
+from temporalio.converter import (
+    ActivitySerializationContext,
+    DataConverter,
+    StorageDriverClaim,
+    StorageDriverRetrieveContext,
+    StorageDriverStoreContext,
+    StorageDriverWorkflowInfo,
+    WorkflowSerializationContext,
+)
 
 from activities.llm.models import LLMRequest, Message, TextBlock, ToolResultBlock, ToolUseBlock
 from activities.tools.catalog import TOOLS
@@ -24,7 +32,9 @@ from common.payload_store import (
     PayloadStoreError,
     S3ObjectStore,
     join_json,
+    scope_workflow_id,
     split_json,
+    workflow_scope,
 )
 from common.settings import Settings
 
@@ -178,17 +188,84 @@ async def test_the_same_driver_on_an_s3_bucket() -> None:
         )
 
 
-async def test_the_converter_keeps_small_payloads_inline(settings: Settings) -> None:
+ACTIVITY = ActivitySerializationContext(
+    namespace="default",
+    workflow_id="agent-7/run.1",
+    workflow_type="AgentWorkflow",
+    activity_type="llm.complete",
+    activity_id="3",
+    activity_task_queue="q",
+    is_local=False,
+)
+FOR_WORKFLOW = StorageDriverStoreContext(
+    target=StorageDriverWorkflowInfo(namespace="default", id="agent-7/run.1", type="AgentWorkflow")
+)
+
+
+def between_workflow_and_activity(converter: DataConverter) -> DataConverter:
+    """The converter as the worker uses it for an activity's input or result."""
+    return converter._with_contexts(ACTIVITY, FOR_WORKFLOW)
+
+
+async def test_the_converter_stores_only_big_activity_payloads(settings: Settings) -> None:
     converter = build_data_converter(settings)
     assert converter.external_storage is not None
-    [small] = await converter.encode([transcript(0)])
-    [big] = await converter.encode([transcript(10)])
+    activity = between_workflow_and_activity(converter)
+    [small] = await activity.encode([transcript(0)])
+    [big] = await activity.encode([transcript(10)])
     assert json.loads(small.data)["step"] == "agent step 1"  # inline JSON
-    assert big.ByteSize() < 300 and b"sha256" in big.data  # a reference
+    assert big.ByteSize() < 400 and b"sha256" in big.data  # a reference
     assert await converter.decode([big], [LLMRequest]) == [transcript(10)]
-    assert stored_files(settings.payload_store_dir)
+    assert stored_files(settings.payload_store_dir / "wf" / workflow_scope("agent-7/run.1"))
+    # The same payload as a workflow's result, a query's answer or an update's: plain JSON.
+    workflow = converter._with_contexts(
+        WorkflowSerializationContext(namespace="default", workflow_id="agent-7/run.1"), FOR_WORKFLOW
+    )
+    [public] = await workflow.encode([transcript(10)])
+    assert not public.external_payloads and json.loads(public.data)["step"] == "agent step 11"
+    [no_context] = await converter.encode([transcript(10)])  # a client's start, signal, update
+    assert not no_context.external_payloads
     off = build_data_converter(settings.model_copy(update={"payload_store": "off"}))
     assert off.external_storage is None
+
+
+async def test_a_public_payload_near_temporals_limit_is_stored_rather_than_failing(
+    settings: Settings,
+) -> None:
+    converter = build_data_converter(settings)
+    huge = transcript(40, reply_bytes=50_000)
+    [payload] = await converter.encode([huge])
+    assert payload.external_payloads  # over 1.8 MB: inline it would fail the run
+    assert await converter.decode([payload], [LLMRequest]) == [huge]
+
+
+async def test_objects_are_kept_per_workflow_and_older_references_still_resolve(tmp_path: Path) -> None:
+    payload = json_payload(transcript(6))
+    [scoped] = await driver_at(tmp_path).store(FOR_WORKFLOW, [payload])
+    assert scoped.claim_data["workflow_id"] == "agent-7/run.1"
+    scope = tmp_path / "wf" / "agent-7%2Frun%2E1"
+    assert stored_files(tmp_path) == stored_files(scope)
+    # A reference written before objects were kept per workflow: flat layout, claim without an id.
+    [flat] = await driver_at(tmp_path).store(STORE, [payload])
+    assert set(flat.claim_data) == {"sha256"} and (tmp_path / flat.claim_data["sha256"][:2]).is_dir()
+    fresh = driver_at(tmp_path)
+    assert await fresh.retrieve(RETRIEVE, [scoped, flat]) == [payload, payload]
+
+
+def test_workflow_ids_become_one_safe_folder_name() -> None:
+    assert workflow_scope("..") == "%2E%2E"
+    assert workflow_scope("a/b") == "a%2Fb" and scope_workflow_id("a%2Fb") == "a/b"
+    long_id = "x" * 300
+    hashed = workflow_scope(long_id)
+    assert hashed.startswith("~") and len(hashed) == 65 and scope_workflow_id(hashed) is None
+
+
+async def test_a_hashed_scope_records_its_workflow_id(tmp_path: Path) -> None:
+    long_id = "research-" + "y" * 300
+    context = StorageDriverStoreContext(target=StorageDriverWorkflowInfo(namespace="default", id=long_id))
+    await driver_at(tmp_path).store(context, [json_payload(transcript(3))])
+    [scope] = (tmp_path / "wf").iterdir()
+    assert (scope / "workflow-id").read_text() == long_id
 
 
 async def test_with_encryption_the_store_holds_ciphertext(settings: Settings) -> None:
@@ -198,7 +275,7 @@ async def test_with_encryption_the_store_holds_ciphertext(settings: Settings) ->
     )
     converter = build_data_converter(keyed)
     request = transcript(10)
-    [reference] = await converter.encode([request])
+    [reference] = await between_workflow_and_activity(converter).encode([request])
     assert b"sha256" in reference.data and b"step 3" not in reference.data
     files = stored_files(keyed.payload_store_dir)
     assert len(files) == 1  # encrypted before it is stored: one opaque object
