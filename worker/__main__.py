@@ -17,12 +17,14 @@ from typing import Literal
 
 from common import metrics, search_attributes
 from common.client import TemporalUnreachable, connect
+from common.payload_store import PayloadStoreError
+from common.payload_store_config import check_payload_store
 from common.process_exit import exit_now
 from common.settings import load_settings
 from common.telemetry import setup_telemetry
 from worker.app import build_worker, registered_names
 from worker.inflight import WorkerLease
-from worker.reaper import DEAD_WORKER_CHECK_S, watch_for_dead_workers
+from worker.reaper import DEAD_WORKER_CHECK_S, reap_dead_workers, watch_for_dead_workers
 
 log = logging.getLogger("worker")
 
@@ -35,8 +37,10 @@ async def main(role: Role = "all") -> int:
     # Before connecting: the Temporal runtime takes its metrics endpoint from here.
     telemetry = setup_telemetry(settings, "ai-workflows-worker", sdk_metrics=True)
     try:
+        # A missing bucket or bad credentials: one line now, not failed workflow tasks later.
+        await check_payload_store(settings)
         client = await connect(settings)
-    except TemporalUnreachable as error:
+    except (TemporalUnreachable, PayloadStoreError) as error:
         log.error("%s", error)
         return 1
     missing = await search_attributes.missing_on_server(client)
@@ -53,10 +57,10 @@ async def main(role: Role = "all") -> int:
     # Every role watches for dead workers on this machine (and first reaps the attempts a predecessor
     # left, before this worker polls); a role that runs activities records its own (worker/inflight.py).
     lease = WorkerLease.acquire(settings.worker_lease_dir) if role != "workflows" else None
+    own = lease.name if lease else None
+    await reap_dead_workers(client, settings.worker_lease_dir, own=own)
     reaper = asyncio.create_task(
-        watch_for_dead_workers(
-            client, settings.worker_lease_dir, DEAD_WORKER_CHECK_S, own=lease.name if lease else None
-        )
+        watch_for_dead_workers(client, settings.worker_lease_dir, DEAD_WORKER_CHECK_S, own=own)
     )
     worker = build_worker(
         client,
