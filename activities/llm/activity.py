@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities.llm.call_context import current_progress
-from activities.llm.models import LLMRequest, LLMResponse
+from activities.llm.call_context import UsageMeter, current_progress, meter_usage
+from activities.llm.error_types import UNPRICED_MODEL
+from activities.llm.models import LLMRequest, LLMResponse, ProviderReply, SpentUsage
 from activities.llm.pricing import PriceTable
 from activities.llm.providers.base import LLMProvider
 from activities.llm.tracing import llm_call_span
+
+__all__ = ["LLMActivities", "unpriced_model"]
 
 
 class LLMActivities:
@@ -24,19 +28,57 @@ class LLMActivities:
     @activity.defn(name="llm.complete")
     async def complete(self, request: LLMRequest) -> LLMResponse:
         model = request.model or self._default_model
+        if request.require_price and not self._prices.is_priced(model):
+            raise unpriced_model(model)
         # The GenAI span (docs/observability.md) times the call and carries usage and cost.
         with llm_call_span(request, model, self._provider.name) as span:
             started = time.monotonic()
             # Stream events feed the progress gate the worker's liveness ticker heartbeats by
             # (worker/liveness.py); without a ticker (a bare worker) each event heartbeats itself.
             progress = current_progress()
-            on_event = progress.saw_event if progress is not None else activity.heartbeat
-            reply = await self._provider.complete(request, model, on_event)
-            response = LLMResponse(
-                **reply.model_dump(),
-                provider=self._provider.name,
-                latency_ms=(time.monotonic() - started) * 1000,
-                cost_usd=self._prices.cost(reply.model, reply.usage),
-            )
+            meter = UsageMeter(self._prices, model, progress)
+            meter_usage(meter)
+            on_event = progress.saw_event if progress is not None else meter.heartbeat
+            try:
+                reply = await self._provider.complete(request, model, on_event)
+            except ApplicationError as error:
+                # Rebuilt, not re-raised: the failure Temporal records stays one small frame deep.
+                raise _with_spent_usage(error, meter.state.spent()) from None
+            response = self._response(reply, meter.earlier, time.monotonic() - started)
             span.record(response)
         return response
+
+    def _response(self, reply: ProviderReply, earlier: SpentUsage, latency_s: float) -> LLMResponse:
+        quote = self._prices.quote(reply.model, reply.usage)
+        return LLMResponse(
+            **reply.model_dump(),
+            provider=self._provider.name,
+            latency_ms=latency_s * 1000,
+            cost_usd=quote.cost_usd + earlier.cost_usd,
+            retried_usage=earlier.usage,
+            retried_cost_usd=earlier.cost_usd,
+            retried_attempts=earlier.attempts,
+            priced=quote.priced and earlier.priced,
+        )
+
+
+def unpriced_model(model: str) -> ApplicationError:
+    return ApplicationError(
+        f"model '{model}' has no price; set LLM_PRICING_FILE to price it",
+        {"model": model},
+        type=UNPRICED_MODEL,
+        non_retryable=True,
+    )
+
+
+def _with_spent_usage(error: ApplicationError, spent: SpentUsage) -> ApplicationError:
+    """The classified failure with what every attempt so far spent, for the workflow to count."""
+    return ApplicationError(
+        error.message,
+        *error.details,
+        {"spent_usage": spent.model_dump(mode="json")},
+        type=error.type,
+        non_retryable=error.non_retryable,
+        next_retry_delay=error.next_retry_delay,
+        category=error.category,
+    )

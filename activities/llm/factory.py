@@ -39,6 +39,11 @@ def build_provider(settings: Settings) -> LLMProvider:
 
 
 def build_llm_activities(settings: Settings) -> LLMActivities:
+    # Model names are looked up among the configured provider's prices first (genai-prices ids);
+    # an OpenAI-compatible server may serve anyone's models, so its names are matched everywhere.
+    provider_id = "anthropic" if settings.provider == "anthropic" else None
     return LLMActivities(
-        build_provider(settings), PriceTable.load(settings.llm_pricing_file), settings.llm_model
+        build_provider(settings),
+        PriceTable.load(settings.llm_pricing_file, provider_id=provider_id),
+        settings.llm_model,
     )

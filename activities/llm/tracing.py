@@ -4,7 +4,9 @@
 the run's trace. Attributes: `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`,
 `gen_ai.response.model`, `gen_ai.usage.*` (input includes cached input, as the conventions ask;
 cache reads and writes are also given apart), `gen_ai.response.finish_reasons`, `error.type` on
-failure, and the product's `ai_workflows.step`, `ai_workflows.iteration`, `ai_workflows.cost_usd`.
+failure, and the product's `ai_workflows.step`, `ai_workflows.iteration`, `ai_workflows.cost_usd`
+(every attempt's), `ai_workflows.priced`, and the failed attempts' usage apart from the answering
+one's: `ai_workflows.retried.input_tokens` / `.output_tokens` / `.attempts` / `.cost_usd`.
 Prompts and completions are added only when content capture is on (OTEL_CAPTURE_CONTENT).
 """
 
@@ -32,6 +34,7 @@ from activities.llm.models import (
     TextBlock,
     ToolResultBlock,
     ToolUseBlock,
+    Usage,
 )
 from common import metrics
 from common.telemetry import capture_content
@@ -59,6 +62,11 @@ def error_type(error: BaseException) -> str:
     if isinstance(error, asyncio.CancelledError):
         return "cancelled"
     return type(error).__qualname__
+
+
+def _input_tokens(usage: Usage) -> int:
+    """Input as the conventions count it: cached input included."""
+    return usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
 
 
 def iteration_of(step: str) -> int | None:
@@ -123,6 +131,11 @@ class LLMCallSpan:
                 "gen_ai.usage.cache_read.input_tokens": usage.cache_read_input_tokens,
                 "gen_ai.usage.cache_creation.input_tokens": usage.cache_creation_input_tokens,
                 "ai_workflows.cost_usd": response.cost_usd,
+                "ai_workflows.priced": response.priced,
+                "ai_workflows.retried.input_tokens": _input_tokens(response.retried_usage),
+                "ai_workflows.retried.output_tokens": response.retried_usage.output_tokens,
+                "ai_workflows.retried.attempts": response.retried_attempts,
+                "ai_workflows.retried.cost_usd": response.retried_cost_usd,
             }
         )
         if capture_content():
@@ -181,11 +194,12 @@ def llm_call_span(request: LLMRequest, model: str, provider: str) -> Iterator[LL
             metrics.current().record_llm_call(
                 metric_attributes,
                 duration_s=time.monotonic() - started,
+                # Every attempt's tokens, as the cost counts every attempt.
                 input_tokens=None
                 if response is None
-                else response.usage.input_tokens
-                + response.usage.cache_read_input_tokens
-                + response.usage.cache_creation_input_tokens,
-                output_tokens=None if response is None else response.usage.output_tokens,
+                else _input_tokens(response.usage) + _input_tokens(response.retried_usage),
+                output_tokens=None
+                if response is None
+                else response.usage.output_tokens + response.retried_usage.output_tokens,
                 cost_usd=None if response is None else response.cost_usd,
             )

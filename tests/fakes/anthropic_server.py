@@ -8,6 +8,8 @@ text_delta and input_json_delta, message_delta with usage and stop_reason, messa
 caching is simulated: a `cache_control` prefix seen before is reported as cache read, a new one as
 cache write.
 
+Broken streams for `Malformed` (events missing, duplicated, out of order) are in `BROKEN_STREAMS`.
+
     with AnthropicServer() as server:
         server.script(Fail(429, "rate_limit_error", headers={"retry-after": "2"}))
         client = AsyncAnthropic(api_key="test", base_url=server.base_url, max_retries=0)
@@ -20,6 +22,7 @@ import json
 import math
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any, get_args
 
 from activities.llm.models import (
@@ -39,6 +42,7 @@ from tests.fakes.scripted_server import (
     RecordedRequest,
     Reply,
     ScriptedServer,
+    SseEvent,
     StreamError,
     chunks,
     sse,
@@ -244,3 +248,66 @@ def _tokens(text: str) -> int:
 
 def _tokens_of(chars: int) -> int:
     return math.ceil(chars / 4)
+
+
+# -- broken streams ----------------------------------------------------------------------------------
+
+
+def _is_block_event(event: SseEvent) -> bool:
+    return bool(event[0] and event[0].startswith("content_block"))
+
+
+def _first(events: list[SseEvent], name: str) -> int:
+    return next(i for i, (event, _) in enumerate(events) if event == name)
+
+
+def _without(name: str) -> Callable[[list[SseEvent]], list[SseEvent]]:
+    return lambda events: [event for event in events if event[0] != name]
+
+
+def _shift_indices(events: list[SseEvent]) -> list[SseEvent]:
+    return [(n, d | {"index": d["index"] + 1}) if _is_block_event((n, d)) else (n, d) for n, d in events]
+
+
+def _duplicate_first_block(events: list[SseEvent]) -> list[SseEvent]:
+    at = _first(events, "content_block_start")
+    return [*events[: at + 1], events[at], *events[at + 1 :]]
+
+
+def _delta_for_unknown_block(events: list[SseEvent]) -> list[SseEvent]:
+    at = _first(events, "content_block_delta")
+    stray = ("content_block_delta", events[at][1] | {"index": 9})
+    return [*events[: at + 1], stray, *events[at + 1 :]]
+
+
+def _edit_message_delta(
+    edit: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Callable[[list[SseEvent]], list[SseEvent]]:
+    return lambda events: [(n, edit(d)) if n == "message_delta" else (n, d) for n, d in events]
+
+
+def _start_without_usage(events: list[SseEvent]) -> list[SseEvent]:
+    def strip(data: dict[str, Any]) -> dict[str, Any]:
+        return data | {"message": {k: v for k, v in data["message"].items() if k != "usage"}}
+
+    return [(n, strip(d)) if n == "message_start" else (n, d) for n, d in events]
+
+
+def _event_after_stop(events: list[SseEvent]) -> list[SseEvent]:
+    return [*events, events[_first(events, "content_block_delta")]]
+
+
+# What a test scripts as `Malformed(BROKEN_STREAMS[name])`: each one a stream the SDK's own
+# accumulator would have turned into a plausible reply.
+BROKEN_STREAMS: dict[str, Callable[[list[SseEvent]], list[SseEvent]]] = {
+    "block indices start at 1": _shift_indices,
+    "a content block started twice": _duplicate_first_block,
+    "a delta for a block never started": _delta_for_unknown_block,
+    "a block never stopped": _without("content_block_stop"),
+    "no message_delta": _without("message_delta"),
+    "no message_stop": _without("message_stop"),
+    "no stop reason": _edit_message_delta(lambda d: d | {"delta": d["delta"] | {"stop_reason": None}}),
+    "no output usage": _edit_message_delta(lambda d: {k: v for k, v in d.items() if k != "usage"}),
+    "no input usage": _start_without_usage,
+    "an event after message_stop": _event_after_stop,
+}

@@ -2,7 +2,7 @@
 
 Protocol-neutral plumbing shared by the Anthropic and OpenAI-compatible fakes: the listening socket,
 the request log, and a queue of scripted outcomes (`Reply`, `Fail`, `Stall`, `StreamError`,
-`Truncate`) that
+`Truncate`, `Malformed`) that
 requests consume in order, optionally only requests of one step. With nothing scripted the server
 answers like a model, by asking the offline provider (each protocol module converts both ways).
 """
@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -82,7 +82,17 @@ class Truncate:
     reply: Reply = field(default_factory=Reply)
 
 
-Outcome = Reply | Fail | Stall | StreamError | Truncate
+@dataclass
+class Malformed:
+    """A stream whose events `edit` rewrites before they are sent (a buggy server or proxy). Events
+    are (event name or None, data) pairs; data is the parsed JSON, or the raw text when not JSON."""
+
+    edit: Callable[[list[SseEvent]], list[SseEvent]]
+    reply: Reply = field(default_factory=Reply)
+
+
+SseEvent = tuple[str | None, Any]
+Outcome = Reply | Fail | Stall | StreamError | Truncate | Malformed
 
 
 @dataclass
@@ -228,15 +238,17 @@ class ScriptedServer:
         outcome = self._next_outcome(request)
         if isinstance(outcome, Fail):
             return JSONResponse(self.error_body(outcome), outcome.status, headers=outcome.headers)
-        reply = outcome.reply if isinstance(outcome, Stall | Truncate) else outcome
+        reply = outcome.reply if isinstance(outcome, Stall | Truncate | Malformed) else outcome
         if not isinstance(reply, Reply):
             reply = Reply()
         reply = await self.answer(request, reply)
         if not request.streamed or (isinstance(outcome, Reply) and outcome.as_json):
-            if isinstance(outcome, Stall | StreamError | Truncate):
+            if isinstance(outcome, Stall | StreamError | Truncate | Malformed):
                 raise ValueError(f"{type(outcome).__name__} needs a streaming request")
             return JSONResponse(self.reply_body(request, reply))
         events = self.stream_events(request, reply)
+        if isinstance(outcome, Malformed):
+            events = [sse(name, data) for name, data in outcome.edit([parse_sse(e) for e in events])]
         return StreamingResponse(self._stream(events, outcome), media_type="text/event-stream")
 
     async def _stream(self, events: list[str], outcome: Outcome) -> AsyncIterator[bytes]:
@@ -269,6 +281,21 @@ def sse(event: str | None, data: dict[str, Any] | str) -> str:
     payload = data if isinstance(data, str) else json.dumps(data)
     prefix = f"event: {event}\n" if event else ""
     return f"{prefix}data: {payload}\n\n"
+
+
+def parse_sse(text: str) -> SseEvent:
+    """One `sse(...)` text back as (event name, data)."""
+    name: str | None = None
+    data = ""
+    for line in text.splitlines():
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            data = line[len("data: ") :]
+    try:
+        return name, json.loads(data)
+    except json.JSONDecodeError:
+        return name, data
 
 
 def chunks(text: str, size: int) -> Iterable[str]:

@@ -16,10 +16,9 @@ from anthropic.types import (
     TextBlockParam,
     ToolParam,
 )
-from anthropic.types import Message as AnthropicMessage
 
-from activities.llm.call_context import CallContext
-from activities.llm.errors import classified_errors, invalid_response
+from activities.llm.call_context import CallContext, report_usage
+from activities.llm.errors import classified_errors
 from activities.llm.models import (
     ContentBlock,
     LLMRequest,
@@ -30,6 +29,7 @@ from activities.llm.models import (
     ToolUseBlock,
     Usage,
 )
+from activities.llm.providers.anthropic_stream import MessageAssembler
 from activities.llm.providers.base import Heartbeat
 
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5-5"  # the current Sonnet: speed and quality
@@ -56,27 +56,32 @@ class AnthropicProvider:
 
     async def complete(self, request: LLMRequest, model: str, heartbeat: Heartbeat) -> ProviderReply:
         context = CallContext.current()
+        assembler = MessageAssembler(self.name)
         with classified_errors(self.name):
-            async with self._client.messages.stream(
+            # The raw events, not the SDK's accumulating stream: that one skips events it does not
+            # expect, and a reply from a broken stream must be refused (anthropic_stream.py).
+            stream = await self._client.messages.create(
                 model=model,
                 max_tokens=request.max_tokens,
                 # No `temperature`: the Messages API of SDK 2.x has none (models choose their own
                 # sampling); `LLMRequest.temperature` applies to OpenAI-compatible servers.
                 messages=to_anthropic_messages(request.messages, cache=request.prompt_caching),
                 **_system_and_tools(request),
+                stream=True,
                 extra_headers=context.headers(request),
                 timeout=httpx2.Timeout(
                     _RESPONSE_TIMEOUT_S,
                     connect=_CONNECT_TIMEOUT_S,
                     read=context.read_timeout(_RESPONSE_TIMEOUT_S),
                 ),
-            ) as stream:
-                async for _event in stream:
+            )
+            async with stream:
+                async for event in stream:
                     heartbeat()  # each event proves the stream is moving (worker/liveness.py)
-                message = await stream.get_final_message()
-        if message.stop_reason is None:  # no message_delta: the stream ended before the answer did
-            raise invalid_response(self.name, "stream ended before the message was complete")
-        return from_anthropic_message(message)
+                    if assembler.add(event):
+                        # Billed from here on: kept in the heartbeat details if this attempt fails.
+                        report_usage(assembler.usage or Usage(), assembler.model or None)
+        return assembler.reply()
 
 
 def to_anthropic_messages(messages: list[Message], *, cache: bool) -> list[MessageParam]:
@@ -122,26 +127,3 @@ def _system_and_tools(request: LLMRequest) -> dict[str, Any]:
 
 def _to_anthropic_tool(tool: ToolSpec) -> ToolParam:
     return {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
-
-
-def from_anthropic_message(message: AnthropicMessage) -> ProviderReply:
-    content: list[ContentBlock] = []
-    for block in message.content:
-        if block.type == "text":
-            content.append(TextBlock(text=block.text))
-        elif block.type == "tool_use":
-            raw_input = block.input if isinstance(block.input, dict) else {}
-            content.append(ToolUseBlock(id=block.id, name=block.name, input=raw_input))
-        # Other block types (thinking, server tools) are not part of our contract: dropped.
-    usage = message.usage
-    return ProviderReply(
-        content=content,
-        stop_reason=message.stop_reason or "end_turn",
-        usage=Usage(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-            cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-        ),
-        model=message.model,
-    )

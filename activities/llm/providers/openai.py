@@ -11,8 +11,9 @@ import json
 from typing import Any
 
 import httpx
+from temporalio.exceptions import ApplicationError
 
-from activities.llm.call_context import CallContext
+from activities.llm.call_context import CallContext, report_usage
 from activities.llm.errors import classified_errors, classify_status, invalid_response
 from activities.llm.models import (
     ContentBlock,
@@ -171,6 +172,11 @@ class ChatStreamAssembler:
     def reply(self) -> ProviderReply:
         if not self._done and self._finish is None:
             raise invalid_response(self._provider, "stream ended before the completion finished")
+        if self._finish is None:
+            raise self._broken("no chunk gave a finish_reason")
+        for index, call in self._calls.items():
+            if not call["name"]:
+                raise self._broken(f"tool call {index} has no function name")
         content: list[ContentBlock] = []
         text = "".join(self._text)
         if text:
@@ -194,15 +200,20 @@ class ChatStreamAssembler:
         self._model = chunk.get("model") or self._model
         if isinstance(chunk.get("usage"), dict):
             self._usage = _usage(chunk["usage"])
+            # Billed from here on: kept in the heartbeat details if this attempt fails.
+            report_usage(self._usage, self._model)
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
             if delta.get("content"):
                 self._text.append(delta["content"])
             for position, call in enumerate(delta.get("tool_calls") or []):
-                slot = self._calls.setdefault(
-                    call.get("index", position), {"id": "", "name": "", "arguments": ""}
-                )
+                index = call.get("index", position)
                 function = call.get("function") or {}
+                if index not in self._calls and not (call.get("id") or function.get("name")):
+                    # A call's first delta names it; arguments for a call never started are a
+                    # piece of a call we did not see.
+                    raise self._broken(f"tool call {index} continued before it started")
+                slot = self._calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
                 slot["id"] = call.get("id") or slot["id"]
                 slot["name"] += function.get("name") or ""
                 arguments = function.get("arguments")
@@ -210,6 +221,9 @@ class ChatStreamAssembler:
                 slot["arguments"] += arguments if isinstance(arguments, str) else json.dumps(arguments or {})
             if choice.get("finish_reason"):
                 self._finish = choice["finish_reason"]
+
+    def _broken(self, what: str) -> ApplicationError:
+        return invalid_response(self._provider, f"malformed stream: {what}")
 
 
 def _usage(raw: dict[str, Any]) -> Usage:
