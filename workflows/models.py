@@ -34,6 +34,12 @@ class StepRecord(BaseModel):
     cost_usd: float = 0.0
     ok: bool = True
     detail: str = ""
+    # An LLM step's tokens and cost above count every attempt; these say how much of it went to
+    # failed attempts, and whether the model had a price (False: cost_usd is 0, not free).
+    retried_input_tokens: int = 0
+    retried_output_tokens: int = 0
+    retried_attempts: int = 0
+    priced: bool = True
 
 
 class UsageTotals(BaseModel):

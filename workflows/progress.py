@@ -21,11 +21,13 @@ with workflow.unsafe.imports_passed_through():
 
 
 def usage_of(response: LLMResponse) -> UsageTotals:
+    """Every attempt's tokens: the answering one's and the failed ones' (all billed, all in cost_usd)."""
+    usage = response.usage + response.retried_usage
     return UsageTotals(
-        input_tokens=response.usage.input_tokens,
-        output_tokens=response.usage.output_tokens,
-        cache_read_tokens=response.usage.cache_read_input_tokens,
-        cache_write_tokens=response.usage.cache_creation_input_tokens,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_input_tokens,
+        cache_write_tokens=usage.cache_creation_input_tokens,
     )
 
 
@@ -73,6 +75,10 @@ class RunProgress:
             cache_write_tokens=usage.cache_write_tokens,
             latency_ms=response.latency_ms,
             cost_usd=response.cost_usd,
+            retried_input_tokens=response.retried_usage.input_tokens,
+            retried_output_tokens=response.retried_usage.output_tokens,
+            retried_attempts=response.retried_attempts,
+            priced=response.priced,
         )
         return self.record(record)
 
