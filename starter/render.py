@@ -25,6 +25,13 @@ def money(value: float) -> str:
     return f"${value:.6f}"
 
 
+def cost_text(value: float, steps: Sequence[StepRecord] = ()) -> str:
+    """A cost, saying "unpriced" where a model had no price: such a step's $0 is not free."""
+    if not any(not step.priced for step in steps):
+        return money(value)
+    return "unpriced" if value == 0 else f"{money(value)}+unpriced"
+
+
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 
@@ -61,7 +68,7 @@ def steps_table(
             str(step.cache_read_tokens),
             str(step.cache_write_tokens),
             f"{step.latency_ms:.0f} ms",
-            money(step.cost_usd),
+            cost_text(step.cost_usd, [step]),
         )
         for step in steps
     ]
@@ -86,7 +93,7 @@ def steps_table(
         str(usage.cache_read_tokens),
         str(usage.cache_write_tokens),
         f"{sum(s.latency_ms for s in steps):.0f} ms",  # the run keeps no latency total
-        money(cost_usd),
+        cost_text(cost_usd, steps),
     )
     table = [_HEADERS, *rows, totals]
     widths = [max(len(row[i]) for row in table) for i in range(len(_HEADERS))]
@@ -115,7 +122,7 @@ def status_text(workflow_id: str, status: WorkflowStatus) -> str:
     budget = f" of {money(status.budget_usd)} budget" if status.budget_usd is not None else ""
     lines.append(
         f"usage: {usage.input_tokens} in, {usage.output_tokens} out, {usage.cache_read_tokens} cache read, "
-        f"{usage.cache_write_tokens} cache write; cost {money(status.cost_usd)}{budget}"
+        f"{usage.cache_write_tokens} cache write; cost {cost_text(status.cost_usd, status.completed_steps)}{budget}"
     )
     if status.decisions:
         lines += ["decisions:", *decisions_lines(status.decisions)]
@@ -136,7 +143,7 @@ def event_line(event: ProgressEvent) -> str:
         return (
             f"  {state}: {step.step} [{step.kind}{model}] {step.input_tokens} in / {step.output_tokens} out"
             f" / {step.cache_read_tokens} cache read / {step.cache_write_tokens} cache write,"
-            f" {step.latency_ms:.0f} ms, {money(step.cost_usd)}"
+            f" {step.latency_ms:.0f} ms, {cost_text(step.cost_usd, [step])}"
         )
     if isinstance(event, RunEnded):
         return f"run ended: {event.status.lower()}"
@@ -155,7 +162,7 @@ def result_text(result: ResearchResult | AgentResult) -> str:
         extra = {"outcome": result.outcome, "iterations": result.iterations}
     extra["steps"] = len(result.steps)
     extra["tokens"] = f"{result.usage.input_tokens} in / {result.usage.output_tokens} out"
-    extra["cost"] = money(result.cost_usd)
+    extra["cost"] = cost_text(result.cost_usd, result.steps)
     lines.append("  ".join(f"{key}: {value}" for key, value in extra.items()))
     return "\n".join(lines)
 
