@@ -249,6 +249,8 @@ class S3ObjectStore:
 
 __all__ = [
     "DRIVER_NAME",
+    "SCOPES",
+    "SCOPE_ID_OBJECT",
     "ContentAddressedDriver",
     "LocalObjectStore",
     "ObjectStore",
