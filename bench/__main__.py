@@ -1,22 +1,25 @@
-"""`python -m bench [--quick] [--output PATH]`: starts its own dev server and workers, measures every
-figure next to its raw-SDK baseline, prints the table and writes docs/benchmarks.md (or PATH)."""
+"""`python -m bench [--quick] [--output PATH] [--only SHAPE,...] [--fan-outs N,...] [--agents N]
+[--reps N]`: starts its own dev server and workers, measures every figure next to its raw-SDK
+baseline, prints the table and writes docs/benchmarks.md (or PATH). A run of some shapes only
+(`--only`, or changed sizes) prints its table and writes only to an explicit --output."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench import figures as measure
 from bench.analysis import ANALYSIS, MISS_REASONS
-from bench.harness import running_bench
-from bench.report import RunInfo, cell, load_average, markdown, now, text_table
+from bench.harness import Bench, running_bench
+from bench.report import RunInfo, cell, counts_notes, load_average, markdown, now, text_table
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -42,25 +45,37 @@ async def measured(
     return made
 
 
-async def run(quick: bool, state_dir: Path) -> list[measure.Figure]:
-    sizes = measure.QUICK if quick else measure.FULL
+FigureFn = Callable[[Bench, measure.Sizes], Awaitable[measure.Figure | list[measure.Figure]]]
+# Shapes by the name `--only` takes, in the order a full run measures them (resume last).
+SHAPES: dict[str, tuple[str, FigureFn]] = {
+    "agent_step": ("agent step", measure.agent_step),
+    "history": ("history growth", measure.history_growth),
+    "fan_out": ("fan-out", measure.fan_out),
+    "throughput": ("throughput", measure.throughput),
+    "long_agent": ("long agent", measure.long_agent),
+    "resume": ("resume after SIGKILL", measure.resume),
+}
+
+
+async def run(
+    quick: bool, state_dir: Path, sizes: measure.Sizes, only: list[str] | None = None
+) -> list[measure.Figure]:
+    chosen = only or list(SHAPES)
     results: list[measure.Figure] = []
     async with running_bench(state_dir) as bench:
         progress(f"dev server at {bench.address}")
         # In a quick run the resume figure (it waits out a heartbeat timeout) overlaps the others;
         # in a full run every figure has the machine to itself.
-        resuming = asyncio.create_task(measured("resume", measure.resume(bench, sizes))) if quick else None
-        for name, figure in (
-            ("agent step", measure.agent_step),
-            ("history growth", measure.history_growth),
-            ("fan-out", measure.fan_out),
-            ("throughput", measure.throughput),
-            ("long agent", measure.long_agent),
-        ):
+        overlap = quick and "resume" in chosen
+        resuming = asyncio.create_task(measured("resume", measure.resume(bench, sizes))) if overlap else None
+        for key in chosen:
+            name, figure = SHAPES[key]
+            if key == "resume" and resuming is not None:
+                continue
             progress(name)
             results += await measured(name, figure(bench, sizes))
-        progress("resume after SIGKILL")
-        results += await resuming if resuming else await measured("resume", measure.resume(bench, sizes))
+        if resuming is not None:
+            results += await resuming
     order = ["agent_step", "history_bytes", "history_growth", "store_bytes"]
     # (the resume rows come last, in the order measured)
     return sorted(results, key=lambda f: order.index(f.key) if f.key in order else len(order))
@@ -70,23 +85,51 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run of seconds (small sizes)")
     parser.add_argument("--output", type=Path, default=None, help=f"markdown file (default {DEFAULT_OUTPUT})")
+    parser.add_argument("--only", type=_names, default=None, help="comma-separated: " + ", ".join(SHAPES))
+    parser.add_argument("--fan-outs", type=_numbers, default=None, help="fan-out widths, e.g. 500")
+    parser.add_argument("--agents", type=int, default=None, help="concurrent agents of the throughput shape")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions")
     args = parser.parse_args(argv)
-    output: Path = args.output or DEFAULT_OUTPUT
+    sizes = measure.QUICK if args.quick else measure.FULL
+    changes = {"fan_outs": args.fan_outs, "concurrent_agents": args.agents, "reps": args.reps}
+    sizes = dataclasses.replace(sizes, **{k: v for k, v in changes.items() if v is not None})
+    partial = args.only is not None or any(v is not None for v in changes.values())
+    output: Path | None = args.output or (None if partial else DEFAULT_OUTPUT)
     logging.basicConfig(level=logging.WARNING)
     started, began, load_before = now(), time.monotonic(), load_average()
     with tempfile.TemporaryDirectory(prefix="ai-workflows-bench-") as scratch:
-        results = asyncio.run(run(args.quick, Path(scratch)))
+        results = asyncio.run(run(args.quick, Path(scratch), sizes, args.only))
     info = RunInfo(started, time.monotonic() - began, args.quick, load_before, load_average())
     print(text_table(results))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(markdown(results, info, ANALYSIS, MISS_REASONS))
-    print(f"\nwritten to {output}")
+    print(f"load average (1, 5, 15 min) before: {info.load_before}; after: {info.load_after}")
+    for figure in results:
+        for note in figure.notes + counts_notes(figure):
+            print(f"- {figure.key}: {note}")
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(markdown(results, info, ANALYSIS, MISS_REASONS))
+        print(f"\nwritten to {output}")
     failed = [figure.key for figure in results if figure.error]
     if failed:
         print(f"failed figures: {', '.join(failed)}", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(1 if failed else 0)  # Temporal's bridge threads can abort interpreter finalization
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SHAPES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown shape(s) {unknown}; known: {', '.join(SHAPES)}")
+    return names
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(n) for n in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
 if __name__ == "__main__":

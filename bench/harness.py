@@ -5,6 +5,7 @@ calling the same `BenchModel` through the same activity objects."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import subprocess
@@ -23,6 +24,8 @@ from common.devserver import dev_server_args, temporal_binary, wait_for_port
 from common.payload_store import ContentAddressedDriver
 from common.settings import Settings
 from worker.app import build_worker
+from worker.inflight import WorkerLease
+from worker.reaper import DEAD_WORKER_CHECK_S, watch_for_dead_workers
 
 
 def free_port() -> int:
@@ -83,12 +86,21 @@ async def running_bench(state_dir: Path) -> AsyncIterator[Bench]:
         baseline = await Client.connect(address, data_converter=pydantic_data_converter)
         model = BenchModel()
         activities = bench_activities(settings, model)
-        async with (
-            build_worker(product, settings, task_queue=PRODUCT_QUEUE, activities=activities),
-            baseline_worker(baseline, settings, activities, BASELINE_QUEUE),
-        ):
-            gc.freeze()  # as `python -m worker` does once its worker is built (worker/__main__.py)
-            yield Bench(address, state_dir, settings, product, baseline, model, server.pid)
+        # As `python -m worker` runs: its attempts recorded under a lease, watching for dead peers.
+        lease = WorkerLease.acquire(settings.worker_lease_dir)
+        reaper = asyncio.create_task(
+            watch_for_dead_workers(product, settings.worker_lease_dir, DEAD_WORKER_CHECK_S, own=lease.name)
+        )
+        try:
+            async with (
+                build_worker(product, settings, task_queue=PRODUCT_QUEUE, activities=activities, lease=lease),
+                baseline_worker(baseline, settings, activities, BASELINE_QUEUE),
+            ):
+                gc.freeze()  # as `python -m worker` does once its worker is built (worker/__main__.py)
+                yield Bench(address, state_dir, settings, product, baseline, model, server.pid)
+        finally:
+            reaper.cancel()
+            lease.release()
     finally:
         server.terminate()
         try:

@@ -3,7 +3,9 @@ serialized size, and how long each workflow task took on the worker."""
 
 from __future__ import annotations
 
-from temporalio.api.enums.v1 import EventType
+from dataclasses import dataclass
+
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 
@@ -68,3 +70,53 @@ def activity_completions(history: WorkflowHistory, activity_type: str) -> list[f
             if event.activity_task_completed_event_attributes.scheduled_event_id in scheduled:
                 times.append(event_time(event))
     return times
+
+
+def sticky_misses(history: WorkflowHistory) -> int:
+    """Workflow tasks that waited on a worker's sticky queue past WORKER_STICKY_QUEUE_TIMEOUT_S and
+    went to the shared queue: each one evicts the run from that worker's cache and the next worker
+    replays its whole history."""
+    return sum(
+        1
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT
+        and event.workflow_task_timed_out_event_attributes.timeout_type
+        == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START
+    )
+
+
+def attempt_seconds(history: WorkflowHistory) -> list[float]:
+    """ActivityTaskStarted -> its completion, per activity (the last attempt): how long a worker held
+    it. For the bench's short activities, the longest is the worst stall a live worker showed, which
+    the heartbeat timeout must outlast."""
+    started: dict[int, float] = {}
+    seconds: list[float] = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started[event.event_id] = event_time(event)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            begin = started.get(event.activity_task_completed_event_attributes.started_event_id)
+            if begin is not None:
+                seconds.append(event_time(event) - begin)
+    return seconds
+
+
+@dataclass
+class Counts:
+    """What a figure's runs did besides their work, from their histories (summed over runs)."""
+
+    runs: int = 0
+    activities: int = 0
+    retried: int = 0  # activities with an attempt > 1 (on a worker that never died: a false timeout)
+    sticky_misses: int = 0
+    slowest_attempt_s: float = 0.0
+
+    def add(self, histories: list[WorkflowHistory]) -> None:
+        self.runs += 1
+        for history in histories:
+            self.activities += sum(
+                1 for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            )
+            self.retried += retried_activities(history)
+            self.sticky_misses += sticky_misses(history)
+            self.slowest_attempt_s = max([self.slowest_attempt_s, *attempt_seconds(history)])

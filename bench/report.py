@@ -71,8 +71,41 @@ def verdict(figure: Figure) -> str:
     return "met" if figure.met else f"MISSED ({figure.miss})"
 
 
+def retries_cell(figure: Figure) -> str:
+    """Activities retried on a live worker / sticky-queue misses, product; baseline."""
+    parts = []
+    for side in ("product", "baseline"):
+        counted = figure.counts.get(side)
+        parts.append("-" if counted is None else f"{figure.live_retries(side)}/{counted.sticky_misses}")
+    return "; ".join(parts)
+
+
+def counts_notes(figure: Figure) -> list[str]:
+    notes = []
+    for side in ("product", "baseline"):
+        counted = figure.counts.get(side)
+        if counted is None:
+            continue
+        killed = f" ({figure.killed} more by the SIGKILLs)" if figure.killed else ""
+        notes.append(
+            f"{side} {counted.runs} runs, {counted.activities} activities, {figure.live_retries(side)} "
+            f"retried on a live worker{killed}, {counted.sticky_misses} sticky-queue misses, slowest "
+            f"attempt {counted.slowest_attempt_s:.2f} s"
+        )
+    return ["from the histories: " + "; ".join(notes)] if notes else []
+
+
 def rows(figures: list[Figure]) -> list[list[str]]:
-    header = ["figure", "unit", "product", "baseline (raw SDK)", "ratio", "target", "result"]
+    header = [
+        "figure",
+        "unit",
+        "product",
+        "baseline (raw SDK)",
+        "ratio",
+        "target",
+        "live retries/sticky misses (product; baseline)",
+        "result",
+    ]
     body = [
         [
             figure.title,
@@ -81,6 +114,7 @@ def rows(figures: list[Figure]) -> list[list[str]]:
             cell(figure.baseline, figure.digits),
             f"{figure.ratio:.2f}" if figure.ratio is not None else "-",
             figure.target_text,
+            retries_cell(figure),
             verdict(figure),
         ]
         for figure in figures
@@ -118,7 +152,9 @@ def misses(figures: list[Figure], reasons: dict[str, str]) -> list[str]:
 
 
 def markdown(figures: list[Figure], info: RunInfo, analysis: str, reasons: dict[str, str]) -> str:
-    notes = [f"- {figure.key}: {note}" for figure in figures for note in figure.notes]
+    notes = [
+        f"- {figure.key}: {note}" for figure in figures for note in [*figure.notes, *counts_notes(figure)]
+    ]
     dispatch = ", ".join(f"`{key}={value}`" for key, value in FAST_DISPATCH.items())
     return "\n".join(
         [

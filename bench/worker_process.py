@@ -28,17 +28,32 @@ def say(line: str) -> None:
 
 
 async def main(role: str, address: str, queue: str, state_dir: Path) -> None:
-    settings = bench_settings(address, state_dir, temporal_task_queue=queue)
+    # The workers of one resume run (the killed one and its replacement) share a lease directory of
+    # their own: the replacement, not the harness's in-process worker, finds the dead one's attempts,
+    # as on a machine that runs one worker.
+    settings = bench_settings(
+        address, state_dir, temporal_task_queue=queue, worker_lease_dir=state_dir / "workers" / queue
+    )
     model = BenchModel(ModelConfig(hang_first_attempt_of=HANG_TURN), on_hang=lambda: say("hanging"))
     activities = bench_activities(settings, model)
+    background: list[asyncio.Task[None]] = []  # kept referenced for the process's life
     worker: Worker
     if role == "product":
         # The product worker's own imports (its LLM SDKs, telemetry) are part of its start-up.
         from common.client import connect
         from worker.app import build_worker
+        from worker.inflight import WorkerLease
+        from worker.reaper import DEAD_WORKER_CHECK_S, reap_dead_workers, watch_for_dead_workers
 
         client = await connect(settings, wait_s=30)
-        worker = build_worker(client, settings, task_queue=queue, activities=activities)
+        lease = WorkerLease.acquire(settings.worker_lease_dir)
+        await reap_dead_workers(client, settings.worker_lease_dir, own=lease.name)
+        background.append(
+            asyncio.create_task(
+                watch_for_dead_workers(client, settings.worker_lease_dir, DEAD_WORKER_CHECK_S, own=lease.name)
+            )
+        )
+        worker = build_worker(client, settings, task_queue=queue, activities=activities, lease=lease)
     else:
         client = await Client.connect(address, data_converter=pydantic_data_converter)
         worker = baseline_worker(client, settings, activities, queue)

@@ -32,6 +32,7 @@ def bench_settings(address: str, state_dir: Path, **overrides: Any) -> Settings:
         "payload_keys": None,
         "payload_store_dir": state_dir / "payloads",
         "dedupe_ledger_path": state_dir / "dedupe-ledger.sqlite3",
+        "worker_lease_dir": state_dir / "workers",
         "_env_file": None,
     }
     return try_load_settings(**{**values, **overrides})

@@ -80,13 +80,14 @@ async def reap_dead_workers(client: Client, directory: Path, *, own: str | None 
 async def watch_for_dead_workers(
     client: Client, directory: Path, interval_s: float, *, own: str | None = None
 ) -> None:
-    """Reap now (a replacement finds its predecessor's attempts before it polls), then every interval."""
+    """Reap every interval, for as long as this worker runs (a worker reaps once before it polls too,
+    so that a replacement finds its predecessor's attempts at once)."""
     while True:
+        await asyncio.sleep(interval_s)
         try:
             await reap_dead_workers(client, directory, own=own)
         except Exception:  # a broken pass must not stop the watch; the heartbeat timeout still holds
             log.exception("checking for dead workers failed")
-        await asyncio.sleep(interval_s)
 
 
 def _leases(directory: Path) -> list[Path]:
