@@ -7,9 +7,11 @@ cannot forget a case: `redact_url` for showing a URL, `scrub` for text that may 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import httpx
+if TYPE_CHECKING:  # import-light: delivery target parsing (run in workflow code) uses this module
+    import httpx
 
 __all__ = ["REDACTED", "RedactUrlsInLogs", "redact_url", "scrub", "url_secrets"]
 
@@ -21,16 +23,13 @@ def redact_url(url: str | httpx.URL) -> str:
     text = str(url)
     try:
         parts = urlsplit(text)
-        port = parts.port
     except ValueError:
         return "<unparsable URL>"
     if not parts.scheme or not parts.netloc:
         # Not a URL with an authority (`mailto:`, `file:`): nothing of this kind to hide.
         return text.split("?", 1)[0].split("#", 1)[0]
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
+    host_and_port = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host_and_port}{parts.path}"
 
 
 def url_secrets(url: str | httpx.URL) -> list[str]:
@@ -59,6 +58,10 @@ class RedactUrlsInLogs(logging.Filter):
     """Rewrites URL arguments of log records (httpx logs every request with its full URL at INFO)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(arg, httpx.URL) for arg in record.args):
-            record.args = tuple(redact_url(arg) if isinstance(arg, httpx.URL) else arg for arg in record.args)
+        if isinstance(record.args, tuple) and any(_is_httpx_url(arg) for arg in record.args):
+            record.args = tuple(redact_url(str(arg)) if _is_httpx_url(arg) else arg for arg in record.args)
         return True
+
+
+def _is_httpx_url(value: object) -> bool:
+    return type(value).__name__ == "URL" and type(value).__module__.startswith("httpx")

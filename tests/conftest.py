@@ -46,6 +46,9 @@ def settings(task_queue: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
         llm_provider="offline",
         dedupe_ledger_path=tmp_path / "dedupe-ledger.sqlite3",  # no ledger state shared between tests
         payload_store_dir=tmp_path / "payloads",  # external payload storage: this test's own store
+        # The suite's receivers and servers listen on loopback, which egress refuses by default.
+        egress_allow_private="127.0.0.1,::1",
+        delivery_file_root=tmp_path,  # `file:` deliveries of this test land in its own folder
         _env_file=None,
     )
 

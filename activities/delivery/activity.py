@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +19,11 @@ from activities.delivery.targets import Target, parse_target
 from activities.delivery.webhook import WebhookSender
 from activities.tools import side_effects
 from activities.tools.models import SideEffectToolInput, ToolObservation
+from common.egress import egress_client, parse_allow_private
+from common.redact import redact_url
 from common.settings import Settings
+
+DEFAULT_FILE_ROOT = Path(".state/deliveries")
 
 
 def report_payload(request: DeliveryRequest) -> dict[str, Any]:
@@ -34,21 +39,33 @@ def report_payload(request: DeliveryRequest) -> dict[str, Any]:
 
 class DeliveryActivities:
     def __init__(
-        self, webhook: WebhookSender, email: EmailSender, http_client: httpx.AsyncClient | None = None
+        self,
+        webhook: WebhookSender,
+        email: EmailSender,
+        http_client: httpx.AsyncClient | None = None,
+        file_root: Path = DEFAULT_FILE_ROOT,
     ):
         self.webhook = webhook
         self.email = email
         self._http_client = http_client
+        self.file_root = file_root
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryActivities:
-        client = httpx.AsyncClient(
+        # Redirects are not followed (a redirected POST is a question for the operator, not a retry),
+        # and a private destination is refused at connect time unless EGRESS_ALLOW_PRIVATE allows it.
+        client = egress_client(
+            parse_allow_private(settings.egress_allow_private),
             timeout=httpx.Timeout(settings.delivery_timeout_s),
-            follow_redirects=False,  # a redirected POST is a question for the operator, not a retry
         )
         dsn = settings.dedupe_ledger_dsn.get_secret_value() if settings.dedupe_ledger_dsn else None
         ledger = open_ledger(settings.dedupe_ledger_path, dsn)
-        return cls(WebhookSender(client), EmailSender(SmtpConfig.from_settings(settings), ledger), client)
+        return cls(
+            WebhookSender(client, settings.delivery_timeout_s),
+            EmailSender(SmtpConfig.from_settings(settings), ledger),
+            client,
+            settings.delivery_file_root,
+        )
 
     def all(self) -> list[Callable[..., Any]]:
         """The activity methods, for the worker's registration list."""
@@ -75,7 +92,7 @@ class DeliveryActivities:
             " (duplicate, not sent again)" if duplicate else "",
         )
         return DeliveryReceipt(
-            target=request.target,
+            target=redact_url(request.target) if target.channel == "webhook" else request.target,
             idempotency_key=key,
             channel=target.channel,
             detail=detail,
@@ -89,7 +106,7 @@ class DeliveryActivities:
         if target.channel == "email":
             sent = await self.email.send(target.location, request.subject, request.body, key)
             return sent.message_id, sent.duplicate
-        written = await write_report(target.location, key, request.body)
+        written = await write_report(target.location, key, request.body, root=self.file_root)
         return str(written.path), written.duplicate
 
     @activity.defn(name="tool.send_webhook")

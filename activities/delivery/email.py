@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -34,7 +34,7 @@ class SmtpConfig:
     host: str
     port: int
     username: str | None
-    password: str | None
+    password: str | None = field(repr=False)  # never in a repr, a log line or a traceback
     starttls: bool
     sender: str
     timeout_s: float

@@ -1,6 +1,6 @@
 """The typed errors a delivery raises, so workflows, the starter and the Web UI can tell them apart.
 
-`DeliveryRejected` and the two `Invalid*` types are non-retryable: the receiver or the input said no,
+`DeliveryRejected`, `DestinationRefused` and the two `Invalid*` types are non-retryable: the receiver or the input said no,
 and asking again cannot change that. `DeliveryUnavailable` is retryable: the receiver (or the dedupe
 ledger) could not be reached or asked us to come back later; Temporal retries it with the DELIVERY
 retry policy, and the idempotency key makes every retry safe.
@@ -15,6 +15,8 @@ from temporalio.exceptions import ApplicationError
 
 DELIVERY_REJECTED = "DeliveryRejected"
 DELIVERY_UNAVAILABLE = "DeliveryUnavailable"
+# The egress policy or the file root refused where the delivery would go (no request was sent).
+DESTINATION_REFUSED = "DestinationRefused"
 INVALID_DELIVERY_REQUEST = "InvalidDeliveryRequest"
 INVALID_TOOL_ARGUMENTS = "InvalidToolArguments"
 
@@ -24,6 +26,10 @@ _MAX_RETRY_AFTER = timedelta(minutes=10)
 
 def rejected(message: str) -> ApplicationError:
     return ApplicationError(message, type=DELIVERY_REJECTED, non_retryable=True)
+
+
+def destination_refused(message: str) -> ApplicationError:
+    return ApplicationError(message, type=DESTINATION_REFUSED, non_retryable=True)
 
 
 def unavailable(message: str, retry_after: timedelta | None = None) -> ApplicationError:

@@ -3,6 +3,9 @@
 Readers never see a half-written report: the bytes go to a temporary file in the same directory, are
 fsynced, and `os.replace` swaps the finished file in (atomic on POSIX within one file system). Writing
 again with the same key lands on the same name, so a retry cannot make a second file.
+
+Reports go only below DELIVERY_FILE_ROOT: a relative `file:` target resolves under it, and the
+resolved directory (symlinks followed) must stay inside it, checked in the thread that writes.
 """
 
 from __future__ import annotations
@@ -16,12 +19,27 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from activities.delivery.failures import rejected, unavailable
+from activities.delivery.failures import destination_refused, rejected, unavailable
 
 REPORT_SUFFIX = ".md"
 _SAFE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_STEM = 150
+
+
+class OutsideRoot(ValueError):
+    """The target directory is not below the delivery root."""
+
+
+def directory_under_root(location: str | Path, root: Path) -> Path:
+    """The real directory `location` names, resolved under `root` (symlinks followed); `OutsideRoot`
+    when it is not inside the root (`..`, an absolute path elsewhere, a symlink out)."""
+    real_root = root.resolve()
+    candidate = Path(location)
+    resolved = (candidate if candidate.is_absolute() else real_root / candidate).resolve()
+    if not resolved.is_relative_to(real_root):
+        raise OutsideRoot(f"file target {str(location)!r} is outside DELIVERY_FILE_ROOT ({root})")
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -44,9 +62,16 @@ def file_name_for(idempotency_key: str, suffix: str = REPORT_SUFFIX) -> str:
     return stem + suffix
 
 
-async def write_report(directory: str | Path, idempotency_key: str, content: str) -> FileOutcome:
+async def write_report(
+    directory: str | Path, idempotency_key: str, content: str, root: Path | None = None
+) -> FileOutcome:
+    """Write the report into `directory`, below `root` (None: `directory` itself is the root)."""
     try:
-        return await asyncio.to_thread(_write_atomically, Path(directory), idempotency_key, content)
+        return await asyncio.to_thread(
+            _write_atomically, directory, Path(directory) if root is None else root, idempotency_key, content
+        )
+    except OutsideRoot as error:
+        raise destination_refused(str(error)) from None
     except (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError) as error:
         # The directory is wrong or not ours: a retry cannot fix it, an operator must.
         raise rejected(f"report file in {directory}: {type(error).__name__}: {error}") from None
@@ -54,7 +79,8 @@ async def write_report(directory: str | Path, idempotency_key: str, content: str
         raise unavailable(f"report file in {directory}: {type(error).__name__}: {error}") from None
 
 
-def _write_atomically(directory: Path, idempotency_key: str, content: str) -> FileOutcome:
+def _write_atomically(location: str | Path, root: Path, idempotency_key: str, content: str) -> FileOutcome:
+    directory = directory_under_root(location, root)
     directory.mkdir(parents=True, exist_ok=True)
     name = file_name_for(idempotency_key)
     target = directory / name

@@ -8,9 +8,13 @@ string again with the same function, so the two can never disagree.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Literal
 from urllib.parse import unquote, urlsplit
+
+from common.redact import redact_url
 
 Channel = Literal["webhook", "email", "file"]
 
@@ -57,20 +61,21 @@ def email_address(address: str) -> str:
 def webhook_url(url: str) -> str:
     """An http(s) URL (the `url` of the send_webhook tool), validated like a webhook target."""
     if url.split(":", 1)[0].lower() not in ("http", "https"):
-        raise ValueError(f"{_shorten(url)!r} is not an http(s):// URL")
+        raise ValueError(f"{_shorten(redact_url(url))!r} is not an http(s):// URL")
     return _webhook_url(url.strip())
 
 
 def _webhook_url(url: str) -> str:
+    shown = _shorten(redact_url(url))  # the query string may hold a token: never in a message
     if any(ch.isspace() for ch in url):
-        raise ValueError(f"webhook URL {_shorten(url)!r} contains whitespace")
+        raise ValueError(f"webhook URL {shown!r} contains whitespace")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
-    except ValueError as error:
-        raise ValueError(f"webhook URL {_shorten(url)!r} is malformed: {error}") from None
+    except ValueError:
+        raise ValueError(f"webhook URL {shown!r} is malformed: bad host or port") from None
     if not parts.hostname:
-        raise ValueError(f"webhook URL {_shorten(url)!r} has no host")
+        raise ValueError(f"webhook URL {shown!r} has no host")
     if parts.username or parts.password:
         # Credentials in a URL would land in workflow input and history (DESIGN.md principle 8).
         raise ValueError("webhook URL must not carry credentials (user:password@)")
@@ -78,10 +83,13 @@ def _webhook_url(url: str) -> str:
 
 
 def _email_address(address: str) -> str:
+    # Checked after percent-decoding: `%0d%0a` would otherwise become a header break in the message.
     address = unquote(address.strip())
+    if _has_control(address):
+        raise ValueError("email address contains control characters (after percent-decoding)")
     if not address:
         raise ValueError("mailto: needs an address, e.g. mailto:reports@example.com")
-    if not _EMAIL.match(address) or len(address) > 254:
+    if not _EMAIL.fullmatch(address) or len(address) > 254:
         raise ValueError(f"{_shorten(address)!r} is not a single email address")
     return address
 
@@ -94,11 +102,18 @@ def _directory(path: str) -> str:
             raise ValueError(f"file target names a remote host {host!r}; only local directories work")
         path = "/" + rest
     path = unquote(path)
-    if any(ch in path for ch in "\r\n\x00"):
+    if _has_control(path):
         raise ValueError("file target contains control characters")
     if not path.strip():
-        raise ValueError("file: needs a directory, e.g. file:/srv/reports")
+        raise ValueError("file: needs a directory, e.g. file:reports (under DELIVERY_FILE_ROOT)")
+    if ".." in PurePosixPath(path).parts:
+        # Pure check (a workflow calls this): the activity checks the resolved path against the root.
+        raise ValueError("file target must not contain '..': it resolves under DELIVERY_FILE_ROOT")
     return path
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
 
 
 def _shorten(text: str, limit: int = 80) -> str:

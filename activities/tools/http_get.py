@@ -1,4 +1,10 @@
-"""The `http_get` tool: fetch a URL on an allowed host, as text, within size and time caps.
+"""The `http_get` tool: fetch a URL on an allowed origin, as text, within size and time caps.
+
+`TOOLS_HTTP_ALLOWLIST` entries pin scheme, host and port: `https://api.example.com`,
+`http://10.0.0.5:8080`, `api.example.com:8443` (https on 8443); a bare host means https on 443. The
+client comes from `common.egress`, so an allowed name that resolves to a private address is still
+refused at connect time unless EGRESS_ALLOW_PRIVATE names it. The body cap holds after decompression
+(`common.http_body`), and one deadline covers the whole fetch, redirects and body included.
 
 What the model should read (a refused host, a 404, a non-text body) comes back as an error
 observation; what may heal on its own (timeouts, connection errors, 429/5xx) raises, so the activity's
@@ -13,6 +19,8 @@ from dataclasses import dataclass
 import httpx
 
 from activities.tools.models import ToolObservation
+from common.egress import EgressRefused
+from common.http_body import BodyError, read_capped
 
 MAX_REDIRECTS = 5
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml", "+json", "+xml")
@@ -23,16 +31,43 @@ class TransientFetchError(Exception):
     """The server may answer next time (a 5xx or 429): the activity raises it so Temporal retries."""
 
 
+_DEFAULT_PORT = {"http": 80, "https": 443}
+
+
 @dataclass(frozen=True)
 class HttpGetLimits:
-    allowlist: frozenset[str]
+    allowlist: frozenset[str]  # TOOLS_HTTP_ALLOWLIST entries (see `allowed_origin`)
     max_bytes: int
     timeout_s: float
 
+    def __post_init__(self) -> None:
+        for entry in self.allowlist:
+            allowed_origin(entry)  # a bad entry stops the worker at start, not the first fetch
+
+
+def allowed_origin(entry: str) -> tuple[str, str, int]:
+    """An allowlist entry as (scheme, host, port): `https://h`, `http://h:8080`, `h:8443` (https),
+    `h` (https on 443). `ValueError` for anything else (a path, credentials, another scheme)."""
+    text = entry.strip().lower()
+    try:
+        parsed = httpx.URL(text if "://" in text else f"https://{text}")
+    except (httpx.InvalidURL, TypeError) as error:
+        raise ValueError(f"TOOLS_HTTP_ALLOWLIST entry {entry!r}: {error}") from None
+    if parsed.scheme not in _DEFAULT_PORT or not parsed.host or parsed.userinfo:
+        raise ValueError(f"TOOLS_HTTP_ALLOWLIST entry {entry!r}: expected [http(s)://]HOST[:PORT]")
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
+        raise ValueError(f"TOOLS_HTTP_ALLOWLIST entry {entry!r}: expected [http(s)://]HOST[:PORT]")
+    return parsed.scheme, parsed.host, parsed.port or _DEFAULT_PORT[parsed.scheme]
+
+
+def _shown(origin: tuple[str, str, int]) -> str:
+    scheme, host, port = origin
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
 
 def check_url(url: str, allowlist: frozenset[str]) -> httpx.URL:
-    """The parsed URL if it is http(s) on an allowed host; `ValueError` with a reason otherwise.
-    An empty allowlist allows no host: fetching is opt-in per deployment."""
+    """The parsed URL if its scheme, host and port are on the allowlist; `ValueError` with a reason
+    otherwise. An empty allowlist allows nothing: fetching is opt-in per deployment."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as error:
@@ -42,9 +77,14 @@ def check_url(url: str, allowlist: frozenset[str]) -> httpx.URL:
     host = parsed.host.lower()
     if not host:
         raise ValueError(f"URL {url!r} has no host")
-    if host not in allowlist:
-        allowed = ", ".join(sorted(allowlist)) or "none (TOOLS_HTTP_ALLOWLIST is empty)"
-        raise ValueError(f"host {host!r} is not allowed; allowed hosts: {allowed}")
+    origins = {allowed_origin(entry) for entry in allowlist}
+    if host not in {allowed_host for _, allowed_host, _ in origins}:
+        allowed = ", ".join(sorted(_shown(o) for o in origins)) or "none (TOOLS_HTTP_ALLOWLIST is empty)"
+        raise ValueError(f"host {host!r} is not allowed; allowed: {allowed}")
+    origin = (parsed.scheme, host, parsed.port or _DEFAULT_PORT[parsed.scheme])
+    if origin not in origins:
+        allowed = ", ".join(sorted(_shown(o) for o in origins if o[1] == host))
+        raise ValueError(f"{_shown(origin)} is not allowed (scheme and port are pinned); allowed: {allowed}")
     return parsed
 
 
@@ -59,6 +99,8 @@ async def http_get(client: httpx.AsyncClient, url: str, limits: HttpGetLimits) -
         # so a server trickling bytes would otherwise hold the activity for far longer.
         async with asyncio.timeout(limits.timeout_s):
             return await _fetch(client, target, limits)
+    except EgressRefused as error:
+        return ToolObservation(content=f"GET {url} refused: {error}", is_error=True)
     except TimeoutError:
         raise TimeoutError(f"GET {url} took longer than {limits.timeout_s:g} s") from None
 
@@ -75,21 +117,14 @@ async def _fetch(client: httpx.AsyncClient, target: httpx.URL, limits: HttpGetLi
                 continue
             if response.status_code in _RETRYABLE_STATUS:
                 raise TransientFetchError(f"GET {target} answered {response.status_code}")
-            body, truncated = await _read_capped(response, limits.max_bytes)
+            try:
+                body, truncated = await read_capped(response, limits.max_bytes)
+            except BodyError as error:
+                return ToolObservation(
+                    content=f"HTTP {response.status_code} {target}: {error}", is_error=True
+                )
             return _observation(target, response, body, truncated)
     return ToolObservation(content=f"more than {MAX_REDIRECTS} redirects from {target}", is_error=True)
-
-
-async def _read_capped(response: httpx.Response, max_bytes: int) -> tuple[bytes, bool]:
-    """Read the body up to `max_bytes`, then stop reading: a large body is never downloaded whole."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > max_bytes:
-            return b"".join(chunks)[:max_bytes], True
-    return b"".join(chunks), False
 
 
 def _observation(url: httpx.URL, response: httpx.Response, body: bytes, truncated: bool) -> ToolObservation:

@@ -23,6 +23,7 @@ from activities.tools.http_get import HttpGetLimits
 from activities.tools.http_get import http_get as fetch_url
 from activities.tools.models import ToolObservation
 from activities.tools.search_docs import DocsIndex, render_hits
+from common.egress import egress_client, parse_allow_private
 from common.settings import Settings
 
 USER_AGENT = "ai-workflows-http-get/1"
@@ -46,11 +47,11 @@ class ToolActivities:
             max_bytes=settings.tools_http_max_bytes,
             timeout_s=settings.tools_http_timeout_s,
         )
-        client = httpx.AsyncClient(
+        # The egress client: no environment proxies, and a private address is refused at connect time.
+        client = egress_client(
+            parse_allow_private(settings.egress_allow_private),
             timeout=httpx.Timeout(settings.tools_http_timeout_s),
             headers={"user-agent": USER_AGENT},
-            # Environment proxies would route around the allowlist's intent; fetch directly.
-            trust_env=False,
         )
         return cls(client, limits, settings.tools_docs_dir)
 

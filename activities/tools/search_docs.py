@@ -68,10 +68,15 @@ class DocsIndex:
 
     @classmethod
     def build(cls, folder: Path) -> DocsIndex:
-        """Index every .md/.txt file under `folder` (blocking file I/O: run it off the event loop)."""
+        """Index every .md/.txt file under `folder` (blocking file I/O: run it off the event loop).
+        A symlink that leads out of the folder is skipped, and no file is read past MAX_FILE_BYTES."""
+        root = folder.resolve()
         passages: list[Passage] = []
         for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()):
-            text = path.read_bytes()[:MAX_FILE_BYTES].decode("utf-8", errors="replace")
+            if not path.resolve().is_relative_to(root):
+                continue
+            with path.open("rb") as handle:
+                text = handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
             name = path.relative_to(folder).as_posix()
             for chunk in split_passages(text):
                 passages.append(Passage(file=name, text=chunk, terms=Counter(terms_of(chunk))))

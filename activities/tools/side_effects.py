@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from activities.delivery.email import EmailSender
 from activities.delivery.failures import (
     DELIVERY_REJECTED,
+    DESTINATION_REFUSED,
     check_idempotency_key,
     describe_validation_error,
     invalid_tool_arguments,
@@ -30,6 +31,7 @@ from activities.delivery.targets import email_address, webhook_url
 from activities.delivery.webhook import WebhookSender
 from activities.tools.catalog import SendEmailInput, SendWebhookInput
 from activities.tools.models import SideEffectToolInput, ToolObservation
+from common.redact import redact_url
 
 ArgumentsModel = TypeVar("ArgumentsModel", bound=BaseModel)
 
@@ -53,15 +55,17 @@ async def send_webhook(sender: WebhookSender, request: SideEffectToolInput) -> T
     try:
         outcome = await sender.post(url, arguments.payload, key)
     except ApplicationError as error:
-        if error.type == DELIVERY_REJECTED:
+        # Refused by the receiver or by the egress policy: the model reads why and may try elsewhere.
+        if error.type in (DELIVERY_REJECTED, DESTINATION_REFUSED):
             return ToolObservation(content=f"send_webhook failed: {error.message}", is_error=True)
         raise
+    shown = redact_url(url)
     if outcome.duplicate:
         return ToolObservation(
-            content=f"Already delivered earlier: POST {url} answered HTTP {outcome.status} for this "
+            content=f"Already delivered earlier: POST {shown} answered HTTP {outcome.status} for this "
             "call's idempotency key; not sent again."
         )
-    return ToolObservation(content=f"Delivered: POST {url} answered HTTP {outcome.status}.")
+    return ToolObservation(content=f"Delivered: POST {shown} answered HTTP {outcome.status}.")
 
 
 async def send_email(sender: EmailSender, request: SideEffectToolInput) -> ToolObservation:

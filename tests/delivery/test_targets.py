@@ -47,7 +47,13 @@ def test_valid_targets(text: str, expected: Target) -> None:
         ("mailto:not-an-address", "not a single email address"),
         ("mailto:a@b.example,c@d.example", "not a single email address"),
         ("mailto:a@b.example?cc=evil@x.example", "not a single email address"),
-        ("mailto:a@b.example%0ABcc:evil@x.example", "not a single email address"),
+        ("mailto:a@b.example%0ABcc:evil@x.example", "control characters"),
+        ("mailto:ops@example.com%0a", "control characters"),
+        ("mailto:ops@example.com%0d%0a", "control characters"),
+        ("mailto:ops@example.com%0D%0ABcc:%20evil@x.example", "control characters"),
+        ("mailto:ops%0d%0a@example.com", "control characters"),
+        ("file:../outside", "must not contain '..'"),
+        ("file:reports/%2e%2e/%2e%2e/etc", "must not contain '..'"),
         ("mailto:a@b.example\nBcc: x@y.example", "control characters"),
         ("file:", "needs a directory"),
         ("file://fileserver/share", "remote host"),
@@ -80,3 +86,31 @@ def test_targets_module_is_import_light_for_workflows() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "ops@example.com%0a",
+        "ops@example.com%0d%0aBcc:evil@x.example",
+        "ops%0D%0A@example.com",
+        "ops@exa\u2028mple.com",
+    ],
+)
+def test_send_email_recipients_are_checked_after_percent_decoding(to: str) -> None:
+    with pytest.raises(ValueError, match="control characters"):
+        email_address(to)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/in?token=s3cret value",  # whitespace
+        "https://hooks.example.com:99999/in?token=s3cret",  # bad port
+        "ftp://hooks.example.com/in?token=s3cret",  # not http(s)
+    ],
+)
+def test_a_refused_webhook_url_is_named_without_its_query(url: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        webhook_url(url)
+    assert "s3cret" not in str(caught.value) and "hooks.example.com" in str(caught.value)

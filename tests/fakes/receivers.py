@@ -16,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import gzip
 import json
+import socket
 import ssl
 import threading
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -346,3 +349,144 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield server
     finally:
         server.stop()
+
+
+# --- hostile servers -------------------------------------------------------------------------------
+
+BOMB_INFLATED_BYTES = 256 * 1024 * 1024
+
+
+def double_gzip_bomb(inflated_bytes: int = BOMB_INFLATED_BYTES) -> bytes:
+    """`inflated_bytes` zeros, gzipped twice: a body of a few kilobytes that inflates to all of them
+    (the second gzip squeezes the first one's long runs of identical blocks)."""
+    inner = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1024 * 1024)
+    parts = [inner.compress(block) for _ in range(inflated_bytes // len(block))]
+    parts.append(inner.flush())
+    return gzip.compress(b"".join(parts), compresslevel=9)
+
+
+@dataclass
+class HostileState:
+    paths: list[str] = field(default_factory=list)
+    drip_bytes_sent: int = 0
+    drip_stopped: threading.Event = field(default_factory=threading.Event)
+
+
+class HostileHttpServer:
+    """Answers any GET or POST with a hostile body, chosen by path:
+
+    - `/bomb`: a double-gzip body (`Content-Encoding: gzip, gzip`) of a few KB that inflates to
+      BOMB_INFLATED_BYTES; status 200 for GET, 500 for POST (a webhook reads error bodies);
+    - `/drip`: headers at once, then the body one byte every 20 ms for up to 30 s; 200 for GET and
+      500 for POST; `/drip-ok` drips a 200 for POST too;
+    - `/redirect`: 302 to `/bomb`."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.state = HostileState()
+        self._host = host
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._bomb = double_gzip_bomb()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> HostileHttpServer:
+        hostile = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._answer(post=False)
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self._answer(post=True)
+
+            def _answer(self, post: bool) -> None:
+                hostile.state.paths.append(self.path.split("?", 1)[0])
+                route = self.path.split("?", 1)[0]
+                try:
+                    if route == "/bomb":
+                        self.send_response(500 if post else 200)
+                        self.send_header("content-type", "text/plain")
+                        self.send_header("content-encoding", "gzip, gzip")
+                        self.send_header("content-length", str(len(hostile._bomb)))
+                        self.end_headers()
+                        self.wfile.write(hostile._bomb)
+                    elif route in ("/drip", "/drip-ok"):
+                        self.send_response(500 if post and route == "/drip" else 200)
+                        self.send_header("content-type", "text/plain")
+                        self.send_header("content-length", "1000000")
+                        self.end_headers()
+                        self._drip()
+                    elif route == "/redirect":
+                        self.send_response(302)
+                        self.send_header("location", "/bomb")
+                        self.send_header("content-length", "0")
+                        self.end_headers()
+                    else:
+                        self.send_response(404)
+                        self.send_header("content-length", "0")
+                        self.end_headers()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading, as it should
+
+            def _drip(self) -> None:
+                deadline = time.monotonic() + 30
+                try:
+                    while time.monotonic() < deadline:
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        hostile.state.drip_bytes_sent += 1
+                        time.sleep(0.02)
+                finally:
+                    hostile.state.drip_stopped.set()
+
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+
+        class Server(ThreadingHTTPServer):
+            address_family = family
+
+        self._server = Server((self._host, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), name="hostile-http", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def hostile_server() -> Iterator[HostileHttpServer]:
+    """One hostile server per session (the bomb takes a moment to build); tests read `state` fresh."""
+    server = HostileHttpServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def hostile(hostile_server: HostileHttpServer) -> HostileHttpServer:
+    hostile_server.state = HostileState()
+    return hostile_server

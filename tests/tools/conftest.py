@@ -125,3 +125,6 @@ def local_server(_server: tuple[str, _Current]) -> Iterator[LocalServer]:
         yield LocalServer(base_url=base_url, state=current.state)
     finally:
         current.state.release.set()
+
+
+from tests.fakes.receivers import hostile, hostile_server  # noqa: E402, F401 - hostile HTTP server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import httpx
@@ -81,3 +82,36 @@ async def test_index_is_built_once_per_activities_object(tmp_path: Path) -> None
         write(tmp_path, "b.md", "second version")
         after = await tools.search_docs(SearchDocsInput(query="version"))
     assert before == after and "b.md" not in after.content
+
+
+def test_a_symlink_out_of_the_folder_is_not_indexed(tmp_path: Path) -> None:
+    corpus, outside = tmp_path / "corpus", tmp_path / "outside"
+    write(corpus, "inside.md", "kelp forests grow fast")
+    write(outside, "secret.md", "kelp password hunter2")
+    (corpus / "leak.md").symlink_to(outside / "secret.md")
+    (corpus / "linked-dir").symlink_to(outside, target_is_directory=True)
+    index = DocsIndex.build(corpus)
+    assert {passage.file for passage in index.passages} == {"inside.md"}
+    assert "hunter2" not in render_hits("kelp password", index.search("kelp password", 5))
+
+
+def test_a_symlink_inside_the_folder_is_indexed(tmp_path: Path) -> None:
+    write(tmp_path, "real/a.md", "tide pools")
+    (tmp_path / "alias.md").symlink_to(tmp_path / "real" / "a.md")
+    assert {passage.file for passage in DocsIndex.build(tmp_path).passages} == {"alias.md", "real/a.md"}
+
+
+def test_an_oversized_file_is_read_only_up_to_the_cap(tmp_path: Path) -> None:
+    """A 256 MB file (sparse: it costs no disk) must not be read whole: memory stays near the cap."""
+    write(tmp_path, "small.md", "tide pools")
+    with (tmp_path / "huge.txt").open("wb") as handle:
+        handle.write(b"tide " * 10)
+        handle.truncate(256 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        index = DocsIndex.build(tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB while indexing"
+    assert {hit.passage.file for hit in index.search("tide", 5)} == {"huge.txt", "small.md"}

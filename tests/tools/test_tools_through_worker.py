@@ -24,7 +24,7 @@ async def test_tools_run_in_a_worker(
     ts_client: Client, settings: Settings, task_queue: str, local_server: LocalServer
 ) -> None:
     local_server.state.flaky_failures = 1  # the first fetch gets a 503; Temporal's retry gets the 200
-    settings = settings.model_copy(update={"tools_http_allowlist": "127.0.0.1"})
+    settings = settings.model_copy(update={"tools_http_allowlist": local_server.base_url})  # http, its port
     calls = [
         ToolCall(name="calculator", arguments={"expression": "6 * 7"}),
         ToolCall(name="calculator", arguments={"expression": "import os"}),
