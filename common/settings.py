@@ -94,10 +94,10 @@ class Settings(BaseSettings):
     # Each worker's lease and in-flight attempts (worker/inflight.py): workers sharing this directory
     # (one machine) retry a dead peer's attempts at once instead of after their heartbeat timeout.
     worker_lease_dir: Path = Path(".state/workers")
-    # Each worker's lease and in-flight attempts (worker/inflight.py): workers sharing this directory
-    # (one machine) retry a dead peer's attempts at once instead of after their heartbeat timeout.
-    worker_lease_dir: Path = Path(".state/workers")
     research_max_parallel: int = Field(default=8, gt=0)
+    # Extensions of the worker besides the installed packages' `ai_workflows.plugins` entry points:
+    # comma-separated `module:attribute` names of `worker.plugin.Extension` objects.
+    worker_plugins: str = ""
 
     # Tools
     tools_http_allowlist: str = ""  # comma-separated host names http_get may fetch
