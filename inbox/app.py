@@ -4,6 +4,7 @@ decision form. Server-rendered HTML, no JavaScript."""
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,7 +30,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from common.settings import Settings, SettingsError
 from inbox.auth import SESSION_FLASH, ReviewerDirectory, sign_in, sign_out, signed_in_reviewer
 from inbox.csrf import CrossSiteRequest, check_post, csrf_token
+from inbox.limits import Lockout, LoginLimits
 from inbox.runs import RunNotFound, Runs, TemporalRuns
+from inbox.sessions import SessionRegistry
 from workflows.models import ApprovalDecision
 
 log = logging.getLogger(__name__)
@@ -132,19 +135,51 @@ async def login_page(request: Request) -> Response:
     if signed_in_reviewer(request):
         return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
     context = {"next": _safe_next(request.query_params.get("next")), "failed": False, "username": ""}
-    return _render(request, "login.html", context)
+    return _render(request, "login.html", {**context, "locked": ""})
+
+
+def format_wait(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, math.ceil(seconds))} s"
+    return f"{math.ceil(seconds / 60)} min"
+
+
+def _locked_out(request: Request, lockout: Lockout, context: dict[str, Any]) -> Response:
+    who = "for this reviewer" if lockout.subject == "reviewer" else "from your network address"
+    message = (
+        f"Too many sign-in attempts {who}. Try again in {format_wait(lockout.retry_after_s)}; "
+        "until then no password is checked."
+    )
+    response = _render(request, "login.html", {**context, "locked": message}, status_code=429)
+    response.headers["retry-after"] = str(math.ceil(lockout.retry_after_s))
+    return response
+
+
+def _client_address(request: Request) -> str:
+    # The peer of the TCP connection (uvicorn runs without proxy headers): behind a reverse proxy,
+    # every browser shares the proxy's address and its limit (docs/inbox.md).
+    return request.client.host if request.client else "unknown"
 
 
 async def login(request: Request) -> Response:
     form = await request.form()
     check_post(request, form.get("csrf_token"))
-    name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+    name, password = str(form.get("username", "")).strip()[:200], str(form.get("password", ""))
+    context = {"next": _safe_next(form.get("next")), "username": name, "locked": ""}
+    if not name or not password:
+        return _render(request, "login.html", {**context, "failed": True}, status_code=401)
+    limits: LoginLimits = request.app.state.login_limits
+    address = _client_address(request)
+    lockout = limits.attempt(name, address)
+    if lockout is not None:
+        log.warning("inbox sign-in locked out (%s) for %r from %s", lockout.subject, name[:100], address)
+        return _locked_out(request, lockout, {**context, "failed": False})
     directory: ReviewerDirectory = request.app.state.reviewers
-    reviewer = directory.authenticate(name, password) if name and password else None
+    reviewer = await directory.check(name, password)
     if reviewer is None:
-        log.info("inbox sign-in refused for %r", name[:100])
-        context = {"next": _safe_next(form.get("next")), "failed": True, "username": name}
-        return _render(request, "login.html", context, status_code=401)
+        log.info("inbox sign-in refused for %r from %s", name[:100], address)
+        return _render(request, "login.html", {**context, "failed": True}, status_code=401)
+    limits.succeeded(name, address)
     sign_in(request, reviewer)
     log.info("inbox sign-in: %s", reviewer)
     return RedirectResponse(_safe_next(form.get("next")), status_code=303)
@@ -194,6 +229,14 @@ async def decide(request: Request, reviewer: str) -> Response:
     comment = str(form.get("comment", "")).strip()
     if len(comment) > MAX_COMMENT:
         return _error(request, 400, f"The comment is longer than {MAX_COMMENT} characters.")
+    # The decision is bound to the action the page showed: without its hash there is nothing to bind.
+    action_hash = str(form.get("action_hash", "")).strip()
+    if not action_hash:
+        return _error(
+            request,
+            400,
+            "The form does not say which action you reviewed; reload the run's page and decide again.",
+        )
     # The approver is whoever is signed in; nothing in the form can change it.
     decision = ApprovalDecision(approver=reviewer, approved=choice == "approve", comment=comment)
     form_id = str(form.get("form_id", ""))[:64] or uuid.uuid4().hex
@@ -201,7 +244,7 @@ async def decide(request: Request, reviewer: str) -> Response:
     outcome = await runs.decide(
         workflow_id,
         decision,
-        expected_hash=str(form.get("action_hash", "")),
+        expected_hash=action_hash,
         # The same form submitted twice (a double click) is one Update, not a repeat.
         update_id=f"inbox/{reviewer}/{form_id}",
     )
@@ -224,7 +267,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error(request, exc.status_code, str(exc.detail))
 
 
-def build_app(settings: Settings, *, runs: Runs | None = None) -> Starlette:
+def build_app(
+    settings: Settings,
+    *,
+    runs: Runs | None = None,
+    sessions: SessionRegistry | None = None,
+    login_limits: LoginLimits | None = None,
+) -> Starlette:
     """The ASGI app. Without `runs`, it connects to Temporal (from `settings`) on start-up."""
     if settings.inbox_reviewers is None or not settings.inbox_reviewers.get_secret_value().strip():
         raise SettingsError(
@@ -280,6 +329,8 @@ def build_app(settings: Settings, *, runs: Runs | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.reviewers = reviewers
+    app.state.sessions = sessions or SessionRegistry(settings.inbox_session_max_age_s)
+    app.state.login_limits = login_limits or LoginLimits(settings)
     app.state.templates = templates
     if runs is not None:
         app.state.runs = runs

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 from playwright.async_api import Browser, async_playwright
+from starlette.types import ASGIApp
 
 from common.settings import Settings
 from inbox.app import build_app
@@ -59,11 +60,19 @@ class _QuietServer(uvicorn.Server):
 async def served_inbox(settings: Settings) -> AsyncIterator[str]:
     """The inbox app, its start-up included (it connects to Temporal from `settings`), served until
     the block ends; yields its base URL."""
+    async with served_app(build_app(settings)) as base_url:
+        yield base_url
+
+
+@contextlib.asynccontextmanager
+async def served_app(app: ASGIApp) -> AsyncIterator[str]:
+    """`app` served by uvicorn on 127.0.0.1 (an ephemeral port) until the block ends; yields its
+    base URL once `/healthz` answers."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    sock.listen(64)  # connections wait in the backlog until uvicorn accepts them: no start-up race
+    sock.listen(256)  # connections wait in the backlog until uvicorn accepts them: no start-up race
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = _QuietServer(uvicorn.Config(build_app(settings), log_level="warning", lifespan="on"))
+    server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="on"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         async with httpx.AsyncClient() as http:

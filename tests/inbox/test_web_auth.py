@@ -8,8 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -17,60 +16,17 @@ from starlette.testclient import TestClient
 
 from common.settings import Settings, SettingsError, try_load_settings
 from inbox.app import build_app, format_time_left
-from inbox.runs import DecisionOutcome, PendingRun, RunDetail, RunNotFound
+from inbox.sessions import SessionRegistry
 from tests.inbox.conftest import PASSWORDS
-from workflows.models import ApprovalDecision, PendingApproval, WorkflowStatus
-
-RUN_ID = "research-abc"
-ACTION = "Deliver the report to https://hooks.example/report\n<b>not bold</b>"
+from tests.inbox.recording import RUN_ID, RecordingRuns
 
 
-@dataclass
-class RecordingRuns:
-    decisions: list[tuple[str, ApprovalDecision, str]] = field(default_factory=list)
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
 
-    def _pending(self) -> PendingApproval:
-        now = datetime.now(UTC)
-        return PendingApproval(
-            action=ACTION, action_hash="h1", requested_at=now, deadline=now + timedelta(hours=2)
-        )
-
-    async def pending(self) -> list[PendingRun]:
-        pending = self._pending()
-        return [
-            PendingRun(
-                workflow_id=RUN_ID,
-                run_id="r1",
-                workflow_type="ResearchWorkflow",
-                goal="durable agents",
-                action=pending.action,
-                action_hash=pending.action_hash,
-                deadline=pending.deadline,
-                cost_usd=0.0123,
-                approvers=["alice"],
-                web_ui_url="http://localhost:8233/namespaces/default/workflows/research-abc/r1/history",
-            )
-        ]
-
-    async def detail(self, workflow_id: str) -> RunDetail:
-        if workflow_id != RUN_ID:
-            raise RunNotFound(workflow_id)
-        return RunDetail(
-            workflow_id=RUN_ID,
-            run_id="r1",
-            workflow_type="ResearchWorkflow",
-            execution_status="Running",
-            goal="durable agents",
-            approvers=["alice"],
-            web_ui_url="http://ui/x",
-            status=WorkflowStatus(phase="awaiting_approval", pending_approval=self._pending()),
-        )
-
-    async def decide(
-        self, workflow_id: str, decision: ApprovalDecision, *, expected_hash: str, update_id: str
-    ) -> DecisionOutcome:
-        self.decisions.append((workflow_id, decision, expected_hash))
-        return DecisionOutcome(True, f"recorded for {decision.approver}")
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
@@ -215,31 +171,76 @@ def test_post_from_another_origin_is_refused_even_with_the_token(
     assert runs.decisions == []
 
 
-def test_a_session_cookie_edited_to_another_reviewer_is_no_session(
+def test_a_session_cookie_edited_to_another_session_is_no_session(
     inbox_settings: Settings, runs: RecordingRuns
 ) -> None:
     app = build_app(inbox_settings, runs=runs)
-    web = TestClient(app, follow_redirects=False)
-    sign_in(web, "bob")
-    payload, timestamp, signature = web.cookies["inbox_session"].split(".")
+    bob, alice = TestClient(app, follow_redirects=False), TestClient(app, follow_redirects=False)
+    sign_in(bob, "bob")
+    sign_in(alice, "alice")
+    payload, timestamp, signature = bob.cookies["inbox_session"].split(".")
     session = json.loads(base64.b64decode(payload))
-    assert session["reviewer"] == "bob"
-    forged = base64.b64encode(json.dumps({**session, "reviewer": "alice"}).encode()).decode()
+    assert set(session) == {"sid", "csrf"}  # a random session id, not a name
+    alices = json.loads(base64.b64decode(alice.cookies["inbox_session"].split(".")[0]))
+    forged = base64.b64encode(json.dumps({**session, "sid": alices["sid"]}).encode()).decode()
     forger = TestClient(
         app, follow_redirects=False, cookies={"inbox_session": f"{forged}.{timestamp}.{signature}"}
     )
     assert forger.get("/").status_code == 303
 
 
+def test_a_copied_cookie_stops_working_after_sign_out(inbox_settings: Settings, runs: RecordingRuns) -> None:
+    app = build_app(inbox_settings, runs=runs)
+    web = TestClient(app, follow_redirects=False)
+    token = sign_in(web, "alice")
+    copied = dict(web.cookies)  # what a proxy log, a shared machine or malware could keep
+    assert web.post("/logout", data={"csrf_token": token}).status_code == 303
+
+    replay = TestClient(app, follow_redirects=False, cookies=copied)
+    assert replay.get("/").status_code == 303
+    assert replay.get(f"/runs/{RUN_ID}").headers["location"].startswith("/login")
+    refused = replay.post("/decisions", data=decision_form(token), headers={"origin": "http://testserver"})
+    assert refused.status_code == 403 and "Sign in first" in refused.text
+    assert runs.decisions == []
+
+
+def test_a_session_ends_on_the_server_when_it_expires(inbox_settings: Settings, runs: RecordingRuns) -> None:
+    clock = FakeClock()
+    sessions = SessionRegistry(inbox_settings.inbox_session_max_age_s, clock=clock)
+    web = TestClient(build_app(inbox_settings, runs=runs, sessions=sessions), follow_redirects=False)
+    sign_in(web, "alice")
+    clock.now += inbox_settings.inbox_session_max_age_s - 1
+    assert web.get("/").status_code == 200
+    clock.now += 1  # the cookie is still there and still signed; the session is not
+    assert web.get("/").status_code == 303
+
+
 def test_session_ends_when_the_reviewer_is_removed(
     inbox_settings: Settings, runs: RecordingRuns, reviewers_setting: str
 ) -> None:
-    web = TestClient(build_app(inbox_settings, runs=runs), follow_redirects=False)
+    sessions = SessionRegistry(inbox_settings.inbox_session_max_age_s)
+    web = TestClient(build_app(inbox_settings, runs=runs, sessions=sessions), follow_redirects=False)
     sign_in(web, "carol")
     without_carol = ",".join(e for e in reviewers_setting.split(",") if not e.startswith("carol:"))
     smaller = inbox_settings.model_copy(update={"inbox_reviewers": SecretStr(without_carol)})
-    later = TestClient(build_app(smaller, runs=runs), follow_redirects=False, cookies=web.cookies)
+    same_sessions = build_app(inbox_settings, runs=runs, sessions=sessions)
+    assert TestClient(same_sessions, follow_redirects=False, cookies=web.cookies).get("/").status_code == 200
+    later = TestClient(
+        build_app(smaller, runs=runs, sessions=sessions), follow_redirects=False, cookies=web.cookies
+    )
     assert later.get("/").status_code == 303
+
+
+def test_a_decision_without_the_action_hash_is_refused(web: TestClient, runs: RecordingRuns) -> None:
+    token = sign_in(web)
+    for form in (
+        decision_form(token, action_hash=""),
+        {k: v for k, v in decision_form(token).items() if k != "action_hash"},
+    ):
+        response = web.post("/decisions", data=form, headers={"origin": "http://testserver"})
+        assert response.status_code == 400
+        assert "which action you reviewed" in response.text
+    assert runs.decisions == []
 
 
 def test_sign_in_redirects_only_within_the_site(web: TestClient) -> None:
