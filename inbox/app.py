@@ -33,11 +33,12 @@ from inbox.csrf import CrossSiteRequest, check_post, csrf_token
 from inbox.limits import Lockout, LoginLimits
 from inbox.runs import RunNotFound, Runs, TemporalRuns
 from inbox.sessions import SessionRegistry
-from workflows.models import ApprovalDecision
+from workflows.models import ActionField, ApprovalDecision, ProposedAction
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 MAX_COMMENT = 2000
+LONG_VALUE_CHARS, LONG_VALUE_LINES = 400, 8
 SECURITY_HEADERS = {
     # No script runs on these pages; forms may only post back here; nobody may frame them.
     "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
@@ -65,6 +66,16 @@ def format_time_left(left: timedelta | None) -> str:
 
 def format_usd(value: float) -> str:
     return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def targets_first(proposed: ProposedAction) -> list[ActionField]:
+    """The action's fields, where it goes first (in their order), then every other argument."""
+    return [f for f in proposed.fields if f.target] + [f for f in proposed.fields if not f.target]
+
+
+def is_long(value: str) -> bool:
+    """Long enough to be folded (the page keeps it whole, in a <details> block)."""
+    return len(value) > LONG_VALUE_CHARS or value.count("\n") >= LONG_VALUE_LINES
 
 
 def format_when(value: datetime | None) -> str:
@@ -301,7 +312,13 @@ def build_app(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
     templates = Jinja2Templates(env=environment)
-    templates.env.filters.update(time_left=format_time_left, usd=format_usd, when=format_when)
+    templates.env.filters.update(
+        time_left=format_time_left,
+        usd=format_usd,
+        when=format_when,
+        targets_first=targets_first,
+        is_long=is_long,
+    )
     templates.env.globals["new_form_id"] = lambda: uuid.uuid4().hex
     app = Starlette(
         routes=[

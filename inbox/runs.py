@@ -21,11 +21,16 @@ from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from common import search_attributes as sa
-from workflows.models import ApprovalDecision, ApprovalRecord, WorkflowStatus
+from workflows.models import ApprovalDecision, ApprovalRecord, ProposedAction, WorkflowStatus
 
 AWAITING_APPROVAL = "awaiting_approval"
 PENDING_QUERY = f'{sa.PHASE.name} = "{AWAITING_APPROVAL}" AND ExecutionStatus = "Running"'
 MAX_LISTED = 200
+ACTION_CHANGED = "ActionChanged"  # the approval gate's error type for a decision on a stale hash
+CHANGED_MESSAGE = (
+    "The proposed action changed after this page showed it, so nothing was decided. "
+    "Review the action as it is now and decide again."
+)
 GOAL_KEYS = ("goal", "topic")  # ResearchWorkflow input has `topic`, AgentWorkflow input `goal`
 
 
@@ -41,6 +46,9 @@ class PendingRun:
     cost_usd: float
     approvers: list[str]
     web_ui_url: str
+    # The structured action (targets first, every argument in full); None for runs recorded before
+    # workflows filled it, which the page shows as the `action` text.
+    proposed: ProposedAction | None = None
 
     def time_left(self, now: datetime) -> timedelta:
         return self.deadline - now
@@ -124,6 +132,7 @@ class TemporalRuns:
             cost_usd=status.cost_usd,
             approvers=_approvers(execution.typed_search_attributes) or list(pending.approvers),
             web_ui_url=self.web_ui_url(execution.id, execution.run_id),
+            proposed=pending.proposed,
         )
 
     async def _goal_from_input(self, workflow_id: str, run_id: str) -> str:
@@ -170,14 +179,18 @@ class TemporalRuns:
     async def decide(
         self, workflow_id: str, decision: ApprovalDecision, *, expected_hash: str, update_id: str
     ) -> DecisionOutcome:
-        """Send the `approve` Update bound to the action the reviewer saw (with `action_hash` the
-        workflow refuses the decision if the proposal changed since). The workflow's validator has
-        the last word; its refusal comes back in words."""
+        """Send the `approve` Update bound to the action the reviewer saw: `expected_hash` is always
+        sent, so the workflow refuses the decision if the proposal changed since. The workflow's
+        validator has the last word; its refusal comes back in words."""
+        if not expected_hash:
+            raise ValueError("a decision is bound to the hash of the action the reviewer saw")
         handle = self._client.get_workflow_handle(workflow_id)
-        bound = decision.model_copy(update={"action_hash": expected_hash or None})
+        bound = decision.model_copy(update={"action_hash": expected_hash})
         try:
             recorded = await handle.execute_update("approve", bound, id=update_id, result_type=ApprovalRecord)
         except WorkflowUpdateFailedError as error:
+            if isinstance(error.cause, ApplicationError) and error.cause.type == ACTION_CHANGED:
+                return DecisionOutcome(False, CHANGED_MESSAGE)
             return DecisionOutcome(False, f"The workflow refused the decision: {_reason(error.cause)}")
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from inbox.runs import DecisionOutcome, PendingRun, RunDetail, RunNotFound
-from workflows.models import ApprovalDecision, PendingApproval, WorkflowStatus
+from workflows.models import ApprovalDecision, PendingApproval, ProposedAction, WorkflowStatus
 
 RUN_ID = "research-abc"
 ACTION = "Deliver the report to https://hooks.example/report\n<b>not bold</b>"
@@ -16,11 +16,17 @@ ACTION = "Deliver the report to https://hooks.example/report\n<b>not bold</b>"
 @dataclass
 class RecordingRuns:
     decisions: list[tuple[str, ApprovalDecision, str]] = field(default_factory=list)
+    proposed: ProposedAction | None = None  # None: a run recorded before structured actions
 
     def _pending(self) -> PendingApproval:
         now = datetime.now(UTC)
+        action = self.proposed.text() if self.proposed else ACTION
         return PendingApproval(
-            action=ACTION, action_hash="h1", requested_at=now, deadline=now + timedelta(hours=2)
+            action=action,
+            action_hash="h1",
+            requested_at=now,
+            deadline=now + timedelta(hours=2),
+            proposed=self.proposed,
         )
 
     async def pending(self) -> list[PendingRun]:
@@ -37,6 +43,7 @@ class RecordingRuns:
                 cost_usd=0.0123,
                 approvers=["alice"],
                 web_ui_url="http://localhost:8233/namespaces/default/workflows/research-abc/r1/history",
+                proposed=pending.proposed,
             )
         ]
 

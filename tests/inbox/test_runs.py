@@ -8,7 +8,7 @@ import asyncio
 from temporalio.client import Client
 
 from common.settings import Settings
-from inbox.runs import TemporalRuns
+from inbox.runs import CHANGED_MESSAGE, TemporalRuns
 from tests.fakes.receivers import HttpReceiver
 from tests.inbox.pending import TOPIC, start_pending_research
 from worker.app import build_worker
@@ -32,11 +32,12 @@ async def test_pending_runs_come_newest_deadline_first_with_goal_cost_and_approv
             first = listed[0]
             status = await later.query("status", result_type=WorkflowStatus)
             assert status.pending_approval is not None
-            assert (first.goal, first.action, first.action_hash, first.deadline) == (
+            assert (first.goal, first.action, first.action_hash, first.deadline, first.proposed) == (
                 TOPIC,
                 status.pending_approval.action,
                 status.pending_approval.action_hash,
                 status.pending_approval.deadline,
+                status.pending_approval.proposed,
             )
             assert first.cost_usd == status.cost_usd > 0
             assert sorted(first.approvers) == ["alice", "carol"]
@@ -58,7 +59,7 @@ async def test_pending_runs_come_newest_deadline_first_with_goal_cost_and_approv
                 update_id="inbox/alice/stale-form",
             )
             assert not outcome.accepted
-            assert "the pending action changed" in outcome.message
+            assert outcome.message == CHANGED_MESSAGE
         finally:
             for handle in (sooner, later):
                 await handle.execute_update("approve", ApprovalDecision(approver="alice", approved=False))
