@@ -27,3 +27,6 @@ async def deliveries(delivery_settings: Settings) -> AsyncIterator[DeliveryActiv
         yield activities
     finally:
         await activities.aclose()
+
+
+from tests.fakes.receivers import hostile, hostile_server  # noqa: E402, F401 - hostile HTTP server

@@ -160,3 +160,27 @@ async def test_invalid_tool_arguments_fail_without_retry(
     assert isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError)
     assert cause.cause.type == "InvalidToolArguments" and "subject" in cause.cause.message
     assert await _attempts(ts_client.get_workflow_handle(workflow_id)) == [1]
+
+
+async def test_a_refused_destination_fails_once_on_a_real_worker(
+    dev_client: Client, delivery_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On the dev server, with the default egress policy: a webhook to the cloud metadata address is
+    refused at connect time, a typed non-retryable failure after one attempt, the workflow fails
+    cleanly (no workflow-task failure loop), and the URL's token is in no failure or log line."""
+    settings = delivery_settings.model_copy(update={"egress_allow_private": ""})
+    workflow_id = _workflow_id()
+    target = "http://169.254.169.254/latest/meta-data/hook?token=metadata-s3cret"
+    params = DeliveryProbeInput(deliveries=[ProbeDelivery(step="deliver", target=target)])
+    with pytest.raises(WorkflowFailureError) as caught:
+        await _run(dev_client, settings, params, workflow_id)
+    cause = caught.value.cause
+    assert isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError)
+    assert cause.cause.type == "DestinationRefused" and cause.cause.non_retryable
+    assert "link-local address" in cause.cause.message and "metadata-s3cret" not in cause.cause.message
+    handle = dev_client.get_workflow_handle(workflow_id)
+    assert await _attempts(handle) == [1]
+    events = [event.event_type async for event in handle.fetch_history_events()]
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in events
+    assert events[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED
+    assert "metadata-s3cret" not in caplog.text

@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.delivery.activity import DeliveryActivities
-from activities.delivery.email import message_id_for
+from activities.delivery.email import SmtpConfig, message_id_for
 from activities.delivery.models import DeliveryRequest
 from common.settings import Settings
 from tests.delivery.self_signed import make_certificate, server_context
@@ -198,3 +198,14 @@ async def test_starttls_verifies_the_server_certificate_then_logs_in(
 
 def _secret(value: str) -> SecretStr:
     return SecretStr(value)
+
+
+def test_smtp_config_repr_shows_no_password(delivery_settings: Settings) -> None:
+    settings = delivery_settings.model_copy(
+        update={"smtp_username": "mailer", "smtp_password": _secret("hunter2-s3cret")}
+    )
+    config = SmtpConfig.from_settings(settings)
+    assert config.password == "hunter2-s3cret"  # still there for the login
+    for text in (repr(config), str(config), repr(settings), str(settings)):
+        assert "hunter2-s3cret" not in text
+    assert "mailer" in repr(config)

@@ -107,3 +107,52 @@ def test_names_never_collide_and_never_escape_the_directory() -> None:
     assert len(set(names)) == len(keys)
     for name in names:
         assert "/" not in name and not name.startswith(".") and len(name) < 255
+
+
+async def _refused(deliveries: DeliveryActivities, target: str) -> ApplicationError:
+    request = DeliveryRequest(target=target, idempotency_key="wf/deliver", subject="Report", body="x")
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(deliveries.deliver, request)
+    assert caught.value.non_retryable
+    return caught.value
+
+
+async def test_a_relative_target_lands_under_the_root(deliveries: DeliveryActivities, tmp_path: Path) -> None:
+    assert deliveries.file_root == tmp_path  # the test settings' DELIVERY_FILE_ROOT
+    receipt = await ActivityEnvironment().run(deliveries.deliver, _request(Path("team/reports")))
+    assert receipt.detail == str((tmp_path / "team" / "reports" / "research-42__deliver.md").resolve())
+
+
+async def test_dot_dot_is_refused_where_the_target_is_parsed(
+    deliveries: DeliveryActivities, tmp_path: Path
+) -> None:
+    error = await _refused(deliveries, "file:reports/../../outside")
+    assert error.type == "InvalidDeliveryRequest" and "'..'" in error.message
+    assert not (tmp_path.parent / "outside").exists()
+
+
+async def test_an_absolute_path_outside_the_root_is_refused(
+    deliveries: DeliveryActivities, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    error = await _refused(deliveries, f"file:{elsewhere}")
+    assert error.type == "DestinationRefused" and "outside DELIVERY_FILE_ROOT" in error.message
+    assert list(elsewhere.iterdir()) == []
+
+
+async def test_a_symlink_out_of_the_root_is_refused(
+    deliveries: DeliveryActivities, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (tmp_path / "reports").symlink_to(elsewhere, target_is_directory=True)
+    for target in ("file:reports", "file:reports/nested", f"file:{tmp_path / 'reports'}"):
+        error = await _refused(deliveries, target)
+        assert error.type == "DestinationRefused", target
+    assert list(elsewhere.iterdir()) == []
+
+
+async def test_a_symlink_inside_the_root_is_followed(deliveries: DeliveryActivities, tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)
+    receipt = await ActivityEnvironment().run(deliveries.deliver, _request(Path("alias")))
+    assert receipt.detail == str((tmp_path / "real" / "research-42__deliver.md").resolve())
