@@ -2,11 +2,12 @@
 their heartbeat timeout (docs/operations.md, "Crash recovery").
 
 Each worker process holds a lease: a file under WORKER_LEASE_DIR that it keeps locked (flock) for as
-long as it lives, and next to it a directory with one small file per activity attempt it is running
-(the attempt's task token and its run). The kernel drops the lock the moment the process dies, however
-it dies (SIGKILL, OOM), so another worker on the machine can tell a dead peer from a slow one without
-any timeout, and fail the dead peer's attempts by task token (worker/reaper.py). Writing a record is
-two file-system calls on the page cache, no RPC and no fsync: the records only have to outlive the
+long as it lives, and next to it a journal of the activity attempts it starts and ends (an attempt's
+task token and its run). The kernel drops the lock the moment the process dies, however it dies
+(SIGKILL, OOM), so another worker on the machine can tell a dead peer from a slow one without any
+timeout, and fail the attempts the dead peer's journal leaves open by task token (worker/reaper.py).
+A journal entry is one append to a file on the page cache (microseconds; a file per attempt cost
+0.45 ms in creating and removing it), no RPC and no fsync: the journal only has to outlive the
 process, not the machine. A worker on another machine is still noticed by the heartbeat timeout.
 """
 
@@ -14,10 +15,9 @@ from __future__ import annotations
 
 import base64
 import fcntl
-import hashlib
+import itertools
 import json
 import os
-import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +27,20 @@ from temporalio import activity
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 __all__ = [
+    "JOURNAL_SUFFIX",
     "LEASE_SUFFIX",
     "PENDING_SUFFIX",
     "InFlightRecord",
     "RecordInFlight",
     "WorkerLease",
-    "read_records",
+    "read_journal",
 ]
 
 LEASE_SUFFIX = ".lease"
 PENDING_SUFFIX = ".pending"  # a lease being created: locked, not yet published under LEASE_SUFFIX
+JOURNAL_SUFFIX = ".journal"
+# Past this size the journal is rewritten with only the attempts still open.
+COMPACT_AT_BYTES = 4 * 2**20
 
 
 @dataclass(frozen=True)
@@ -65,14 +69,16 @@ class InFlightRecord:
 
 
 class WorkerLease:
-    """This process's lease and its in-flight records. `acquire` locks before it publishes, so a peer
-    never sees an unlocked lease of a live worker."""
+    """This process's lease and journal. `acquire` locks before it publishes, so a peer never sees an
+    unlocked lease of a live worker."""
 
     def __init__(self, directory: Path, name: str, lock_fd: int) -> None:
         self.directory = directory
         self.name = name
-        self.records = directory / name
         self._lock_fd = lock_fd
+        self._ids = itertools.count()
+        self._open: dict[int, str] = {}  # entry -> its journal line, for compaction
+        self._journal_fd = self._open_journal()
 
     @classmethod
     def acquire(cls, directory: Path) -> WorkerLease:
@@ -85,7 +91,6 @@ class WorkerLease:
                 # A reaper may take a just-created pending file for a dead worker's (it is unlocked
                 # for an instant) and remove it: then start again under another name.
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                (directory / name).mkdir()
                 os.replace(pending, directory / f"{name}{LEASE_SUFFIX}")
             except (BlockingIOError, FileNotFoundError):
                 os.close(fd)
@@ -96,37 +101,65 @@ class WorkerLease:
     def path(self) -> Path:
         return self.directory / f"{self.name}{LEASE_SUFFIX}"
 
-    def record(self, record: InFlightRecord) -> Path:
-        path = self.records / hashlib.sha256(record.task_token).hexdigest()[:32]
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, record.to_json().encode())
-        finally:
-            os.close(fd)
-        return path
+    @property
+    def journal(self) -> Path:
+        return self.directory / f"{self.name}{JOURNAL_SUFFIX}"
 
-    def forget(self, path: Path) -> None:
-        path.unlink(missing_ok=True)
+    def record(self, record: InFlightRecord) -> int:
+        entry = next(self._ids)
+        line = f"+{entry} {record.to_json()}\n"
+        self._open[entry] = line
+        self._append(line)
+        return entry
+
+    def forget(self, entry: int) -> None:
+        self._open.pop(entry, None)
+        self._append(f"-{entry}\n")
 
     def release(self) -> None:
         """On a clean exit: nothing is in flight any more, so nothing is left for a peer to reap."""
-        shutil.rmtree(self.records, ignore_errors=True)
+        os.close(self._journal_fd)
+        self.journal.unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
         os.close(self._lock_fd)
 
     def interceptor(self) -> Interceptor:
         return RecordInFlight(self)
 
+    def _open_journal(self) -> int:
+        return os.open(self.journal, os.O_CREAT | os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
-def read_records(directory: Path) -> list[InFlightRecord]:
-    """A (dead) worker's records; a record cut short by the crash is skipped."""
-    records = []
-    for path in sorted(directory.iterdir()) if directory.is_dir() else []:
+    def _append(self, line: str) -> None:
+        os.write(self._journal_fd, line.encode())
+        if os.fstat(self._journal_fd).st_size > COMPACT_AT_BYTES:
+            self._compact()
+
+    def _compact(self) -> None:
+        # Replaced atomically: a peer reading after a crash sees the old journal or the new one.
+        fresh = self.directory / f"{self.name}{JOURNAL_SUFFIX}.tmp"
+        fresh.write_text("".join(self._open.values()))
+        os.replace(fresh, self.journal)
+        os.close(self._journal_fd)
+        self._journal_fd = self._open_journal()
+
+
+def read_journal(path: Path) -> list[InFlightRecord]:
+    """The attempts a (dead) worker's journal leaves open; a line cut short by the crash is skipped."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    started: dict[str, InFlightRecord] = {}
+    for line in lines:
         try:
-            records.append(InFlightRecord.from_json(path.read_text()))
-        except (OSError, ValueError, KeyError):
+            if line.startswith("+"):
+                entry, text = line[1:].split(" ", 1)
+                started[entry] = InFlightRecord.from_json(text)
+            elif line.startswith("-"):
+                started.pop(line[1:], None)
+        except (ValueError, KeyError):
             continue
-    return records
+    return list(started.values())
 
 
 class RecordInFlight(Interceptor):
@@ -144,7 +177,7 @@ class _Recorded(ActivityInboundInterceptor):
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
-        path = self._lease.record(
+        entry = self._lease.record(
             InFlightRecord(
                 info.task_token, info.workflow_id or "", info.workflow_run_id or "", info.activity_type
             )
@@ -152,4 +185,4 @@ class _Recorded(ActivityInboundInterceptor):
         try:
             return await self.next.execute_activity(input)
         finally:
-            self._lease.forget(path)
+            self._lease.forget(entry)

@@ -15,7 +15,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from worker.inflight import LEASE_SUFFIX, PENDING_SUFFIX, InFlightRecord, read_records
+from worker.inflight import JOURNAL_SUFFIX, LEASE_SUFFIX, PENDING_SUFFIX, InFlightRecord, read_journal
 
 __all__ = ["DEAD_WORKER_CHECK_S", "WORKER_DIED", "Reaped", "reap_dead_workers", "watch_for_dead_workers"]
 
@@ -54,12 +53,13 @@ async def reap_dead_workers(client: Client, directory: Path, *, own: str | None 
         if fd is None:
             continue  # alive (or another reaper is on it)
         try:
-            records = read_records(directory / path.stem)
+            journal = directory / f"{path.stem}{JOURNAL_SUFFIX}"
+            records = read_journal(journal)
             failed = await asyncio.gather(*(_fail(client, path.stem, record) for record in records))
             await asyncio.gather(
                 *(_reset_sticky(client, run) for run in {(r.workflow_id, r.run_id) for r in records})
             )
-            shutil.rmtree(directory / path.stem, ignore_errors=True)
+            journal.unlink(missing_ok=True)
             path.unlink(missing_ok=True)
         finally:
             os.close(fd)

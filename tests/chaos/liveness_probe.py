@@ -4,10 +4,13 @@ only the worker's liveness heartbeats keep it alive."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
+
+from workflows.activity_options import TOOL_CALL
 
 HEARTBEAT_S = 0.5
 WORK_S = 1.5  # three heartbeat timeouts
@@ -30,3 +33,22 @@ class LivenessProbe:
             retry_policy=RetryPolicy(maximum_attempts=1),
         )
         return result
+
+
+STALL_S = 2.5  # a saturated worker's event loop, blocked (more than the old 1 s heartbeat timeout)
+
+
+@activity.defn(name="probe.stalls_the_loop")
+async def stalls_the_loop() -> int:
+    time.sleep(STALL_S)  # noqa: ASYNC251 - blocks the loop that sends heartbeats, as a GIL-bound burst does
+    return activity.info().attempt
+
+
+@workflow.defn(name="StalledLoopProbe", sandboxed=False)
+class StalledLoopProbe:
+    """An activity with the product's own options (TOOL_CALL) on a worker whose loop stalls."""
+
+    @workflow.run
+    async def run(self) -> int:
+        attempt: int = await workflow.execute_activity(stalls_the_loop, **TOOL_CALL.kwargs())
+        return attempt

@@ -10,7 +10,9 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, TimeoutError, TimeoutType
 from temporalio.worker import Worker
 
-from tests.chaos.liveness_probe import LivenessProbe, slow_work
+from common.settings import Settings
+from tests.chaos.liveness_probe import STALL_S, LivenessProbe, StalledLoopProbe, slow_work, stalls_the_loop
+from worker.app import build_worker
 from worker.liveness import LivenessHeartbeats
 
 
@@ -44,3 +46,22 @@ async def test_without_liveness_heartbeats_the_same_activity_times_out(
     cause = failure.value.cause
     assert isinstance(cause, ActivityError) and isinstance(cause.cause, TimeoutError)
     assert cause.cause.type == TimeoutType.HEARTBEAT
+
+
+async def test_a_live_worker_whose_loop_stalls_is_not_timed_out(
+    dev_client: Client, settings: Settings, task_queue: str
+) -> None:
+    """No false positive: a live worker stalled for longer than the former 1 s heartbeat timeout (as
+    a saturated one was in the 500-wide fan-out) keeps its attempt; it is not run a second time."""
+    worker = build_worker(
+        dev_client,
+        settings,
+        task_queue=task_queue,
+        workflows=[StalledLoopProbe],
+        activities=[stalls_the_loop],
+    )
+    async with worker:
+        attempt = await dev_client.execute_workflow(
+            StalledLoopProbe.run, id=f"stall-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+        )
+    assert STALL_S > 1 and attempt == 1

@@ -1,0 +1,104 @@
+"""The lease and the reaper (worker/inflight.py, worker/reaper.py): a lease is free exactly when its
+process is gone, a dead worker's open attempts are failed by task token, and a token whose attempt
+already closed (a worker that only looked dead) changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio import activity, workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from worker.inflight import InFlightRecord, WorkerLease, read_journal
+from worker.reaper import reap_dead_workers
+
+HOLD_A_LEASE = """
+import sys, time
+from pathlib import Path
+from worker.inflight import InFlightRecord, WorkerLease
+lease = WorkerLease.acquire(Path(sys.argv[1]))
+lease.record(InFlightRecord(b"not-a-real-token", "wf", "run", "llm.complete"))
+done = lease.record(InFlightRecord(b"finished", "wf", "run", "tool.calculator"))
+lease.forget(done)
+print(lease.name, flush=True)
+time.sleep(600)
+"""
+
+
+async def test_a_lease_is_reaped_only_once_its_process_is_gone(dev_client: Client, tmp_path: Path) -> None:
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLD_A_LEASE, str(tmp_path), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None
+        name = (await holder.stdout.readline()).decode().strip()
+        journal = tmp_path / f"{name}.journal"
+        assert [r.activity_type for r in read_journal(journal)] == ["llm.complete"]  # the open one
+
+        alive = await reap_dead_workers(dev_client, tmp_path)
+        assert alive.workers == 0 and journal.exists()
+
+        os.kill(holder.pid, signal.SIGKILL)
+        await holder.wait()
+        dead = await reap_dead_workers(dev_client, tmp_path)
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+            await holder.wait()
+    # The open attempt's token is not one the server knows: nothing failed, and the lease is gone.
+    assert (dead.workers, dead.attempts_failed, dead.attempts_gone) == (1, 0, 1)
+    assert os.listdir(tmp_path) == []
+
+
+def test_own_lease_is_released_on_a_clean_exit(tmp_path: Path) -> None:
+    lease = WorkerLease.acquire(tmp_path)
+    lease.forget(lease.record(InFlightRecord(b"t", "wf", "run", "tool.calculator")))
+    lease.release()
+    assert list(tmp_path.iterdir()) == []
+
+
+TOKENS: list[bytes] = []
+
+
+@activity.defn(name="reaper.quick")
+async def quick() -> int:
+    TOKENS.append(activity.info().task_token)
+    return activity.info().attempt
+
+
+@workflow.defn(name="ReaperProbe", sandboxed=False)
+class ReaperProbe:
+    @workflow.run
+    async def run(self) -> int:
+        attempt: int = await workflow.execute_activity(
+            quick, start_to_close_timeout=timedelta(seconds=30), heartbeat_timeout=timedelta(seconds=10)
+        )
+        return attempt
+
+
+async def test_a_token_of_a_closed_attempt_changes_nothing(
+    dev_client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    """A reaper that acts on an attempt which completed meanwhile: the server refuses the token."""
+    async with Worker(dev_client, task_queue=task_queue, workflows=[ReaperProbe], activities=[quick]):
+        handle = await dev_client.start_workflow(
+            ReaperProbe.run, id=f"reaper-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+        )
+        assert await handle.result() == 1
+    record = InFlightRecord(TOKENS[-1], handle.id, handle.result_run_id or "", "reaper.quick")
+    (tmp_path / "gone-1.lease").touch()  # a lease nobody holds, whose journal left the attempt open
+    (tmp_path / "gone-1.journal").write_text(f"+0 {record.to_json()}\n")
+
+    reaped = await reap_dead_workers(dev_client, tmp_path)
+
+    assert (reaped.workers, reaped.attempts_failed, reaped.attempts_gone) == (1, 0, 1)
+    history = await handle.fetch_history()
+    assert [e.event_type for e in history.events].count(EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED) == 0
