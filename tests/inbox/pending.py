@@ -35,9 +35,14 @@ async def start_pending_research(
         ),
         task_queue=settings.temporal_task_queue,
     )
-    query = f'WorkflowId = "{handle.id}" AND AiPhase = "{AWAITING_APPROVAL}"'
+    await listed_as_pending(client, handle.id)
+    return handle
+
+
+async def listed_as_pending(client: Client, workflow_id: str) -> None:
+    """Returns once the visibility store shows the run as awaiting approval (what the inbox lists)."""
+    query = f'WorkflowId = "{workflow_id}" AND AiPhase = "{AWAITING_APPROVAL}"'
     deadline = time.monotonic() + 30
     while not [run async for run in client.list_workflows(query)]:
         assert time.monotonic() < deadline, "the run never showed up as awaiting approval"
         await asyncio.sleep(0.1)  # polling the visibility store for a condition, bounded
-    return handle

