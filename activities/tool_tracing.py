@@ -1,6 +1,6 @@
 """`execute_tool {name}` spans and tool metrics for every `tool.*` activity, from one worker interceptor.
 
-An interceptor (not code in each tool) so that every tool in the catalog, present and future, is
+An interceptor (not code in each tool) so that every declared tool, present and future, is
 traced the same way. It runs inside Temporal's OpenTelemetry interceptor, so the span is a child of
 `RunActivity:tool.{name}` in the run's trace. A tool that returns an error observation (the model
 sees it; the workflow goes on) is an error too: `error.type` = `tool_error`. Arguments and results
@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from activities.llm.tracing import error_type
-from activities.tools.catalog import TOOLS
+from activities.tools.declare import registry
 from activities.tools.models import ToolObservation
 from common import metrics
 from common.telemetry import capture_content
@@ -42,7 +42,7 @@ class _ToolSpanActivityInbound(ActivityInboundInterceptor):
         if not info.activity_type.startswith(TOOL_ACTIVITY_PREFIX):
             return await self.next.execute_activity(input)
         name = info.activity_type.removeprefix(TOOL_ACTIVITY_PREFIX)
-        tool = TOOLS.get(name)
+        tool = registry.get(name)
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": name,

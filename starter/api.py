@@ -25,7 +25,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.agent import select_tools
+from workflows.kit.tools import choose_tools, registered_tools
 from workflows.models import (
     AgentInput,
     AgentResult,
@@ -141,7 +141,7 @@ def check_input(params: ResearchInput | AgentInput) -> None:
         if isinstance(params, ResearchInput):
             delivery_channel(params.deliver_to)
         else:
-            select_tools(params)
+            choose_tools(registered_tools(), params.tools, bool(params.approvers))
     except ApplicationError as error:
         raise StarterError(f"invalid input: {error.message}") from None
 

@@ -1,39 +1,25 @@
-"""Builds the worker: dependencies once, then every workflow and activity registered on one queue."""
+"""Builds the worker: `AiWorkflowsPlugin` (worker/plugin.py) wires every workflow, activity and
+interceptor; this module adds what `python -m worker` needs around it (the in-flight lease)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
-from activities.approval_notify import ApprovalNotifier
-from activities.delivery.activity import DeliveryActivities
-from activities.llm.factory import build_llm_activities
-from activities.tool_tracing import ToolTracingInterceptor
-from activities.tools.read_only import ToolActivities
 from common.settings import Settings
 from worker.inflight import WorkerLease
-from worker.liveness import LivenessHeartbeats, stream_windows
-from workflows.registry import WORKFLOWS
+from worker.plugin import AiWorkflowsPlugin, Extension, product_activities
 
-# The longest gap between two heartbeats the worker sends for a running activity: a quarter of the
-# 10 s LIVENESS_HEARTBEAT (workflows/activity_options.py), so a live worker can stall for 7.5 s before
-# Temporal takes it for dead; one heartbeat RPC per 2.5 s per running activity. (The SDK's default,
-# 0.8 heartbeat timeouts, would leave 2 s.) Shorter heartbeat timeouts get 0.8 of theirs, as usual.
-HEARTBEAT_SEND_INTERVAL = timedelta(milliseconds=2500)
+__all__ = ["build_activities", "build_worker", "registered_names"]
 
 
 def build_activities(settings: Settings) -> list[Callable[..., Any]]:
-    """Every activity, bound to dependencies made once per process (HTTP pools, SMTP settings)."""
-    llm = build_llm_activities(settings)
-    tools = ToolActivities.from_settings(settings)
-    deliveries = DeliveryActivities.from_settings(settings)
-    notifier = ApprovalNotifier.from_settings(settings)
-    return [llm.complete, *tools.all(), *deliveries.all(), notifier.notify_escalation]
+    """The product's activities besides the tools (the plugin adds every declared tool's)."""
+    return product_activities(settings)
 
 
 def build_worker(
@@ -44,30 +30,21 @@ def build_worker(
     activities: Sequence[Callable[..., Any]] | None = None,
     workflows: Sequence[type] | None = None,
     lease: WorkerLease | None = None,
+    extensions: Sequence[Extension] | None = None,
 ) -> Worker:
-    """`lease`: record every attempt in flight, so that a peer on this machine fails them for retry the
-    moment this process dies (worker/inflight.py, worker/reaper.py)."""
-    interceptors: list[Interceptor] = [ToolTracingInterceptor(), LivenessHeartbeats(stream_windows(settings))]
-    if lease is not None:
-        interceptors.append(lease.interceptor())
-    return Worker(
-        client,
-        task_queue=task_queue or settings.temporal_task_queue,
-        workflows=list(workflows if workflows is not None else WORKFLOWS),
-        activities=list(activities if activities is not None else build_activities(settings)),
-        max_concurrent_activities=settings.worker_max_concurrent_activities,
-        # Also the size of the SDK's workflow-task thread pool: bounded, so that workflow tasks (which
-        # hold the GIL) leave the event loop time to send heartbeats under load (common/settings.py).
-        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
-        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_s),
-        # A replacement worker picks up a crashed worker's workflows after this long, not after 10 s.
-        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.worker_sticky_queue_timeout_s),
-        max_heartbeat_throttle_interval=HEARTBEAT_SEND_INTERVAL,
-        # Inside the client's tracing plugin, so tool spans join the run's trace. LivenessHeartbeats:
-        # the heartbeat timeout notices a dead worker that no peer on its machine reaped
-        # (docs/operations.md).
-        interceptors=interceptors,
+    """`activities` / `workflows` replace the product's own (tests, `--role`). `lease`: record every
+    attempt in flight, so that a peer on this machine fails them for retry the moment this process
+    dies (worker/inflight.py, worker/reaper.py). `extensions`: default, the installed and configured
+    ones (`worker.plugin.load_extensions`)."""
+    extra: list[Interceptor] = [lease.interceptor()] if lease is not None else []
+    plugin = AiWorkflowsPlugin(
+        settings,
+        extensions=extensions,
+        activities=activities,
+        workflows=workflows,
+        extra_interceptors=extra,
     )
+    return Worker(client, task_queue=task_queue or settings.temporal_task_queue, plugins=[plugin])
 
 
 def registered_names(worker: Worker) -> tuple[list[str], list[str]]:

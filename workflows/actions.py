@@ -19,7 +19,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from workflows.models import ActionField, ProposedAction
 
-__all__ = ["TARGET_FIELDS", "masked_url", "proposed_action", "visible"]
+__all__ = ["TARGET_FIELDS", "compact_json", "masked_url", "proposed_action", "visible"]
 
 # Argument names that say where an action goes. Matched case-insensitively, in this order.
 TARGET_FIELDS = (
@@ -92,3 +92,14 @@ def proposed_action(
     title = f"{verb or name} to {targets}" if targets else (verb or name)
     # The title is one line; the fields below keep each value exactly.
     return ProposedAction(kind=kind, name=name, title=" ".join(title.split()), fields=fields)
+
+
+def compact_json(arguments: Mapping[str, Any], limit: int = 300) -> str:
+    """A one-line summary of a tool call for step details and sources (not for approvals, which
+    show every argument): URL query values and credentials are masked, as they may hold a token."""
+    shown = {
+        key: masked_url(value) if isinstance(value, str) and "://" in value else value
+        for key, value in arguments.items()
+    }
+    text = ", ".join(f"{key}={value!r}" for key, value in sorted(shown.items()))
+    return text if len(text) <= limit else text[: limit - 3] + "..."

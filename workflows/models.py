@@ -158,6 +158,13 @@ class ApprovalSettings(BaseModel):
         return self
 
 
+class KitInput(ApprovalSettings):
+    """The options every kit workflow's input has (approvals, budget, model); extend it."""
+
+    budget_usd: float | None = Field(default=None, ge=0)
+    model: str | None = None  # None: the worker's LLM_MODEL / provider default
+
+
 def _not_blank(text: str) -> str:
     if not text.strip():
         raise PydanticCustomError("blank", "must not be blank")
@@ -167,7 +174,7 @@ def _not_blank(text: str) -> str:
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
 
 
-class ResearchInput(ApprovalSettings):
+class ResearchInput(KitInput):
     topic: NonBlank = Field(min_length=1, max_length=2000)
     # Up to 500: wide fan-outs (one research step per item of a long list) are a supported shape
     # (docs/benchmarks.md measures 100 and 500); `budget_usd` bounds what they spend.
@@ -199,23 +206,28 @@ class ResearchResult(BaseModel):
     delivery: DeliveryReceipt | None = None
 
 
-class AgentCarryState(BaseModel):
-    """What an agent run hands to its next run when it continues-as-new."""
+class RunCarry(BaseModel):
+    """A kit run's whole state, handed to its next run when it continues-as-new."""
 
-    messages: list[Message]
     iteration: int = 0
     usage: UsageTotals = Field(default_factory=UsageTotals)
     cost_usd: float = 0.0
     budget_usd: float | None = None  # the current budget, top-ups included
     steps: list[StepRecord] = Field(default_factory=list)
     decisions: list[ApprovalRecord] = Field(default_factory=list)
-    sources: list[str] = Field(default_factory=list)
-    runs: int = 1  # how many runs this agent has had, this one included
-    # The run's Workflow Stream (phases and steps for `starter.watch`), for the next run's stream.
+    sources: list[str] = Field(default_factory=list)  # what the run's answer draws on
+    runs: int = 1  # how many runs this workflow has had, this one included
+    # The run's Workflow Stream (phases and steps for `starter watch`), for the next run's stream.
     stream_state: WorkflowStreamState | None = None
 
 
-class AgentInput(ApprovalSettings):
+class AgentCarryState(RunCarry):
+    """What an agent run hands to its next run when it continues-as-new: the conversation too."""
+
+    messages: list[Message]
+
+
+class AgentInput(KitInput):
     goal: NonBlank = Field(min_length=1, max_length=20_000)
     # None: every read-only tool, plus the side-effect tools when someone can approve them.
     tools: list[str] | None = None

@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
 
 with workflow.unsafe.imports_passed_through():
-    from activities.llm.models import LLMResponse
+    from activities.llm.models import LLMResponse, SpentUsage, Usage
     from common.search_attributes import APPROVERS, COST_USD, PHASE
     from workflows.models import ChildProgress, StepRecord, UsageTotals, WorkflowStatus
     from workflows.stream_topics import PHASE_TOPIC, STEPS_TOPIC
@@ -79,6 +79,26 @@ class RunProgress:
             retried_output_tokens=response.retried_usage.output_tokens,
             retried_attempts=response.retried_attempts,
             priced=response.priced,
+        )
+        return self.record(record)
+
+    def record_failed_llm(self, step: str, model: str | None, spent: SpentUsage | None) -> StepRecord:
+        """A model call that failed for good still cost what its attempts used (from the failure)."""
+        usage = spent.usage if spent is not None else Usage()
+        record = StepRecord(
+            step=step,
+            kind="llm",
+            model=model,
+            ok=False,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_input_tokens,
+            cache_write_tokens=usage.cache_creation_input_tokens,
+            cost_usd=spent.cost_usd if spent is not None else 0.0,
+            retried_input_tokens=usage.input_tokens,
+            retried_output_tokens=usage.output_tokens,
+            retried_attempts=spent.attempts if spent is not None else 0,
+            priced=spent.priced if spent is not None else True,
         )
         return self.record(record)
 

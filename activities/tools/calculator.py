@@ -12,6 +12,11 @@ import math
 import operator
 from collections.abc import Callable
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from activities.tools.declare import tool
+from activities.tools.models import ToolObservation
+
 Number = int | float
 
 MAX_EXPONENT = 1000
@@ -30,6 +35,22 @@ _UNARY: dict[type[ast.unaryop], Callable[[Number], Number]] = {
     ast.UAdd: operator.pos,
     ast.USub: operator.neg,
 }
+
+
+class CalculatorInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expression: str = Field(
+        min_length=1, max_length=500, description="Arithmetic expression, e.g. '(17 * 23) / 4'"
+    )
+
+
+@tool(description="Evaluate an arithmetic expression (+ - * / % ** and parentheses).")
+async def calculator(params: CalculatorInput) -> ToolObservation:
+    try:
+        value = evaluate(params.expression)
+    except CalculatorError as error:
+        return ToolObservation(content=f"cannot evaluate {params.expression!r}: {error}", is_error=True)
+    return ToolObservation(content=format_number(value))
 
 
 class CalculatorError(ValueError):

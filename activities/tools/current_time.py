@@ -5,7 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from activities.tools.declare import tool
 from activities.tools.models import ToolObservation
+
+__all__ = ["CurrentTimeInput", "current_time", "current_time_tool"]
+
+
+class CurrentTimeInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    timezone: str = Field(default="UTC", description="IANA time zone name")
+
+
+@tool(name="current_time", description="The current date and time in a time zone.")
+async def current_time_tool(params: CurrentTimeInput) -> ToolObservation:
+    return current_time(params.timezone)
 
 
 def current_time(timezone: str, now: datetime | None = None) -> ToolObservation:

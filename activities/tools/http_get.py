@@ -17,7 +17,10 @@ import asyncio
 from dataclasses import dataclass
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
+from activities.resources import resources
+from activities.tools.declare import tool
 from activities.tools.models import ToolObservation
 from common.egress import EgressRefused
 from common.http_body import BodyError, read_capped
@@ -25,6 +28,18 @@ from common.http_body import BodyError, read_capped
 MAX_REDIRECTS = 5
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml", "+json", "+xml")
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class HttpGetInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(description="http(s) URL on an allowed host")
+
+
+@tool(name="http_get", description="Fetch a web page or API response from an allowed host; returns text.")
+async def http_get_tool(params: HttpGetInput) -> ToolObservation:
+    from activities.tools.read_only import ToolActivities  # the worker's pool, limits and allowlist
+
+    return await resources().get("tools", ToolActivities.from_settings).http_get(params)
 
 
 class TransientFetchError(Exception):

@@ -1,28 +1,23 @@
-"""`ToolActivities`: the read-only tools as activities `tool.<name>`, built once per worker.
+"""`ToolActivities`: what the `http_get` and `search_docs` tools share for a worker's lifetime (one
+HTTP pool behind the egress policy, the limits from settings, the document index built on first
+search), made once per worker through `activities.resources`.
 
-Each method takes its input model from `catalog.py` and returns a `ToolObservation`. A failure the
-model should see and can act on (bad expression, refused host, 404, unknown zone) is an observation
-with `is_error=True`; a transient failure (timeout, connection error, 5xx) raises so the activity's
-retry policy runs it again.
+A failure the model should see and can act on (refused host, 404) is an observation with
+`is_error=True`; a transient failure (timeout, connection error, 5xx) raises so the activity's retry
+policy runs it again.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
-from temporalio import activity
 
-from activities.tools.calculator import CalculatorError, evaluate, format_number
-from activities.tools.catalog import CalculatorInput, CurrentTimeInput, HttpGetInput, SearchDocsInput
-from activities.tools.current_time import current_time as time_in_zone
-from activities.tools.http_get import HttpGetLimits
+from activities.tools.http_get import HttpGetInput, HttpGetLimits
 from activities.tools.http_get import http_get as fetch_url
 from activities.tools.models import ToolObservation
-from activities.tools.search_docs import DocsIndex, render_hits
+from activities.tools.search_docs import DocsIndex, SearchDocsInput, render_hits
 from common.egress import egress_client, parse_allow_private
 from common.settings import Settings
 
@@ -58,32 +53,14 @@ class ToolActivities:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    def all(self) -> list[Callable[..., Any]]:
-        """The activity methods, for the worker's registration list."""
-        return [self.calculator, self.http_get, self.search_docs, self.current_time]
-
-    @activity.defn(name="tool.calculator")
-    async def calculator(self, params: CalculatorInput) -> ToolObservation:
-        try:
-            value = evaluate(params.expression)
-        except CalculatorError as error:
-            return ToolObservation(content=f"cannot evaluate {params.expression!r}: {error}", is_error=True)
-        return ToolObservation(content=format_number(value))
-
-    @activity.defn(name="tool.http_get")
     async def http_get(self, params: HttpGetInput) -> ToolObservation:
         return await fetch_url(self._http, params.url, self._http_limits)
 
-    @activity.defn(name="tool.search_docs")
     async def search_docs(self, params: SearchDocsInput) -> ToolObservation:
         if not self._docs_dir.is_dir():
             return ToolObservation(content=f"no document folder at {self._docs_dir.name!r}", is_error=True)
         index = await self._index()
         return ToolObservation(content=render_hits(params.query, index.search(params.query, params.limit)))
-
-    @activity.defn(name="tool.current_time")
-    async def current_time(self, params: CurrentTimeInput) -> ToolObservation:
-        return time_in_zone(params.timezone)
 
     async def _index(self) -> DocsIndex:
         async with self._docs_lock:

@@ -14,6 +14,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from activities.resources import resources
+from activities.tools.declare import tool
+from activities.tools.models import ToolObservation
+
 SUFFIXES = (".md", ".txt")
 MAX_FILE_BYTES = 1_000_000
 MAX_PASSAGE_CHARS = 1200
@@ -22,6 +28,22 @@ _STOP_WORDS = frozenset(
     "a an and are as at be by can do does for from how i in is it its of on or that the this to was "
     "what when where which who why will with you your".split()
 )
+
+
+class SearchDocsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, max_length=500, description="Words to search for")
+    limit: int = Field(default=3, ge=1, le=10)
+
+
+@tool(
+    name="search_docs",
+    description="Search the local document corpus; returns matching passages with file names.",
+)
+async def search_docs_tool(params: SearchDocsInput) -> ToolObservation:
+    from activities.tools.read_only import ToolActivities  # the worker's index, built on first search
+
+    return await resources().get("tools", ToolActivities.from_settings).search_docs(params)
 
 
 @dataclass(frozen=True)

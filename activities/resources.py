@@ -1,0 +1,83 @@
+"""What a worker's tools share for the worker's lifetime (HTTP pools, a ledger, a client of your own),
+made once on first use from the worker's settings.
+
+A tool reads them with `resources()` while it runs; the worker's `ResourcesInterceptor` says whose
+they are, so two workers in one process (tests, several task queues) keep their own.
+
+    @tool(description="Look up a customer by email.")
+    async def lookup_customer(params: LookupInput) -> str:
+        crm = resources().get("crm", CrmClient.from_settings)
+        ...
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
+
+from common.settings import Settings
+
+__all__ = ["ResourcesInterceptor", "WorkerResources", "resources"]
+
+T = TypeVar("T")
+
+
+class WorkerResources:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._made: dict[str, Any] = {}
+
+    def get(self, name: str, factory: Callable[[Settings], T]) -> T:
+        """The worker's one `name`, made by `factory(settings)` the first time it is asked for."""
+        if name not in self._made:
+            self._made[name] = factory(self.settings)
+        made: T = self._made[name]
+        return made
+
+    async def aclose(self) -> None:
+        """Closes what was made (each object's `aclose()` or `close()`, where it has one)."""
+        made, self._made = list(self._made.values()), {}
+        for thing in made:
+            closer = getattr(thing, "aclose", None) or getattr(thing, "close", None)
+            if closer is not None:
+                outcome = closer()
+                if inspect.isawaitable(outcome):
+                    await outcome
+
+
+_current: ContextVar[WorkerResources] = ContextVar("worker_resources")
+
+
+def resources() -> WorkerResources:
+    """The running worker's resources (inside a tool or any activity of a kit worker)."""
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError("resources() is for activities of a worker built with the kit's plugin") from None
+
+
+class ResourcesInterceptor(Interceptor):
+    """Makes `resources()` answer with this worker's resources inside its activities."""
+
+    def __init__(self, worker_resources: WorkerResources) -> None:
+        self.resources = worker_resources
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _WithResources(next, self.resources)
+
+
+class _WithResources(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, worker_resources: WorkerResources) -> None:
+        super().__init__(next)
+        self._resources = worker_resources
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        token = _current.set(self._resources)
+        try:
+            return await self.next.execute_activity(input)
+        finally:
+            _current.reset(token)

@@ -1,0 +1,171 @@
+"""`AiWorkflowsPlugin`: one temporalio plugin that wires a worker the product's way — the data
+converter (pydantic, payload store, encryption), the interceptors (tool spans, liveness heartbeats,
+tool resources), every activity and workflow of the product and of its extensions. `python -m worker`
+is built on it; a worker of your own can use it too:
+
+    client = await connect(settings)                    # common.client: converter, TLS, tracing
+    worker = Worker(client, task_queue="ai-workflows", plugins=[AiWorkflowsPlugin(settings)])
+
+Extensions add workflows and tools without editing this repo: a package names an `Extension` in the
+entry-point group `ai_workflows.plugins`, or the setting `WORKER_PLUGINS` lists `module:attribute`s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any
+
+from temporalio.plugin import SimplePlugin
+from temporalio.worker import Interceptor, WorkerConfig
+
+from activities.approval_notify import ApprovalNotifier
+from activities.delivery.activity import DeliveryActivities
+from activities.llm.factory import build_llm_activities
+from activities.resources import ResourcesInterceptor, WorkerResources
+from activities.tool_tracing import ToolTracingInterceptor
+from activities.tools import builtin as _builtin  # noqa: F401 - declares (registers) the built-in tools
+from activities.tools.declare import ToolDefinition, registry
+from common.converter import build_data_converter
+from common.settings import Settings
+from worker.liveness import LivenessHeartbeats, stream_windows
+
+__all__ = ["ENTRY_POINT_GROUP", "AiWorkflowsPlugin", "Extension", "PluginLoadError", "load_extensions"]
+
+ENTRY_POINT_GROUP = "ai_workflows.plugins"
+# The longest gap between two heartbeats the worker sends for a running activity: a quarter of the
+# liveness heartbeat timeout (workflows/activity_options.py), so a live worker can stall for three
+# quarters of it before Temporal takes it for dead.
+HEARTBEAT_SEND_INTERVAL = timedelta(milliseconds=2500)
+
+
+@dataclass(frozen=True)
+class Extension:
+    """What a package adds to the worker: its workflows, its tools (declared with `@tool`) and any
+    other activities its workflows call."""
+
+    name: str
+    workflows: Sequence[type] = ()
+    tools: Sequence[ToolDefinition] = ()
+    activities: Sequence[Callable[..., Any]] = field(default_factory=tuple)
+
+
+class PluginLoadError(Exception):
+    """An extension could not be loaded; the message is one line naming it."""
+
+
+def load_extensions(settings: Settings) -> list[Extension]:
+    """The extensions of the installed packages' entry points, then those of WORKER_PLUGINS."""
+    found: list[tuple[str, Callable[[], Any]]] = [
+        (f"entry point {point.name} ({point.value})", point.load)
+        for point in entry_points(group=ENTRY_POINT_GROUP)
+    ]
+    for spec in (part.strip() for part in settings.worker_plugins.split(",")):
+        if spec:
+            found.append((f"WORKER_PLUGINS entry {spec!r}", partial(_import_attribute, spec)))
+    extensions: list[Extension] = []
+    for origin, load in found:
+        try:
+            loaded = load()
+        except Exception as error:
+            raise PluginLoadError(
+                f"plugin {origin} failed to load: {type(error).__name__}: {error}"
+            ) from None
+        if not isinstance(loaded, Extension):
+            raise PluginLoadError(
+                f"plugin {origin} is a {type(loaded).__name__}, not an Extension (workers.plugin.Extension)"
+            )
+        extensions.append(loaded)
+    return extensions
+
+
+def _import_attribute(spec: str) -> Any:
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError("expected module:attribute")
+    return getattr(import_module(module_name), attribute)
+
+
+def product_workflows() -> list[type]:
+    from workflows.registry import WORKFLOWS
+
+    return list(WORKFLOWS)
+
+
+def product_activities(settings: Settings) -> list[Callable[..., Any]]:
+    """The product's own activities besides the tools: the model, report delivery, escalation."""
+    llm = build_llm_activities(settings)
+    deliveries = DeliveryActivities.from_settings(settings)
+    notifier = ApprovalNotifier.from_settings(settings)
+    return [llm.complete, deliveries.deliver, notifier.notify_escalation]
+
+
+class AiWorkflowsPlugin(SimplePlugin):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        extensions: Sequence[Extension] | None = None,
+        activities: Sequence[Callable[..., Any]] | None = None,
+        workflows: Sequence[type] | None = None,
+        extra_interceptors: Sequence[Interceptor] = (),
+    ) -> None:
+        """`extensions`: default, those `load_extensions` finds. `activities` / `workflows` replace
+        the product's own (tests, `--role`); the extensions' are added either way."""
+        self.settings = settings
+        self.extensions = list(load_extensions(settings) if extensions is None else extensions)
+        self.resources = WorkerResources(settings)
+        own_workflows = list(product_workflows() if workflows is None else workflows)
+        own_activities = list(
+            [*product_activities(settings), *(t.activity for t in registry.all())]
+            # registry: BUILTIN_TOOLS and every tool the extensions' modules declared
+            if activities is None
+            else activities
+        )
+        for extension in self.extensions:
+            own_workflows += [w for w in extension.workflows if w not in own_workflows]
+            if activities is None or activities:  # a workflows-only role runs no activities
+                own_activities += [t.activity for t in extension.tools if t.activity not in own_activities]
+                own_activities += [a for a in extension.activities if a not in own_activities]
+        interceptors: list[Interceptor] = [
+            ToolTracingInterceptor(),
+            LivenessHeartbeats(stream_windows(settings)),
+            ResourcesInterceptor(self.resources),
+            *extra_interceptors,
+        ]
+        super().__init__(
+            "ai-workflows",
+            # Only for a client connected with this plugin (`connect` sets the same converter).
+            data_converter=lambda _existing: build_data_converter(settings),
+            interceptors=interceptors,
+            activities=own_activities,
+            workflows=own_workflows,
+            run_context=self._resources_open,
+        )
+
+    def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
+        config = super().configure_worker(config)
+        settings = self.settings
+        config["max_concurrent_activities"] = settings.worker_max_concurrent_activities
+        # Also the size of the SDK's workflow-task thread pool: bounded, so that workflow tasks (which
+        # hold the GIL) leave the event loop time to send heartbeats under load.
+        config["max_concurrent_workflow_tasks"] = settings.worker_max_concurrent_workflow_tasks
+        config["graceful_shutdown_timeout"] = timedelta(seconds=settings.worker_graceful_shutdown_s)
+        # A replacement worker picks up a crashed worker's workflows after this long, not after 10 s.
+        config["sticky_queue_schedule_to_start_timeout"] = timedelta(
+            seconds=settings.worker_sticky_queue_timeout_s
+        )
+        config["max_heartbeat_throttle_interval"] = HEARTBEAT_SEND_INTERVAL
+        return config
+
+    @asynccontextmanager
+    async def _resources_open(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await self.resources.aclose()

@@ -1,0 +1,349 @@
+"""`RunContext`: the one object that owns a kit workflow's run — its state (status, steps, usage,
+cost, decisions) and the steps that change it: LLM steps, tool calls, approvals, children, limits,
+progress and continue-as-new.
+
+    ctx = RunContext(params)                      # in the workflow's @workflow.init
+    reply = await ctx.llm(LLMRequest(...), step="classify")
+    seen = await ctx.call_tool("lookup_customer", {"email": ...}, step="lookup")
+    record = await ctx.request_approval(proposed_action(...), {...})
+    return MyResult(answer=..., **ctx.totals())
+
+Workflow code only: every step is an activity or child workflow; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.contrib.workflow_streams import WorkflowStream
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.llm.activity import LLMActivities
+    from activities.llm.models import (
+        LLMRequest,
+        LLMResponse,
+        ToolResultBlock,
+        ToolSpec,
+        ToolUseBlock,
+        spent_usage_of,
+    )
+    from activities.tools.models import ToolObservation
+    from workflows.actions import compact_json, proposed_action
+    from workflows.activity_options import LLM_CALL
+    from workflows.approval import ApprovalGate, action_hash
+    from workflows.kit.tools import InvalidArguments, WorkflowTool, choose_tools, registered_tools
+    from workflows.models import (
+        ApprovalRecord,
+        ChildProgress,
+        KitInput,
+        ProposedAction,
+        RunCarry,
+        StepRecord,
+        UsageTotals,
+        WorkflowStatus,
+    )
+    from workflows.progress import RunProgress
+
+__all__ = ["MAX_OBSERVATION_CHARS", "RunContext", "invalid_input"]
+
+# Keeps the conversation (sent to the model every step, carried across continue-as-new) small.
+MAX_OBSERVATION_CHARS = 4000
+# Continue-as-new well before Temporal's history warnings (10 240 events / 10 MB).
+HISTORY_EVENTS_LIMIT = 8_000
+HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
+
+Result = TypeVar("Result")
+
+
+def invalid_input(message: str) -> ApplicationError:
+    """The run's input can never succeed: fail the run at once with a typed, one-line error."""
+    return ApplicationError(message, type="InvalidInput", non_retryable=True)
+
+
+class RunContext:
+    def __init__(
+        self,
+        params: KitInput,
+        *,
+        carried: RunCarry | None = None,
+        phase: str = "running",
+    ) -> None:
+        self.params = params
+        status = WorkflowStatus(phase=phase, budget_usd=params.budget_usd)
+        if carried is not None:
+            status = WorkflowStatus(
+                phase=phase,
+                iteration=carried.iteration,
+                usage=carried.usage,
+                cost_usd=carried.cost_usd,
+                completed_steps=list(carried.steps),
+                budget_usd=carried.budget_usd,
+                decisions=list(carried.decisions),
+                runs=carried.runs,
+            )
+        # The stream's log carries over continue-as-new, so a watcher's offset stays valid.
+        self.progress = RunProgress(status, WorkflowStream(carried.stream_state if carried else None))
+        self.gate = ApprovalGate(params, self.progress)
+        self.tools: dict[str, WorkflowTool] = {}
+        self.sources: list[str] = list(carried.sources) if carried else []
+        self._one_approval_at_a_time = asyncio.Lock()
+        self._parent_reports: list[asyncio.Task[None]] = []
+        self._steps_this_run = 0
+
+    @property
+    def status(self) -> WorkflowStatus:
+        return self.progress.status
+
+    # -- LLM steps -----------------------------------------------------------------------------------
+
+    async def llm(self, request: LLMRequest, *, step: str, summary: str | None = "") -> LLMResponse:
+        """One model call as an activity (retried by Temporal, never repeated once it completed);
+        the step, its usage and cost are recorded. `summary` labels it in the Web UI (`""`: the step
+        and model; `None`: none, for wide fan-outs)."""
+        if request.model is None and self.params.model is not None:
+            request = request.model_copy(update={"model": self.params.model})
+        if self.status.budget_usd is not None and not request.require_price:
+            # A budget is only a limit if every call has a price: an unpriced model fails at once.
+            request = request.model_copy(update={"require_price": True})
+        if summary == "":
+            summary = f"{step} (llm {request.model or 'default model'})"
+        try:
+            response: LLMResponse = await workflow.execute_activity_method(
+                LLMActivities.complete, request, summary=summary, **LLM_CALL.kwargs()
+            )
+        except ActivityError as error:
+            # Failed for good, yet its attempts were billed: count what they used.
+            self.progress.record_failed_llm(step, request.model, spent_usage_of(error.cause))
+            raise
+        self.progress.record_llm(step, response)
+        self.report_to_parent()
+        return response
+
+    # -- tools ---------------------------------------------------------------------------------------
+
+    def offer_tools(
+        self, names: Sequence[str] | None, *, extra: Iterable[WorkflowTool] = ()
+    ) -> list[ToolSpec]:
+        """Chooses the tools this run offers (`choose_tools`: the registered ones plus `extra`, such
+        as an MCP server's) and returns what the model is shown."""
+        available = registered_tools()
+        available.update({t.name: t for t in extra})
+        chosen = choose_tools(available, names, self.gate.can_approve)
+        self.tools = {t.name: t for t in chosen}
+        return [t.spec() for t in chosen]
+
+    async def call_tools(self, calls: Sequence[ToolUseBlock], step: int) -> list[ToolResultBlock]:
+        """One model turn's tool calls, concurrently, each recorded as a step; every failure the
+        model can act on comes back as an error result, never as an exception."""
+        self.progress.set_phase("calling_tools")
+        return list(await asyncio.gather(*(self._result(call, step, i) for i, call in enumerate(calls))))
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], *, step: int) -> ToolObservation:
+        """One tool call by name: unknown tools and bad arguments become error observations; a tool
+        that needs approval passes the gate with its whole call first."""
+        offered = self.tools.get(name)
+        if offered is None:
+            return _error(f"unknown tool {name!r}; available tools: {sorted(self.tools)}")
+        try:
+            parsed = offered.parse(arguments)
+        except InvalidArguments as error:
+            return _error(f"invalid arguments for {name}: {error}")
+        key = None
+        if offered.needs_approval or offered.needs_key:
+            digest = action_hash(name, parsed)
+            if offered.needs_approval:
+                decision = await self.request_approval(proposed_action("tool", name, parsed), digest)
+                if not decision.approved:
+                    return _error(f"rejected by {decision.approver}: {decision.comment}")
+            # Stable across retries, resets and continue-as-new: the same call in the same step.
+            key = f"{workflow.info().workflow_id}/step-{step}/{name}-{digest[:16]}"
+        try:
+            return await offered.run(parsed, key, f"tool {name}")
+        except ActivityError as error:
+            return _error(f"{name} failed: {_cause(error)}")
+
+    async def _result(self, call: ToolUseBlock, step: int, index: int) -> ToolResultBlock:
+        observation = await self.call_tool(call.name, call.input, step=step)
+        content = observation.content
+        if len(content) > MAX_OBSERVATION_CHARS:
+            content = content[:MAX_OBSERVATION_CHARS] + f"\n[truncated {len(content)} chars]"
+        described = f"{call.name}({compact_json(call.input)})"
+        self.progress.record(
+            StepRecord(
+                step=f"tool {step}.{index + 1} {call.name}",
+                kind="tool",
+                ok=not observation.is_error,
+                detail=(observation.content[:300] if observation.is_error else described),
+            )
+        )
+        if not observation.is_error and described not in self.sources:
+            self.sources.append(described)
+        return ToolResultBlock(tool_use_id=call.id, content=content, is_error=observation.is_error)
+
+    # -- approvals -----------------------------------------------------------------------------------
+
+    async def request_approval(self, action: ProposedAction, digest: str) -> ApprovalRecord:
+        """Waits for a person's decision on `action` (`digest`: `action_hash` of exactly what will
+        run). One request at a time: concurrent tool calls queue for the reviewer."""
+        async with self._one_approval_at_a_time:
+            return await self.gate.request(action, digest)
+
+    async def ask_for_top_up(self, step_usd: float) -> bool:
+        """The budget is spent: asks the approvers for more (`budget_usd` in the decision is the new
+        total; without it `step_usd` is added). True when the run may go on."""
+        status = self.status
+        spent, budget = self.progress.cost_usd, status.budget_usd or 0.0
+        action = ProposedAction(
+            kind="budget_top_up",
+            name="budget",
+            title=(
+                f"Raise the budget: ${spent:.6f} spent of ${budget:.6f} after {status.iteration} steps. "
+                f"Approve with `budget_usd` (the new total), or without it to add ${step_usd:.6f}."
+            ),
+        )
+        decision = await self.request_approval(
+            action, action_hash("budget_top_up", {"spent": round(spent, 9), "budget": budget})
+        )
+        new_budget = decision.budget_usd or budget + step_usd
+        if not decision.approved or new_budget <= spent:
+            return False
+        status.budget_usd = new_budget
+        return True
+
+    # -- limits --------------------------------------------------------------------------------------
+
+    def next_iteration(self) -> int:
+        self.status.iteration += 1
+        self._steps_this_run += 1
+        return self.status.iteration
+
+    def limit_reached(self, max_iterations: int) -> str | None:
+        """ "max_iterations" or "budget_exhausted" when the run must stop, else None."""
+        if self.status.iteration >= max_iterations:
+            return "max_iterations"
+        if self.progress.budget_spent():
+            return "budget_exhausted"
+        return None
+
+    # -- progress ------------------------------------------------------------------------------------
+
+    def set_phase(self, phase: str) -> None:
+        self.progress.set_phase(phase)
+
+    def record(self, record: StepRecord) -> StepRecord:
+        return self.progress.record(record)
+
+    def totals(self) -> dict[str, Any]:
+        """The run's steps, usage and cost, for its result."""
+        status = self.status
+        return {"steps": status.completed_steps, "usage": status.usage, "cost_usd": status.cost_usd}
+
+    async def finish(self, outcome: str) -> None:
+        """The run ends: its outcome in `status`, the last phase, watchers released."""
+        await self._settle_parent_reports()
+        self.status.outcome = outcome
+        self.progress.set_phase("completed")
+        await self.progress.close_stream()
+
+    # -- children ------------------------------------------------------------------------------------
+
+    async def child(
+        self,
+        run: Callable[..., Any],
+        arg: Any,
+        *,
+        id: str,
+        step: str,
+        usage_of: Callable[[Any], tuple[UsageTotals, float, str]],
+        **options: Any,
+    ) -> Any:
+        """Runs a child workflow; its live totals (its `child_progress` signals) and then its final
+        totals (`usage_of(result)`: usage, cost, detail) count as this run's."""
+        try:
+            result = await workflow.execute_child_workflow(run, arg, id=id, **options)
+        except Exception:
+            self.progress.child_finished(id, StepRecord(step=step, kind="child", ok=False))
+            raise
+        usage, cost_usd, detail = usage_of(result)
+        self.progress.child_finished(
+            id,
+            StepRecord(
+                step=step,
+                kind="child",
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                cost_usd=cost_usd,
+                detail=detail,
+            ),
+        )
+        return result
+
+    def report_to_parent(self) -> None:
+        """A child run with `report_to_parent`: its running totals to the parent after each step."""
+        parent = workflow.info().parent
+        if not getattr(self.params, "report_to_parent", False) or parent is None:
+            return
+        status = self.status
+        progress = ChildProgress(
+            child_id=workflow.info().workflow_id,
+            usage=status.usage,
+            cost_usd=status.cost_usd,
+            steps=len(status.completed_steps),
+        )
+        handle = workflow.get_external_workflow_handle(parent.workflow_id)
+        self._parent_reports.append(asyncio.create_task(handle.signal("child_progress", progress)))
+
+    async def _settle_parent_reports(self) -> None:
+        reports, self._parent_reports = self._parent_reports, []
+        for outcome in await asyncio.gather(*reports, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                workflow.logger.warning("progress report to the parent failed: %s", outcome)
+
+    # -- continue-as-new -----------------------------------------------------------------------------
+
+    def should_continue_as_new(self, every: int | None = None) -> bool:
+        """Before the history grows near Temporal's limits (or every `every` iterations)."""
+        if self._steps_this_run == 0:
+            return False  # every run makes progress
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > HISTORY_EVENTS_LIMIT
+            or info.get_current_history_size() > HISTORY_BYTES_LIMIT
+            or (every is not None and self._steps_this_run >= every)
+        )
+
+    async def carry(self, **extra: Any) -> dict[str, Any]:
+        """The whole state for the next run (`RunCarry`'s fields plus `extra`), once every handler
+        and report has finished: no approval in flight is cut off, watchers follow to the next run."""
+        await self._settle_parent_reports()
+        await self.progress.close_stream()
+        status = self.status
+        state = RunCarry(
+            iteration=status.iteration,
+            usage=status.usage,
+            cost_usd=status.cost_usd,
+            budget_usd=status.budget_usd,
+            steps=status.completed_steps,
+            decisions=status.decisions,
+            runs=status.runs + 1,
+            sources=self.sources,
+            stream_state=self.progress.stream.get_state(),
+        )
+        return {**dict(state), **extra}
+
+
+def _error(message: str) -> ToolObservation:
+    return ToolObservation(content=message, is_error=True)
+
+
+def _cause(error: ActivityError) -> str:
+    cause = error.cause
+    message = getattr(cause, "message", None) or str(cause or error)
+    return str(message)[:500]

@@ -1,0 +1,126 @@
+"""Tools as a workflow sees them: what the model is offered, how a call's arguments are checked, and
+how the call is run. Registered tools (`@tool`) come from the registry; tools discovered at run time
+(an MCP server's) implement the same `WorkflowTool` interface and are added to the run context.
+
+Workflow code only: the calls below schedule activities, they do no I/O.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.llm.models import ToolSpec
+    from activities.tools.declare import ToolDefinition, registry
+    from activities.tools.models import SideEffectToolInput, ToolObservation
+    from workflows.activity_options import DELIVERY, TOOL_CALL
+
+__all__ = [
+    "InvalidArguments",
+    "RegisteredTool",
+    "WorkflowTool",
+    "choose_tools",
+    "describe_validation_error",
+    "registered_tools",
+]
+
+
+class InvalidArguments(Exception):
+    """A call's arguments do not fit the tool's input schema: the model reads this and can retry."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Field paths and messages only: the model sees what to fix, no input values are echoed."""
+    parts = [
+        f"{'.'.join(str(part) for part in item['loc']) or 'arguments'}: {item['msg']}"
+        for item in error.errors()[:5]
+    ]
+    return "; ".join(parts)
+
+
+class WorkflowTool(ABC):
+    """A tool a run can offer its model."""
+
+    name: str
+    # A person approves each call first (the gate shows the whole call; its hash binds the arguments).
+    needs_approval: bool
+    # The call gets an idempotency key (`{workflow_id}/step-N/{tool}-{hash}`), stable across retries.
+    needs_key: bool
+
+    @abstractmethod
+    def spec(self) -> ToolSpec: ...
+
+    @abstractmethod
+    def parse(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The arguments as the tool will run them; raises `InvalidArguments`."""
+
+    @abstractmethod
+    async def run(self, arguments: dict[str, Any], key: str | None, summary: str) -> ToolObservation:
+        """Runs the call (schedules its activity); raises the activity's `ActivityError`."""
+
+
+class RegisteredTool(WorkflowTool):
+    """A tool declared with `@tool`."""
+
+    def __init__(self, definition: ToolDefinition) -> None:
+        self.definition = definition
+        self.name = definition.name
+        self.needs_approval = definition.needs_approval
+        self.needs_key = definition.side_effect
+
+    def spec(self) -> ToolSpec:
+        return self.definition.spec()
+
+    def parse(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        try:
+            parsed = self.definition.input_model.model_validate(arguments)
+        except ValidationError as error:
+            raise InvalidArguments(describe_validation_error(error)) from None
+        dumped: dict[str, Any] = parsed.model_dump(mode="json")
+        return dumped
+
+    async def run(self, arguments: dict[str, Any], key: str | None, summary: str) -> ToolObservation:
+        definition = self.definition
+        if definition.side_effect:
+            # Retried for longer (a receiver may be down a while): the idempotency key makes it safe.
+            request = SideEffectToolInput(arguments=arguments, idempotency_key=key or "")
+            return await workflow.execute_activity(
+                definition.activity, request, summary=summary, **DELIVERY.kwargs()
+            )
+        model = definition.input_model.model_validate(arguments)
+        return await workflow.execute_activity(
+            definition.activity, model, summary=summary, **TOOL_CALL.kwargs()
+        )
+
+
+def registered_tools() -> dict[str, WorkflowTool]:
+    """Every tool declared with `@tool` in this process (built-in and the extensions')."""
+    return {definition.name: RegisteredTool(definition) for definition in registry.all()}
+
+
+def choose_tools(
+    available: Mapping[str, WorkflowTool], names: Sequence[str] | None, can_approve: bool
+) -> list[WorkflowTool]:
+    """The tools a run offers: `names`, or (None) every tool that needs no approval plus, when someone
+    can approve, those that do. An unknown tool, or one that needs approval in a run without
+    approvers, is a non-retryable `InvalidInput`: the run's input can never succeed."""
+    if names is None:
+        return [t for t in available.values() if not t.needs_approval or can_approve]
+    unknown = sorted(set(names) - available.keys())
+    if unknown:
+        raise _invalid_input(f"unknown tools {unknown}; known tools: {sorted(available)}")
+    chosen = [available[name] for name in names]
+    needs_approver = sorted(t.name for t in chosen if t.needs_approval and not can_approve)
+    if needs_approver:
+        raise _invalid_input(f"tools {needs_approver} need approval: give the run `approvers`")
+    return chosen
+
+
+def _invalid_input(message: str) -> ApplicationError:
+    return ApplicationError(message, type="InvalidInput", non_retryable=True)
