@@ -318,6 +318,7 @@ async def test_runs_survive_worker_kills_and_a_server_restart(tmp_path: Path) ->
                     # To measure Temporal's default instead (docs/operations.md): 10.
                     "WORKER_STICKY_QUEUE_TIMEOUT_S": os.environ.get("CHAOS_STICKY_QUEUE_TIMEOUT_S", "1"),
                     "OTEL_SDK_DISABLED": "true",
+                    "EGRESS_ALLOW_PRIVATE": "127.0.0.1",  # the webhook receiver is on loopback
                 }
             )
 

@@ -52,6 +52,7 @@ def _worker_env(settings: Settings, server: AnthropicServer | None) -> dict[str,
         DEDUPE_LEDGER_PATH=str(settings.dedupe_ledger_path),
         WORKER_GRACEFUL_SHUTDOWN_S="5",
         LLM_PROVIDER="offline",
+        EGRESS_ALLOW_PRIVATE=settings.egress_allow_private,  # the webhook receiver is on loopback
     )
     if server is not None:
         env.update(LLM_PROVIDER="anthropic", ANTHROPIC_API_KEY="test", ANTHROPIC_BASE_URL=server.base_url)
@@ -75,6 +76,7 @@ def e2e_settings(dev_server_env: WorkflowEnvironment, task_queue: str, tmp_path:
         llm_provider="offline",
         payload_store_dir=tmp_path / "payloads",
         dedupe_ledger_path=tmp_path / "ledger.sqlite3",
+        egress_allow_private="127.0.0.1,::1",  # the webhook receiver is on loopback
         _env_file=None,
     )
 

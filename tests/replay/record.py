@@ -142,6 +142,7 @@ async def record(directory: Path = HISTORIES) -> list[Path]:
             llm_provider="offline",
             dedupe_ledger_path=Path(scratch) / "ledger.sqlite3",
             payload_store="off",  # every payload inline: the committed histories need no store
+            egress_allow_private="127.0.0.1",  # the scenarios deliver to a receiver on loopback
             _env_file=None,
         )
         extra: list[str] = []
