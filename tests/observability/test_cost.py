@@ -1,7 +1,8 @@
 """Where the money went: the per-step costs in the status query and in `python -m starter status`'s
 table add up to the run's cost, each one matches the pricing table (cache reads and writes priced
-apart, over the real Anthropic protocol), and visibility finds runs by their cost (`AiCostUsd`), as
-`temporal workflow list --query 'AiCostUsd > 1'` does."""
+apart, over the real Anthropic protocol; the prices are genai-prices'), failed attempts are counted
+in their step, an unpriced model says so instead of $0, and visibility finds runs by their cost
+(`AiCostUsd`), as `temporal workflow list --query 'AiCostUsd > 1'` does."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities.llm.models import Usage
-from activities.llm.pricing import DEFAULT_PRICES, PriceTable
+from activities.llm.pricing import PriceTable
 from common.settings import Settings
 from starter import api, render
+from tests.fakes.anthropic_server import AnthropicServer
+from tests.fakes.scripted_server import Reply, Truncate
 from worker.app import build_worker
-from workflows.models import ResearchInput, WorkflowStatus
+from workflows.models import ResearchInput, StepRecord, WorkflowStatus
 
 
 def _table_costs(text: str) -> tuple[list[str], str]:
@@ -47,7 +50,7 @@ async def test_step_costs_add_up_and_match_the_pricing_table(
     # The fake server caches the shared system prompt of the research steps: both kinds of cache
     # tokens occur, so the check below covers all four prices.
     assert any(s.cache_write_tokens for s in steps) and any(s.cache_read_tokens for s in steps)
-    prices = PriceTable(DEFAULT_PRICES)
+    prices = PriceTable.load(provider_id="anthropic")
     for step in steps:
         price = prices.price_for(step.model or "")
         assert price is not None, f"{step.model} is not in the pricing table"
@@ -126,3 +129,45 @@ async def test_visibility_finds_runs_over_a_dollar(
     )
     assert listed.returncode == 0, listed.stderr
     assert [run["execution"]["workflowId"] for run in json.loads(listed.stdout)] == [handle.id]
+
+
+async def test_a_failed_attempt_is_counted_in_its_step_and_the_run_total(
+    ts_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
+) -> None:
+    """The plan step's first attempt is cut after message_start (its input was billed); the retry
+    answers. The step's tokens and cost, and the run's, count both attempts."""
+    cut = Usage(input_tokens=3000, output_tokens=1)
+    anthropic_server.script(Truncate(after_events=1, reply=Reply(usage=cut)), step="plan")
+    async with build_worker(ts_client, anthropic_settings):
+        handle = await api.start_research(
+            ts_client,
+            ResearchInput(topic="tide pools", max_subtopics=1),
+            task_queue=anthropic_settings.temporal_task_queue,
+        )
+        result = await handle.result()
+        status = await handle.query("status", result_type=WorkflowStatus)
+
+    [plan] = [s for s in status.completed_steps if s.step == "plan"]
+    assert (plan.retried_input_tokens, plan.retried_output_tokens, plan.retried_attempts) == (3000, 1, 1)
+    answered = Usage(
+        input_tokens=plan.input_tokens - 3000,
+        output_tokens=plan.output_tokens - 1,
+        cache_read_input_tokens=plan.cache_read_tokens,
+        cache_creation_input_tokens=plan.cache_write_tokens,
+    )
+    prices = PriceTable.load(provider_id="anthropic")
+    model = plan.model or ""
+    assert prices.cost(model, cut) > 0
+    assert abs(plan.cost_usd - prices.cost(model, cut) - prices.cost(model, answered)) < 1e-12
+    assert abs(status.cost_usd - sum(s.cost_usd for s in status.completed_steps)) < 1e-12
+    assert status.usage.input_tokens == sum(s.input_tokens for s in status.completed_steps)
+    assert abs(result.cost_usd - status.cost_usd) < 1e-12
+
+
+def test_an_unpriced_step_shows_unpriced_not_zero() -> None:
+    priced = StepRecord(step="plan", kind="llm", model="claude-haiku-4-5", input_tokens=10, cost_usd=0.00001)
+    unpriced = StepRecord(step="research 1", kind="llm", model="house-model", input_tokens=10, priced=False)
+    rows, total = _table_costs(render.steps_table([priced, unpriced]))
+    assert rows == [render.money(0.00001), "unpriced"]
+    assert total == f"{render.money(0.00001)}+unpriced"
+    assert _table_costs(render.steps_table([unpriced])) == (["unpriced"], "unpriced")
