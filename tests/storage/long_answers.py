@@ -4,22 +4,17 @@ Used wherever a run's result must be bigger than the payload store's threshold."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from temporalio.client import Client
 
-from activities.approval_notify import ApprovalNotifier
-from activities.delivery.activity import DeliveryActivities
-from activities.llm.activity import LLMActivities
 from activities.llm.models import LLMRequest, ProviderReply, TextBlock
-from activities.llm.pricing import PriceTable
 from activities.llm.providers.base import Heartbeat
 from activities.llm.providers.offline import OFFLINE_MODEL, OfflineProvider
-from activities.tools.read_only import ToolActivities
 from common.converter import build_data_converter
 from common.settings import Settings
+from tests.storage.stored_agent import with_model
 from worker.app import build_worker
 
 FILLER = "The findings, in full detail, continue here. "
@@ -54,11 +49,6 @@ async def long_answer_worker(
         namespace=dev_client.namespace,
         data_converter=build_data_converter(settings),
     )
-    activities: list[Callable[..., Any]] = [
-        LLMActivities(LongAnswerModel(answer_bytes), PriceTable.load(None)).complete,
-        *ToolActivities.from_settings(settings).all(),
-        *DeliveryActivities.from_settings(settings).all(),
-        ApprovalNotifier.from_settings(settings).notify_escalation,
-    ]
+    activities = with_model(settings, LongAnswerModel(answer_bytes))
     async with build_worker(client, settings, activities=activities):
         yield client

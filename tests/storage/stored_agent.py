@@ -4,18 +4,22 @@ whose histories hold references (tests/storage, the codec server's store tests).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
+from temporalio import activity
 from temporalio.client import Client, WorkflowHistory
 
 from activities.llm.activity import LLMActivities
 from activities.llm.pricing import PriceTable
-from activities.tools.read_only import ToolActivities
+from activities.llm.providers.base import LLMProvider
+from activities.tools import builtin  # noqa: F401 - declares the built-in tools
+from activities.tools.declare import registry
 from bench.model import BenchModel, ModelConfig
 from common.converter import build_data_converter
 from common.settings import Settings
-from worker.app import build_worker
+from worker.app import build_activities, build_worker
 from workflows.models import AgentInput, AgentResult
 
 
@@ -25,12 +29,20 @@ async def store_worker(dev_client: Client, settings: Settings, reply_bytes: int)
     `settings`' task queue whose model asks for `calculator` every turn, with replies this long."""
     converter = build_data_converter(settings)
     client = Client(dev_client.service_client, namespace=dev_client.namespace, data_converter=converter)
-    activities = [
-        LLMActivities(BenchModel(ModelConfig(reply_bytes=reply_bytes)), PriceTable.load(None)).complete,
-        *ToolActivities.from_settings(settings).all(),
-    ]
+    activities = with_model(settings, BenchModel(ModelConfig(reply_bytes=reply_bytes)))
     async with build_worker(client, settings, activities=activities):
         yield client
+
+
+def with_model(settings: Settings, model: LLMProvider) -> list[Callable[..., Any]]:
+    """The worker's activities for `settings` (the product's and every declared tool's), with
+    `model` behind `llm.complete`."""
+    others = [
+        function
+        for function in [*build_activities(settings), *(tool.activity for tool in registry.all())]
+        if activity._Definition.must_from_callable(function).name != "llm.complete"
+    ]
+    return [LLMActivities(model, PriceTable.load(None)).complete, *others]
 
 
 async def run_agent(client: Client, queue: str, iterations: int, goal: str | None = None) -> WorkflowHistory:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from temporalio.converter import (
@@ -80,7 +81,7 @@ async def test_an_unreachable_endpoint_is_one_line_at_the_check(s3_settings: Set
     assert "\n" not in str(caught.value)
 
 
-def test_the_worker_refuses_to_start_on_a_missing_bucket(s3_server: S3Server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_worker_refuses_to_start_on_a_missing_bucket(s3_server: S3Server, tmp_path: Path) -> None:
     env = {
         **os.environ,
         **CREDENTIALS,

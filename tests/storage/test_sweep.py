@@ -1,0 +1,109 @@
+"""Retention: `worker.payload_sweep` deletes the objects of workflows Temporal no longer holds and
+keeps those of open runs and of closed runs within retention, which still replay from a fresh
+process afterwards; with the local directory and with an S3 bucket (moto's server)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+
+import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+from temporalio.worker import Replayer
+
+from common.converter import build_data_converter, storage_for
+from common.payload_store import LocalObjectStore, SweepableStore
+from common.payload_store_config import object_store_from_settings
+from common.settings import Settings
+from tests.storage.stored_agent import run_agent, store_worker
+from worker.payload_sweep import sweep
+from workflows.models import ResearchInput
+from workflows.registry import WORKFLOWS
+
+
+async def store_bytes(store: SweepableStore) -> int:
+    return sum(item.size for item in await store.list_objects())
+
+
+async def deleted(client: Client, workflow_id: str) -> None:
+    """What Temporal does once retention has passed: the run and its history are gone."""
+    await client.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+        )
+    )
+    deadline = time.monotonic() + 120
+    while True:  # the server deletes it in a background task (about 30 s on the dev server)
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+        except RPCError:
+            return
+        assert time.monotonic() < deadline, "the run was not deleted"
+        await asyncio.sleep(0.1)
+
+
+async def replays_fresh(client: Client, handle: WorkflowHandle, settings: Settings) -> None:
+    """Replays the run's history with a converter on a new driver, as a restarted worker would."""
+    store = object_store_from_settings(settings)
+    assert store is not None
+    fresh = dataclasses.replace(
+        build_data_converter(settings),
+        external_storage=storage_for(
+            LocalObjectStore(settings.payload_store_dir.resolve())
+            if settings.payload_store == "local"
+            else store,
+            settings.payload_store_threshold_bytes,
+        ),
+    )
+    await Replayer(workflows=WORKFLOWS, data_converter=fresh).replay_workflow(await handle.fetch_history())
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+async def test_the_sweep_keeps_what_retained_runs_need(
+    dev_client: Client, settings: Settings, s3_settings: Settings, task_queue: str, kind: str
+) -> None:
+    settings = (s3_settings if kind == "s3" else settings).model_copy(
+        update={"payload_store_threshold_bytes": 2000}
+    )
+    store = object_store_from_settings(settings)
+    assert store is not None
+    async with store_worker(dev_client, settings, reply_bytes=2048) as client:
+        gone = await run_agent(client, task_queue, 4)
+        gone_id = gone.workflow_id
+        kept = await run_agent(client, task_queue, 4)
+        # An open run: a report waiting for its approver.
+        running = await client.start_workflow(
+            "ResearchWorkflow",
+            ResearchInput(topic=f"open {uuid.uuid4().hex}", max_subtopics=2, approvers=["ana"]),
+            id=f"open-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
+        )
+        deadline = time.monotonic() + 60
+        while (await running.query("status")).get("pending_approval") is None:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        assert len(await store.scopes()) == 3
+        before = await store_bytes(store)
+
+        await deleted(client, gone_id)
+        dry = await sweep(client, store, delete=False, min_age_s=0)
+        assert dry.swept_scopes == [gone_id] and dry.kept_scopes == 2
+        assert await store_bytes(store) == before  # a dry run deletes nothing
+        young = await sweep(client, store, delete=True, min_age_s=3600)
+        assert young.swept_scopes == [] and young.young_scopes == 1  # just written: left alone
+        report = await sweep(client, store, delete=True, min_age_s=0)
+        assert report.swept_scopes == [gone_id] and report.swept_bytes > 0
+        after = await store_bytes(store)
+        assert after == before - report.swept_bytes and len(await store.scopes()) == 2
+
+        await replays_fresh(client, client.get_workflow_handle(kept.workflow_id), settings)
+        await replays_fresh(client, running, settings)
+        await running.terminate("test over")
+    if kind == "s3":
+        await store.aclose()  # type: ignore[attr-defined]
