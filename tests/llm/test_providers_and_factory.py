@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 from activities.llm.factory import build_llm_activities, build_provider
-from activities.llm.models import LLMRequest, Message, ToolSpec
-from activities.llm.pricing import PriceTable
+from activities.llm.models import LLMRequest, Message, ToolSpec, Usage
+from activities.llm.pricing import OFFLINE_MODEL_PRICE, ModelPrice, PriceTable, Quote
 from activities.llm.providers.anthropic import DEFAULT_ANTHROPIC_MODEL, AnthropicProvider
 from activities.llm.providers.offline import OfflineProvider
 from activities.llm.providers.openai import DEFAULT_OPENAI_MODEL, OpenAICompatibleProvider
@@ -160,3 +160,36 @@ async def test_research_workflow_runs_end_to_end_over_each_protocol(
     assert {step.removeprefix(workflow_id + "/") for step in per_step} >= {"plan", "synthesize"}
     assert all(count == 1 for count in per_step.values()), per_step
     assert result.usage.input_tokens > 0 and result.cost_usd >= 0
+
+
+def test_prices_come_from_genai_prices_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The maintained table prices Anthropic and OpenAI models, cache tokens at their own rates,
+    without a network: genai-prices' bundled snapshot, never a fetch at run time."""
+    import socket
+
+    from genai_prices import data_snapshot
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pricing tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    table = PriceTable.load(provider_id="anthropic")
+    usage = Usage(
+        input_tokens=1200, output_tokens=345, cache_creation_input_tokens=2048, cache_read_input_tokens=4096
+    )
+    haiku = table.price_for("claude-haiku-4-5-20251001")  # a dated snapshot: its model's price
+    assert haiku == ModelPrice(input=1.0, output=5.0, cache_write=1.25, cache_read=0.10)
+    assert table.quote("claude-haiku-4-5", usage) == Quote(
+        pytest.approx((1200 * 1.0 + 345 * 5.0 + 2048 * 1.25 + 4096 * 0.10) / 1e6), priced=True
+    )
+    assert table.is_priced("gpt-4o-mini")  # another provider's model, found by its name
+    assert not data_snapshot.get_snapshot().from_auto_update
+
+
+def test_unpriced_and_nominal_models() -> None:
+    table = PriceTable.load()
+    assert table.quote("house-model-7", Usage(input_tokens=1000)) == Quote(0.0, priced=False)
+    assert table.cost("house-model-7", Usage(input_tokens=1000)) == 0.0
+    # The offline model is nominally priced, so budgets behave as with a real model.
+    assert table.price_for("offline-model") == OFFLINE_MODEL_PRICE
+    assert table.quote("offline-model", Usage(input_tokens=1_000_000)) == Quote(1.0, priced=True)
