@@ -35,6 +35,16 @@ from inbox.runs import RunNotFound, Runs, TemporalRuns
 from inbox.sessions import SessionRegistry
 from workflows.models import ActionField, ApprovalDecision, ProposedAction
 
+__all__ = [
+    "build_app",
+    "format_time_left",
+    "format_usd",
+    "format_wait",
+    "format_when",
+    "is_long",
+    "targets_first",
+]
+
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 MAX_COMMENT = 2000

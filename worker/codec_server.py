@@ -49,6 +49,22 @@ from common.encryption import PayloadDecryptionError
 from common.payload_store import PayloadStoreError
 from common.settings import Settings, load_settings
 
+__all__ = [
+    "Access",
+    "AnswerTooLarge",
+    "BrowserSessions",
+    "CodecLimits",
+    "OriginPolicy",
+    "ProductPayloadCodec",
+    "TooManyReferences",
+    "UndecodablePayload",
+    "app_from_settings",
+    "build_app",
+    "is_store_reference",
+    "main",
+    "normalize_origins",
+]
+
 log = logging.getLogger("worker.codec_server")
 
 ALLOWED_METHODS = "POST, OPTIONS"
