@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # Outbound HTTP (webhooks, send_webhook, http_get) reaches public addresses only; these
     # comma-separated hosts or CIDRs are allowed anyway (common/egress.py), e.g. `10.0.0.0/8`.
     egress_allow_private: str = ""
+    # MCP tool servers (activities/mcp): a JSON file in the shared `mcpServers` format, with this
+    # product's keys beside each server. Empty: no MCP servers.
+    mcp_servers_file: str = ""
 
     # Delivery side effects (docs/operations.md). The ledger records sent email keys: a SQLite file by
     # default (workers on one host), PostgreSQL when DEDUPE_LEDGER_DSN is set (workers on many hosts).
