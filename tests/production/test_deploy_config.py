@@ -35,6 +35,8 @@ from tests.production.deploy_files import (
 )
 
 SETTINGS_VARIABLES = {name.upper() for name in Settings.model_fields}
+# Read by the AWS SDK's standard credential chain (the payload store's bucket), not by Settings.
+AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 SECRET_NAME = re.compile(r"PASSWORD|PWD|SECRET|TOKEN|API_KEY|PAYLOAD_KEYS")
 WORKER_SERVICES = ("worker", "codec-server")
 # Between SIGTERM and SIGKILL a worker needs its graceful-shutdown time plus this much to report the
@@ -90,7 +92,10 @@ def all_images() -> list[tuple[str, str]]:
 def test_every_image_is_pinned_to_a_version(where: str, image: str) -> None:
     name, _, tag = image.rpartition(":")
     assert name and "/" not in tag, f"{where}: {image} has no tag"
-    assert tag != "latest" and re.search(r"\d+\.\d+", tag), f"{where}: {image} is not pinned to a version"
+    dated_release = re.fullmatch(r"RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z", tag)  # MinIO's versions
+    assert tag != "latest" and (re.search(r"\d+\.\d+", tag) or dated_release), (
+        f"{where}: {image} is not pinned to a version"
+    )
 
 
 def test_secrets_in_compose_come_only_from_the_environment() -> None:
@@ -111,7 +116,9 @@ def test_secrets_in_compose_come_only_from_the_environment() -> None:
 @pytest.mark.parametrize("service", WORKER_SERVICES)
 def test_worker_variables_are_settings_and_their_values_load(service: str) -> None:
     environment = service_env(service)
-    unknown = {v for v in environment if v not in SETTINGS_VARIABLES and not v.startswith("OTEL_")}
+    unknown = {
+        v for v in environment if v not in SETTINGS_VARIABLES | AWS_CREDENTIALS and not v.startswith("OTEL_")
+    }
     assert not unknown, f"{service} sets variables no setting reads: {sorted(unknown)}"
     values = {
         name.lower(): interpolate(value, env={})
@@ -286,7 +293,7 @@ def test_k8s_config_keys_are_settings_and_load() -> None:
     secret = k8s_object("Secret", "ai-workflows-secrets")["stringData"]
     explicit = {e["name"] for _, d in k8s_documents() for e in _containers_env(d)}
     for variable in {*config, *secret, *explicit}:
-        assert variable in SETTINGS_VARIABLES or variable.startswith("OTEL_"), variable
+        assert variable in SETTINGS_VARIABLES | AWS_CREDENTIALS or variable.startswith("OTEL_"), variable
     assert all(value == "" for value in secret.values()), "the example Secret must hold no values"
     loaded = try_load_settings(**{k.lower(): v for k, v in config.items()}, _env_file=None)
     assert loaded.temporal_task_queue == DEFAULT_TASK_QUEUE
@@ -294,11 +301,53 @@ def test_k8s_config_keys_are_settings_and_load() -> None:
 
 def test_k8s_workers_do_not_keep_the_payload_store_in_a_per_pod_volume() -> None:
     """A payload one pod stored must be readable by every other pod (a run moves between workers):
-    with per-pod state volumes the local store has to be off."""
+    with per-pod state volumes the store is a bucket, never the local directory."""
     config = k8s_object("ConfigMap", "ai-workflows-config")["data"]
     volumes = k8s_object("Deployment", "ai-workflows-worker")["spec"]["template"]["spec"]["volumes"]
     per_pod = any("emptyDir" in volume for volume in volumes if volume["name"] == "state")
-    assert not per_pod or config.get("PAYLOAD_STORE") == "off"
+    assert not per_pod or config.get("PAYLOAD_STORE") in ("s3", "off")
+
+
+def test_k8s_uses_the_s3_payload_store_everywhere_it_is_read() -> None:
+    """Workers, the codec server (it resolves references for the Web UI) and the retention sweep
+    all reach the same bucket."""
+    config = k8s_object("ConfigMap", "ai-workflows-config")["data"]
+    loaded = try_load_settings(**{k.lower(): v for k, v in config.items()}, _env_file=None)
+    assert loaded.payload_store == "s3" and loaded.payload_store_s3_bucket
+    codec = k8s_object("Deployment", "ai-workflows-codec-server")["spec"]["template"]["spec"]["containers"][0]
+    from_config = {
+        e["name"]
+        for e in codec["env"]
+        if e.get("valueFrom", {}).get("configMapKeyRef", {}).get("name") == config_name()
+    }
+    assert {"PAYLOAD_STORE", "PAYLOAD_STORE_S3_BUCKET", "PAYLOAD_STORE_S3_PREFIX"} <= from_config
+    sweep = k8s_object("CronJob", "ai-workflows-payload-sweep")["spec"]["jobTemplate"]["spec"]["template"][
+        "spec"
+    ]
+    [container] = sweep["containers"]
+    assert container["command"] == ["python", "-m", "worker.payload_sweep", "--delete"]
+    assert {"configMapRef": {"name": config_name()}} in container["envFrom"]
+    assert sweep["securityContext"]["runAsNonRoot"] is True
+
+
+def config_name() -> str:
+    return str(k8s_object("ConfigMap", "ai-workflows-config")["metadata"]["name"])
+
+
+def test_compose_workers_and_codec_server_share_the_minio_bucket() -> None:
+    services = compose()["services"]
+    setup = " ".join(services["minio-setup"]["entrypoint"])
+    for service in WORKER_SERVICES:
+        environment = service_env(service)
+        assert environment["PAYLOAD_STORE"] == "s3", service
+        bucket = environment["PAYLOAD_STORE_S3_BUCKET"] or ""
+        assert f"mc mb --ignore-existing store/{bucket}" in setup, service
+        endpoint_host, endpoint_port = host_port(environment["AWS_ENDPOINT_URL"] or "")
+        assert endpoint_host == "minio" and endpoint_port in published_ports("minio")
+        # The workers' key is MinIO's root user, their secret its (required) root password.
+        assert environment["AWS_ACCESS_KEY_ID"] == service_env("minio")["MINIO_ROOT_USER"]
+        assert environment["AWS_SECRET_ACCESS_KEY"] == service_env("minio")["MINIO_ROOT_PASSWORD"]
+    assert services["worker"]["depends_on"]["minio-setup"]["condition"] == "service_completed_successfully"
 
 
 def _containers_env(document: dict[str, Any]) -> list[dict[str, Any]]:
