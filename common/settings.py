@@ -124,6 +124,16 @@ class Settings(BaseSettings):
     dedupe_ledger_path: Path = Path(".state/dedupe-ledger.sqlite3")
     dedupe_ledger_dsn: SecretStr | None = None
 
+    # Grounded answers (activities/retrieval): the index is a SQLite FTS5 file by default (one host),
+    # PostgreSQL full-text search when INDEX_DSN is set (workers on many hosts). With
+    # EMBEDDINGS_BASE_URL (an OpenAI-compatible `/v1` root) passages are also embedded and retrieved
+    # by cosine similarity, fused with the keyword ranking.
+    index_path: Path = Path(".state/index.sqlite3")
+    index_dsn: SecretStr | None = None
+    embeddings_base_url: str | None = None
+    embeddings_model: str = "nomic-embed-text"
+    embeddings_api_key: SecretStr | None = None
+
     # Approvals: where `approval.notify_escalation` POSTs a notice when a deadline passes undecided
     # (unset: a warning in the worker log only).
     approval_escalation_url: str | None = None
