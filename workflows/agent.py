@@ -18,9 +18,8 @@ from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.tools.builtin import READ_ONLY_TOOLS
-
     from activities.llm.models import LLMRequest, LLMResponse, Message, ToolSpec
+    from activities.tools.builtin import READ_ONLY_TOOLS
     from workflows.kit import KitWorkflow, RunContext, invalid_input
     from workflows.models import AgentCarryState, AgentInput, AgentResult
 

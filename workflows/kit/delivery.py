@@ -1,0 +1,105 @@
+"""Approve, then deliver: the ending most report-producing workflows share. With approvers the report
+waits for a decision on the whole report and its target; with `deliver_to` it is delivered once (the
+idempotency key `{workflow_id}/deliver`) by webhook, email or file.
+
+Workflow code only: the delivery is an activity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.delivery.activity import DeliveryActivities
+    from activities.delivery.models import DeliveryReceipt, DeliveryRequest
+    from activities.delivery.targets import parse_target
+    from workflows.actions import masked_url, proposed_action
+    from workflows.activity_options import DELIVERY
+    from workflows.approval import action_hash
+    from workflows.kit.context import RunContext
+    from workflows.models import ApprovalRecord, StepRecord
+
+__all__ = ["Delivered", "approve_and_deliver", "delivery_channel"]
+
+
+def delivery_channel(deliver_to: str | None) -> str | None:
+    """The channel of `deliver_to` ("webhook", "email", "file"); a bad target is `InvalidInput` (call
+    it before any step runs, so the run fails at once)."""
+    if deliver_to is None:
+        return None
+    try:
+        return parse_target(deliver_to).channel
+    except ValueError as error:
+        raise ApplicationError(str(error), type="InvalidInput", non_retryable=True) from None
+
+
+@dataclass
+class Delivered:
+    outcome: str  # "completed", "rejected", "delivery_failed"
+    approval: ApprovalRecord | None = None
+    receipt: DeliveryReceipt | None = None
+
+
+async def approve_and_deliver(
+    ctx: RunContext,
+    *,
+    what: str,
+    report: str,
+    deliver_to: str | None,
+    subject: str,
+    data: dict[str, Any],
+    shown: dict[str, Any] | None = None,
+) -> Delivered:
+    """`what`: how the reviewer's title names the report ("the research report"); `shown`: more
+    arguments the reviewer sees beside the report and the target (e.g. the topic)."""
+    channel = delivery_channel(deliver_to)
+    result = Delivered("completed")
+    if ctx.gate.can_approve:
+        arguments: dict[str, Any] = {**(shown or {}), "report": report}
+        masked: dict[str, str] = {}
+        if channel and deliver_to:
+            arguments["deliver_to"] = deliver_to
+            masked["deliver_to"] = masked_url(deliver_to)
+        action = proposed_action(
+            "delivery",
+            channel or "result",
+            arguments,
+            verb=f"Deliver {what} by {channel}" if channel else None,
+            shown=masked,
+        )
+        if not channel:
+            action.title = f"Deliver {what} as the workflow result (no delivery target)"
+        digest = action_hash("deliver", {"target": deliver_to, "report": report})
+        result.approval = await ctx.request_approval(action, digest)
+        if not result.approval.approved:
+            result.outcome = "rejected"
+            return result
+    if channel is None or deliver_to is None:
+        return result
+    ctx.set_phase("delivering")
+    request = DeliveryRequest(
+        target=deliver_to,
+        idempotency_key=f"{workflow.info().workflow_id}/deliver",
+        subject=subject,
+        body=report,
+        data=data,
+    )
+    try:
+        receipt: DeliveryReceipt = await workflow.execute_activity_method(
+            DeliveryActivities.deliver, request, summary=f"deliver {channel}", **DELIVERY.kwargs()
+        )
+    except ActivityError as error:
+        # The report is not lost: it is the result; the outcome says delivery did not happen.
+        result.outcome = "delivery_failed"
+        ctx.record(
+            StepRecord(step="deliver", kind="delivery", ok=False, detail=str(error.cause or error)[:300])
+        )
+        return result
+    result.receipt = receipt
+    detail = f"{receipt.channel} {receipt.detail}" + (" (duplicate)" if receipt.duplicate else "")
+    ctx.record(StepRecord(step="deliver", kind="delivery", detail=detail.strip()))
+    return result
