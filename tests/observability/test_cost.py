@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client
 
 from activities.llm.models import Usage
@@ -132,10 +133,14 @@ async def test_visibility_finds_runs_over_a_dollar(
 
 
 async def test_a_failed_attempt_is_counted_in_its_step_and_the_run_total(
-    ts_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
+    ts_client: Client,
+    anthropic_settings: Settings,
+    anthropic_server: AnthropicServer,
+    span_exporter: InMemorySpanExporter,
 ) -> None:
     """The plan step's first attempt is cut after message_start (its input was billed); the retry
-    answers. The step's tokens and cost, and the run's, count both attempts."""
+    answers. The step's tokens and cost, and the run's, count both attempts; the answering attempt's
+    span carries the retried tokens apart."""
     cut = Usage(input_tokens=3000, output_tokens=1)
     anthropic_server.script(Truncate(after_events=1, reply=Reply(usage=cut)), step="plan")
     async with build_worker(ts_client, anthropic_settings):
@@ -162,6 +167,21 @@ async def test_a_failed_attempt_is_counted_in_its_step_and_the_run_total(
     assert abs(status.cost_usd - sum(s.cost_usd for s in status.completed_steps)) < 1e-12
     assert status.usage.input_tokens == sum(s.input_tokens for s in status.completed_steps)
     assert abs(result.cost_usd - status.cost_usd) < 1e-12
+
+    [span] = [
+        s
+        for s in span_exporter.get_finished_spans()
+        if (s.attributes or {}).get("gen_ai.conversation.id") == handle.id
+        and (s.attributes or {}).get("ai_workflows.step") == "plan"
+        and "error.type" not in (s.attributes or {})
+    ]
+    attributes = span.attributes or {}
+    assert attributes["ai_workflows.retried.input_tokens"] == 3000
+    assert attributes["ai_workflows.retried.output_tokens"] == 1
+    assert attributes["ai_workflows.retried.attempts"] == 1
+    assert attributes["ai_workflows.retried.cost_usd"] == prices.cost(model, cut)
+    assert attributes["ai_workflows.cost_usd"] == plan.cost_usd
+    assert attributes["gen_ai.usage.output_tokens"] == answered.output_tokens
 
 
 def test_an_unpriced_step_shows_unpriced_not_zero() -> None:
