@@ -9,13 +9,16 @@ rates brings it to ~20 ms, measured on a 2-core machine.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 
 from common.search_attributes import cli_registrations
 
@@ -86,15 +89,59 @@ def wait_for_port(host: str, port: int, timeout_s: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-def main() -> int:
-    """`python -m common.devserver`: the dev server in the foreground until Ctrl-C."""
-    process = start_dev_server(quiet=False)
-    print("Temporal dev server on localhost:7233, Web UI http://localhost:8233, state in .state/")
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_like_ctrl_c() -> None:
+    """SIGTERM (a service manager, `kill`, `docker stop`) takes the Ctrl-C path: without this Python
+    dies at once, and the dev server (in a session of its own) and the worker are left running."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def ignore_stop_signals() -> None:
+    """While shutting down: a second Ctrl-C or SIGTERM must not cut the shutdown short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def stop_process(process: subprocess.Popen[bytes], how: int = signal.SIGTERM, timeout_s: float = 30.0) -> int:
+    """Ask `process` to stop (the dev server persists its state on SIGTERM), then wait; SIGKILL only
+    when it does not stop within `timeout_s`."""
+    if process.poll() is None:
+        process.send_signal(how)
     try:
+        return process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+def port_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=7233, help="Temporal frontend port (default 7233)")
+    parser.add_argument("--ui-port", type=int, default=8233, help="Web UI port (default 8233)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m common.devserver`: the dev server in the foreground until Ctrl-C or SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m common.devserver", description=main.__doc__)
+    port_arguments(parser)
+    args = parser.parse_args(argv)
+    stop_like_ctrl_c()
+    process = start_dev_server(port=args.port, ui_port=args.ui_port, quiet=False)
+    try:
+        wait_for_port("localhost", args.port)
+        print(
+            f"Temporal dev server on localhost:{args.port}, Web UI http://localhost:{args.ui_port}, "
+            "state in .state/",
+            flush=True,
+        )
         return process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        return process.wait()
+        return 0
+    finally:
+        ignore_stop_signals()
+        stop_process(process)
 
 
 if __name__ == "__main__":
