@@ -119,7 +119,9 @@ async def _excerpt(response: httpx.Response, limit: int = 200) -> str:
         raw, _ = await read_capped(response, ERROR_BODY_BYTES)
     except BodyError as error:
         return f" ({error})"
-    text = " ".join(raw.decode(response.encoding or "utf-8", errors="replace").split())
+    decoded = raw.decode(response.encoding or "utf-8", errors="replace")
+    # One line of printable text: a hostile body's control characters do not reach logs or the UI.
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in decoded).split())
     if not text:
         return ""
     return ": " + (text if len(text) <= limit else text[: limit - 3] + "...")
