@@ -19,8 +19,10 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm.models import LLMRequest, LLMResponse, Message, ToolSpec
+    from activities.mcp.models import McpToolInfo
     from activities.tools.builtin import READ_ONLY_TOOLS
     from workflows.kit import KitWorkflow, RunContext, invalid_input
+    from workflows.kit.mcp import discover_mcp_tools, mcp_servers_named, mcp_tools_from
     from workflows.models import AgentCarryState, AgentInput, AgentResult
 
 __all__ = ["AGENT_SYSTEM", "READ_ONLY_TOOLS", "AgentWorkflow"]
@@ -52,12 +54,13 @@ class AgentWorkflow(KitWorkflow):
             list(carried.messages) if carried else [Message.user_text(params.goal)]
         )
         self._tool_specs: list[ToolSpec] = []
+        self._mcp_tools: list[McpToolInfo] | None = carried.mcp_tools if carried else None
 
     @workflow.run
     async def run(self, params: AgentInput) -> AgentResult:
         check_internal_fields(params)
         ctx = self.ctx
-        self._tool_specs = ctx.offer_tools(params.tools)
+        await self._offer_tools(params)
         if params.carried is None:
             ctx.progress.announce_approvers(params.approvers)
         ctx.progress.publish()
@@ -71,7 +74,9 @@ class AgentWorkflow(KitWorkflow):
             if outcome is not None:
                 break
             if ctx.should_continue_as_new(params.continue_as_new_after_iterations):
-                carried = AgentCarryState(**await ctx.carry(messages=self._messages))
+                carried = AgentCarryState(
+                    **await ctx.carry(messages=self._messages, mcp_tools=self._mcp_tools)
+                )
                 workflow.continue_as_new(params.model_copy(update={"carried": carried}))
             response = await self._think()
             answer = response.text() or answer
@@ -101,6 +106,18 @@ class AgentWorkflow(KitWorkflow):
             runs=status.runs,
             **ctx.totals(),
         )
+
+    async def _offer_tools(self, params: AgentInput) -> None:
+        """Registered tools by name; MCP tools (`server__tool`, `server__*`) from the list discovery
+        recorded when the run started. A run without MCP tools issues no discovery at all."""
+        names = params.tools
+        if names is None or not mcp_servers_named(names):
+            self._tool_specs = self.ctx.offer_tools(names)
+            return
+        if self._mcp_tools is None:
+            self._mcp_tools = await discover_mcp_tools(names)
+        names, extra = mcp_tools_from(names, self._mcp_tools)
+        self._tool_specs = self.ctx.offer_tools(names, extra=extra)
 
     def _llm_request(self, step: int) -> LLMRequest:
         """The model's input, built from the run's state. The whole transcript goes in every request,

@@ -15,6 +15,7 @@ from temporalio.contrib.workflow_streams import WorkflowStreamState
 
 from activities.delivery.models import DeliveryReceipt
 from activities.llm.models import Message
+from activities.mcp.models import McpToolInfo
 
 ApprovalPolicy = Literal["reject", "approve"]
 ResearchDepth = Literal["quick", "deep"]
@@ -225,6 +226,8 @@ class AgentCarryState(RunCarry):
     """What an agent run hands to its next run when it continues-as-new: the conversation too."""
 
     messages: list[Message]
+    # The MCP tools discovery found when the run started: the next run keeps them, not a new list.
+    mcp_tools: list[McpToolInfo] | None = None
 
 
 class AgentInput(KitInput):

@@ -1,0 +1,151 @@
+"""MCP tools in a run: discovery (an activity, so the tool list is recorded in the run's history and
+the run keeps it whatever the server lists later) and `McpTool`, a `WorkflowTool` that sends one
+`tools/call` per call as the `mcp.call_tool` activity.
+
+    names, tools = await discover_mcp_tools(params.tools)      # when `mcp_servers_named(...)`
+    specs = ctx.offer_tools(names, extra=tools)
+
+A run names MCP tools as `{server}__{tool}`, or `{server}__*` for all of a server's allowed tools.
+
+Workflow code only: nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.llm.models import ToolSpec
+    from activities.mcp.activities import call_mcp_tool, list_mcp_tools
+    from activities.mcp.config import TOOL_SEPARATOR
+    from activities.mcp.models import McpCallRequest, McpListRequest, McpToolInfo
+    from activities.tools.declare import registry
+    from activities.tools.models import ToolObservation
+    from workflows.activity_options import LIVENESS_HEARTBEAT, PAYLOADS_TOO_LARGE, ActivityOptions
+    from workflows.kit.context import invalid_input
+    from workflows.kit.tools import InvalidArguments, WorkflowTool
+
+__all__ = [
+    "MCP_DISCOVERY",
+    "McpTool",
+    "discover_mcp_tools",
+    "mcp_call_options",
+    "mcp_servers_named",
+    "mcp_tools_from",
+]
+
+WILDCARD = "*"
+
+# Discovery: connecting may start a stdio server; a server that is down is retried for a while.
+MCP_DISCOVERY = ActivityOptions(
+    start_to_close=timedelta(minutes=2),
+    schedule_to_close=timedelta(minutes=5),
+    heartbeat=LIVENESS_HEARTBEAT,
+    retry=RetryPolicy(
+        initial_interval=timedelta(milliseconds=500),
+        maximum_interval=timedelta(seconds=10),
+        non_retryable_error_types=[PAYLOADS_TOO_LARGE],
+    ),
+)
+
+
+def mcp_call_options(info: McpToolInfo) -> ActivityOptions:
+    """A call may take its server's `callTimeoutSeconds` (plus a connect); a server that is down is
+    retried (`McpServerUnavailable`) for up to 10 minutes. Retrying an at-most-once call never sends it twice (the ledger)."""
+    return ActivityOptions(
+        start_to_close=timedelta(seconds=info.call_timeout_s + 60),
+        schedule_to_close=timedelta(seconds=max(600.0, 3 * info.call_timeout_s)),
+        heartbeat=LIVENESS_HEARTBEAT,
+        retry=RetryPolicy(
+            initial_interval=timedelta(milliseconds=500),
+            maximum_interval=timedelta(seconds=10),
+            non_retryable_error_types=[PAYLOADS_TOO_LARGE],
+        ),
+    )
+
+
+def mcp_servers_named(names: Sequence[str] | None) -> list[str]:
+    """The MCP servers `names` refer to (names with `__` that are no `@tool`), sorted."""
+    servers = {
+        name.split(TOOL_SEPARATOR, 1)[0]
+        for name in names or ()
+        if TOOL_SEPARATOR in name and name not in registry
+    }
+    return sorted(servers)
+
+
+async def discover_mcp_tools(names: Sequence[str]) -> list[McpToolInfo]:
+    """Lists the tools of the servers `names` refer to (one activity: the list goes into history).
+    A server the worker does not know fails the run: its input can never succeed."""
+    servers = mcp_servers_named(names)
+    found = await workflow.execute_activity(
+        list_mcp_tools,
+        McpListRequest(servers=servers),
+        summary=f"mcp discovery {', '.join(servers)}",
+        **MCP_DISCOVERY.kwargs(),
+    )
+    if found.unknown_servers:
+        raise invalid_input(
+            f"unknown MCP servers {found.unknown_servers}: not in the worker's MCP_SERVERS_FILE"
+        )
+    return found.tools
+
+
+def mcp_tools_from(names: Sequence[str], infos: Sequence[McpToolInfo]) -> tuple[list[str], list[McpTool]]:
+    """`names` with each `{server}__*` replaced by that server's tools, and the tools to offer."""
+    tools = [McpTool(info) for info in infos]
+    expanded: list[str] = []
+    for name in names:
+        server, _, tool = name.partition(TOOL_SEPARATOR)
+        matches = [t.name for t in tools if t.info.server == server] if tool == WILDCARD else [name]
+        expanded += [match for match in matches if match not in expanded]
+    return expanded, tools
+
+
+class McpTool(WorkflowTool):
+    """A tool of an MCP server, as discovery recorded it."""
+
+    def __init__(self, info: McpToolInfo) -> None:
+        self.info = info
+        self.name = info.name
+        self.needs_approval = info.needs_approval
+        # Every call that may change something carries a key (to the server in `_meta`; for
+        # at-most-once tools, into the ledger).
+        self.needs_key = not info.read_only
+
+    def spec(self) -> ToolSpec:
+        schema = self.info.input_schema or {"type": "object", "properties": {}}
+        return ToolSpec(name=self.name, description=self.info.description, input_schema=schema)
+
+    def parse(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The schema's top level only (required and unknown properties): the server checks the
+        rest and answers a bad call with an error the model reads."""
+        schema = self.info.input_schema
+        properties = schema.get("properties") or {}
+        missing = [name for name in schema.get("required") or () if name not in arguments]
+        if missing:
+            raise InvalidArguments(f"missing required arguments {missing}")
+        if schema.get("additionalProperties") is False:
+            unknown = sorted(set(arguments) - set(properties))
+            if unknown:
+                raise InvalidArguments(f"unknown arguments {unknown}; expected {sorted(properties)}")
+        return dict(arguments)
+
+    async def run(self, arguments: dict[str, Any], key: str | None, summary: str) -> ToolObservation:
+        request = McpCallRequest(
+            name=self.name,
+            server=self.info.server,
+            tool=self.info.tool,
+            arguments=arguments,
+            idempotency_key=key,
+            at_most_once=self.info.at_most_once,
+            call_timeout_s=self.info.call_timeout_s,
+        )
+        return await workflow.execute_activity(
+            call_mcp_tool, request, summary=summary, **mcp_call_options(self.info).kwargs()
+        )
