@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from temporalio.exceptions import ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
-StepKind = Literal["plan", "research", "synthesize", "agent", "chat"]
+StepKind = Literal["plan", "research", "synthesize", "agent", "chat", "answer"]
 
 
 class TextBlock(BaseModel):
@@ -65,6 +65,10 @@ class LLMRequest(BaseModel):
     # A run with a budget sets it: a model without a price fails (`UnpricedModel`) before the call
     # instead of costing an uncounted $0.
     require_price: bool = False
+    # A JSON schema the reply must follow: the provider enforces it where it can (Anthropic: a forced
+    # tool whose input is the reply; OpenAI-compatible: `response_format`), and the reply's text is
+    # then the JSON document. The caller still validates it.
+    response_schema: dict[str, Any] | None = None
 
 
 class Usage(BaseModel):

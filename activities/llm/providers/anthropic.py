@@ -6,6 +6,7 @@ with `max_retries=0`: Temporal owns retries, and each activity attempt is exactl
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 import httpx2
@@ -37,6 +38,7 @@ DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5-5"  # the current Sonnet: speed and q
 _RESPONSE_TIMEOUT_S = 600.0
 _CONNECT_TIMEOUT_S = 5.0
 _CACHE: CacheControlEphemeralParam = {"type": "ephemeral"}
+STRUCTURED_OUTPUT_TOOL = "respond"  # the forced tool of a request with `response_schema`
 
 
 class AnthropicProvider:
@@ -81,7 +83,19 @@ class AnthropicProvider:
                     if assembler.add(event):
                         # Billed from here on: kept in the heartbeat details if this attempt fails.
                         report_usage(assembler.usage or Usage(), assembler.model or None)
-        return assembler.reply()
+        reply = assembler.reply()
+        return structured_reply(reply) if request.response_schema is not None else reply
+
+
+def structured_reply(reply: ProviderReply) -> ProviderReply:
+    """The forced tool's input is the structured reply: as JSON text, as other providers give it."""
+    content: list[ContentBlock] = [
+        TextBlock(text=json.dumps(block.input))
+        if isinstance(block, ToolUseBlock) and block.name == STRUCTURED_OUTPUT_TOOL
+        else block
+        for block in reply.content
+    ]
+    return reply.model_copy(update={"content": content})
 
 
 def to_anthropic_messages(messages: list[Message], *, cache: bool) -> list[MessageParam]:
@@ -117,8 +131,18 @@ def _system_and_tools(request: LLMRequest) -> dict[str, Any]:
         if request.prompt_caching:
             system["cache_control"] = dict(_CACHE)  # type: ignore[typeddict-item]
         params["system"] = [system]
-    if request.tools:
-        tools = [_to_anthropic_tool(tool) for tool in request.tools]
+    tools = [_to_anthropic_tool(tool) for tool in request.tools]
+    if request.response_schema is not None:
+        # Tool-forced output: the model must call this tool, and its input follows the schema.
+        tools.append(
+            {
+                "name": STRUCTURED_OUTPUT_TOOL,
+                "description": "Reply with your answer as this tool's input.",
+                "input_schema": request.response_schema,
+            }
+        )
+        params["tool_choice"] = {"type": "tool", "name": STRUCTURED_OUTPUT_TOOL}
+    if tools:
         if request.prompt_caching:
             tools[-1]["cache_control"] = dict(_CACHE)  # type: ignore[typeddict-item]
         params["tools"] = tools

@@ -9,6 +9,8 @@ an agent turn, derived from the goal:
 - any other goal with `search_docs` available -> `search_docs` on the goal's words;
 - "webhook" / "email" with such a tool available -> `send_webhook` / `send_email` with the findings;
 - "[loop]" in the goal -> it keeps calling tools (exercises iteration caps and budgets).
+For a grounded answer (`step_kind="answer"`) it quotes the passage sentence that best matches the
+question, or says `no_answer` when none shares a word with it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from activities.llm.models import (
     Usage,
 )
 from activities.llm.providers.base import Heartbeat
+from activities.retrieval.grounding import CitedQuote, GeneratedAnswer, parse_prompt
+from activities.retrieval.query import keywords
 
 OFFLINE_MODEL = "offline-model"
 LABEL = "[offline model]"
@@ -85,6 +89,8 @@ class OfflineProvider:
             content, stop = [TextBlock(text=self._research(request))], "end_turn"
         elif request.step_kind == "synthesize":
             content, stop = [TextBlock(text=self._synthesize(request))], "end_turn"
+        elif request.step_kind == "answer":
+            content, stop = [TextBlock(text=self._answer(request))], "end_turn"
         elif request.step_kind == "agent" and request.tools:
             content = self._agent_turn(request)
             stop = "tool_use" if any(isinstance(b, ToolUseBlock) for b in content) else "end_turn"
@@ -119,6 +125,24 @@ class OfflineProvider:
         lines = [line.strip() for line in material.splitlines() if line.strip()]
         bullet_points = "\n".join(f"- {line[:200]}" for line in lines[:20])
         return f"{LABEL} Report (digest {_digest(material)})\n\n{bullet_points}"
+
+    def _answer(self, request: LLMRequest) -> str:
+        """A grounded answer: the sentence of the given passages that shares the most words with the
+        question, quoted exactly from its passage; `no_answer` when no passage shares any."""
+        question, passages = parse_prompt(_first_user_text(request))
+        wanted = set(keywords(question))
+        best: tuple[int, str, str] | None = None
+        for passage in passages:
+            for sentence in re.split(r"(?<=[.!?])\s+", passage.text):
+                overlap = len(wanted & set(keywords(sentence)))
+                if overlap and (best is None or overlap > best[0]):
+                    best = (overlap, passage.passage_id, sentence.strip())
+        if best is None:
+            return GeneratedAnswer(no_answer=True).model_dump_json()
+        _, passage_id, sentence = best
+        return GeneratedAnswer(
+            answer=f"{LABEL} {sentence}", citations=[CitedQuote(passage_id=passage_id, quote=sentence)]
+        ).model_dump_json()
 
     def _agent_turn(self, request: LLMRequest) -> list[ContentBlock]:
         goal = _first_user_text(request)

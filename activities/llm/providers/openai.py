@@ -89,6 +89,11 @@ def chat_request_body(request: LLMRequest, model: str) -> dict[str, Any]:
         "stream": True,
         "stream_options": {"include_usage": True},
     }
+    if request.response_schema is not None:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "response", "schema": request.response_schema},
+        }
     if request.tools:
         body["tools"] = [
             {
