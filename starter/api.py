@@ -141,7 +141,10 @@ def check_input(params: ResearchInput | AgentInput) -> None:
         if isinstance(params, ResearchInput):
             delivery_channel(params.deliver_to)
         else:
-            choose_tools(registered_tools(), params.tools, bool(params.approvers))
+            registered = registered_tools()
+            # MCP tools (`server__tool`) are known to the worker only: it checks them at start.
+            named = params.tools and [n for n in params.tools if n in registered or "__" not in n]
+            choose_tools(registered, named if params.tools is not None else None, bool(params.approvers))
     except ApplicationError as error:
         raise StarterError(f"invalid input: {error.message}") from None
 

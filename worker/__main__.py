@@ -15,6 +15,7 @@ import logging
 import signal
 from typing import Literal
 
+from activities.mcp.startup import McpStartupError, check_mcp_servers
 from common import metrics, search_attributes
 from common.client import TemporalUnreachable, connect
 from common.payload_store import PayloadStoreError
@@ -39,8 +40,10 @@ async def main(role: Role = "all") -> int:
     try:
         # A missing bucket or bad credentials: one line now, not failed workflow tasks later.
         await check_payload_store(settings)
+        if role != "workflows":  # a bad MCP_SERVERS_FILE or an unreachable server: one line now
+            await check_mcp_servers(settings)
         client = await connect(settings)
-    except (TemporalUnreachable, PayloadStoreError) as error:
+    except (TemporalUnreachable, PayloadStoreError, McpStartupError) as error:
         log.error("%s", error)
         return 1
     missing = await search_attributes.missing_on_server(client)

@@ -27,6 +27,7 @@ from temporalio.worker import Interceptor, WorkerConfig
 from activities.approval_notify import ApprovalNotifier
 from activities.delivery.activity import DeliveryActivities
 from activities.llm.factory import build_llm_activities
+from activities.mcp.activities import MCP_ACTIVITIES
 from activities.resources import ResourcesInterceptor, WorkerResources
 from activities.tool_tracing import ToolTracingInterceptor
 from activities.tools import builtin as _builtin  # noqa: F401 - declares (registers) the built-in tools
@@ -98,11 +99,12 @@ def product_workflows() -> list[type]:
 
 
 def product_activities(settings: Settings) -> list[Callable[..., Any]]:
-    """The product's own activities besides the tools: the model, report delivery, escalation."""
+    """The product's own activities besides the tools: the model, report delivery, escalation, and
+    MCP tool servers' discovery and calls."""
     llm = build_llm_activities(settings)
     deliveries = DeliveryActivities.from_settings(settings)
     notifier = ApprovalNotifier.from_settings(settings)
-    return [llm.complete, deliveries.deliver, notifier.notify_escalation]
+    return [llm.complete, deliveries.deliver, notifier.notify_escalation, *MCP_ACTIVITIES]
 
 
 class AiWorkflowsPlugin(SimplePlugin):
