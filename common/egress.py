@@ -177,7 +177,9 @@ def _is_ip(host: str) -> bool:
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, backend: GuardedBackend, verify: typing.Any, limits: httpx.Limits) -> None:
-        super().__init__(verify=verify, trust_env=False, limits=limits)
+        # trust_env here reaches only the TLS context (SSL_CERT_FILE / SSL_CERT_DIR for a private CA);
+        # proxies come from the client, which ignores the environment.
+        super().__init__(verify=verify, trust_env=True, limits=limits)
         # httpx has no public hook for the network backend: swap it into the pool it just built.
         # tests/delivery/test_egress.py fails if a new httpx stops honouring it.
         pool = self._pool

@@ -121,3 +121,13 @@ async def test_environment_proxies_are_ignored(monkeypatch: pytest.MonkeyPatch) 
     async with egress_client(EgressPolicy(), timeout=httpx.Timeout(5.0)) as client:
         with pytest.raises(EgressRefused, match=r"10\.9\.8\.7"):
             await client.get("http://10.9.8.7/")
+
+
+async def test_a_private_ca_from_ssl_cert_file_is_trusted(
+    tls_server: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Operators trust an internal CA the standard way; the egress client keeps honouring it."""
+    port, cert = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    async with egress_client(parse_allow_private("127.0.0.1"), timeout=httpx.Timeout(5.0)) as client:
+        assert (await client.get(f"https://127.0.0.1:{port}/")).text == "ok"
