@@ -9,23 +9,37 @@ from __future__ import annotations
 
 import asyncio
 import re
+import statistics
 import time
 
 import httpx
+import pytest
 from starlette.testclient import TestClient
 
 from common.settings import Settings
 from inbox.app import build_app
 from inbox.limits import LoginLimits
-from inbox.passwords import hash_password
+from inbox.passwords import hash_password, verify_password
 from tests.inbox.conftest import PASSWORDS
 from tests.inbox.inbox_process import inbox_process
 from tests.inbox.recording import RecordingRuns
 
 BURST = 30
-# Today's code checked each password on the event loop: 30 production-cost checks held /healthz
-# for 1.5 s or more. Off the loop, a probe waits for nothing but the loop's own work.
-HEALTHZ_BOUND_S = 0.25
+# Checked on the event loop, a probe during the burst waits for most of the 30 checks (1.3 s
+# measured); off the loop, for none. The bound is the time of 10 checks, measured here, so it scales
+# with the machine's load as the checks themselves do: under it, no probe waited for even a third.
+CHECKS_IN_BOUND = 10
+
+
+@pytest.fixture(scope="module")
+def healthz_bound_s() -> float:
+    stored = hash_password("a production-cost hash")
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        verify_password("a wrong password", stored)
+        timings.append(time.perf_counter() - started)
+    return CHECKS_IN_BOUND * statistics.median(timings)
 
 
 class FakeClock:
@@ -82,7 +96,9 @@ async def wrong_passwords_with_healthz_probes(base_url: str) -> tuple[list[httpx
             await browser.aclose()
 
 
-async def test_thirty_wrong_passwords_meet_the_limit_and_healthz_stays_fast(reviewers_setting: str) -> None:
+async def test_thirty_wrong_passwords_meet_the_limit_and_healthz_stays_fast(
+    reviewers_setting: str, healthz_bound_s: float
+) -> None:
     with inbox_process(production_env(reviewers_setting)) as base_url:
         responses, latencies = await wrong_passwords_with_healthz_probes(base_url)
         async with httpx.AsyncClient(base_url=base_url) as browser:
@@ -98,13 +114,16 @@ async def test_thirty_wrong_passwords_meet_the_limit_and_healthz_stays_fast(revi
     locked = next(response for response in responses if response.status_code == 429)
     assert "Too many sign-in attempts for this reviewer. Try again in 5 min" in locked.text
     assert int(locked.headers["retry-after"]) == 300
-    print(f"healthz during the burst: {len(latencies)} probes, max {max(latencies) * 1000:.0f} ms")
-    assert max(latencies) < HEALTHZ_BOUND_S
+    print(
+        f"healthz during the burst: {len(latencies)} probes, max {max(latencies) * 1000:.0f} ms "
+        f"(bound {healthz_bound_s * 1000:.0f} ms)"
+    )
+    assert max(latencies) < healthz_bound_s
     # The right password does not get in while the lockout lasts (it is not even checked).
     assert right.status_code == 429 and "Signed in as" not in right.text
 
 
-async def test_password_checks_run_off_the_event_loop(reviewers_setting: str) -> None:
+async def test_password_checks_run_off_the_event_loop(reviewers_setting: str, healthz_bound_s: float) -> None:
     """All 30 guesses checked (limits raised): the loop still answers /healthz at once."""
     env = production_env(
         reviewers_setting, inbox_login_max_attempts="100", inbox_login_max_attempts_per_address="100"
@@ -112,8 +131,11 @@ async def test_password_checks_run_off_the_event_loop(reviewers_setting: str) ->
     with inbox_process(env) as base_url:
         responses, latencies = await wrong_passwords_with_healthz_probes(base_url)
     assert [response.status_code for response in responses] == [401] * BURST
-    print(f"healthz during 30 checks: {len(latencies)} probes, max {max(latencies) * 1000:.0f} ms")
-    assert max(latencies) < HEALTHZ_BOUND_S
+    print(
+        f"healthz during 30 checks: {len(latencies)} probes, max {max(latencies) * 1000:.0f} ms "
+        f"(bound {healthz_bound_s * 1000:.0f} ms)"
+    )
+    assert max(latencies) < healthz_bound_s
 
 
 def sign_in_attempt(web: TestClient, name: str, password: str) -> int:
