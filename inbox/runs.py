@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from common import search_attributes as sa
+from common.run_summary import headline
 from workflows.models import ApprovalDecision, ApprovalRecord, ProposedAction, WorkflowStatus
 
 AWAITING_APPROVAL = "awaiting_approval"
@@ -31,7 +32,6 @@ CHANGED_MESSAGE = (
     "The proposed action changed after this page showed it, so nothing was decided. "
     "Review the action as it is now and decide again."
 )
-GOAL_KEYS = ("goal", "topic")  # ResearchWorkflow input has `topic`, AgentWorkflow input `goal`
 
 
 @dataclass(frozen=True)
@@ -204,17 +204,13 @@ class TemporalRuns:
 
 
 def _goal_in(value: object) -> str | None:
-    for key in GOAL_KEYS:
-        if isinstance(value, dict) and isinstance(value.get(key), str):
-            return str(value[key])
-    return None
+    """Any workflow's subject (goal, topic, question, ...): see `common.run_summary.headline`."""
+    return headline(value)
 
 
 def _goal_from_memo(memo: object) -> str | None:
-    """The goal or topic the starter put in the memo (`memo.input`, shortened to 200 characters)."""
-    if not isinstance(memo, dict):
-        return None
-    return _goal_in(memo.get("input")) or _goal_in(memo)
+    """The subject the starter put in the memo (`memo.input`, shortened to 200 characters)."""
+    return headline(memo)
 
 
 def _reason(error: BaseException) -> str:

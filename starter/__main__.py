@@ -1,4 +1,4 @@
-"""`python -m starter`: research, agent, approve, reject, status, watch, demo.
+"""`python -m starter`: research, agent, start (any kit workflow), approve, reject, status, watch, demo.
 
 Each command is a thin shell over an async function of `starter.api` / `starter.watch`; an error a
 person can act on prints one line on stderr and exits 1.
@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.tools.catalog import TOOLS
+from activities.tools.declare import registry
 from common.client import TemporalUnreachable, connect
 from common.process_exit import exit_now
 from common.settings import Settings, load_settings
@@ -25,11 +26,17 @@ from workflows.models import AgentInput, ResearchInput
 
 
 def _tool_list(value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(TOOLS))
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown tool(s) {', '.join(unknown)}; known: {', '.join(TOOLS)}")
-    return names
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _json_object(value: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON: {error.msg} at character {error.pos}") from None
+    if not isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError("the input must be a JSON object")
+    return parsed
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     agent = commands.add_parser("agent", help="start an AgentWorkflow on GOAL")
     agent.add_argument("goal", metavar="GOAL")
-    agent.add_argument("--tools", type=_tool_list, metavar="A,B", help=f"tools to offer: {', '.join(TOOLS)}")
+    agent.add_argument(
+        "--tools", type=_tool_list, metavar="A,B", help=f"tools to offer: {', '.join(registry.names())}"
+    )
     agent.add_argument("--max-iterations", type=int, metavar="N")
     agent.add_argument(
         "--pause-on-budget",
@@ -106,6 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the budget is spent, ask the approvers for a top-up instead of ending",
     )
     _add_run_options(agent)
+
+    start = commands.add_parser(
+        "start", help="start any kit workflow by its type name, e.g. TicketTriageWorkflow"
+    )
+    start.add_argument("workflow_type", metavar="TYPE")
+    start.add_argument(
+        "--input", type=_json_object, default={}, metavar="JSON", help="the input, a JSON object"
+    )
+    start.add_argument("--id", dest="workflow_id", help="workflow id (default: generated)")
+    start.add_argument(
+        "--wait", action="store_true", help="print progress until the run ends, then the result"
+    )
 
     approve = commands.add_parser("approve", help="approve the pending action of run ID")
     _add_decision_options(approve)
@@ -192,6 +213,18 @@ async def _agent(client: Client, settings: Settings, args: argparse.Namespace) -
     return await follow(client, handle.id) if args.wait else 0
 
 
+async def _start(client: Client, settings: Settings, args: argparse.Namespace) -> int:
+    handle = await api.start_workflow(
+        client,
+        args.workflow_type,
+        args.input,
+        task_queue=settings.temporal_task_queue,
+        workflow_id=args.workflow_id,
+    )
+    print(f"started {handle.id}", flush=True)
+    return await follow(client, handle.id) if args.wait else 0
+
+
 async def _decide(client: Client, args: argparse.Namespace, *, approved: bool) -> int:
     recorded = await api.approve(
         client,
@@ -212,6 +245,8 @@ async def _dispatch(client: Client, settings: Settings, args: argparse.Namespace
         return await _research(client, settings, args)
     if args.command == "agent":
         return await _agent(client, settings, args)
+    if args.command == "start":
+        return await _start(client, settings, args)
     if args.command in ("approve", "reject"):
         return await _decide(client, args, approved=args.command == "approve")
     if args.command == "status":

@@ -8,11 +8,11 @@ service can catch one type.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
+from temporalio import workflow
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -25,6 +25,10 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from common.redact import redact_url
+from common.run_summary import headline
+from common.settings import load_settings
+from workflows.kit.delivery import delivery_channel
 from workflows.kit.tools import choose_tools, registered_tools
 from workflows.models import (
     AgentInput,
@@ -35,7 +39,6 @@ from workflows.models import (
     ResearchResult,
     WorkflowStatus,
 )
-from workflows.research import ResearchWorkflow, delivery_channel
 
 DEFAULT_TASK_QUEUE = "ai-workflows"
 RESEARCH_WORKFLOW = "ResearchWorkflow"
@@ -61,23 +64,18 @@ def new_workflow_id(kind: str) -> str:
 def redact_target(target: str | None) -> str | None:
     """A delivery target fit for memo and Web UI: no credentials, query string or fragment (webhook
     URLs often carry a token there)."""
-    if not target:
-        return target
-    if target.startswith(("http://", "https://")):
-        parts = urlsplit(target)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{host}{port}{parts.path}"
-    return target
+    return redact_url(target) if target else target
 
 
-def input_summary(params: ResearchInput | AgentInput) -> dict[str, Any]:
+def input_summary(params: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
     """The input as the memo and Web UI show it: every option, long text shortened, no secrets."""
-    summary = params.model_dump(mode="json", exclude_none=True)
-    for text_field in ("topic", "goal"):
-        if text_field in summary and len(summary[text_field]) > 200:
-            summary[text_field] = summary[text_field][:200] + "..."
-    if "deliver_to" in summary:
+    summary = (
+        params.model_dump(mode="json", exclude_none=True) if isinstance(params, BaseModel) else dict(params)
+    )
+    for key, value in summary.items():
+        if isinstance(value, str) and len(value) > 200:
+            summary[key] = value[:200] + "..."
+    if isinstance(summary.get("deliver_to"), str):
         summary["deliver_to"] = redact_target(summary["deliver_to"])
     return summary
 
@@ -88,25 +86,84 @@ def _details(title: str, summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+async def start_workflow(
+    client: Client,
+    workflow_type: str,
+    params: BaseModel | Mapping[str, Any],
+    *,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    workflow_id: str | None = None,
+    result_type: type | None = None,
+) -> WorkflowHandle[Any, Any]:
+    """Start any kit workflow by its type name (the public contract), with a Web UI summary and
+    details and a memo of the input (shortened, without secrets) that the inbox and `status` read.
+    A JSON-object input of a workflow this process knows is validated first (one-line error)."""
+    model = input_model_of(workflow_type)
+    if model is not None and not isinstance(params, BaseModel):
+        params = build_input(model, **params)
+    if isinstance(params, ResearchInput | AgentInput):
+        check_input(params)
+    summary = input_summary(params)
+    subject = headline(summary, 100)
+    return await _start(
+        lambda: client.start_workflow(
+            workflow_type,
+            params,
+            id=workflow_id or new_workflow_id(_id_prefix(workflow_type)),
+            task_queue=task_queue,
+            result_type=result_type,
+            static_summary=f"{_title(workflow_type)}: {subject}" if subject else _title(workflow_type),
+            static_details=_details(_title(workflow_type), summary),
+            memo={"input": summary, "started_by": "starter"},
+        )
+    )
+
+
+def input_model_of(workflow_type: str) -> type[BaseModel] | None:
+    """The input model of a workflow type registered in this process (the product's and the
+    installed extensions'), or None."""
+    for cls in known_workflows():
+        definition = workflow._Definition.from_class(cls)
+        if definition is None or definition.name != workflow_type:
+            continue
+        arg_types = definition.arg_types or []
+        if arg_types and isinstance(arg_types[0], type) and issubclass(arg_types[0], BaseModel):
+            return arg_types[0]
+    return None
+
+
+def known_workflows() -> list[type]:
+    from worker.plugin import load_extensions, product_workflows
+
+    try:
+        extensions = load_extensions(load_settings())
+    except Exception:  # a broken extension is the worker's to report; the starter starts by name
+        extensions = []
+    return product_workflows() + [w for e in extensions for w in e.workflows]
+
+
+def _title(workflow_type: str) -> str:
+    return workflow_type.removesuffix("Workflow") or workflow_type
+
+
+def _id_prefix(workflow_type: str) -> str:
+    return _title(workflow_type).lower()
+
+
 async def start_research(
     client: Client,
     params: ResearchInput,
     *,
     task_queue: str = DEFAULT_TASK_QUEUE,
     workflow_id: str | None = None,
-) -> WorkflowHandle[ResearchWorkflow, ResearchResult]:
-    check_input(params)
-    summary = input_summary(params)
-    return await _start(
-        lambda: client.start_workflow(
-            ResearchWorkflow.run,
-            params,
-            id=workflow_id or new_workflow_id("research"),
-            task_queue=task_queue,
-            static_summary=f"Research: {params.topic[:100]}",
-            static_details=_details("Research", summary),
-            memo={"input": summary, "started_by": "starter"},
-        )
+) -> WorkflowHandle[Any, ResearchResult]:
+    return await start_workflow(
+        client,
+        RESEARCH_WORKFLOW,
+        params,
+        task_queue=task_queue,
+        workflow_id=workflow_id,
+        result_type=ResearchResult,
     )
 
 
@@ -117,20 +174,13 @@ async def start_agent(
     task_queue: str = DEFAULT_TASK_QUEUE,
     workflow_id: str | None = None,
 ) -> WorkflowHandle[Any, AgentResult]:
-    check_input(params)
-    summary = input_summary(params)
-    # By type name, the public contract: the starter works against any worker that registers it.
-    return await _start(
-        lambda: client.start_workflow(
-            AGENT_WORKFLOW,
-            params,
-            id=workflow_id or new_workflow_id("agent"),
-            task_queue=task_queue,
-            result_type=AgentResult,
-            static_summary=f"Agent: {params.goal[:100]}",
-            static_details=_details("Agent", summary),
-            memo={"input": summary, "started_by": "starter"},
-        )
+    return await start_workflow(
+        client,
+        AGENT_WORKFLOW,
+        params,
+        task_queue=task_queue,
+        workflow_id=workflow_id,
+        result_type=AgentResult,
     )
 
 
@@ -249,18 +299,26 @@ async def describe_run(client: Client, workflow_id: str) -> tuple[str, WorkflowE
     return description.workflow_type, description.status
 
 
-async def get_result(client: Client, workflow_id: str) -> ResearchResult | AgentResult:
-    """Wait for the run's result (typed by its workflow type); a failed run raises `StarterError`."""
+async def get_result(client: Client, workflow_id: str) -> Any:
+    """Wait for the run's result: a `ResearchResult` / `AgentResult` for the shipped workflows, the
+    result's model for another known workflow type, else its plain JSON value. A failed run raises
+    `StarterError`."""
     workflow_type, _ = await describe_run(client, workflow_id)
-    result_type: type[ResearchResult] | type[AgentResult] = (
-        AgentResult if workflow_type == AGENT_WORKFLOW else ResearchResult
-    )
+    result_type = result_model_of(workflow_type)
     try:
         return await client.get_workflow_handle(workflow_id, result_type=result_type).result()
     except WorkflowFailureError as error:
         raise StarterError(f"{workflow_id}: the run failed: {_cause_message(error.cause)}") from None
     except RPCError as error:
         raise _rpc_error(workflow_id, error) from None
+
+
+def result_model_of(workflow_type: str) -> type | None:
+    for cls in known_workflows():
+        definition = workflow._Definition.from_class(cls)
+        if definition is not None and definition.name == workflow_type and definition.ret_type is not None:
+            return definition.ret_type if isinstance(definition.ret_type, type) else None
+    return None
 
 
 def _cause_message(cause: BaseException) -> str:

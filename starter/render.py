@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from starter.watch import PhaseChanged, ProgressEvent, RunEnded, StepCompleted
 from workflows.models import (
@@ -150,20 +153,41 @@ def event_line(event: ProgressEvent) -> str:
     raise TypeError(f"unknown event {event!r}")
 
 
-def result_text(result: ResearchResult | AgentResult) -> str:
+def result_text(result: Any) -> str:
+    """A result for the terminal: the shipped workflows' in their own shape; any other kit
+    workflow's as its JSON, then the totals every kit result has (steps, usage, cost)."""
     if isinstance(result, ResearchResult):
         lines = [f"# {result.topic}", "", result.report, ""]
         lines.append(f"subtopics: {', '.join(result.subtopics)}")
         if result.failed_subtopics:
             lines.append(f"failed subtopics: {', '.join(result.failed_subtopics)}")
         extra: dict[str, Any] = {"outcome": result.outcome}
-    else:
+    elif isinstance(result, AgentResult):
         lines = [f"goal: {result.goal}", "", result.answer, ""]
         extra = {"outcome": result.outcome, "iterations": result.iterations}
+    else:
+        return _generic_result_text(result)
     extra["steps"] = len(result.steps)
     extra["tokens"] = f"{result.usage.input_tokens} in / {result.usage.output_tokens} out"
     extra["cost"] = cost_text(result.cost_usd, result.steps)
     lines.append("  ".join(f"{key}: {value}" for key, value in extra.items()))
+    return "\n".join(lines)
+
+
+def _generic_result_text(result: Any) -> str:
+    data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    if not isinstance(data, dict):
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    shown = {key: value for key, value in data.items() if key not in ("steps", "usage", "cost_usd")}
+    lines = [json.dumps(shown, indent=2, ensure_ascii=False), ""]
+    steps = [StepRecord.model_validate(step) for step in data.get("steps") or []]
+    usage = UsageTotals.model_validate(data.get("usage") or {})
+    totals = {
+        "steps": len(steps),
+        "tokens": f"{usage.input_tokens} in / {usage.output_tokens} out",
+        "cost": cost_text(float(data.get("cost_usd") or 0.0), steps),
+    }
+    lines.append("  ".join(f"{key}: {value}" for key, value in totals.items()))
     return "\n".join(lines)
 
 

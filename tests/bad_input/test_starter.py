@@ -27,8 +27,8 @@ CLI_ROWS = [
     (
         "unknown tool",
         ("agent", "tides", "--tools", "teleport"),
-        2,
-        "error: argument --tools: unknown tool(s) teleport",
+        1,
+        "error: invalid input: unknown tools ['teleport']",
     ),
     (
         "input over the limits",
