@@ -32,6 +32,7 @@ __all__ = [
     "Resolver",
     "egress_client",
     "parse_allow_private",
+    "parse_origin",
     "system_resolver",
 ]
 
@@ -41,6 +42,7 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 # Only encodings the bounded reader (common/http_body.py) decodes step by step.
 ACCEPT_ENCODING = "gzip, deflate"
 _DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+DEFAULT_PORT = {"http": 80, "https": 443}
 
 
 class EgressRefused(Exception):
@@ -105,6 +107,22 @@ def parse_allow_private(text: str) -> EgressPolicy:
             raise ValueError(f"{entry!r} is neither a host name nor an IP address or network")
         hosts.add(entry.lower().rstrip("."))
     return EgressPolicy(frozenset(hosts), tuple(networks))
+
+
+def parse_origin(entry: str) -> tuple[str, str, int]:
+    """An allowlist entry (TOOLS_HTTP_ALLOWLIST) as (scheme, host, port): `https://h`, `http://h:8080`,
+    `h:8443` (https), `h` (https on 443). `ValueError` for anything else (a path, credentials, ftp)."""
+    text = entry.strip().lower()
+    expected = f"entry {entry!r}: expected [http(s)://]HOST[:PORT]"
+    try:
+        parsed = httpx.URL(text if "://" in text else f"https://{text}")
+    except (httpx.InvalidURL, TypeError):
+        raise ValueError(expected) from None
+    if parsed.scheme not in DEFAULT_PORT or not parsed.host or parsed.userinfo:
+        raise ValueError(expected)
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
+        raise ValueError(expected)
+    return parsed.scheme, parsed.host, parsed.port or DEFAULT_PORT[parsed.scheme]
 
 
 async def system_resolver(host: str, port: int) -> list[str]:

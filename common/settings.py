@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     worker_plugins: str = ""
 
     # Tools
-    tools_http_allowlist: str = ""  # comma-separated host names http_get may fetch
+    tools_http_allowlist: str = ""  # comma-separated origins http_get may fetch (common/egress.py)
     tools_http_max_bytes: int = Field(default=200_000, gt=0)
     tools_http_timeout_s: float = Field(default=10.0, gt=0)
     tools_docs_dir: Path = Path(__file__).resolve().parent.parent / "docs" / "corpus"
@@ -224,6 +224,16 @@ class Settings(BaseSettings):
         from common.egress import parse_allow_private
 
         parse_allow_private(value)  # a bad entry stops the process at start
+        return value
+
+    @field_validator("tools_http_allowlist")
+    @classmethod
+    def _tools_http_allowlist_parses(cls, value: str) -> str:
+        from common.egress import parse_origin
+
+        for entry in value.split(","):
+            if entry.strip():
+                parse_origin(entry)  # a bad entry stops the process at start, not the first fetch
         return value
 
     @field_validator("dedupe_ledger_dsn")

@@ -22,7 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from activities.resources import resources
 from activities.tools.declare import tool
 from activities.tools.models import ToolObservation
+from common.egress import DEFAULT_PORT as _DEFAULT_PORT
 from common.egress import EgressRefused
+from common.egress import parse_origin as allowed_origin
 from common.http_body import BodyError, read_capped
 
 MAX_REDIRECTS = 5
@@ -46,9 +48,6 @@ class TransientFetchError(Exception):
     """The server may answer next time (a 5xx or 429): the activity raises it so Temporal retries."""
 
 
-_DEFAULT_PORT = {"http": 80, "https": 443}
-
-
 @dataclass(frozen=True)
 class HttpGetLimits:
     allowlist: frozenset[str]  # TOOLS_HTTP_ALLOWLIST entries (see `allowed_origin`)
@@ -57,22 +56,10 @@ class HttpGetLimits:
 
     def __post_init__(self) -> None:
         for entry in self.allowlist:
-            allowed_origin(entry)  # a bad entry stops the worker at start, not the first fetch
-
-
-def allowed_origin(entry: str) -> tuple[str, str, int]:
-    """An allowlist entry as (scheme, host, port): `https://h`, `http://h:8080`, `h:8443` (https),
-    `h` (https on 443). `ValueError` for anything else (a path, credentials, another scheme)."""
-    text = entry.strip().lower()
-    try:
-        parsed = httpx.URL(text if "://" in text else f"https://{text}")
-    except (httpx.InvalidURL, TypeError) as error:
-        raise ValueError(f"TOOLS_HTTP_ALLOWLIST entry {entry!r}: {error}") from None
-    if parsed.scheme not in _DEFAULT_PORT or not parsed.host or parsed.userinfo:
-        raise ValueError(f"TOOLS_HTTP_ALLOWLIST entry {entry!r}: expected [http(s)://]HOST[:PORT]")
-    if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
-        raise ValueError(f"TOOLS_HTTP_ALLOWLIST entry {entry!r}: expected [http(s)://]HOST[:PORT]")
-    return parsed.scheme, parsed.host, parsed.port or _DEFAULT_PORT[parsed.scheme]
+            try:
+                allowed_origin(entry)
+            except ValueError as error:
+                raise ValueError(f"TOOLS_HTTP_ALLOWLIST {error}") from None
 
 
 def _shown(origin: tuple[str, str, int]) -> str:

@@ -131,3 +131,13 @@ async def test_a_private_ca_from_ssl_cert_file_is_trusted(
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     async with egress_client(parse_allow_private("127.0.0.1"), timeout=httpx.Timeout(5.0)) as client:
         assert (await client.get(f"https://127.0.0.1:{port}/")).text == "ok"
+
+
+@pytest.mark.parametrize(
+    "entry", ["ftp://api.example.com", "https://api.example.com/v1", "u:p@api.example.com"]
+)
+def test_a_bad_http_allowlist_entry_stops_at_start(entry: str) -> None:
+    with pytest.raises(
+        SettingsError, match=r"TOOLS_HTTP_ALLOWLIST: entry .* expected \[http\(s\)://\]HOST\[:PORT\]"
+    ):
+        try_load_settings(tools_http_allowlist=f"api.example.com,{entry}", _env_file=None)
