@@ -179,9 +179,9 @@ def test_prices_come_from_genai_prices_offline(monkeypatch: pytest.MonkeyPatch) 
     )
     haiku = table.price_for("claude-haiku-4-5-20251001")  # a dated snapshot: its model's price
     assert haiku == ModelPrice(input=1.0, output=5.0, cache_write=1.25, cache_read=0.10)
-    assert table.quote("claude-haiku-4-5", usage) == Quote(
-        pytest.approx((1200 * 1.0 + 345 * 5.0 + 2048 * 1.25 + 4096 * 0.10) / 1e6), priced=True
-    )
+    quote = table.quote("claude-haiku-4-5", usage)
+    assert quote.priced
+    assert quote.cost_usd == pytest.approx((1200 * 1.0 + 345 * 5.0 + 2048 * 1.25 + 4096 * 0.10) / 1e6)
     assert table.is_priced("gpt-4o-mini")  # another provider's model, found by its name
     assert not data_snapshot.get_snapshot().from_auto_update
 
