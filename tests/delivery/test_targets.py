@@ -114,3 +114,23 @@ def test_a_refused_webhook_url_is_named_without_its_query(url: str) -> None:
     with pytest.raises(ValueError) as caught:
         webhook_url(url)
     assert "s3cret" not in str(caught.value) and "hooks.example.com" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("file:../../etc/cron.d", "must not contain '..'"),
+        ("file:reports/%2E%2E/%2E%2E", "must not contain '..'"),
+        ("mailto:ops@example.com%0D%0ABcc:%20all@example.com", "control characters"),
+    ],
+)
+def test_a_research_run_refuses_these_targets_in_its_first_task(target: str, reason: str) -> None:
+    """The workflow's own check (pure parsing, no file system): the run fails at start, typed."""
+    from temporalio.exceptions import ApplicationError
+
+    from workflows.kit.delivery import delivery_channel
+
+    with pytest.raises(ApplicationError) as caught:
+        delivery_channel(target)
+    assert caught.value.type == "InvalidInput" and caught.value.non_retryable
+    assert reason in caught.value.message
