@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 
 from activities.llm.activity import LLMActivities
 from activities.llm.pricing import PriceTable
-from activities.tools.read_only import ToolActivities
+from activities.tools.calculator import calculator
 from bench.baseline import BASELINE_WORKFLOWS
 from bench.model import BenchModel
 from common.settings import Settings, try_load_settings
@@ -39,8 +39,9 @@ def bench_settings(address: str, state_dir: Path, **overrides: Any) -> Settings:
 
 
 def bench_activities(settings: Settings, model: BenchModel) -> list[Callable[..., Any]]:
+    """The model call and the one tool the bench's agents use (`tool.calculator`)."""
     llm = LLMActivities(model, PriceTable.load(None))
-    return [llm.complete, *ToolActivities.from_settings(settings).all()]
+    return [llm.complete, calculator.activity]
 
 
 def baseline_worker(
