@@ -1,6 +1,8 @@
 """The workflow classes a worker registers."""
 
 from workflows.agent import AgentWorkflow
+from workflows.answer import AnswerWorkflow
+from workflows.index import IndexWorkflow
 from workflows.research import ResearchWorkflow
 
-WORKFLOWS: list[type] = [ResearchWorkflow, AgentWorkflow]
+WORKFLOWS: list[type] = [ResearchWorkflow, AgentWorkflow, IndexWorkflow, AnswerWorkflow]

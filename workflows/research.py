@@ -16,16 +16,23 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.llm.models import LLMRequest, Message, StepKind
-    from workflows.agent import READ_ONLY_TOOLS, AgentWorkflow
-    from workflows.kit import KitWorkflow, RunContext
-    from workflows.kit.delivery import approve_and_deliver, delivery_channel
+    from activities.kit import READ_ONLY_TOOLS
+    from workflows.agent import AgentWorkflow
+    from workflows.kit import (
+        KitWorkflow,
+        LLMRequest,
+        Message,
+        RunContext,
+        approve_and_deliver,
+        delivery_channel,
+    )
     from workflows.models import AgentInput, AgentResult, ResearchInput, ResearchResult
 
 __all__ = ["ResearchWorkflow", "delivery_channel", "parse_subtopics"]
@@ -132,7 +139,7 @@ class ResearchWorkflow(KitWorkflow):
 
     # -- steps -------------------------------------------------------------------------------------
 
-    def _request(self, system: str, text: str, kind: StepKind, step: str) -> LLMRequest:
+    def _request(self, system: str, text: str, kind: Any, step: str) -> LLMRequest:
         return LLMRequest(
             model=self._params.model,
             system=system,

@@ -6,13 +6,40 @@ See docs/building-workflows.md. The shipped workflows (`AgentWorkflow`, `Researc
 exactly these names.
 """
 
+from activities.llm.models import (
+    LLMRequest,
+    LLMResponse,
+    Message,
+    TextBlock,
+    ToolResultBlock,
+    ToolSpec,
+    ToolUseBlock,
+)
+from activities.tools.models import ToolObservation
 from workflows.actions import compact_json, masked_url, proposed_action, visible
 from workflows.activity_options import DELIVERY, LLM_CALL, NOTIFY, TOOL_CALL, ActivityOptions
 from workflows.approval import action_hash
 from workflows.kit.base import KitWorkflow
 from workflows.kit.context import MAX_OBSERVATION_CHARS, RunContext, invalid_input
-from workflows.kit.tools import InvalidArguments, RegisteredTool, WorkflowTool, describe_validation_error
-from workflows.models import KitInput
+from workflows.kit.delivery import Delivered, approve_and_deliver, delivery_channel
+from workflows.kit.tools import (
+    InvalidArguments,
+    RegisteredTool,
+    WorkflowTool,
+    choose_tools,
+    describe_validation_error,
+    registered_tools,
+)
+from workflows.models import (
+    ActionField,
+    ApprovalRecord,
+    KitInput,
+    ProposedAction,
+    RunCarry,
+    StepRecord,
+    UsageTotals,
+    WorkflowStatus,
+)
 
 __all__ = [
     "DELIVERY",
@@ -20,18 +47,38 @@ __all__ = [
     "MAX_OBSERVATION_CHARS",
     "NOTIFY",
     "TOOL_CALL",
+    "ActionField",
     "ActivityOptions",
+    "ApprovalRecord",
+    "Delivered",
     "InvalidArguments",
     "KitInput",
     "KitWorkflow",
+    "LLMRequest",
+    "LLMResponse",
+    "Message",
+    "ProposedAction",
     "RegisteredTool",
+    "RunCarry",
     "RunContext",
+    "StepRecord",
+    "TextBlock",
+    "ToolObservation",
+    "ToolResultBlock",
+    "ToolSpec",
+    "ToolUseBlock",
+    "UsageTotals",
+    "WorkflowStatus",
     "WorkflowTool",
     "action_hash",
+    "approve_and_deliver",
+    "choose_tools",
     "compact_json",
+    "delivery_channel",
     "describe_validation_error",
     "invalid_input",
     "masked_url",
     "proposed_action",
+    "registered_tools",
     "visible",
 ]
