@@ -29,6 +29,7 @@ from activities.delivery.activity import DeliveryActivities
 from activities.llm.factory import build_llm_activities
 from activities.mcp.activities import MCP_ACTIVITIES
 from activities.resources import ResourcesInterceptor, WorkerResources
+from activities.retrieval.activities import RETRIEVAL_ACTIVITIES
 from activities.tool_tracing import ToolTracingInterceptor
 from activities.tools import builtin as _builtin  # noqa: F401 - declares (registers) the built-in tools
 from activities.tools.declare import ToolDefinition, registry
@@ -99,12 +100,18 @@ def product_workflows() -> list[type]:
 
 
 def product_activities(settings: Settings) -> list[Callable[..., Any]]:
-    """The product's own activities besides the tools: the model, report delivery, escalation, and
-    MCP tool servers' discovery and calls."""
+    """The product's own activities besides the tools: the model, report delivery, escalation,
+    MCP tool servers' discovery and calls, and the grounded-answer index (scan, index, retrieve)."""
     llm = build_llm_activities(settings)
     deliveries = DeliveryActivities.from_settings(settings)
     notifier = ApprovalNotifier.from_settings(settings)
-    return [llm.complete, deliveries.deliver, notifier.notify_escalation, *MCP_ACTIVITIES]
+    return [
+        llm.complete,
+        deliveries.deliver,
+        notifier.notify_escalation,
+        *MCP_ACTIVITIES,
+        *RETRIEVAL_ACTIVITIES,
+    ]
 
 
 class AiWorkflowsPlugin(SimplePlugin):
