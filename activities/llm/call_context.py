@@ -89,7 +89,8 @@ class UsageMeter:
         attempt = activity.info().attempt if activity.in_activity() else 1
         earlier = _earlier_attempts(attempt)
         self.state = AttemptProgress(attempt=attempt, earlier=earlier)
-        self._publish()
+        # A first attempt has nothing to carry yet: no heartbeat of its own (a short call sends none).
+        self._publish(send=earlier != SpentUsage(attempts=earlier.attempts))
 
     @property
     def earlier(self) -> SpentUsage:
@@ -112,11 +113,11 @@ class UsageMeter:
     def _details(self) -> tuple[Any, ...]:
         return (self.state.model_dump(mode="json"),)
 
-    def _publish(self) -> None:
+    def _publish(self, send: bool = True) -> None:
         details = self._details()
         if self._progress is not None:
             self._progress.details = details
-        if activity.in_activity():
+        if send and activity.in_activity():
             activity.heartbeat(*details)
 
 
