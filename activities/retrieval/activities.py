@@ -5,7 +5,9 @@ retrieve the passages for a question. Each worker shares one index and one embed
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from temporalio import activity
 
@@ -132,4 +134,4 @@ async def retrieve(request: RetrieveRequest) -> list[Passage]:
     return fuse(rankings, request.top_k)
 
 
-RETRIEVAL_ACTIVITIES = [scan_corpus, index_batch, remove_files, retrieve]
+RETRIEVAL_ACTIVITIES: list[Callable[..., Any]] = [scan_corpus, index_batch, remove_files, retrieve]

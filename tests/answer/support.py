@@ -53,7 +53,7 @@ async def start_answer(
 ) -> WorkflowHandle[AnswerWorkflow, AnswerResult]:
     return await client.start_workflow(
         AnswerWorkflow.run,
-        AnswerInput(question=question, **options),  # type: ignore[arg-type]
+        AnswerInput(question=question, **options),
         id=f"answer-{uuid.uuid4().hex[:10]}",
         task_queue=settings.temporal_task_queue,
     )
