@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_CLIENT := tests/interop/node/node_modules/.package-lock.json
 
 .PHONY: demo test lint typecheck pytest up server worker bench clean install browser histories
 
@@ -28,7 +29,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy common workflows activities worker starter inbox
 
-pytest: $(STAMP) browser
+pytest: $(STAMP) browser $(NODE_CLIENT)
 	$(BIN)/pytest -q
 
 ## make browser: Debian's Chromium for the inbox's browser tests (apt, never a browser download);
@@ -37,6 +38,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
+
+## The Node.js client of the interop tests (tests/interop/node): @temporalio/client from npm, pinned by
+## its lock file; Debian's nodejs and npm when missing
+$(NODE_CLIENT): tests/interop/node/package-lock.json
+	@command -v npm >/dev/null || ($(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm)
+	cd tests/interop/node && npm ci --no-audit --no-fund
 
 ## make up: dev server + worker in the foreground until Ctrl-C
 up: $(STAMP)
