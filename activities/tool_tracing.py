@@ -27,6 +27,7 @@ from common.telemetry import capture_content
 
 TRACER_NAME = "ai_workflows.tools"
 TOOL_ACTIVITY_PREFIX = "tool."
+MCP_CALL_ACTIVITY = "mcp.call_tool"  # an MCP server's tool: its name (`server__tool`) is in the input
 TOOL_ERROR = "tool_error"  # error.type of an error observation
 
 
@@ -39,17 +40,23 @@ def _as_json(value: Any) -> str:
 class _ToolSpanActivityInbound(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
-        if not info.activity_type.startswith(TOOL_ACTIVITY_PREFIX):
+        mcp_call = info.activity_type == MCP_CALL_ACTIVITY and bool(input.args)
+        if not info.activity_type.startswith(TOOL_ACTIVITY_PREFIX) and not mcp_call:
             return await self.next.execute_activity(input)
         name = info.activity_type.removeprefix(TOOL_ACTIVITY_PREFIX)
         tool = registry.get(name)
+        side_effect = bool(tool and tool.side_effect)
+        if mcp_call:
+            name = str(getattr(input.args[0], "name", name))
+            # An MCP call carries a key exactly when its tool is not read-only.
+            side_effect = getattr(input.args[0], "idempotency_key", None) is not None
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": name,
-            "gen_ai.tool.type": "function",
+            "gen_ai.tool.type": "extension" if mcp_call else "function",
             "gen_ai.conversation.id": info.workflow_id or "",
             "ai_workflows.attempt": info.attempt,
-            "ai_workflows.tool.side_effect": bool(tool and tool.side_effect),
+            "ai_workflows.tool.side_effect": side_effect,
         }
         if tool is not None:
             attributes["gen_ai.tool.description"] = tool.description

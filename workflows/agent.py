@@ -116,7 +116,7 @@ class AgentWorkflow(KitWorkflow):
             return
         if self._mcp_tools is None:
             self._mcp_tools = await discover_mcp_tools(names)
-        names, extra = mcp_tools_from(names, self._mcp_tools)
+        names, extra = mcp_tools_from(names, self._mcp_tools, can_approve=self.ctx.gate.can_approve)
         self._tool_specs = self.ctx.offer_tools(names, extra=extra)
 
     def _llm_request(self, step: int) -> LLMRequest:

@@ -96,13 +96,21 @@ async def discover_mcp_tools(names: Sequence[str]) -> list[McpToolInfo]:
     return found.tools
 
 
-def mcp_tools_from(names: Sequence[str], infos: Sequence[McpToolInfo]) -> tuple[list[str], list[McpTool]]:
-    """`names` with each `{server}__*` replaced by that server's tools, and the tools to offer."""
+def mcp_tools_from(
+    names: Sequence[str], infos: Sequence[McpToolInfo], *, can_approve: bool
+) -> tuple[list[str], list[McpTool]]:
+    """`names` with each `{server}__*` replaced by that server's tools (like a run without `tools`:
+    those that need approval only when someone can approve), and the tools to offer."""
     tools = [McpTool(info) for info in infos]
     expanded: list[str] = []
     for name in names:
         server, _, tool = name.partition(TOOL_SEPARATOR)
-        matches = [t.name for t in tools if t.info.server == server] if tool == WILDCARD else [name]
+        if tool == WILDCARD:
+            matches = [
+                t.name for t in tools if t.info.server == server and (can_approve or not t.needs_approval)
+            ]
+        else:
+            matches = [name]
         expanded += [match for match in matches if match not in expanded]
     return expanded, tools
 
