@@ -22,8 +22,8 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
+from activities.kit import registry
 from activities.llm.models import LLMRequest, Message, TextBlock, ToolResultBlock, ToolUseBlock
-from activities.tools.catalog import TOOLS
 from common import payload_store
 from common.converter import build_data_converter
 from common.payload_store import (
@@ -62,7 +62,7 @@ def transcript(steps: int, reply_bytes: int = 2048) -> LLMRequest:
     return LLMRequest(
         system="be careful",
         messages=messages,
-        tools=[tool.spec() for tool in TOOLS.values()],
+        tools=[tool.spec() for tool in registry.all()],
         temperature=0.7,
         step_kind="agent",
         step=f"agent step {steps + 1}",
