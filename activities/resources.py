@@ -13,7 +13,8 @@ they are, so two workers in one process (tests, several task queues) keep their 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -21,7 +22,7 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 
 from common.settings import Settings
 
-__all__ = ["ResourcesInterceptor", "WorkerResources", "resources"]
+__all__ = ["ResourcesInterceptor", "WorkerResources", "resources", "using"]
 
 T = TypeVar("T")
 
@@ -37,6 +38,10 @@ class WorkerResources:
             self._made[name] = factory(self.settings)
         made: T = self._made[name]
         return made
+
+    def provide(self, name: str, made: object) -> None:
+        """Sets `name` to an object made elsewhere (tests, or a worker that shares one client)."""
+        self._made[name] = made
 
     async def aclose(self) -> None:
         """Closes what was made (each object's `aclose()` or `close()`, where it has one)."""
@@ -60,6 +65,17 @@ def resources() -> WorkerResources:
         raise RuntimeError("resources() is for activities of a worker built with the kit's plugin") from None
 
 
+@contextmanager
+def using(worker_resources: WorkerResources) -> Iterator[WorkerResources]:
+    """Makes `resources()` answer with `worker_resources` in this block: for running a tool's
+    activity directly (tests, `temporalio.testing.ActivityEnvironment`), outside a worker."""
+    token = _current.set(worker_resources)
+    try:
+        yield worker_resources
+    finally:
+        _current.reset(token)
+
+
 class ResourcesInterceptor(Interceptor):
     """Makes `resources()` answer with this worker's resources inside its activities."""
 
@@ -76,8 +92,5 @@ class _WithResources(ActivityInboundInterceptor):
         self._resources = worker_resources
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        token = _current.set(self._resources)
-        try:
+        with using(self._resources):
             return await self.next.execute_activity(input)
-        finally:
-            _current.reset(token)

@@ -18,8 +18,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.kit import registry
     from activities.llm.models import LLMRequest, LLMResponse, Message, StepKind, ToolResultBlock
-    from activities.tools.catalog import TOOLS, CalculatorInput
+    from activities.tools.calculator import CalculatorInput
     from activities.tools.models import ToolObservation
 
 SYSTEM = "You are a careful agent. Call tools when they help."
@@ -53,7 +54,7 @@ LLM_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200))
 class BaselineAgent:
     @workflow.run
     async def run(self, params: BaselineAgentInput) -> str:
-        tools = [TOOLS["calculator"].spec()]
+        tools = [registry["calculator"].spec()]
         messages = [Message.user_text(params.goal)]
         sent = 0
         for step in range(1, params.iterations + 1):

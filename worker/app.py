@@ -49,7 +49,7 @@ def build_worker(
 
 def registered_names(worker: Worker) -> tuple[list[str], list[str]]:
     """Workflow type names and activity names, for the start-up log."""
-    config = worker.config()
+    config = worker.config(active_config=True)  # as the plugins made it
     workflow_names = sorted(
         str(workflow._Definition.must_from_class(cls).name) for cls in config.get("workflows", [])
     )

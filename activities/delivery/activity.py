@@ -1,9 +1,8 @@
-"""`DeliveryActivities`: the delivery activity `delivery.deliver` and the agent's side-effect tools
-`tool.send_webhook` / `tool.send_email`, built once per worker around one HTTP pool and one ledger."""
+"""`DeliveryActivities`: the delivery activity `delivery.deliver`, built once per worker around one
+HTTP pool and one ledger; the side-effect tools `send_webhook` / `send_email` use its senders."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,6 @@ from activities.delivery.ledger import open_ledger
 from activities.delivery.models import DeliveryReceipt, DeliveryRequest
 from activities.delivery.targets import Target, parse_target
 from activities.delivery.webhook import WebhookSender
-from activities.tools import side_effects
-from activities.tools.models import SideEffectToolInput, ToolObservation
 from common.egress import egress_client, parse_allow_private
 from common.redact import redact_url
 from common.settings import Settings
@@ -67,10 +64,6 @@ class DeliveryActivities:
             settings.delivery_file_root,
         )
 
-    def all(self) -> list[Callable[..., Any]]:
-        """The activity methods, for the worker's registration list."""
-        return [self.deliver, self.send_webhook, self.send_email]
-
     async def aclose(self) -> None:
         if self._http_client is not None:
             await self._http_client.aclose()
@@ -108,11 +101,3 @@ class DeliveryActivities:
             return sent.message_id, sent.duplicate
         written = await write_report(target.location, key, request.body, root=self.file_root)
         return str(written.path), written.duplicate
-
-    @activity.defn(name="tool.send_webhook")
-    async def send_webhook(self, request: SideEffectToolInput) -> ToolObservation:
-        return await side_effects.send_webhook(self.webhook, request)
-
-    @activity.defn(name="tool.send_email")
-    async def send_email(self, request: SideEffectToolInput) -> ToolObservation:
-        return await side_effects.send_email(self.email, request)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 from temporalio.exceptions import ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
+# The step kinds the shipped workflows use (and the offline model answers in kind). `step_kind` is
+# any string: a workflow of your own names its steps ("classify", "draft_reply", ...) and the offline
+# model gives an unknown kind a generic deterministic reply.
 StepKind = Literal["plan", "research", "synthesize", "agent", "chat", "answer"]
+KNOWN_STEP_KINDS: tuple[str, ...] = get_args(StepKind)
 
 
 class TextBlock(BaseModel):
@@ -60,7 +64,8 @@ class LLMRequest(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     prompt_caching: bool = True
     # What the step is for: labels spans and summaries, and lets the offline model answer in kind.
-    step_kind: StepKind = "chat"
+    # One of KNOWN_STEP_KINDS, or a kind of your own.
+    step_kind: str = Field(default="chat", min_length=1, max_length=100)
     step: str = ""
     # A run with a budget sets it: a model without a price fails (`UnpricedModel`) before the call
     # instead of costing an uncounted $0.

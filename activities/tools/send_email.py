@@ -1,18 +1,21 @@
 """The `send_email` tool: send an email over SMTP, once, after a person approved that exact call.
 
-The dedupe ledger keeps the call's idempotency key, so a retried send is not sent again; a server that
-refuses the message (SMTP 5xx) is an error observation the model can read.
+The dedupe ledger keeps the call's idempotency key, so a retried send is not sent again. A server that
+refuses the message (SMTP 5xx) is an error observation the model can read; transient failures raise,
+and Temporal retries with the same key.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio.exceptions import ApplicationError
 
 from activities.delivery.activity import DeliveryActivities
+from activities.delivery.failures import DELIVERY_REJECTED, check_idempotency_key, invalid_tool_arguments
+from activities.delivery.targets import email_address
 from activities.resources import resources
-from activities.tools import side_effects
 from activities.tools.declare import ToolCall, tool
-from activities.tools.models import SideEffectToolInput, ToolObservation
+from activities.tools.models import ToolObservation
 
 __all__ = ["SendEmailInput", "send_email"]
 
@@ -27,7 +30,20 @@ class SendEmailInput(BaseModel):
 @tool(description="Send an email. Side effect: needs human approval.", side_effect=True)
 async def send_email(params: SendEmailInput, call: ToolCall) -> ToolObservation:
     sender = resources().get("deliveries", DeliveryActivities.from_settings).email
-    request = SideEffectToolInput(
-        arguments=params.model_dump(mode="json"), idempotency_key=call.idempotency_key or ""
-    )
-    return await side_effects.send_email(sender, request)
+    key = check_idempotency_key(call.idempotency_key or "")
+    try:
+        to = email_address(params.to)
+    except ValueError as error:
+        raise invalid_tool_arguments(f"send_email: to: {error}") from None
+    try:
+        outcome = await sender.send(to, params.subject, params.body, key)
+    except ApplicationError as error:
+        if error.type == DELIVERY_REJECTED:
+            return ToolObservation(content=f"send_email failed: {error.message}", is_error=True)
+        raise
+    if outcome.duplicate:
+        return ToolObservation(
+            content=f"Already sent earlier: the email to {to} (Message-ID {outcome.message_id}) was "
+            "sent for this call's idempotency key; not sent again."
+        )
+    return ToolObservation(content=f"Sent the email to {to} (Message-ID {outcome.message_id}).")

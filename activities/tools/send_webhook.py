@@ -1,7 +1,9 @@
 """The `send_webhook` tool: POST a JSON payload to a URL, once, after a person approved that exact call.
 
 The receiver sees the call's idempotency key in the `Idempotency-Key` header, so a retried POST is
-recognised; a receiver that refuses the call (HTTP 4xx) is an error observation the model can read.
+recognised. A receiver that refuses the call (HTTP 4xx) or a destination the egress policy refuses is
+an error observation the model can read and act on (proposing something else needs a new approval);
+transient failures raise, and Temporal retries with the same key.
 """
 
 from __future__ import annotations
@@ -9,12 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio.exceptions import ApplicationError
 
 from activities.delivery.activity import DeliveryActivities
+from activities.delivery.failures import (
+    DELIVERY_REJECTED,
+    DESTINATION_REFUSED,
+    check_idempotency_key,
+    invalid_tool_arguments,
+)
+from activities.delivery.targets import webhook_url
 from activities.resources import resources
-from activities.tools import side_effects
 from activities.tools.declare import ToolCall, tool
-from activities.tools.models import SideEffectToolInput, ToolObservation
+from activities.tools.models import ToolObservation
+from common.redact import redact_url
 
 __all__ = ["SendWebhookInput", "send_webhook"]
 
@@ -28,7 +38,22 @@ class SendWebhookInput(BaseModel):
 @tool(description="POST a JSON payload to a URL. Side effect: needs human approval.", side_effect=True)
 async def send_webhook(params: SendWebhookInput, call: ToolCall) -> ToolObservation:
     sender = resources().get("deliveries", DeliveryActivities.from_settings).webhook
-    request = SideEffectToolInput(
-        arguments=params.model_dump(mode="json"), idempotency_key=call.idempotency_key or ""
-    )
-    return await side_effects.send_webhook(sender, request)
+    key = check_idempotency_key(call.idempotency_key or "")
+    try:
+        url = webhook_url(params.url)
+    except ValueError as error:
+        raise invalid_tool_arguments(f"send_webhook: url: {error}") from None
+    try:
+        outcome = await sender.post(url, params.payload, key)
+    except ApplicationError as error:
+        # Refused by the receiver or by the egress policy: the model reads why and may try elsewhere.
+        if error.type in (DELIVERY_REJECTED, DESTINATION_REFUSED):
+            return ToolObservation(content=f"send_webhook failed: {error.message}", is_error=True)
+        raise
+    shown = redact_url(url)
+    if outcome.duplicate:
+        return ToolObservation(
+            content=f"Already delivered earlier: POST {shown} answered HTTP {outcome.status} for this "
+            "call's idempotency key; not sent again."
+        )
+    return ToolObservation(content=f"Delivered: POST {shown} answered HTTP {outcome.status}.")

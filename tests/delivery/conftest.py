@@ -9,6 +9,10 @@ import pytest
 import pytest_asyncio
 
 from activities.delivery.activity import DeliveryActivities
+from activities.resources import WorkerResources, using
+from activities.tools.models import SideEffectToolInput, ToolObservation
+from activities.tools.send_email import send_email
+from activities.tools.send_webhook import send_webhook
 from common.settings import Settings
 from tests.fakes.receivers import SmtpServer
 
@@ -30,3 +34,24 @@ async def deliveries(delivery_settings: Settings) -> AsyncIterator[DeliveryActiv
 
 
 from tests.fakes.receivers import hostile, hostile_server  # noqa: E402, F401 - hostile HTTP server
+
+
+class SideEffectTools:
+    """The `send_webhook` / `send_email` tool activities, run outside a worker (e.g. with
+    `ActivityEnvironment`) with these deliveries as the worker's shared senders."""
+
+    def __init__(self, deliveries: DeliveryActivities) -> None:
+        self._resources = WorkerResources(Settings.model_construct())
+        self._resources.provide("deliveries", deliveries)
+
+    async def send_webhook(self, request: SideEffectToolInput) -> ToolObservation:
+        with using(self._resources):
+            return await send_webhook.activity(request)
+
+    async def send_email(self, request: SideEffectToolInput) -> ToolObservation:
+        with using(self._resources):
+            return await send_email.activity(request)
+
+
+def tools_of(deliveries: DeliveryActivities) -> SideEffectTools:
+    return SideEffectTools(deliveries)

@@ -11,7 +11,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery.models import DeliveryReceipt, DeliveryRequest
-    from activities.tools.catalog import TOOLS
+    from activities.kit import registry
     from activities.tools.models import SideEffectToolInput, ToolObservation
     from workflows.activity_options import DELIVERY
 
@@ -63,7 +63,10 @@ class DeliveryProbeWorkflow:
                 arguments=call.arguments, idempotency_key=f"{workflow_id}/{call.step}"
             )
             observation = await workflow.execute_activity(
-                TOOLS[call.tool].activity_name, tool_input, result_type=ToolObservation, **DELIVERY.kwargs()
+                registry[call.tool].activity_name,
+                tool_input,
+                result_type=ToolObservation,
+                **DELIVERY.kwargs(),
             )
             result.observations.append(observation)
         return result

@@ -1,15 +1,11 @@
 """The dedupe ledger's protocol on both backends: a SQLite file and a real PostgreSQL server (a
-throwaway cluster started for this module from the machine's PostgreSQL binaries)."""
+throwaway cluster started for this module from the machine's PostgreSQL binaries, tests/fakes/postgres.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import glob
 import os
-import shutil
-import subprocess
-import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -23,42 +19,6 @@ from activities.delivery.ledger import DedupeLedger, PostgresLedger, SqliteLedge
 from activities.delivery.models import DeliveryRequest
 from common.settings import Settings
 from tests.fakes.receivers import SmtpServer
-
-
-def _postgres_bin() -> Path | None:
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))  # Debian keeps them off PATH
-    return Path(candidates[-1]).parent if candidates else None
-
-
-@pytest.fixture(scope="module")
-def postgres_dsn() -> Iterator[str]:
-    """A private PostgreSQL cluster listening only on a Unix socket in a temporary directory."""
-    bindir = _postgres_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed on this machine")
-    base = Path(tempfile.mkdtemp(prefix="ledger-pg-"))
-    as_owner: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        shutil.chown(base, "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    data, pg_ctl = base / "data", str(bindir / "pg_ctl")
-    subprocess.run(
-        [*as_owner, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "ledger", "--no-sync"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-k {base} -c listen_addresses= -F"
-    start = [*as_owner, pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"]
-    subprocess.run(start, check=True, capture_output=True)
-    try:
-        yield f"host={base} dbname=postgres user=ledger"
-    finally:
-        subprocess.run([*as_owner, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
-
 
 LedgerFactory = Callable[[], DedupeLedger]
 

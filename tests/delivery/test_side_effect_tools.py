@@ -9,6 +9,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.delivery.activity import DeliveryActivities
 from activities.tools.models import SideEffectToolInput
+from tests.delivery.conftest import tools_of
 from tests.fakes.receivers import HttpReceiver, SmtpServer
 
 EMAIL = {"to": "ops@example.com", "subject": "Disk almost full", "body": "Volume /data is at 91%."}
@@ -29,7 +30,9 @@ EMAIL = {"to": "ops@example.com", "subject": "Disk almost full", "body": "Volume
 async def test_invalid_arguments_are_a_typed_non_retryable_error(
     deliveries: DeliveryActivities, tool: str, arguments: dict[str, object], message_part: str
 ) -> None:
-    activity = deliveries.send_webhook if tool == "send_webhook" else deliveries.send_email
+    activity = (
+        tools_of(deliveries).send_webhook if tool == "send_webhook" else tools_of(deliveries).send_email
+    )
     with pytest.raises(ApplicationError) as caught:
         await ActivityEnvironment().run(
             activity, SideEffectToolInput(arguments=arguments, idempotency_key="wf/t")
@@ -41,7 +44,7 @@ async def test_invalid_arguments_are_a_typed_non_retryable_error(
 async def test_an_empty_idempotency_key_is_refused(deliveries: DeliveryActivities) -> None:
     with pytest.raises(ApplicationError) as caught:
         await ActivityEnvironment().run(
-            deliveries.send_email, SideEffectToolInput(arguments=EMAIL, idempotency_key=" ")
+            tools_of(deliveries).send_email, SideEffectToolInput(arguments=EMAIL, idempotency_key=" ")
         )
     assert caught.value.type == "InvalidDeliveryRequest" and caught.value.non_retryable
 
@@ -54,8 +57,8 @@ async def test_webhook_tool_posts_the_payload_once(
         idempotency_key="agent-1/tool-4",
     )
     env = ActivityEnvironment()
-    first = await env.run(deliveries.send_webhook, request)
-    again = await env.run(deliveries.send_webhook, request)
+    first = await env.run(tools_of(deliveries).send_webhook, request)
+    again = await env.run(tools_of(deliveries).send_webhook, request)
     assert not first.is_error and first.content.startswith("Delivered")
     assert not again.is_error and again.content.startswith("Already delivered")
     assert http_receiver.accepted_keys() == {"agent-1/tool-4": 1}
@@ -69,12 +72,14 @@ async def test_a_refusal_is_an_observation_the_model_can_read(
     smtp_server.refuse_recipient("ops@example.com")
     env = ActivityEnvironment()
     webhook = await env.run(
-        deliveries.send_webhook,
+        tools_of(deliveries).send_webhook,
         SideEffectToolInput(
             arguments={"url": f"{http_receiver.url}/x", "payload": {}}, idempotency_key="a/1"
         ),
     )
-    mail = await env.run(deliveries.send_email, SideEffectToolInput(arguments=EMAIL, idempotency_key="a/2"))
+    mail = await env.run(
+        tools_of(deliveries).send_email, SideEffectToolInput(arguments=EMAIL, idempotency_key="a/2")
+    )
     assert webhook.is_error and "HTTP 400" in webhook.content
     assert mail.is_error and "550" in mail.content
     assert http_receiver.accepted == [] and smtp_server.messages == []
@@ -83,8 +88,8 @@ async def test_a_refusal_is_an_observation_the_model_can_read(
 async def test_email_tool_sends_once_per_key(deliveries: DeliveryActivities, smtp_server: SmtpServer) -> None:
     request = SideEffectToolInput(arguments=EMAIL, idempotency_key="agent-1/tool-5")
     env = ActivityEnvironment()
-    first = await env.run(deliveries.send_email, request)
-    again = await env.run(deliveries.send_email, request)
+    first = await env.run(tools_of(deliveries).send_email, request)
+    again = await env.run(tools_of(deliveries).send_email, request)
     assert not first.is_error and first.content.startswith("Sent the email to ops@example.com")
     assert again.content.startswith("Already sent earlier")
     [mail] = smtp_server.messages
@@ -99,5 +104,5 @@ async def test_a_transient_failure_raises_for_temporal_to_retry(
         arguments={"url": f"{http_receiver.url}/x", "payload": {}}, idempotency_key="a/3"
     )
     with pytest.raises(ApplicationError) as caught:
-        await ActivityEnvironment().run(deliveries.send_webhook, request)
+        await ActivityEnvironment().run(tools_of(deliveries).send_webhook, request)
     assert caught.value.type == "DeliveryUnavailable" and not caught.value.non_retryable

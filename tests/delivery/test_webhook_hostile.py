@@ -21,6 +21,7 @@ from activities.delivery.webhook import WebhookSender
 from activities.tools.models import SideEffectToolInput
 from common.egress import EgressPolicy, egress_client, parse_allow_private
 from common.settings import Settings
+from tests.delivery.conftest import tools_of
 from tests.fakes.receivers import DROP, HostileHttpServer, HttpReceiver
 
 TOKEN = "tok-5ecr3t-42"
@@ -138,7 +139,7 @@ async def test_send_webhook_to_a_private_address_is_an_observation_for_the_model
         arguments={"url": f"http://169.254.169.254/latest/meta-data?token={TOKEN}", "payload": {}},
         idempotency_key="wf/tool-1",
     )
-    observation = await ActivityEnvironment().run(strict_deliveries.send_webhook, request)
+    observation = await ActivityEnvironment().run(tools_of(strict_deliveries).send_webhook, request)
     assert observation.is_error and "link-local address" in observation.content
     assert TOKEN not in observation.content
 
@@ -171,7 +172,7 @@ async def test_the_token_appears_in_no_error_receipt_observation_or_log(
     texts += [receipt.target, receipt.detail]
     for key in ("wf/tool-ok", "wf/tool-ok"):  # delivered, then a duplicate
         observation = await env.run(
-            deliveries.send_webhook,
+            tools_of(deliveries).send_webhook,
             SideEffectToolInput(
                 arguments={"url": f"{http_receiver.url}/t{query}", "payload": {}}, idempotency_key=key
             ),
@@ -179,7 +180,7 @@ async def test_the_token_appears_in_no_error_receipt_observation_or_log(
         texts.append(observation.content)
     http_receiver.script(422)
     refused = await env.run(
-        deliveries.send_webhook,
+        tools_of(deliveries).send_webhook,
         SideEffectToolInput(
             arguments={"url": f"{http_receiver.url}/t{query}", "payload": {}}, idempotency_key="wf/t2"
         ),

@@ -11,7 +11,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.tools.catalog import CalculatorInput
+from activities.tools.calculator import CalculatorInput
 from common import metrics
 from common.settings import Settings
 from starter import api

@@ -7,7 +7,7 @@ import uuid
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client
 
-from activities.tools.catalog import CalculatorInput
+from activities.tools.calculator import CalculatorInput
 from common.settings import Settings
 from tests.observability.conftest import trace_of, traced
 from tests.observability.tool_probe import ToolProbe

@@ -8,7 +8,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.tools.catalog import CalculatorInput
+    from activities.tools.calculator import CalculatorInput
     from activities.tools.models import ToolObservation
 
 

@@ -1,4 +1,4 @@
-"""A minimal workflow that calls tool activities by their catalog names, as AgentWorkflow does, so
+"""A minimal workflow that calls tool activities by their declared names, as AgentWorkflow does, so
 the tools can be tested through a real worker without depending on the agent loop."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.tools.catalog import TOOLS
+    from activities.kit import registry
     from activities.tools.models import ToolObservation
 
 
@@ -31,7 +31,7 @@ class ToolProbeWorkflow:
         return list(await asyncio.gather(*(self._call(call) for call in params.calls)))
 
     async def _call(self, call: ToolCall) -> ToolObservation:
-        tool = TOOLS[call.name]
+        tool = registry[call.name]
         return await workflow.execute_activity(
             tool.activity_name,
             tool.input_model.model_validate(call.arguments),

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import httpx
 import pytest
 
-from activities.tools.calculator import MAX_EXPONENT, CalculatorError, evaluate, format_number
-from activities.tools.catalog import CalculatorInput
-from activities.tools.http_get import HttpGetLimits
-from activities.tools.read_only import ToolActivities
+from activities.tools.calculator import (
+    MAX_EXPONENT,
+    CalculatorError,
+    CalculatorInput,
+    calculator,
+    evaluate,
+    format_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -77,9 +78,7 @@ def test_format_number(value: float, text: str) -> None:
 
 
 async def test_activity_returns_value_or_error_observation() -> None:
-    async with httpx.AsyncClient() as client:
-        tools = ToolActivities(client, HttpGetLimits(frozenset(), 1, 1.0), Path("unused"))
-        ok = await tools.calculator(CalculatorInput(expression="(17 * 23) / 4"))
-        bad = await tools.calculator(CalculatorInput(expression="open('x')"))
+    ok = await calculator.activity(CalculatorInput(expression="(17 * 23) / 4"))
+    bad = await calculator.activity(CalculatorInput(expression="open('x')"))
     assert not ok.is_error and float(ok.content) == pytest.approx((17 * 23) / 4)
     assert bad.is_error and "open('x')" in bad.content and "unsupported syntax" in bad.content

@@ -1,15 +1,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
-import httpx
 import pytest
 
-from activities.tools.catalog import CurrentTimeInput
-from activities.tools.current_time import current_time
-from activities.tools.http_get import HttpGetLimits
-from activities.tools.read_only import ToolActivities
+from activities.tools.current_time import CurrentTimeInput, current_time, current_time_tool
 
 FIXED = datetime(2025, 1, 15, 12, 30, tzinfo=UTC)
 
@@ -34,10 +29,8 @@ def test_unknown_zone_is_an_error_observation(zone: str) -> None:
 
 
 async def test_activity_uses_the_clock() -> None:
-    async with httpx.AsyncClient() as client:
-        tools = ToolActivities(client, HttpGetLimits(frozenset(), 1, 1.0), Path("unused"))
-        before = datetime.now(UTC)
-        observation = await tools.current_time(CurrentTimeInput(timezone="UTC"))
-        after = datetime.now(UTC)
+    before = datetime.now(UTC)
+    observation = await current_time_tool.activity(CurrentTimeInput(timezone="UTC"))
+    after = datetime.now(UTC)
     stamp = datetime.fromisoformat(observation.content.split(" ")[0])
     assert before.replace(microsecond=0) <= stamp <= after

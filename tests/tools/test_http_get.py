@@ -9,8 +9,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from activities.tools.catalog import HttpGetInput
-from activities.tools.http_get import HttpGetLimits, TransientFetchError, check_url
+from activities.tools.http_get import HttpGetInput, HttpGetLimits, TransientFetchError, check_url
 from activities.tools.read_only import ToolActivities
 from common.egress import egress_client, parse_allow_private
 from tests.tools.conftest import LocalServer

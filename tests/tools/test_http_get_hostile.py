@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from activities.tools.catalog import HttpGetInput
-from activities.tools.http_get import HttpGetLimits
+from activities.tools.http_get import HttpGetInput, HttpGetLimits
 from activities.tools.read_only import ToolActivities
 from common.egress import EgressPolicy, egress_client, parse_allow_private
 from tests.fakes.receivers import HostileHttpServer

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import httpx
 
-from activities.tools.catalog import SearchDocsInput
 from activities.tools.http_get import HttpGetLimits
 from activities.tools.read_only import ToolActivities
-from activities.tools.search_docs import DocsIndex, render_hits, split_passages, terms_of
+from activities.tools.search_docs import DocsIndex, SearchDocsInput, render_hits, split_passages, terms_of
 from common.settings import Settings
 
 

@@ -1,5 +1,5 @@
 """The tools through a real worker (time-skipping server): registered by `build_worker` under the
-catalog's activity names, payloads through the pydantic converter, and Temporal retrying a 503."""
+declared activity names, payloads through the pydantic converter, and Temporal retrying a 503."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 
 from temporalio.client import Client
 
-from activities.tools.catalog import TOOLS
+from activities.kit import registry
 from common.settings import Settings
 from tests.tools.conftest import LocalServer
 from tests.tools.probe_workflow import ProbeInput, ToolCall, ToolProbeWorkflow
@@ -16,7 +16,7 @@ from worker.app import build_worker, registered_names
 
 async def test_worker_registers_every_read_only_tool(ts_client: Client, settings: Settings) -> None:
     _, names = registered_names(build_worker(ts_client, settings))
-    read_only = {tool.activity_name for tool in TOOLS.values() if not tool.side_effect}
+    read_only = {tool.activity_name for tool in registry.all() if not tool.side_effect}
     assert read_only <= set(names)
 
 

@@ -18,8 +18,11 @@ from activities.llm.activity import LLMActivities
 from activities.llm.models import ContentBlock, LLMRequest, LLMResponse, TextBlock, ToolUseBlock, Usage
 from activities.llm.pricing import PriceTable
 from activities.llm.providers.offline import OfflineProvider
-from activities.tools.catalog import CalculatorInput, CurrentTimeInput, HttpGetInput, SearchDocsInput
+from activities.tools.calculator import CalculatorInput
+from activities.tools.current_time import CurrentTimeInput
+from activities.tools.http_get import HttpGetInput
 from activities.tools.models import SideEffectToolInput, ToolObservation
+from activities.tools.search_docs import SearchDocsInput
 from workflows.models import EscalationNotice
 
 _OPS: dict[type, Callable[[Any, Any], Any]] = {

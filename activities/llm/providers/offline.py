@@ -11,6 +11,8 @@ an agent turn, derived from the goal:
 - "[loop]" in the goal -> it keeps calling tools (exercises iteration caps and budgets).
 For a grounded answer (`step_kind="answer"`) it quotes the passage sentence that best matches the
 question, or says `no_answer` when none shares a word with it.
+Any other step kind (a workflow of your own: "classify", "draft_reply", ...) gets
+"[offline model] KIND (ref DIGEST): " and the start of the first user message.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import math
 import re
 
 from activities.llm.models import (
+    KNOWN_STEP_KINDS,
     ContentBlock,
     LLMRequest,
     Message,
@@ -94,9 +97,11 @@ class OfflineProvider:
         elif request.step_kind == "agent" and request.tools:
             content = self._agent_turn(request)
             stop = "tool_use" if any(isinstance(b, ToolUseBlock) for b in content) else "end_turn"
-        else:
+        elif request.step_kind in KNOWN_STEP_KINDS:  # "chat", or an agent turn without tools
             content = [TextBlock(text=f"{LABEL} {_first_user_text(request)[:500]}")]
             stop = "end_turn"
+        else:
+            content, stop = [TextBlock(text=self._generic(request))], "end_turn"
         prompt = request.system + "".join(_message_text(m) for m in request.messages)
         prompt += "".join(t.name + t.description for t in request.tools)
         output = "".join(b.text if isinstance(b, TextBlock) else json.dumps(b.model_dump()) for b in content)
@@ -106,6 +111,13 @@ class OfflineProvider:
             usage=Usage(input_tokens=_tokens(prompt), output_tokens=_tokens(output)),
             model=model,
         )
+
+    def _generic(self, request: LLMRequest) -> str:
+        """A step kind of a workflow of your own: the kind, a digest of the whole request and the
+        start of its first user message, so that the reply is deterministic and says what it answers."""
+        material = request.system + "".join(_message_text(m) for m in request.messages)
+        excerpt = " ".join(_first_user_text(request).split())[:300]
+        return f"{LABEL} {request.step_kind} (ref {_digest(material)}): {excerpt}"
 
     def _plan(self, request: LLMRequest) -> str:
         topic = _first_user_text(request).strip().splitlines()[0] if request.messages else "the topic"
