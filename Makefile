@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_CLIENT := tests/interop/node/node_modules/.package-lock.json
 
-.PHONY: demo test lint typecheck pytest up server worker bench clean install browser histories
+.PHONY: demo test lint typecheck pytest up server worker bench clean install browser postgres histories
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy common workflows activities worker starter inbox
 
-pytest: $(STAMP) browser $(NODE_CLIENT)
+pytest: $(STAMP) browser postgres $(NODE_CLIENT)
 	$(BIN)/pytest -q
 
 ## make browser: Debian's Chromium for the inbox's browser tests (apt, never a browser download);
@@ -45,6 +45,12 @@ $(NODE_CLIENT): tests/interop/node/package-lock.json
 	@command -v npm >/dev/null || ($(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm)
 	cd tests/interop/node && npm ci --no-audit --no-fund
+
+## make postgres: Debian's PostgreSQL server binaries for the tests' throwaway clusters (the dedupe
+## ledger, the grounded-answer index); Debian keeps initdb off PATH, under /usr/lib/postgresql/*/bin
+postgres:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql)
 
 ## make up: dev server + worker in the foreground until Ctrl-C
 up: $(STAMP)

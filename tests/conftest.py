@@ -24,6 +24,7 @@ from tests.fakes.fixtures import (  # noqa: F401 - suite-wide fixtures: fake LLM
     openai_server,
     openai_settings,
 )
+from tests.fakes.postgres import postgres_dsn  # noqa: F401 - suite-wide fixture (one cluster per module)
 from tests.fakes.receivers import http_receiver, smtp_server  # noqa: F401 - suite-wide fixtures
 
 BIN = Path(sys.executable).parent
