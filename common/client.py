@@ -14,6 +14,8 @@ from temporalio.service import TLSConfig
 from common.converter import build_data_converter
 from common.settings import Settings
 
+__all__ = ["TemporalUnreachable", "client_options", "connect"]
+
 log = logging.getLogger(__name__)
 
 

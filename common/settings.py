@@ -16,6 +16,16 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+__all__ = [
+    "DEFAULT_TASK_QUEUE",
+    "LLMProviderName",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "redacted_url",
+    "try_load_settings",
+]
+
 DEFAULT_TASK_QUEUE = "ai-workflows"
 _ADDRESS = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
 
