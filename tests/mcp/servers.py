@@ -10,6 +10,7 @@ streamable HTTP (`HttpMcpServer`, uvicorn on 127.0.0.1 in a thread of the test).
   test releases it, so a call can be caught in flight.
 - `slow_lookup` (read-only): the first call ever (by the log) never answers, the next ones do.
 - `broken` (read-only): answers with `isError`.
+- `environment_names` (read-only): what a stdio server inherited.
 """
 
 from __future__ import annotations
@@ -89,6 +90,12 @@ def build_server(log: Path, hold: threading.Event | None = None, hold_first: str
         """Always fails."""
         record("broken", {"reason": reason}, ctx)
         raise ToolError(f"the archive is offline ({reason})")
+
+    @app.tool(annotations=READ_ONLY)
+    async def environment_names(ctx: Context) -> list[str]:
+        """The names of the server's environment variables."""
+        record("environment_names", {}, ctx)
+        return sorted(os.environ)
 
     return app
 

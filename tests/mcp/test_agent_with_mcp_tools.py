@@ -93,7 +93,12 @@ async def test_is_error_becomes_an_error_observation(
     # `archive__*` offered every allowed tool of the server, sorted, but those that need approval
     # (nobody could approve them in this run).
     offered = [tool["name"] for tool in anthropic_server.requests[0].body["tools"]]
-    assert offered == ["archive__broken", "archive__lookup", "archive__slow_lookup"]
+    assert offered == [
+        "archive__broken",
+        "archive__environment_names",
+        "archive__lookup",
+        "archive__slow_lookup",
+    ]
 
 
 @pytest.mark.parametrize("approved", [True, False])
@@ -139,7 +144,7 @@ async def test_allow_and_deny_lists_and_the_approval_policy_shape_what_is_offere
     dev_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer, tmp_path: Path
 ) -> None:
     log = tmp_path / "calls.jsonl"
-    entry = stdio_server(log, denyTools=["delete_record"], approval="never")
+    entry = stdio_server(log, denyTools=["delete_record", "environment_names"], approval="never")
     settings = with_servers(anthropic_settings, tmp_path, {"ops": entry})
     script_calls(anthropic_server, answer="Nothing to do.")
     async with build_worker(dev_client, settings):
