@@ -23,6 +23,7 @@ from activities.llm.tracing import error_type
 from activities.tools.declare import registry
 from activities.tools.models import ToolObservation
 from common import metrics
+from common.redact import masked_urls_in
 from common.telemetry import capture_content
 
 TRACER_NAME = "ai_workflows.tools"
@@ -32,9 +33,9 @@ TOOL_ERROR = "tool_error"  # error.type of an error observation
 
 
 def _as_json(value: Any) -> str:
-    if isinstance(value, BaseModel):
-        return value.model_dump_json()
-    return json.dumps(value, default=str)
+    """Captured content, with URL query values and credentials masked: they may hold a token."""
+    data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    return json.dumps(masked_urls_in(data), default=str)
 
 
 class _ToolSpanActivityInbound(ActivityInboundInterceptor):

@@ -7,13 +7,21 @@ cannot forget a case: `redact_url` for showing a URL, `scrub` for text that may 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 if TYPE_CHECKING:  # import-light: delivery target parsing (run in workflow code) uses this module
     import httpx
 
-__all__ = ["REDACTED", "RedactUrlsInLogs", "redact_url", "scrub", "url_secrets"]
+__all__ = [
+    "REDACTED",
+    "RedactUrlsInLogs",
+    "masked_url",
+    "masked_urls_in",
+    "redact_url",
+    "scrub",
+    "url_secrets",
+]
 
 REDACTED = "[redacted]"
 
@@ -30,6 +38,35 @@ def redact_url(url: str | httpx.URL) -> str:
         return text.split("?", 1)[0].split("#", 1)[0]
     host_and_port = parts.netloc.rpartition("@")[2]
     return f"{parts.scheme}://{host_and_port}{parts.path}"
+
+
+def masked_url(url: str) -> str:
+    """An operator-given URL as people see it: query values and credentials replaced, because they
+    may hold a token. The keys stay, so a reviewer still sees that there is a query."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return url
+    try:
+        port = parts.port
+    except ValueError:
+        return "<unparsable URL>"
+    host = parts.hostname or ""
+    netloc = host if port is None else f"{host}:{port}"
+    if parts.username or parts.password:
+        netloc = f"***@{netloc}"
+    query = urlencode([(key, "***") for key, _ in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def masked_urls_in(value: Any) -> Any:
+    """`value` (JSON-like: dicts, lists, strings) with every URL string masked (`masked_url`)."""
+    if isinstance(value, str):
+        return masked_url(value) if "://" in value else value
+    if isinstance(value, dict):
+        return {key: masked_urls_in(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [masked_urls_in(item) for item in value]
+    return value
 
 
 def url_secrets(url: str | httpx.URL) -> list[str]:

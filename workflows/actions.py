@@ -12,11 +12,11 @@ import json
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from common.redact import masked_url
     from workflows.models import ActionField, ProposedAction
 
 __all__ = ["TARGET_FIELDS", "compact_json", "masked_url", "proposed_action", "visible"]
@@ -48,20 +48,6 @@ def visible(text: str) -> str:
         else f"\\u{ord(char):04x}"
         for char in text
     )
-
-
-def masked_url(url: str) -> str:
-    """An operator-given URL as people see it: query values and credentials replaced, because they
-    may hold a token. The keys stay, so a reviewer still sees that there is a query."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https"):
-        return url
-    host = parts.hostname or ""
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    if parts.username or parts.password:
-        netloc = f"***@{netloc}"
-    query = urlencode([(key, "***") for key, _ in parse_qsl(parts.query, keep_blank_values=True)])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _shown(value: Any) -> str:

@@ -55,3 +55,15 @@ async def test_a_refused_notice_still_lets_the_policy_decide(
     _, outcome = await run_past_deadline(ts_client, settings, http_receiver)
     assert outcome == "rejected"
     assert len(http_receiver.requests) == 1 and http_receiver.accepted == []
+
+
+async def test_the_escalation_url_goes_through_the_egress_policy(
+    ts_client: Client, settings: Settings, http_receiver: HttpReceiver
+) -> None:
+    """Without EGRESS_ALLOW_PRIVATE naming it, a receiver on a private address is refused (the
+    escalation URL could otherwise reach cloud metadata or an internal admin API), once, with no
+    token in the message; the policy still decides."""
+    strict = settings.model_copy(update={"egress_allow_private": ""})
+    _, outcome = await run_past_deadline(ts_client, strict, http_receiver)
+    assert outcome == "rejected"
+    assert http_receiver.requests == []
