@@ -18,11 +18,20 @@ from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.llm.models import LLMRequest, LLMResponse, Message, ToolSpec
-    from activities.mcp.models import McpToolInfo
-    from activities.tools.builtin import READ_ONLY_TOOLS
-    from workflows.kit import KitWorkflow, RunContext, invalid_input
-    from workflows.kit.mcp import discover_mcp_tools, mcp_servers_named, mcp_tools_from
+    from activities.kit import READ_ONLY_TOOLS
+    from workflows.kit import (
+        KitWorkflow,
+        LLMRequest,
+        LLMResponse,
+        McpToolInfo,
+        Message,
+        RunContext,
+        ToolSpec,
+        discover_mcp_tools,
+        invalid_input,
+        mcp_servers_named,
+        mcp_tools_from,
+    )
     from workflows.models import AgentCarryState, AgentInput, AgentResult
 
 __all__ = ["AGENT_SYSTEM", "READ_ONLY_TOOLS", "AgentWorkflow"]

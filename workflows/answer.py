@@ -17,23 +17,31 @@ from pydantic import BaseModel, Field, ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.delivery.models import DeliveryReceipt
-    from activities.llm.models import LLMRequest, Message, TextBlock
-    from activities.retrieval.activities import retrieve
-    from activities.retrieval.grounding import (
+    from activities.kit import (
         ANSWER_SYSTEM,
         Citation,
         GeneratedAnswer,
+        Passage,
+        RetrieveRequest,
         answer_prompt,
         check_answer,
         citations_of,
         reask_prompt,
+        retrieve,
     )
-    from activities.retrieval.models import Passage, RetrieveRequest
-    from workflows.activity_options import TOOL_CALL
     from workflows.index import CORPUS_NAME
-    from workflows.kit import KitInput, KitWorkflow, RunContext
-    from workflows.kit.delivery import approve_and_deliver, delivery_channel
+    from workflows.kit import (
+        TOOL_CALL,
+        DeliveryReceipt,
+        KitInput,
+        KitWorkflow,
+        LLMRequest,
+        Message,
+        RunContext,
+        TextBlock,
+        approve_and_deliver,
+        delivery_channel,
+    )
     from workflows.models import ApprovalRecord, NonBlank, StepRecord, UsageTotals
 
 __all__ = ["AnswerInput", "AnswerResult", "AnswerWorkflow", "answer_report"]

@@ -15,10 +15,17 @@ from pydantic import BaseModel, Field, ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.retrieval.activities import index_batch, remove_files, scan_corpus
-    from activities.retrieval.models import BatchRequest, BatchResult, RemoveRequest, ScanRequest, ScanResult
-    from workflows.activity_options import TOOL_CALL
-    from workflows.kit import KitInput, KitWorkflow, RunContext
+    from activities.kit import (
+        BatchRequest,
+        BatchResult,
+        RemoveRequest,
+        ScanRequest,
+        ScanResult,
+        index_batch,
+        remove_files,
+        scan_corpus,
+    )
+    from workflows.kit import TOOL_CALL, KitInput, KitWorkflow, RunContext
     from workflows.models import NonBlank, StepRecord, UsageTotals
 
 __all__ = ["CORPUS_NAME", "INDEX_WRITE", "IndexInput", "IndexResult", "IndexWorkflow"]

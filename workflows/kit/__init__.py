@@ -2,10 +2,11 @@
 
     from workflows.kit import KitInput, KitWorkflow, RunContext
 
-See docs/building-workflows.md. The shipped workflows (`AgentWorkflow`, `ResearchWorkflow`) use
-exactly these names.
+See docs/building-workflows.md. The shipped workflows (`AgentWorkflow`, `ResearchWorkflow`,
+`AnswerWorkflow`, `IndexWorkflow`) use exactly these names (tests/kit/test_public_surface.py).
 """
 
+from activities.delivery.models import DeliveryReceipt
 from activities.llm.models import (
     LLMRequest,
     LLMResponse,
@@ -15,6 +16,7 @@ from activities.llm.models import (
     ToolSpec,
     ToolUseBlock,
 )
+from activities.mcp.models import McpToolInfo
 from activities.tools.models import ToolObservation
 from workflows.actions import compact_json, masked_url, proposed_action, visible
 from workflows.activity_options import DELIVERY, LLM_CALL, NOTIFY, TOOL_CALL, ActivityOptions
@@ -22,6 +24,7 @@ from workflows.approval import action_hash
 from workflows.kit.base import KitWorkflow
 from workflows.kit.context import MAX_OBSERVATION_CHARS, RunContext, invalid_input
 from workflows.kit.delivery import Delivered, approve_and_deliver, delivery_channel
+from workflows.kit.mcp import McpTool, discover_mcp_tools, mcp_servers_named, mcp_tools_from
 from workflows.kit.tools import (
     InvalidArguments,
     RegisteredTool,
@@ -51,11 +54,14 @@ __all__ = [
     "ActivityOptions",
     "ApprovalRecord",
     "Delivered",
+    "DeliveryReceipt",
     "InvalidArguments",
     "KitInput",
     "KitWorkflow",
     "LLMRequest",
     "LLMResponse",
+    "McpTool",
+    "McpToolInfo",
     "Message",
     "ProposedAction",
     "RegisteredTool",
@@ -76,8 +82,11 @@ __all__ = [
     "compact_json",
     "delivery_channel",
     "describe_validation_error",
+    "discover_mcp_tools",
     "invalid_input",
     "masked_url",
+    "mcp_servers_named",
+    "mcp_tools_from",
     "proposed_action",
     "registered_tools",
     "visible",
