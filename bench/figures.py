@@ -9,6 +9,8 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
@@ -27,7 +29,10 @@ from bench.histories import (
     workflow_task_seconds,
 )
 from bench.model import ModelConfig
-from bench.workers import BASELINE_QUEUE, PRODUCT_QUEUE
+from bench.workers import BASELINE_QUEUE, PRODUCT_QUEUE, bench_activities, bench_settings
+from common.client import connect
+from common.payload_store import SCOPES, ContentAddressedDriver, workflow_scope
+from worker.app import build_worker
 from workflows.models import AgentInput, AgentResult, ResearchInput, ResearchResult
 from workflows.registry import WORKFLOWS
 
@@ -228,41 +233,127 @@ async def agent_step(bench: Bench, sizes: Sizes) -> Figure:
     )
 
 
+S3_QUEUE = "bench-product-s3"
+
+
+@asynccontextmanager
+async def s3_product(bench: Bench) -> AsyncIterator[Client]:
+    """The product with PAYLOAD_STORE=s3, beside the local-store product of the same run: an
+    S3-compatible server in this process (moto's, a dev dependency from PyPI), and a client and
+    worker whose converter keeps the store in its bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            os.environ.setdefault(name, "bench")  # moto takes any credentials
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="bench")
+        settings = bench_settings(
+            bench.address,
+            bench.state_dir,
+            temporal_task_queue=S3_QUEUE,
+            payload_store="s3",
+            payload_store_s3_bucket="bench",
+            aws_endpoint_url=endpoint,
+            aws_region="us-east-1",
+        )
+        client = await connect(settings, wait_s=60)  # as the product connects: converter, tracing
+        activities = bench_activities(settings, bench.model)
+        async with build_worker(client, settings, task_queue=S3_QUEUE, activities=activities):
+            yield client
+    finally:
+        server.stop()
+
+
+def store_of(client: Client) -> ContentAddressedDriver:
+    storage = client.data_converter.external_storage
+    assert storage is not None and isinstance(storage.drivers[0], ContentAddressedDriver)
+    return storage.drivers[0]
+
+
+async def stored_bytes(client: Client, workflow_id: str) -> float:
+    """KB the store holds for one workflow (its scope: every object its histories reference)."""
+    store = store_of(client).object_store
+    assert hasattr(store, "list_objects")
+    objects = await store.list_objects(f"{SCOPES}/{workflow_scope(workflow_id)}/")
+    return sum(item.size for item in objects) / 1000
+
+
 async def history_growth(bench: Bench, sizes: Sizes) -> list[Figure]:
     bench.model.config = ModelConfig(reply_bytes=2048)
     short, long = sizes.history_iterations
     sizes_product: dict[int, list[float]] = {short: [], long: []}
     sizes_baseline: dict[int, list[float]] = {short: [], long: []}
-    store_written: list[float] = []
+    sizes_s3: list[float] = []
+    store_local: list[float] = []
+    store_s3: list[float] = []
     whole_payloads: list[float] = []
     reps = max(1, min(sizes.reps, 3))  # sizes barely vary between repetitions
     counts = sides()
-    for _ in range(reps):
-        for n in (short, long):
-            before = (bench.store.counters.object_bytes_written, bench.store.counters.payload_bytes_stored)
-            handle, _ = await timed(start_product_agent(bench, n))
-            chain = await chain_of(bench.product, handle)
-            counts["product"].add(chain)
-            sizes_product[n].append(sum(history_bytes(h) for h in chain) / 1000)
-            if n == long:
-                store_written.append((bench.store.counters.object_bytes_written - before[0]) / 1000)
-                whole_payloads.append((bench.store.counters.payload_bytes_stored - before[1]) / 1000)
-            handle, _ = await timed(start_baseline_agent(bench, n))
-            chain = await chain_of(bench.baseline, handle)
-            counts["baseline"].add(chain)
-            sizes_baseline[n].append(sum(history_bytes(h) for h in chain) / 1000)
+    async with s3_product(bench) as s3:
+        for _ in range(reps):
+            for n in (short, long):
+                before = bench.store.counters.payload_bytes_stored
+                handle, _ = await timed(start_product_agent(bench, n))
+                chain = await chain_of(bench.product, handle)
+                counts["product"].add(chain)
+                sizes_product[n].append(sum(history_bytes(h) for h in chain) / 1000)
+                if n == long:
+                    store_local.append(await stored_bytes(bench.product, handle.id))
+                    whole_payloads.append((bench.store.counters.payload_bytes_stored - before) / 1000)
+                    params = AgentInput(
+                        goal=f"bench agent {uuid.uuid4().hex}", tools=["calculator"], max_iterations=n
+                    )
+                    start = s3.start_workflow(
+                        "AgentWorkflow",
+                        params,
+                        id=new_id("agent-s3"),
+                        task_queue=S3_QUEUE,
+                        result_type=AgentResult,
+                    )
+                    handle, _ = await timed(start)
+                    sizes_s3.append(sum(history_bytes(h) for h in await chain_of(s3, handle)) / 1000)
+                    store_s3.append(await stored_bytes(s3, handle.id))
+                handle, _ = await timed(start_baseline_agent(bench, n))
+                chain = await chain_of(bench.baseline, handle)
+                counts["baseline"].add(chain)
+                sizes_baseline[n].append(sum(history_bytes(h) for h in chain) / 1000)
     growth_product = [b / a for a, b in zip(sizes_product[short], sizes_product[long], strict=True)]
     growth_baseline = [b / a for a, b in zip(sizes_baseline[short], sizes_baseline[long], strict=True)]
     return [
         Figure(
             "history_bytes",
-            f"history bytes of a {long}-iteration agent, 2 KB replies (baseline: full transcript inline)",
+            f"history bytes of a {long}-iteration agent, 2 KB replies, PAYLOAD_STORE=local "
+            "(baseline: full transcript inline)",
             "KB",
             sizes_product[long],
             sizes_baseline[long],
             "value<=",
-            400.0,
+            250.0,
             counts=counts,
+        ),
+        Figure(
+            "history_bytes_s3",
+            f"history bytes of the same {long}-iteration agent, PAYLOAD_STORE=s3 (S3-compatible server; "
+            "baseline: full transcript inline)",
+            "KB",
+            sizes_s3,
+            sizes_baseline[long],
+            "value<=",
+            250.0,
+        ),
+        Figure(
+            "store_bytes_s3",
+            f"payload store: bytes in the bucket for the {long}-iteration agent, PAYLOAD_STORE=s3 (baseline "
+            "column: the same with PAYLOAD_STORE=local)",
+            "KB",
+            store_s3,
+            store_local,
+            "info",
         ),
         Figure(
             "history_growth",
@@ -276,10 +367,10 @@ async def history_growth(bench: Bench, sizes: Sizes) -> list[Figure]:
         ),
         Figure(
             "store_bytes",
-            f"payload store: new bytes written for the {long}-iteration agent (baseline column: what "
-            "content-addressing whole payloads would write)",
+            f"payload store: bytes in the store for the {long}-iteration agent, PAYLOAD_STORE=local "
+            "(baseline column: what content-addressing whole payloads would write)",
             "KB",
-            store_written,
+            store_local,
             whole_payloads,
             "info",
         ),

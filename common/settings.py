@@ -155,7 +155,9 @@ class Settings(BaseSettings):
     # this namespace's runs must reach the same store (one directory per machine, or one bucket).
     payload_store: Literal["local", "s3", "off"] = "local"
     payload_store_dir: Path = Path(".state/payloads")
-    payload_store_threshold_bytes: int = Field(default=8192, ge=0)
+    # Only payloads between a workflow and its activities are stored (public ones stay inline), and
+    # only workers read those: 2 KiB moves a typical model reply out too (docs/benchmarks.md).
+    payload_store_threshold_bytes: int = Field(default=2048, ge=0)
     # PAYLOAD_STORE=s3 (common/payload_s3.py): the bucket and key prefix; AWS_ENDPOINT_URL for MinIO
     # or another S3-compatible server, AWS_REGION; credentials from the standard AWS chain.
     payload_store_s3_bucket: str | None = None
