@@ -6,8 +6,8 @@ See docs/building-workflows.md. The shipped workflows (`AgentWorkflow`, `Researc
 `AnswerWorkflow`, `IndexWorkflow`) use exactly these names (tests/kit/test_public_surface.py).
 """
 
-from activities.delivery.models import DeliveryReceipt
-from activities.llm.models import (
+from common.contracts.delivery import DeliveryReceipt
+from common.contracts.llm import (
     LLMRequest,
     LLMResponse,
     Message,
@@ -16,8 +16,8 @@ from activities.llm.models import (
     ToolSpec,
     ToolUseBlock,
 )
-from activities.mcp.models import McpToolInfo
-from activities.tools.models import ToolObservation
+from common.contracts.mcp import McpToolInfo
+from common.contracts.tools import ToolObservation
 from workflows.actions import compact_json, masked_url, proposed_action, visible
 from workflows.activity_options import DELIVERY, LLM_CALL, NOTIFY, TOOL_CALL, ActivityOptions
 from workflows.approval import action_hash
@@ -35,8 +35,10 @@ from workflows.kit.tools import (
 )
 from workflows.models import (
     ActionField,
+    ApprovalDecision,
     ApprovalRecord,
     KitInput,
+    PendingApproval,
     ProposedAction,
     RunCarry,
     StepRecord,
@@ -52,6 +54,7 @@ __all__ = [
     "TOOL_CALL",
     "ActionField",
     "ActivityOptions",
+    "ApprovalDecision",
     "ApprovalRecord",
     "Delivered",
     "DeliveryReceipt",
@@ -63,6 +66,7 @@ __all__ = [
     "McpTool",
     "McpToolInfo",
     "Message",
+    "PendingApproval",
     "ProposedAction",
     "RegisteredTool",
     "RunCarry",
