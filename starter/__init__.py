@@ -7,6 +7,8 @@ from starter.api import (
     get_status,
     reject,
     start_agent,
+    start_answer,
+    start_index,
     start_research,
 )
 from starter.watch import watch
@@ -18,6 +20,8 @@ __all__ = [
     "get_status",
     "reject",
     "start_agent",
+    "start_answer",
+    "start_index",
     "start_research",
     "watch",
 ]

@@ -1,4 +1,4 @@
-"""`python -m starter`: research, agent, start (any kit workflow), approve, reject, status, watch, demo.
+"""`python -m starter`: research, agent, index, answer, start (any kit workflow), approve, reject, status, watch, demo.
 
 Each command is a thin shell over an async function of `starter.api` / `starter.watch`; an error a
 person can act on prints one line on stderr and exits 1.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -22,6 +23,8 @@ from common.process_exit import exit_now
 from common.settings import Settings, load_settings
 from starter import api, render
 from starter.watch import RunEnded, watch
+from workflows.answer import AnswerInput
+from workflows.index import IndexInput
 from workflows.models import AgentInput, ResearchInput
 
 
@@ -115,6 +118,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the budget is spent, ask the approvers for a top-up instead of ending",
     )
     _add_run_options(agent)
+
+    index = commands.add_parser("index", help="index DIR's markdown, text and HTML files for `answer`")
+    # The workers read the folder: its absolute path, so their working directory does not matter.
+    index.add_argument("directory", metavar="DIR", type=os.path.abspath)
+    index.add_argument("--corpus", metavar="NAME", help="the corpus to index into (default: default)")
+    index.add_argument("--batch-size", type=int, metavar="N", help="files per indexing step (default 16)")
+    index.add_argument("--id", dest="workflow_id", help="workflow id (default: generated)")
+    index.add_argument(
+        "--wait", action="store_true", help="print progress until the run ends, then the result"
+    )
+
+    answer = commands.add_parser("answer", help="answer QUESTION from an indexed corpus, with citations")
+    answer.add_argument("question", metavar="QUESTION")
+    answer.add_argument("--corpus", metavar="NAME", help="the indexed corpus (default: default)")
+    answer.add_argument("--top-k", type=int, metavar="N", help="passages retrieved (default 5)")
+    answer.add_argument(
+        "--max-reasks", type=int, metavar="N", help="re-asks after a failed validation (default 2)"
+    )
+    answer.add_argument("--deliver-to", metavar="TARGET", help="https://URL, mailto:ADDRESS or file:DIR")
+    _add_run_options(answer)
 
     start = commands.add_parser(
         "start", help="start any kit workflow by its type name, e.g. TicketTriageWorkflow"
@@ -225,6 +248,38 @@ async def _start(client: Client, settings: Settings, args: argparse.Namespace) -
     return await follow(client, handle.id) if args.wait else 0
 
 
+async def _index(client: Client, settings: Settings, args: argparse.Namespace) -> int:
+    params = api.build_input(
+        IndexInput, directory=args.directory, corpus=args.corpus, batch_size=args.batch_size
+    )
+    handle = await api.start_index(
+        client, params, task_queue=settings.temporal_task_queue, workflow_id=args.workflow_id
+    )
+    print(f"started {handle.id}", flush=True)
+    return await follow(client, handle.id) if args.wait else 0
+
+
+async def _answer(client: Client, settings: Settings, args: argparse.Namespace) -> int:
+    params = api.build_input(
+        AnswerInput,
+        question=args.question,
+        corpus=args.corpus,
+        top_k=args.top_k,
+        max_reasks=args.max_reasks,
+        deliver_to=args.deliver_to,
+        approvers=args.approvers,
+        budget_usd=args.budget_usd,
+        model=args.model,
+        approval_timeout_s=args.approval_timeout_s,
+        approval_policy=args.approval_policy,
+    )
+    handle = await api.start_answer(
+        client, params, task_queue=settings.temporal_task_queue, workflow_id=args.workflow_id
+    )
+    print(f"started {handle.id}", flush=True)
+    return await follow(client, handle.id) if args.wait else 0
+
+
 async def _decide(client: Client, args: argparse.Namespace, *, approved: bool) -> int:
     recorded = await api.approve(
         client,
@@ -245,6 +300,10 @@ async def _dispatch(client: Client, settings: Settings, args: argparse.Namespace
         return await _research(client, settings, args)
     if args.command == "agent":
         return await _agent(client, settings, args)
+    if args.command == "index":
+        return await _index(client, settings, args)
+    if args.command == "answer":
+        return await _answer(client, settings, args)
     if args.command == "start":
         return await _start(client, settings, args)
     if args.command in ("approve", "reject"):

@@ -28,6 +28,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from common.redact import redact_url
 from common.run_summary import headline
 from common.settings import load_settings
+from workflows.answer import AnswerInput, AnswerResult
+from workflows.index import IndexInput, IndexResult
 from workflows.kit.delivery import delivery_channel
 from workflows.kit.tools import choose_tools, registered_tools
 from workflows.models import (
@@ -43,6 +45,8 @@ from workflows.models import (
 DEFAULT_TASK_QUEUE = "ai-workflows"
 RESEARCH_WORKFLOW = "ResearchWorkflow"
 AGENT_WORKFLOW = "AgentWorkflow"
+INDEX_WORKFLOW = "IndexWorkflow"
+ANSWER_WORKFLOW = "AnswerWorkflow"
 APPROVE = "approve"  # the name of both the Update and the Signal
 STATUS = "status"
 
@@ -181,6 +185,46 @@ async def start_agent(
         task_queue=task_queue,
         workflow_id=workflow_id,
         result_type=AgentResult,
+    )
+
+
+async def start_index(
+    client: Client,
+    params: IndexInput,
+    *,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    workflow_id: str | None = None,
+) -> WorkflowHandle[Any, IndexResult]:
+    """Index a folder (a path on the workers' hosts) into the grounded-answer index."""
+    return await start_workflow(
+        client,
+        INDEX_WORKFLOW,
+        params,
+        task_queue=task_queue,
+        workflow_id=workflow_id,
+        result_type=IndexResult,
+    )
+
+
+async def start_answer(
+    client: Client,
+    params: AnswerInput,
+    *,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    workflow_id: str | None = None,
+) -> WorkflowHandle[Any, AnswerResult]:
+    """Answer a question from an indexed corpus, with citations."""
+    try:
+        delivery_channel(params.deliver_to)
+    except ApplicationError as error:
+        raise StarterError(f"invalid input: {error.message}") from None
+    return await start_workflow(
+        client,
+        ANSWER_WORKFLOW,
+        params,
+        task_queue=task_queue,
+        workflow_id=workflow_id,
+        result_type=AnswerResult,
     )
 
 

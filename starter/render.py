@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from starter.watch import PhaseChanged, ProgressEvent, RunEnded, StepCompleted
+from workflows.answer import AnswerResult, answer_report
+from workflows.index import IndexResult
 from workflows.models import (
     AgentResult,
     ApprovalRecord,
@@ -165,6 +167,16 @@ def result_text(result: Any) -> str:
     elif isinstance(result, AgentResult):
         lines = [f"goal: {result.goal}", "", result.answer, ""]
         extra = {"outcome": result.outcome, "iterations": result.iterations}
+    elif isinstance(result, AnswerResult):
+        lines = [f"question: {result.question}", "", answer_report(result), ""]
+        extra = {"outcome": result.outcome, "re-asks": result.reasks}
+    elif isinstance(result, IndexResult):
+        lines = [
+            f"corpus {result.corpus} <- {result.directory}: {result.files_indexed} files indexed "
+            f"({result.passages} passages, {result.embedded} embedded), {result.files_unchanged} unchanged, "
+            f"{result.files_removed} removed"
+        ]
+        extra = {"outcome": result.outcome}
     else:
         return _generic_result_text(result)
     extra["steps"] = len(result.steps)
