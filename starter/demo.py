@@ -27,6 +27,8 @@ from workflows.models import PendingApproval, ResearchInput
 
 DEMO_APPROVER = "demo"
 DEMO_TOPIC = "durable execution for AI agents"
+# When present (a checkout), the demo's worker also starts this example MCP server (files__* tools).
+EXAMPLE_MCP_SERVERS = "examples/mcp/servers.json"
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,11 @@ async def run_demo(settings: Settings, topic: str = DEMO_TOPIC, *, interactive: 
             wait_for_port(host, int(port))
         print("starting the worker ...", flush=True)
         # Popen returns at once after fork/exec; nothing here waits on the child.
-        worker = subprocess.Popen([sys.executable, "-m", "worker"], env=os.environ.copy())  # noqa: ASYNC220
+        worker_env = os.environ.copy()
+        if not worker_env.get("MCP_SERVERS_FILE") and os.path.isfile(EXAMPLE_MCP_SERVERS):  # noqa: ASYNC240
+            worker_env["MCP_SERVERS_FILE"] = EXAMPLE_MCP_SERVERS
+            print(f"the worker starts the example MCP server of {EXAMPLE_MCP_SERVERS} (tools files__*)")
+        worker = subprocess.Popen([sys.executable, "-m", "worker"], env=worker_env)  # noqa: ASYNC220
         stack.callback(_stop, worker)
         client = await connect(settings)
         params = ResearchInput(

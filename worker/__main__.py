@@ -41,7 +41,8 @@ async def main(role: Role = "all") -> int:
         # A missing bucket or bad credentials: one line now, not failed workflow tasks later.
         await check_payload_store(settings)
         if role != "workflows":  # a bad MCP_SERVERS_FILE or an unreachable server: one line now
-            await check_mcp_servers(settings)
+            for found in await check_mcp_servers(settings):
+                log.info("MCP server %s", found)
         client = await connect(settings)
     except (TemporalUnreachable, PayloadStoreError, McpStartupError) as error:
         log.error("%s", error)
