@@ -1,5 +1,6 @@
 """`python -m starter demo` (`make demo`): embedded dev server + worker + one research run that waits
-for a person's approval.
+for a person's approval, then a grounded answer: docs/corpus indexed, one question answered with
+citations.
 
 In a terminal the demo asks you to approve or reject the report (and for a comment); without one
 (CI, a pipe) it approves as the `demo` reviewer and says so. Either way the decision goes through the
@@ -16,19 +17,27 @@ import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
+
+from temporalio.client import Client
 
 from common.client import connect
 from common.devserver import port_open, start_dev_server, wait_for_port
 from common.settings import Settings
 from starter import api, render
 from starter.watch import PhaseChanged, watch
+from workflows.answer import AnswerInput
+from workflows.index import IndexInput
 from workflows.models import PendingApproval, ResearchInput
 
 DEMO_APPROVER = "demo"
 DEMO_TOPIC = "durable execution for AI agents"
 # When present (a checkout), the demo's worker also starts this example MCP server (files__* tools).
 EXAMPLE_MCP_SERVERS = "examples/mcp/servers.json"
+DEMO_CORPUS = Path(__file__).resolve().parent.parent / "docs" / "corpus"
+DEMO_CORPUS_NAME = "docs"
+DEMO_QUESTION = "What happens when a process crashes?"
 
 
 @dataclass(frozen=True)
@@ -112,7 +121,35 @@ async def run_demo(settings: Settings, topic: str = DEMO_TOPIC, *, interactive: 
             f"Web UI: {settings.temporal_web_ui}/namespaces/{quote(settings.temporal_namespace)}"
             f"/workflows/{quote(handle.id)}"
         )
+        await grounded_answer(client, settings)
     return 0
+
+
+async def grounded_answer(client: Client, settings: Settings) -> None:
+    """The third shape, the sequential pipeline: index docs/corpus, then answer one question from
+    it with citations (each quote checked against its passage)."""
+    print(f"\nindexing {DEMO_CORPUS} into corpus {DEMO_CORPUS_NAME!r} ...", flush=True)
+    index = await api.start_index(
+        client,
+        IndexInput(directory=str(DEMO_CORPUS), corpus=DEMO_CORPUS_NAME),
+        task_queue=settings.temporal_task_queue,
+    )
+    async for event in watch(client, index.id):
+        print(render.event_line(event), flush=True)
+    print(render.result_text(await api.get_result(client, index.id)), flush=True)
+    handle = await api.start_answer(
+        client,
+        AnswerInput(question=DEMO_QUESTION, corpus=DEMO_CORPUS_NAME),
+        task_queue=settings.temporal_task_queue,
+    )
+    print(f"\nstarted {handle.id}: {DEMO_QUESTION}", flush=True)
+    async for event in watch(client, handle.id):
+        print(render.event_line(event), flush=True)
+    print("\n" + render.result_text(await api.get_result(client, handle.id)) + "\n")
+    print(
+        f"Web UI: {settings.temporal_web_ui}/namespaces/{quote(settings.temporal_namespace)}"
+        f"/workflows/{quote(handle.id)}"
+    )
 
 
 if __name__ == "__main__":
