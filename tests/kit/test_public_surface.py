@@ -1,0 +1,178 @@
+"""The kit's public surface is what workflows of your own are built from, and the shipped workflows
+use nothing else: every import of a project module in `examples/` and in the shipped workflow
+modules names a public kit module and a name in its `__all__`.
+
+A shipped workflow module may also import the workflows' models (`workflows.models`) and another
+shipped workflow module (research runs agents as children)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT_PACKAGES = frozenset({"common", "workflows", "activities", "worker", "starter"})
+PUBLIC_MODULES = ("workflows.kit", "activities.kit", "worker.plugin", "common.settings", "common.client")
+SHIPPED_EXTRA = frozenset({"workflows.models"})
+
+
+@dataclass(frozen=True)
+class Violation:
+    where: str
+    line: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.where}:{self.line}: {self.text}"
+
+
+def public_names() -> dict[str, frozenset[str]]:
+    names: dict[str, frozenset[str]] = {}
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        exported = getattr(module, "__all__", None)
+        assert exported is not None, f"{module_name} has no __all__"
+        missing = [name for name in exported if not hasattr(module, name)]
+        assert not missing, f"{module_name}.__all__ names what it does not define: {missing}"
+        names[module_name] = frozenset(exported)
+    return names
+
+
+def is_workflow_module(tree: ast.Module) -> bool:
+    """Defines a class decorated with `@workflow.defn` (or `@workflow.defn(...)`)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for decorator in node.decorator_list:
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                if ast.unparse(target) in ("workflow.defn", "defn"):
+                    return True
+    return False
+
+
+def shipped_workflow_modules() -> dict[str, Path]:
+    """`workflows.<name>` for each module of workflows/ (not the kit) that defines a workflow."""
+    found: dict[str, Path] = {}
+    for path in sorted((ROOT / "workflows").glob("*.py")):
+        if is_workflow_module(ast.parse(path.read_text(), str(path))):
+            found[f"workflows.{path.stem}"] = path
+    return found
+
+
+def violations(
+    source: str,
+    where: str,
+    public: dict[str, frozenset[str]],
+    also_allowed: frozenset[str] = frozenset(),
+) -> list[Violation]:
+    """Each import of a project module that is not a public name of a public kit module (nor a
+    module of `also_allowed`, any name of it)."""
+    found: list[Violation] = []
+    for node in ast.walk(ast.parse(source, where)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level or node.module is None:
+                continue  # the package's own modules
+            module = node.module
+            if module.split(".")[0] not in PROJECT_PACKAGES or module in also_allowed:
+                continue
+            if module not in public:
+                found.append(Violation(where, node.lineno, f"from {module} import ...: not a public module"))
+                continue
+            for alias in node.names:
+                if alias.name not in public[module]:
+                    found.append(
+                        Violation(where, node.lineno, f"{module}.{alias.name} is not in {module}.__all__")
+                    )
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                module = alias.name
+                if module.split(".")[0] not in PROJECT_PACKAGES or module in also_allowed:
+                    continue
+                if module not in public:
+                    found.append(Violation(where, node.lineno, f"import {module}: not a public module"))
+    return found
+
+
+@pytest.fixture(scope="module")
+def public() -> dict[str, frozenset[str]]:
+    return public_names()
+
+
+def test_the_examples_import_only_public_names(public: dict[str, frozenset[str]]) -> None:
+    modules = sorted((ROOT / "examples").rglob("*.py"))
+    assert any(path.name == "workflow.py" for path in modules), "no example workflow found"
+    found = [
+        problem
+        for path in modules
+        for problem in violations(path.read_text(), str(path.relative_to(ROOT)), public)
+    ]
+    assert not found, "\n".join(map(str, found))
+
+
+def test_the_shipped_workflows_import_only_public_names(public: dict[str, frozenset[str]]) -> None:
+    shipped = shipped_workflow_modules()
+    assert {"workflows.agent", "workflows.research"} <= shipped.keys()
+    allowed = SHIPPED_EXTRA | shipped.keys()
+    found = [
+        problem
+        for module, path in shipped.items()
+        for problem in violations(path.read_text(), str(path.relative_to(ROOT)), public, allowed - {module})
+    ]
+    assert not found, "\n".join(map(str, found))
+
+
+PRIVATE_IMPORTS = [
+    ("from workflows.kit.context import RunContext\n", "from workflows.kit.context import ..."),
+    ("from activities.tools.declare import tool\n", "from activities.tools.declare import ..."),
+    ("from workflows.kit import RunContext, ApprovalGate\n", "workflows.kit.ApprovalGate is not in"),
+    ("import activities.llm.models\n", "import activities.llm.models: not a public module"),
+    (
+        "from temporalio import workflow\n"
+        "with workflow.unsafe.imports_passed_through():\n"
+        "    from workflows.models import AgentInput\n",
+        "from workflows.models import ...",
+    ),
+    ("def f():\n    from starter.api import start_workflow\n", "from starter.api import ..."),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), PRIVATE_IMPORTS)
+def test_a_private_import_is_found(public: dict[str, frozenset[str]], source: str, expected: str) -> None:
+    (problem,) = violations(source, "example.py", public)
+    assert expected in problem.text
+
+
+def test_public_and_outside_imports_pass(public: dict[str, frozenset[str]]) -> None:
+    source = (
+        "import json\n"
+        "from pydantic import BaseModel\n"
+        "from temporalio import workflow\n"
+        "from . import tools\n"
+        "from .models import TicketInput\n"
+        "import workflows.kit\n"
+        "with workflow.unsafe.imports_passed_through():\n"
+        "    from workflows.kit import KitWorkflow, RunContext\n"
+        "    from activities.kit import ToolCall, tool\n"
+        "from worker.plugin import Extension\n"
+        "from common.settings import Settings\n"
+    )
+    assert violations(source, "example.py", public) == []
+
+
+def test_a_shipped_workflow_may_import_the_models_and_another_shipped_workflow(
+    public: dict[str, frozenset[str]],
+) -> None:
+    source = "from workflows.models import AgentInput\nfrom workflows.agent import AgentWorkflow\n"
+    allowed = frozenset({"workflows.models", "workflows.agent"})
+    assert violations(source, "workflows/research.py", public, allowed) == []
+    # ... and an example may not.
+    assert len(violations(source, "examples/x.py", public)) == 2
+
+
+def test_the_shipped_workflow_modules_are_found() -> None:
+    assert is_workflow_module(ast.parse("@workflow.defn(name='X')\nclass X: ...\n"))
+    assert is_workflow_module(ast.parse("@workflow.defn\nclass X: ...\n"))
+    assert not is_workflow_module(ast.parse("class X: ...\n"))
