@@ -7,10 +7,13 @@ NODE_CLIENT := tests/interop/node/node_modules/.package-lock.json
 
 .PHONY: demo test lint typecheck pytest up server worker bench clean install browser postgres histories
 
-$(STAMP): pyproject.toml
+# The worked example (examples/ticket_triage, docs/building-workflows.md) is installed as a user's
+# extension would be: its entry point registers it with the worker; its tests run with the suite's.
+$(STAMP): pyproject.toml examples/ticket_triage/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e examples/ticket_triage
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy common workflows activities worker starter inbox
+	$(BIN)/mypy common workflows activities worker starter inbox examples/ticket_triage/ticket_triage
 
 pytest: $(STAMP) browser postgres $(NODE_CLIENT)
 	$(BIN)/pytest -q
