@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bench import answer
 from bench import figures as measure
 from bench.analysis import ANALYSIS, MISS_REASONS
 from bench.harness import Bench, running_bench
@@ -53,6 +54,7 @@ SHAPES: dict[str, tuple[str, FigureFn]] = {
     "fan_out": ("fan-out", measure.fan_out),
     "throughput": ("throughput", measure.throughput),
     "long_agent": ("long agent", measure.long_agent),
+    "answer": ("grounded answer", answer.figures),
     "resume": ("resume after SIGKILL", measure.resume),
 }
 
