@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from activities.llm.models import ToolUseBlock
 from activities.llm.providers.anthropic import STRUCTURED_OUTPUT_TOOL
+from common.contracts.llm import ToolUseBlock
 from common.settings import Settings
 from tests.answer.support import ANSWER_SENTENCE, CORPUS, QUESTION, answer, index_corpus, index_settings
 from tests.fakes.anthropic_server import AnthropicServer
