@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 from ticket_triage.extension import EXTENSION
 from ticket_triage.models import TicketTriageInput, TicketTriageResult
 from ticket_triage.tools import outbox_file
-from ticket_triage.workflow import parse_category
+from ticket_triage.workflow import TicketTriageWorkflow, parse_category
 from triage_support import outbox_messages, pending_approval
 
 from common.settings import Settings
@@ -66,6 +66,11 @@ async def test_approved_reply_is_sent_once_with_the_whole_run_in_the_result(
             result_type=ApprovalRecord,
         )
         result = await handle.result()
+        history = await handle.fetch_history()
+    # The run's history replays on the workflow code as it is: it is deterministic.
+    await Replayer(workflows=[TicketTriageWorkflow], data_converter=client.data_converter).replay_workflow(
+        history
+    )
 
     # What the reviewer saw: the recipient first, then every argument in full.
     proposed = pending.proposed
