@@ -16,10 +16,10 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from common.contracts.runs import EscalationNotice
 from common.egress import EgressPolicy, EgressRefused, egress_client, parse_allow_private
 from common.redact import redact_url, scrub
 from common.settings import Settings
-from workflows.models import EscalationNotice
 
 logger = logging.getLogger(__name__)
 NOTIFY_TIMEOUT_S = 10.0

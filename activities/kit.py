@@ -29,7 +29,7 @@ from activities.retrieval.models import (
 )
 from activities.tools.builtin import BUILTIN_TOOLS, READ_ONLY_TOOLS
 from activities.tools.declare import ToolCall, ToolDefinition, ToolError, registry, tool
-from activities.tools.models import SideEffectToolInput, ToolObservation
+from common.contracts.tools import SideEffectToolInput, ToolObservation
 
 __all__ = [
     "ANSWER_SYSTEM",

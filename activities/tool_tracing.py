@@ -21,8 +21,8 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 
 from activities.llm.tracing import error_type
 from activities.tools.declare import registry
-from activities.tools.models import ToolObservation
 from common import metrics
+from common.contracts.tools import ToolObservation
 from common.redact import masked_urls_in
 from common.telemetry import capture_content
 

@@ -19,9 +19,9 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.kit import registry
-    from activities.llm.models import LLMRequest, LLMResponse, Message, StepKind, ToolResultBlock
     from activities.tools.calculator import CalculatorInput
-    from activities.tools.models import ToolObservation
+    from common.contracts.llm import LLMRequest, LLMResponse, Message, StepKind, ToolResultBlock
+    from common.contracts.tools import ToolObservation
 
 SYSTEM = "You are a careful agent. Call tools when they help."
 

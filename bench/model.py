@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from temporalio import activity
 
-from activities.llm.models import (
+from activities.llm.providers.base import Heartbeat
+from common.contracts.llm import (
     ContentBlock,
     LLMRequest,
     ProviderReply,
@@ -30,7 +31,6 @@ from activities.llm.models import (
     ToolUseBlock,
     Usage,
 )
-from activities.llm.providers.base import Heartbeat
 
 BENCH_MODEL = "claude-haiku-4-5"  # a priced model: cost changes every step, as in production
 _AT_MOST = re.compile(r"at most (\d+)")

@@ -78,16 +78,7 @@ def steps_table(
         for step in steps
     ]
     if usage is None:
-        usage = UsageTotals()
-        for step in steps:
-            usage = usage.plus(
-                UsageTotals(
-                    input_tokens=step.input_tokens,
-                    output_tokens=step.output_tokens,
-                    cache_read_tokens=step.cache_read_tokens,
-                    cache_write_tokens=step.cache_write_tokens,
-                )
-            )
+        usage = sum((step.usage for step in steps), UsageTotals())
     if cost_usd is None:
         cost_usd = sum(s.cost_usd for s in steps)
     totals = (

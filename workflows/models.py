@@ -1,4 +1,6 @@
-"""Typed inputs, outputs, update/signal/query payloads of the workflows (the public contract).
+"""Inputs and results of the shipped workflows (`ResearchWorkflow`, `AgentWorkflow`): their public
+contract. The contracts every kit run shares (status, steps, usage, approvals, `KitInput`) live in
+`common.contracts.runs` and are re-exported here, as before.
 
 Every field added after the first release has a default, so running workflows, starters and the
 `temporal` CLI keep working with the JSON they already send.
@@ -6,173 +8,62 @@ Every field added after the first release has a default, so running workflows, s
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
-from pydantic_core import PydanticCustomError
-from temporalio.contrib.workflow_streams import WorkflowStreamState
+from pydantic import BaseModel, Field
 
-from activities.delivery.models import DeliveryReceipt
-from activities.llm.models import Message
-from activities.mcp.models import McpToolInfo
+from common.contracts.delivery import DeliveryReceipt
+from common.contracts.llm import Message
+from common.contracts.mcp import McpToolInfo
+from common.contracts.runs import (
+    DAY_S,
+    MIN_AUTO_APPROVE_TIMEOUT_S,
+    ActionField,
+    ApprovalDecision,
+    ApprovalPolicy,
+    ApprovalRecord,
+    ApprovalSettings,
+    ChildProgress,
+    EscalationNotice,
+    KitInput,
+    NonBlank,
+    PendingApproval,
+    Phase,
+    ProposedAction,
+    RunCarry,
+    StepRecord,
+    UsageTotals,
+    WorkflowStatus,
+)
 
-ApprovalPolicy = Literal["reject", "approve"]
+__all__ = [
+    "DAY_S",
+    "MIN_AUTO_APPROVE_TIMEOUT_S",
+    "ActionField",
+    "AgentCarryState",
+    "AgentInput",
+    "AgentResult",
+    "ApprovalDecision",
+    "ApprovalPolicy",
+    "ApprovalRecord",
+    "ApprovalSettings",
+    "ChildProgress",
+    "EscalationNotice",
+    "KitInput",
+    "NonBlank",
+    "PendingApproval",
+    "Phase",
+    "ProposedAction",
+    "ResearchDepth",
+    "ResearchInput",
+    "ResearchResult",
+    "RunCarry",
+    "StepRecord",
+    "UsageTotals",
+    "WorkflowStatus",
+]
+
 ResearchDepth = Literal["quick", "deep"]
-DAY_S = 24 * 3600.0
-MIN_AUTO_APPROVE_TIMEOUT_S = 60.0
-
-
-class StepRecord(BaseModel):
-    step: str
-    kind: str  # "llm", "tool", "delivery", "approval", "child"
-    model: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    latency_ms: float = 0.0
-    cost_usd: float = 0.0
-    ok: bool = True
-    detail: str = ""
-    # An LLM step's tokens and cost above count every attempt; these say how much of it went to
-    # failed attempts, and whether the model had a price (False: cost_usd is 0, not free).
-    retried_input_tokens: int = 0
-    retried_output_tokens: int = 0
-    retried_attempts: int = 0
-    priced: bool = True
-
-
-class UsageTotals(BaseModel):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-
-    def plus(self, other: UsageTotals) -> UsageTotals:
-        return UsageTotals(
-            input_tokens=self.input_tokens + other.input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
-            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
-        )
-
-
-class ApprovalDecision(BaseModel):
-    """Payload of the `approve` Update and Signal."""
-
-    approver: str = Field(min_length=1)
-    approved: bool
-    comment: str = ""
-    # Optional: the hash of the action the approver looked at (from `status.pending_approval`). When
-    # given and the pending action has changed since, the decision is refused.
-    action_hash: str | None = None
-    # Optional: for a budget top-up request, the new total budget in USD.
-    budget_usd: float | None = Field(default=None, gt=0)
-
-
-class ActionField(BaseModel):
-    """One argument of a proposed action, in full: a string as it is, anything else as JSON."""
-
-    name: str
-    value: str
-    # Where the action goes (`to`, `url`, `deliver_to`, a file path): listed first, never shortened.
-    target: bool = False
-
-
-class ProposedAction(BaseModel):
-    """What an approval is asked for, as a reviewer must see it: complete, targets first. Views may
-    fold a long value, never drop it; the action hash binds exactly these arguments."""
-
-    kind: str  # "tool", "delivery", "budget_top_up", or a kit workflow's own kind
-    name: str  # the tool name or delivery channel
-    title: str  # one line: what and where, e.g. "send_email to ana@example.com"
-    fields: list[ActionField] = Field(default_factory=list)
-
-    def text(self) -> str:
-        """The whole action as plain text (status, CLI, notices): the title, then every field."""
-        lines = [self.title]
-        for field in self.fields:
-            marker = "→ " if field.target else ""
-            value = field.value if "\n" not in field.value else "\n    " + field.value.replace("\n", "\n    ")
-            lines.append(f"  {marker}{field.name}: {value}")
-        return "\n".join(lines)
-
-
-class ApprovalRecord(BaseModel):
-    """A decision as the workflow recorded it (the `approve` Update's return value)."""
-
-    action: str
-    action_hash: str
-    approver: str  # a person from `approvers`, or "policy" when the deadline decided
-    approved: bool
-    comment: str = ""
-    decided_at: datetime
-    via: Literal["update", "signal", "deadline"]
-    budget_usd: float | None = None
-    # True when nobody decided by the deadline and the run's approval policy did.
-    by_policy: bool = False
-    proposed: ProposedAction | None = None
-
-
-class PendingApproval(BaseModel):
-    action: str  # the whole action as text (`ProposedAction.text()`), never cut
-    action_hash: str
-    requested_at: datetime
-    deadline: datetime
-    approvers: list[str] = Field(default_factory=list)
-    escalated: bool = False
-    # The structured action (absent in runs recorded before it existed: `action` has the text).
-    proposed: ProposedAction | None = None
-
-
-class EscalationNotice(BaseModel):
-    """Input of the `approval.notify_escalation` activity: nobody decided before the deadline."""
-
-    workflow_id: str
-    workflow_type: str = ""
-    action: str
-    action_hash: str = ""
-    approvers: list[str]
-    deadline: datetime
-    policy: ApprovalPolicy = "reject"
-
-
-class ApprovalSettings(BaseModel):
-    """Approval options both workflows accept (flattened into their inputs)."""
-
-    approvers: list[str] = Field(default_factory=list)
-    approval_timeout_s: float = Field(default=DAY_S, gt=0, le=365 * DAY_S)
-    # After the escalation notice, how long to keep waiting for a decision before the policy applies.
-    approval_grace_s: float = Field(default=0.0, ge=0, le=30 * DAY_S)
-    approval_policy: ApprovalPolicy = "reject"
-
-    @model_validator(mode="after")
-    def _auto_approve_needs_time(self) -> ApprovalSettings:
-        # Auto-approval at a deadline nobody could meet would be no approval at all.
-        if self.approval_policy == "approve" and self.approval_timeout_s < MIN_AUTO_APPROVE_TIMEOUT_S:
-            raise PydanticCustomError(
-                "auto_approve_too_soon",
-                "approval_timeout_s must be at least {minimum} s when approval_policy is 'approve'",
-                {"minimum": int(MIN_AUTO_APPROVE_TIMEOUT_S)},
-            )
-        return self
-
-
-class KitInput(ApprovalSettings):
-    """The options every kit workflow's input has (approvals, budget, model); extend it."""
-
-    budget_usd: float | None = Field(default=None, ge=0)
-    model: str | None = None  # None: the worker's LLM_MODEL / provider default
-
-
-def _not_blank(text: str) -> str:
-    if not text.strip():
-        raise PydanticCustomError("blank", "must not be blank")
-    return text
-
-
-NonBlank = Annotated[str, AfterValidator(_not_blank)]
 
 
 class ResearchInput(KitInput):
@@ -205,21 +96,6 @@ class ResearchResult(BaseModel):
     outcome: str = "completed"
     approval: ApprovalRecord | None = None
     delivery: DeliveryReceipt | None = None
-
-
-class RunCarry(BaseModel):
-    """A kit run's whole state, handed to its next run when it continues-as-new."""
-
-    iteration: int = 0
-    usage: UsageTotals = Field(default_factory=UsageTotals)
-    cost_usd: float = 0.0
-    budget_usd: float | None = None  # the current budget, top-ups included
-    steps: list[StepRecord] = Field(default_factory=list)
-    decisions: list[ApprovalRecord] = Field(default_factory=list)
-    sources: list[str] = Field(default_factory=list)  # what the run's answer draws on
-    runs: int = 1  # how many runs this workflow has had, this one included
-    # The run's Workflow Stream (phases and steps for `starter watch`), for the next run's stream.
-    stream_state: WorkflowStreamState | None = None
 
 
 class AgentCarryState(RunCarry):
@@ -259,37 +135,3 @@ class AgentResult(BaseModel):
     sources: list[str] = Field(default_factory=list)
     decisions: list[ApprovalRecord] = Field(default_factory=list)
     runs: int = 1
-
-
-class ChildProgress(BaseModel):
-    """Signal `child_progress` from a deep-research child agent: its running totals so far."""
-
-    child_id: str
-    usage: UsageTotals
-    cost_usd: float
-    steps: int
-
-
-class WorkflowStatus(BaseModel):
-    phase: str
-    iteration: int = 0
-    pending_approval: PendingApproval | None = None
-    usage: UsageTotals = Field(default_factory=UsageTotals)
-    cost_usd: float = 0.0
-    completed_steps: list[StepRecord] = Field(default_factory=list)
-    outcome: str | None = None  # set when the run has ended
-    budget_usd: float | None = None
-    decisions: list[ApprovalRecord] = Field(default_factory=list)
-    runs: int = 1  # AgentWorkflow: runs so far across continue-as-new
-
-
-Phase = Literal[
-    "planning",
-    "researching",
-    "synthesizing",
-    "awaiting_approval",
-    "delivering",
-    "running",
-    "calling_tools",
-    "completed",
-]

@@ -14,21 +14,10 @@ from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
 
 with workflow.unsafe.imports_passed_through():
-    from activities.llm.models import LLMResponse, SpentUsage, Usage
+    from common.contracts.llm import LLMResponse, SpentUsage
     from common.search_attributes import APPROVERS, COST_USD, PHASE
-    from workflows.models import ChildProgress, StepRecord, UsageTotals, WorkflowStatus
+    from workflows.models import ChildProgress, StepRecord, WorkflowStatus
     from workflows.stream_topics import PHASE_TOPIC, STEPS_TOPIC
-
-
-def usage_of(response: LLMResponse) -> UsageTotals:
-    """Every attempt's tokens: the answering one's and the failed ones' (all billed, all in cost_usd)."""
-    usage = response.usage + response.retried_usage
-    return UsageTotals(
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_read_tokens=usage.cache_read_input_tokens,
-        cache_write_tokens=usage.cache_creation_input_tokens,
-    )
 
 
 SPARSE_SEARCH_ATTRIBUTES = "sparse-search-attributes"  # workflow.patched id
@@ -64,54 +53,44 @@ class RunProgress:
         return budget is not None and self.cost_usd >= budget
 
     def record_llm(self, step: str, response: LLMResponse) -> StepRecord:
-        usage = usage_of(response)
-        record = StepRecord(
-            step=step,
-            kind="llm",
-            model=response.model,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            latency_ms=response.latency_ms,
-            cost_usd=response.cost_usd,
-            retried_input_tokens=response.retried_usage.input_tokens,
-            retried_output_tokens=response.retried_usage.output_tokens,
-            retried_attempts=response.retried_attempts,
-            priced=response.priced,
+        """A model call's step: every attempt's tokens and cost (the answering one's and the failed
+        ones', all billed), with the failed ones' share beside them."""
+        return self.record(
+            StepRecord(
+                step=step,
+                kind="llm",
+                model=response.model,
+                **(response.usage + response.retried_usage).model_dump(),
+                latency_ms=response.latency_ms,
+                cost_usd=response.cost_usd,
+                retried_input_tokens=response.retried_usage.input_tokens,
+                retried_output_tokens=response.retried_usage.output_tokens,
+                retried_attempts=response.retried_attempts,
+                priced=response.priced,
+            )
         )
-        return self.record(record)
 
     def record_failed_llm(self, step: str, model: str | None, spent: SpentUsage | None) -> StepRecord:
         """A model call that failed for good still cost what its attempts used (from the failure)."""
-        usage = spent.usage if spent is not None else Usage()
-        record = StepRecord(
-            step=step,
-            kind="llm",
-            model=model,
-            ok=False,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_input_tokens,
-            cache_write_tokens=usage.cache_creation_input_tokens,
-            cost_usd=spent.cost_usd if spent is not None else 0.0,
-            retried_input_tokens=usage.input_tokens,
-            retried_output_tokens=usage.output_tokens,
-            retried_attempts=spent.attempts if spent is not None else 0,
-            priced=spent.priced if spent is not None else True,
+        spent = spent or SpentUsage()
+        return self.record(
+            StepRecord(
+                step=step,
+                kind="llm",
+                model=model,
+                ok=False,
+                **spent.usage.model_dump(),
+                cost_usd=spent.cost_usd,
+                retried_input_tokens=spent.usage.input_tokens,
+                retried_output_tokens=spent.usage.output_tokens,
+                retried_attempts=spent.attempts,
+                priced=spent.priced,
+            )
         )
-        return self.record(record)
 
     def record(self, record: StepRecord) -> StepRecord:
         self.status.completed_steps.append(record)
-        self.status.usage = self.status.usage.plus(
-            UsageTotals(
-                input_tokens=record.input_tokens,
-                output_tokens=record.output_tokens,
-                cache_read_tokens=record.cache_read_tokens,
-                cache_write_tokens=record.cache_write_tokens,
-            )
-        )
+        self.status.usage = self.status.usage + record.usage
         self.status.cost_usd += record.cost_usd
         self._steps.publish(record)
         self.publish()
@@ -128,15 +107,7 @@ class RunProgress:
         """A child ended: its final totals become one step of this run (its last report if it failed)."""
         last = self._children.pop(child_id, None)
         if not record.ok and last is not None and record.cost_usd == 0:
-            record = record.model_copy(
-                update={
-                    "cost_usd": last.cost_usd,
-                    "input_tokens": last.usage.input_tokens,
-                    "output_tokens": last.usage.output_tokens,
-                    "cache_read_tokens": last.usage.cache_read_tokens,
-                    "cache_write_tokens": last.usage.cache_write_tokens,
-                }
-            )
+            record = record.model_copy(update={"cost_usd": last.cost_usd, **last.usage.model_dump()})
         self.record(record)
 
     def snapshot(self) -> WorkflowStatus:

@@ -13,9 +13,9 @@ from activities.delivery.email import EmailSender, SmtpConfig
 from activities.delivery.failures import check_idempotency_key, invalid_request
 from activities.delivery.file import write_report
 from activities.delivery.ledger import open_ledger
-from activities.delivery.models import DeliveryReceipt, DeliveryRequest
 from activities.delivery.targets import Target, parse_target
 from activities.delivery.webhook import WebhookSender
+from common.contracts.delivery import DeliveryReceipt, DeliveryRequest
 from common.egress import egress_client, parse_allow_private
 from common.redact import redact_url
 from common.settings import Settings

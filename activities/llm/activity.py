@@ -9,10 +9,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.llm.call_context import UsageMeter, current_progress, meter_usage
 from activities.llm.error_types import UNPRICED_MODEL
-from activities.llm.models import LLMRequest, LLMResponse, ProviderReply, SpentUsage
 from activities.llm.pricing import PriceTable
 from activities.llm.providers.base import LLMProvider
 from activities.llm.tracing import llm_call_span
+from common.contracts.llm import LLMRequest, LLMResponse, ProviderReply, SpentUsage
 
 __all__ = ["LLMActivities", "unpriced_model"]
 

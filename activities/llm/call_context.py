@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio import activity
 
-from activities.llm.models import AttemptProgress, LLMRequest, SpentUsage, Usage
 from activities.llm.pricing import PriceTable
+from common.contracts.llm import AttemptProgress, LLMRequest, SpentUsage, Usage
 
 STEP_HEADER = "x-ai-workflows-step"
 STEP_KIND_HEADER = "x-ai-workflows-step-kind"

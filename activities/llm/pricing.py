@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from activities.llm.models import Usage
+from common.contracts.llm import Usage
 
 if TYPE_CHECKING:
     from genai_prices.types import PriceCalculation
@@ -85,8 +85,8 @@ class PriceTable:
             self._provider_id,
             usage.input_tokens,
             usage.output_tokens,
-            usage.cache_read_input_tokens,
-            usage.cache_creation_input_tokens,
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
         )
         if calculation is None:
             return Quote(0.0, priced=False)
@@ -110,8 +110,8 @@ def _flat_cost(price: ModelPrice, usage: Usage) -> float:
     return (
         usage.input_tokens * price.input
         + usage.output_tokens * price.output
-        + usage.cache_creation_input_tokens * price.cache_write
-        + usage.cache_read_input_tokens * price.cache_read
+        + usage.cache_write_tokens * price.cache_write
+        + usage.cache_read_tokens * price.cache_read
     ) / 1_000_000
 
 

@@ -26,7 +26,8 @@ from opentelemetry.util.types import AttributeValue
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.llm.models import (
+from common import metrics
+from common.contracts.llm import (
     ContentBlock,
     LLMRequest,
     LLMResponse,
@@ -36,7 +37,6 @@ from activities.llm.models import (
     ToolUseBlock,
     Usage,
 )
-from common import metrics
 from common.telemetry import capture_content
 
 TRACER_NAME = "ai_workflows.llm"
@@ -66,7 +66,7 @@ def error_type(error: BaseException) -> str:
 
 def _input_tokens(usage: Usage) -> int:
     """Input as the conventions count it: cached input included."""
-    return usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+    return usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
 
 
 def iteration_of(step: str) -> int | None:
@@ -121,15 +121,15 @@ class LLMCallSpan:
     def record(self, response: LLMResponse) -> None:
         self.response = response
         usage = response.usage
-        cached = usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+        cached = usage.cache_read_tokens + usage.cache_write_tokens
         self._span.set_attributes(
             {
                 "gen_ai.response.model": response.model,
                 "gen_ai.response.finish_reasons": [response.stop_reason],
                 "gen_ai.usage.input_tokens": usage.input_tokens + cached,
                 "gen_ai.usage.output_tokens": usage.output_tokens,
-                "gen_ai.usage.cache_read.input_tokens": usage.cache_read_input_tokens,
-                "gen_ai.usage.cache_creation.input_tokens": usage.cache_creation_input_tokens,
+                "gen_ai.usage.cache_read.input_tokens": usage.cache_read_tokens,
+                "gen_ai.usage.cache_creation.input_tokens": usage.cache_write_tokens,
                 "ai_workflows.cost_usd": response.cost_usd,
                 "ai_workflows.priced": response.priced,
                 "ai_workflows.retried.input_tokens": _input_tokens(response.retried_usage),

@@ -20,10 +20,10 @@ from temporalio.exceptions import ApplicationError
 from activities.delivery.ledger import DedupeLedger, open_ledger
 from activities.mcp.config import TOOL_SEPARATOR, McpConfigError, McpServerConfig
 from activities.mcp.content import observation_of
-from activities.mcp.models import McpCallRequest, McpListRequest, McpToolInfo, McpToolList
 from activities.mcp.sessions import McpServerUnavailable, McpSessions, describe_failure
 from activities.resources import resources
-from activities.tools.models import ToolObservation
+from common.contracts.mcp import McpCallRequest, McpListRequest, McpToolInfo, McpToolList
+from common.contracts.tools import ToolObservation
 from common.settings import Settings
 
 __all__ = [

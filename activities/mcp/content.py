@@ -20,7 +20,7 @@ from mcp_types import (
     TextResourceContents,
 )
 
-from activities.tools.models import ToolObservation
+from common.contracts.tools import ToolObservation
 
 __all__ = ["MAX_RESULT_CHARS", "observation_of"]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.tools.declare import tool
-from activities.tools.models import ToolObservation
+from common.contracts.tools import ToolObservation
 
 Number = int | float
 

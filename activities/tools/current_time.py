@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.tools.declare import tool
-from activities.tools.models import ToolObservation
+from common.contracts.tools import ToolObservation
 
 __all__ = ["CurrentTimeInput", "current_time", "current_time_tool"]
 

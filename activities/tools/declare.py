@@ -31,8 +31,8 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.llm.models import ToolSpec
-from activities.tools.models import SideEffectToolInput, ToolObservation
+from common.contracts.llm import ToolSpec
+from common.contracts.tools import SideEffectToolInput, ToolObservation
 
 __all__ = [
     "INVALID_TOOL_ARGUMENTS",

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from activities.resources import resources
 from activities.tools.declare import tool
-from activities.tools.models import ToolObservation
+from common.contracts.tools import ToolObservation
 from common.egress import DEFAULT_PORT as _DEFAULT_PORT
 from common.egress import EgressRefused
 from common.egress import parse_origin as allowed_origin

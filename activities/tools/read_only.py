@@ -16,8 +16,8 @@ import httpx
 
 from activities.tools.http_get import HttpGetInput, HttpGetLimits
 from activities.tools.http_get import http_get as fetch_url
-from activities.tools.models import ToolObservation
 from activities.tools.search_docs import DocsIndex, SearchDocsInput, render_hits
+from common.contracts.tools import ToolObservation
 from common.egress import egress_client, parse_allow_private
 from common.settings import Settings
 

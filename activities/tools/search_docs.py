@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from activities.resources import resources
 from activities.tools.declare import tool
-from activities.tools.models import ToolObservation
+from common.contracts.tools import ToolObservation
 
 SUFFIXES = (".md", ".txt")
 MAX_FILE_BYTES = 1_000_000

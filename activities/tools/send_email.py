@@ -15,7 +15,7 @@ from activities.delivery.failures import DELIVERY_REJECTED, check_idempotency_ke
 from activities.delivery.targets import email_address
 from activities.resources import resources
 from activities.tools.declare import ToolCall, tool
-from activities.tools.models import ToolObservation
+from common.contracts.tools import ToolObservation
 
 __all__ = ["SendEmailInput", "send_email"]
 

@@ -23,7 +23,7 @@ from activities.delivery.failures import (
 from activities.delivery.targets import webhook_url
 from activities.resources import resources
 from activities.tools.declare import ToolCall, tool
-from activities.tools.models import ToolObservation
+from common.contracts.tools import ToolObservation
 from common.redact import redact_url
 
 __all__ = ["SendWebhookInput", "send_webhook"]

@@ -6,6 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+__all__ = [
+    "DeliveryReceipt",
+    "DeliveryRequest",
+]
+
 
 class DeliveryRequest(BaseModel):
     target: str  # `http(s)://...`, `mailto:ADDR`, or `file:DIR`

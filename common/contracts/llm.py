@@ -9,9 +9,29 @@ from pydantic import BaseModel, Field
 from temporalio.exceptions import ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
+from common.contracts.usage import Usage
+
 # The step kinds the shipped workflows use (and the offline model answers in kind). `step_kind` is
 # any string: a workflow of your own names its steps ("classify", "draft_reply", ...) and the offline
 # model gives an unknown kind a generic deterministic reply.
+__all__ = [
+    "KNOWN_STEP_KINDS",
+    "AttemptProgress",
+    "ContentBlock",
+    "LLMRequest",
+    "LLMResponse",
+    "Message",
+    "ProviderReply",
+    "SpentUsage",
+    "StepKind",
+    "TextBlock",
+    "ToolResultBlock",
+    "ToolSpec",
+    "ToolUseBlock",
+    "Usage",
+    "spent_usage_of",
+]
+
 StepKind = Literal["plan", "research", "synthesize", "agent", "chat", "answer"]
 KNOWN_STEP_KINDS: tuple[str, ...] = get_args(StepKind)
 
@@ -74,21 +94,6 @@ class LLMRequest(BaseModel):
     # tool whose input is the reply; OpenAI-compatible: `response_format`), and the reply's text is
     # then the JSON document. The caller still validates it.
     response_schema: dict[str, Any] | None = None
-
-
-class Usage(BaseModel):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            input_tokens=self.input_tokens + other.input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            cache_creation_input_tokens=self.cache_creation_input_tokens + other.cache_creation_input_tokens,
-            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
-        )
 
 
 class SpentUsage(BaseModel):

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+__all__ = [
+    "SideEffectToolInput",
+    "ToolObservation",
+]
+
 
 class ToolObservation(BaseModel):
     """A tool's result as the model will read it. `is_error` marks a failure the model should see

@@ -153,8 +153,8 @@ class PromptCache:
         return Usage(
             input_tokens=max(1, _tokens_of(chars) - read - write),
             output_tokens=output_tokens,
-            cache_creation_input_tokens=write,
-            cache_read_input_tokens=read,
+            cache_write_tokens=write,
+            cache_read_tokens=read,
         )
 
 
@@ -237,8 +237,8 @@ def _wire_usage(usage: Usage) -> dict[str, Any]:
     return {
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
-        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
-        "cache_read_input_tokens": usage.cache_read_input_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
+        "cache_read_input_tokens": usage.cache_read_tokens,
     }
 
 

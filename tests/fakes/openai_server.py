@@ -180,10 +180,10 @@ def _finish_reason(stop_reason: str) -> str:
 
 def _wire_usage(usage: Usage) -> dict[str, Any]:
     """OpenAI counts cached prompt tokens inside prompt_tokens."""
-    prompt = usage.input_tokens + usage.cache_read_input_tokens
+    prompt = usage.input_tokens + usage.cache_read_tokens
     return {
         "prompt_tokens": prompt,
         "completion_tokens": usage.output_tokens,
         "total_tokens": prompt + usage.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cache_read_input_tokens},
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
     }

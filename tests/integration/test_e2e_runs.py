@@ -116,8 +116,8 @@ def _check_costs(steps: list[StepRecord]) -> None:
         usage = Usage(
             input_tokens=step.input_tokens,
             output_tokens=step.output_tokens,
-            cache_read_input_tokens=step.cache_read_tokens,
-            cache_creation_input_tokens=step.cache_write_tokens,
+            cache_read_tokens=step.cache_read_tokens,
+            cache_write_tokens=step.cache_write_tokens,
         )
         assert step.cost_usd == pytest.approx(PRICES.cost(step.model, usage)), step
         assert step.cost_usd > 0

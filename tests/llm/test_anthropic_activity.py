@@ -39,9 +39,7 @@ CLOCK = ToolSpec(name="current_time", description="Tells the time", input_schema
 async def test_streamed_text_and_tool_use_with_usage_and_cost(
     ts_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
 ) -> None:
-    usage = Usage(
-        input_tokens=1200, output_tokens=345, cache_creation_input_tokens=2048, cache_read_input_tokens=4096
-    )
+    usage = Usage(input_tokens=1200, output_tokens=345, cache_write_tokens=2048, cache_read_tokens=4096)
     tool_input = {"expression": "(17 * 23) + 4", "options": {"precision": 2, "steps": [1, 2, 3]}}
     long_text = "Let me work this out with the calculator tool, step by step. " * 5
     anthropic_server.script(
@@ -151,10 +149,10 @@ async def test_prompt_caching_marks_the_stable_prefix(
     # The server wrote the prefix to its cache the first time and read it back the second time,
     # and the cheaper read shows in the cost.
     assert first.response is not None and second.response is not None and uncached.response is not None
-    assert first.response.usage.cache_creation_input_tokens > 0
-    assert second.response.usage.cache_read_input_tokens == first.response.usage.cache_creation_input_tokens
+    assert first.response.usage.cache_write_tokens > 0
+    assert second.response.usage.cache_read_tokens == first.response.usage.cache_write_tokens
     assert second.response.cost_usd < first.response.cost_usd
-    assert uncached.response.usage.cache_read_input_tokens == 0
+    assert uncached.response.usage.cache_read_tokens == 0
 
 
 NON_RETRYABLE: list[Case] = [

@@ -47,7 +47,7 @@ def priced_settings(openai_settings: Settings, tmp_path: Path) -> Settings:
 async def test_streamed_text_and_tool_calls_with_usage_and_cost(
     ts_client: Client, priced_settings: Settings, openai_server: OpenAIServer
 ) -> None:
-    usage = Usage(input_tokens=900, output_tokens=120, cache_read_input_tokens=300)
+    usage = Usage(input_tokens=900, output_tokens=120, cache_read_tokens=300)
     first_input = {"expression": "(17 * 23) + 4", "meta": {"precision": 2}}
     openai_server.script(
         Reply(

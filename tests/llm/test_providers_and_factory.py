@@ -174,9 +174,7 @@ def test_prices_come_from_genai_prices_offline(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     table = PriceTable.load(provider_id="anthropic")
-    usage = Usage(
-        input_tokens=1200, output_tokens=345, cache_creation_input_tokens=2048, cache_read_input_tokens=4096
-    )
+    usage = Usage(input_tokens=1200, output_tokens=345, cache_write_tokens=2048, cache_read_tokens=4096)
     haiku = table.price_for("claude-haiku-4-5-20251001")  # a dated snapshot: its model's price
     assert haiku == ModelPrice(input=1.0, output=5.0, cache_write=1.25, cache_read=0.10)
     quote = table.quote("claude-haiku-4-5", usage)

@@ -23,8 +23,8 @@ from tests.llm.harness import application_failure, run_call, run_calls, simple_r
 from tests.llm.test_anthropic_activity import short_windows
 
 MODEL = "claude-haiku-4-5"
-CUT = Usage(input_tokens=5000, output_tokens=1, cache_read_input_tokens=2000)
-ANSWER = Usage(input_tokens=5000, output_tokens=300, cache_read_input_tokens=2000)
+CUT = Usage(input_tokens=5000, output_tokens=1, cache_read_tokens=2000)
+ANSWER = Usage(input_tokens=5000, output_tokens=300, cache_read_tokens=2000)
 PRICES = PriceTable.load(provider_id="anthropic")
 
 
@@ -160,8 +160,8 @@ async def test_openai_compatible_stream_usage_of_a_failed_attempt_is_counted(
         json.dumps({"llama3.1": {"input": 0.5, "output": 1.5, "cache_write": 0.0, "cache_read": 0.25}})
     )
     settings = openai_settings.model_copy(update={"llm_pricing_file": prices})
-    first = Usage(input_tokens=800, output_tokens=40, cache_read_input_tokens=100)
-    second = Usage(input_tokens=800, output_tokens=60, cache_read_input_tokens=100)
+    first = Usage(input_tokens=800, output_tokens=40, cache_read_tokens=100)
+    second = Usage(input_tokens=800, output_tokens=60, cache_read_tokens=100)
     openai_server.script(
         Malformed(_error_instead_of_done, reply=Reply.text("partial", usage=first)),
         Reply.text("whole", usage=second),

@@ -23,7 +23,7 @@ from workflows.research import ResearchWorkflow
 
 pytestmark = pytest.mark.timeout(120)
 
-CUT = Usage(input_tokens=4200, output_tokens=1, cache_read_input_tokens=900)
+CUT = Usage(input_tokens=4200, output_tokens=1, cache_read_tokens=900)
 
 
 async def _heartbeated_usage(
@@ -75,8 +75,8 @@ async def test_a_killed_attempts_heartbeat_usage_is_counted_by_the_resumed_step(
     answered = Usage(
         input_tokens=plan.input_tokens - CUT.input_tokens,
         output_tokens=plan.output_tokens - CUT.output_tokens,
-        cache_read_input_tokens=plan.cache_read_tokens - CUT.cache_read_input_tokens,
-        cache_creation_input_tokens=plan.cache_write_tokens,
+        cache_read_tokens=plan.cache_read_tokens - CUT.cache_read_tokens,
+        cache_write_tokens=plan.cache_write_tokens,
     )
     prices = PriceTable.load(provider_id="anthropic")
     assert plan.cost_usd == pytest.approx(prices.cost(model, CUT) + prices.cost(model, answered))

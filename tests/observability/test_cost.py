@@ -67,8 +67,8 @@ async def test_step_costs_add_up_and_match_the_pricing_table(
             Usage(
                 input_tokens=step.input_tokens,
                 output_tokens=step.output_tokens,
-                cache_read_input_tokens=step.cache_read_tokens,
-                cache_creation_input_tokens=step.cache_write_tokens,
+                cache_read_tokens=step.cache_read_tokens,
+                cache_write_tokens=step.cache_write_tokens,
             ),
         )
     assert abs(status.cost_usd - sum(s.cost_usd for s in status.completed_steps)) < 1e-12
@@ -157,8 +157,8 @@ async def test_a_failed_attempt_is_counted_in_its_step_and_the_run_total(
     answered = Usage(
         input_tokens=plan.input_tokens - 3000,
         output_tokens=plan.output_tokens - 1,
-        cache_read_input_tokens=plan.cache_read_tokens,
-        cache_creation_input_tokens=plan.cache_write_tokens,
+        cache_read_tokens=plan.cache_read_tokens,
+        cache_write_tokens=plan.cache_write_tokens,
     )
     prices = PriceTable.load(provider_id="anthropic")
     model = plan.model or ""

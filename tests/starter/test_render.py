@@ -62,17 +62,15 @@ def test_steps_table_has_a_row_per_step_and_totals() -> None:
 def test_a_rows_cost_follows_from_its_columns() -> None:
     price = PriceTable.load().price_for("claude-haiku-4-5")
     assert price is not None
-    usage = Usage(
-        input_tokens=1200, output_tokens=300, cache_read_input_tokens=5000, cache_creation_input_tokens=800
-    )
+    usage = Usage(input_tokens=1200, output_tokens=300, cache_read_tokens=5000, cache_write_tokens=800)
     step = StepRecord(
         step="plan",
         kind="llm",
         model="claude-haiku-4-5",
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
-        cache_read_tokens=usage.cache_read_input_tokens,
-        cache_write_tokens=usage.cache_creation_input_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
         cost_usd=PriceTable.load().cost("claude-haiku-4-5", usage),
     )
     row = render.steps_table([step]).splitlines()[2].split()

@@ -23,7 +23,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm.activity import LLMActivities
-    from activities.llm.models import (
+    from common.contracts.llm import (
         LLMRequest,
         LLMResponse,
         ToolResultBlock,
@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ToolUseBlock,
         spent_usage_of,
     )
-    from activities.tools.models import ToolObservation
+    from common.contracts.tools import ToolObservation
     from workflows.actions import compact_json, proposed_action
     from workflows.activity_options import LLM_CALL
     from workflows.approval import ApprovalGate, action_hash
@@ -270,17 +270,7 @@ class RunContext:
             raise
         usage, cost_usd, detail = usage_of(result)
         self.progress.child_finished(
-            id,
-            StepRecord(
-                step=step,
-                kind="child",
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens,
-                cost_usd=cost_usd,
-                detail=detail,
-            ),
+            id, StepRecord(step=step, kind="child", **usage.model_dump(), cost_usd=cost_usd, detail=detail)
         )
         return result
 

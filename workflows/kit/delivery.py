@@ -15,8 +15,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery.activity import DeliveryActivities
-    from activities.delivery.models import DeliveryReceipt, DeliveryRequest
     from activities.delivery.targets import parse_target
+    from common.contracts.delivery import DeliveryReceipt, DeliveryRequest
     from workflows.actions import masked_url, proposed_action
     from workflows.activity_options import DELIVERY
     from workflows.approval import action_hash

@@ -20,12 +20,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.llm.models import ToolSpec
     from activities.mcp.activities import call_mcp_tool, list_mcp_tools
     from activities.mcp.config import TOOL_SEPARATOR
-    from activities.mcp.models import McpCallRequest, McpListRequest, McpToolInfo
     from activities.tools.declare import registry
-    from activities.tools.models import ToolObservation
+    from common.contracts.llm import ToolSpec
+    from common.contracts.mcp import McpCallRequest, McpListRequest, McpToolInfo
+    from common.contracts.tools import ToolObservation
     from workflows.activity_options import LIVENESS_HEARTBEAT, PAYLOADS_TOO_LARGE, ActivityOptions
     from workflows.kit.context import invalid_input
     from workflows.kit.tools import InvalidArguments, WorkflowTool

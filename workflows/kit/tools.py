@@ -16,10 +16,10 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.llm.models import ToolSpec
     from activities.tools import builtin as _builtin  # noqa: F401 - declares the built-in tools
     from activities.tools.declare import ToolDefinition, registry
-    from activities.tools.models import SideEffectToolInput, ToolObservation
+    from common.contracts.llm import ToolSpec
+    from common.contracts.tools import SideEffectToolInput, ToolObservation
     from workflows.activity_options import DELIVERY, TOOL_CALL
 
 __all__ = [

@@ -20,7 +20,9 @@ from anthropic.types import (
 
 from activities.llm.call_context import CallContext, report_usage
 from activities.llm.errors import classified_errors
-from activities.llm.models import (
+from activities.llm.providers.anthropic_stream import MessageAssembler
+from activities.llm.providers.base import Heartbeat
+from common.contracts.llm import (
     ContentBlock,
     LLMRequest,
     Message,
@@ -30,8 +32,6 @@ from activities.llm.models import (
     ToolUseBlock,
     Usage,
 )
-from activities.llm.providers.anthropic_stream import MessageAssembler
-from activities.llm.providers.base import Heartbeat
 
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5-5"  # the current Sonnet: speed and quality
 # The SDK's own defaults: ten minutes for a response, five seconds to connect.

@@ -18,16 +18,17 @@ from typing import Any
 from temporalio.exceptions import ApplicationError
 
 from activities.llm.errors import invalid_response
-from activities.llm.models import ContentBlock, ProviderReply, TextBlock, ToolUseBlock, Usage
+from common.contracts.llm import ContentBlock, ProviderReply, TextBlock, ToolUseBlock, Usage
 
 __all__ = ["MessageAssembler"]
 
-_USAGE_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_input_tokens",
-    "cache_read_input_tokens",
-)
+# The stream's usage counts (Anthropic's names) and the fields of `Usage` they fill.
+_USAGE_FIELDS = {
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "cache_creation_input_tokens": "cache_write_tokens",
+    "cache_read_input_tokens": "cache_read_tokens",
+}
 
 
 @dataclass
@@ -193,8 +194,8 @@ def _usage_of(raw: Any, base: Usage, *, required: str) -> Usage | None:
     count this event must carry is missing (input at message_start, output at message_delta)."""
     if raw is None or getattr(raw, required, None) is None:
         return None
-    counts = {name: getattr(raw, name, None) for name in _USAGE_FIELDS}
-    return base.model_copy(update={name: int(value) for name, value in counts.items() if value is not None})
+    counts = {field: getattr(raw, wire, None) for wire, field in _USAGE_FIELDS.items()}
+    return base.model_copy(update={field: int(value) for field, value in counts.items() if value is not None})
 
 
 _HANDLED = {

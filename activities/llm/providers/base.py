@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from activities.llm.models import LLMRequest, ProviderReply
+from common.contracts.llm import LLMRequest, ProviderReply
 
 Heartbeat = Callable[[], None]
 

@@ -22,7 +22,10 @@ import json
 import math
 import re
 
-from activities.llm.models import (
+from activities.llm.providers.base import Heartbeat
+from activities.retrieval.grounding import CitedQuote, GeneratedAnswer, parse_prompt
+from activities.retrieval.query import keywords
+from common.contracts.llm import (
     KNOWN_STEP_KINDS,
     ContentBlock,
     LLMRequest,
@@ -33,9 +36,6 @@ from activities.llm.models import (
     ToolUseBlock,
     Usage,
 )
-from activities.llm.providers.base import Heartbeat
-from activities.retrieval.grounding import CitedQuote, GeneratedAnswer, parse_prompt
-from activities.retrieval.query import keywords
 
 OFFLINE_MODEL = "offline-model"
 LABEL = "[offline model]"

@@ -15,7 +15,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.llm.call_context import CallContext, report_usage
 from activities.llm.errors import classified_errors, classify_status, invalid_response
-from activities.llm.models import (
+from activities.llm.providers.base import Heartbeat
+from common.contracts.llm import (
     ContentBlock,
     LLMRequest,
     Message,
@@ -25,7 +26,6 @@ from activities.llm.models import (
     ToolUseBlock,
     Usage,
 )
-from activities.llm.providers.base import Heartbeat
 
 DEFAULT_OPENAI_MODEL = "llama3.1"
 _RESPONSE_TIMEOUT_S = 600.0
@@ -239,7 +239,7 @@ def _usage(raw: dict[str, Any]) -> Usage:
     return Usage(
         input_tokens=max(0, int(raw.get("prompt_tokens") or 0) - cached),
         output_tokens=int(raw.get("completion_tokens") or 0),
-        cache_read_input_tokens=cached,
+        cache_read_tokens=cached,
     )
 
 
