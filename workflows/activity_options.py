@@ -1,4 +1,4 @@
-"""Every activity call's timeouts and retry policy, named, in one place (DESIGN.md principle 3)."""
+"""Every activity call's timeouts and retry policy, named, in one place (docs/design.md, principle 3)."""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def _webhook_url(url: str) -> str:
     if not parts.hostname:
         raise ValueError(f"webhook URL {shown!r} has no host")
     if parts.username or parts.password:
-        # Credentials in a URL would land in workflow input and history (DESIGN.md principle 8).
+        # Credentials in a URL would land in workflow input and history (docs/design.md, principle 8).
         raise ValueError("webhook URL must not carry credentials (user:password@)")
     return url
 

@@ -1,4 +1,4 @@
-"""Provider errors, classified once (DESIGN.md principle 4).
+"""Provider errors, classified once (docs/design.md, principle 4).
 
 Every provider turns its failures into a Temporal `ApplicationError` here, so retries are decided in
 one place and Temporal owns them (the SDK clients run with `max_retries=0`):
