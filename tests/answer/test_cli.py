@@ -25,7 +25,11 @@ async def test_index_then_answer_from_the_command_line(
     corpus = f"cli-{uuid.uuid4().hex[:6]}"
     async with build_worker(dev_client, settings):
         indexed = await run_cli("index", RELATIVE_CORPUS, "--corpus", corpus, "--wait", env=env)
-        answered = await run_cli("answer", QUESTION, "--corpus", corpus, "--top-k", "3", "--wait", env=env)
+        answer_id = f"cli-answer-{uuid.uuid4().hex[:6]}"
+        answered = await run_cli(
+            "answer", QUESTION, "--corpus", corpus, "--top-k", "3", "--id", answer_id, "--wait", env=env
+        )
+        status = await run_cli("status", answer_id, env=env)
         refused = await run_cli("answer", QUESTION, "--max-reasks", "11", env=env)
 
     assert indexed.returncode == 0, indexed.stderr
@@ -38,6 +42,10 @@ async def test_index_then_answer_from_the_command_line(
     assert any(line.startswith("  done: generate [llm offline-model]") for line in lines)
     assert f'[1] tides.md (tides.md#0): "{ANSWER_SENTENCE}"' in lines
     assert "outcome: grounded  re-asks: 0" in answered.stdout
+
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith(f"{answer_id}  phase: completed  iteration: 0  outcome: grounded")
+    assert "retrieve" in status.stdout and "validate 1" in status.stdout
 
     assert refused.returncode == 1
     assert refused.stderr == "error: invalid max-reasks: Input should be less than or equal to 10\n"

@@ -16,6 +16,7 @@ from common.contracts.llm import ToolUseBlock
 from common.settings import Settings
 from tests.answer.support import ANSWER_SENTENCE, CORPUS, QUESTION, answer, index_corpus, index_settings
 from tests.fakes.anthropic_server import AnthropicServer
+from tests.fakes.openai_server import OpenAIServer
 from tests.fakes.scripted_server import RecordedRequest, Reply
 from worker.app import build_worker
 from workflows.answer import AnswerResult
@@ -133,3 +134,18 @@ async def test_always_invalid_is_unverified_after_max_reasks_with_reasons(
     assert result.reasons == ["citation 1: the quote 'sea stars eat kelp' is not in passage 'tides.md#0'"]
     assert result.answer == "Sea stars eat kelp."  # the last reply, labelled unverified by the outcome
     assert json.loads(result.model_dump_json())["outcome"] == "unverified"
+
+
+async def test_over_an_openai_compatible_server_the_schema_goes_in_response_format(
+    ts_client: Client, openai_settings: Settings, openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    settings = index_settings(openai_settings, tmp_path)
+    async with build_worker(ts_client, settings):
+        await index_corpus(ts_client, settings, CORPUS)
+        result = await answer(ts_client, settings, QUESTION)
+
+    assert result.outcome == "grounded" and result.citations[0].source == "tides.md"
+    [request] = [r for r in openai_server.requests if r.step_kind == "answer"]
+    response_format = request.body["response_format"]
+    assert response_format["type"] == "json_schema"
+    assert set(response_format["json_schema"]["schema"]["properties"]) == {"answer", "citations", "no_answer"}
