@@ -36,6 +36,7 @@ _URL_SETTINGS = frozenset(
         "temporal_web_ui",
         "anthropic_base_url",
         "openai_base_url",
+        "embeddings_base_url",
         "approval_escalation_url",
         "otel_exporter_otlp_endpoint",
         "otel_exporter_otlp_traces_endpoint",
