@@ -234,6 +234,11 @@ class RunContext:
     def set_phase(self, phase: str) -> None:
         self.progress.set_phase(phase)
 
+    def announce_approvers(self) -> None:
+        """Names the run's approvers in its AiApprovers search attribute, where the inbox and
+        visibility queries find the runs a person may decide on (call it once, when a run starts)."""
+        self.progress.announce_approvers(self.params.approvers)
+
     def record(self, record: StepRecord) -> StepRecord:
         return self.progress.record(record)
 

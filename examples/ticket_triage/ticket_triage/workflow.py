@@ -55,7 +55,7 @@ class TicketTriageWorkflow(KitWorkflow):
         ctx = self.ctx
         # The tools this run may call (send_reply needs approvers: the input requires them).
         ctx.offer_tools([lookup_customer.name, send_reply.name])
-        ctx.progress.announce_approvers(params.approvers)
+        ctx.announce_approvers()
 
         classified = await ctx.llm(
             LLMRequest(
