@@ -1,3 +1,4 @@
 from tests.llm.conftest import unused_port_url
+from tests.observability.conftest import span_exporter, telemetry
 
-__all__ = ["unused_port_url"]
+__all__ = ["span_exporter", "telemetry", "unused_port_url"]
