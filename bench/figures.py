@@ -348,8 +348,8 @@ async def history_growth(bench: Bench, sizes: Sizes) -> list[Figure]:
         ),
         Figure(
             "store_bytes_s3",
-            f"payload store: bytes in the bucket for the {long}-iteration agent, PAYLOAD_STORE=s3 (baseline "
-            "column: the same with PAYLOAD_STORE=local)",
+            f"payload store with PAYLOAD_STORE=s3: bytes written to the bucket for the {long}-iteration agent "
+            "(baseline column: the same with PAYLOAD_STORE=local)",
             "KB",
             store_s3,
             store_local,
@@ -367,7 +367,7 @@ async def history_growth(bench: Bench, sizes: Sizes) -> list[Figure]:
         ),
         Figure(
             "store_bytes",
-            f"payload store: bytes in the store for the {long}-iteration agent, PAYLOAD_STORE=local "
+            f"payload store: new bytes written for the {long}-iteration agent, PAYLOAD_STORE=local "
             "(baseline column: what content-addressing whole payloads would write)",
             "KB",
             store_local,
