@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -194,87 +195,35 @@ async def follow(client: Client, workflow_id: str) -> int:
     return 0
 
 
-async def _research(client: Client, settings: Settings, args: argparse.Namespace) -> int:
-    params = api.build_input(
-        ResearchInput,
-        topic=args.topic,
-        max_subtopics=args.max_subtopics,
-        approvers=args.approvers,
-        deliver_to=args.deliver_to,
-        budget_usd=args.budget_usd,
-        model=args.model,
-        depth=args.depth,
-        approval_timeout_s=args.approval_timeout_s,
-        approval_policy=args.approval_policy,
+# The commands that start a shipped workflow: its type and input model. Each option's `dest` is the
+# input field it sets; an option left out takes the workflow's default.
+STARTS: dict[str, tuple[str, type[BaseModel]]] = {
+    "research": (api.RESEARCH_WORKFLOW, ResearchInput),
+    "agent": (api.AGENT_WORKFLOW, AgentInput),
+    "index": (api.INDEX_WORKFLOW, IndexInput),
+    "answer": (api.ANSWER_WORKFLOW, AnswerInput),
+}
+
+
+async def _start_shipped(client: Client, settings: Settings, args: argparse.Namespace) -> int:
+    workflow_type, input_model = STARTS[args.command]
+    options = {name: getattr(args, name) for name in input_model.model_fields if hasattr(args, name)}
+    if input_model is ResearchInput:
         # Workflows cannot read settings: the worker-side default concurrency comes with the input.
-        max_parallel=settings.research_max_parallel,
-    )
-    handle = await api.start_research(
-        client, params, task_queue=settings.temporal_task_queue, workflow_id=args.workflow_id
-    )
-    print(f"started {handle.id}", flush=True)
-    return await follow(client, handle.id) if args.wait else 0
-
-
-async def _agent(client: Client, settings: Settings, args: argparse.Namespace) -> int:
-    params = api.build_input(
-        AgentInput,
-        goal=args.goal,
-        tools=args.tools,
-        max_iterations=args.max_iterations,
-        budget_usd=args.budget_usd,
-        approvers=args.approvers,
-        model=args.model,
-        pause_on_budget=args.pause_on_budget,
-        approval_timeout_s=args.approval_timeout_s,
-        approval_policy=args.approval_policy,
-    )
-    handle = await api.start_agent(
-        client, params, task_queue=settings.temporal_task_queue, workflow_id=args.workflow_id
-    )
-    print(f"started {handle.id}", flush=True)
-    return await follow(client, handle.id) if args.wait else 0
+        options["max_parallel"] = settings.research_max_parallel
+    params = api.build_input(input_model, **options)
+    return await _started(client, settings, args, workflow_type, params)
 
 
 async def _start(client: Client, settings: Settings, args: argparse.Namespace) -> int:
+    return await _started(client, settings, args, args.workflow_type, args.input)
+
+
+async def _started(
+    client: Client, settings: Settings, args: argparse.Namespace, workflow_type: str, params: Any
+) -> int:
     handle = await api.start_workflow(
-        client,
-        args.workflow_type,
-        args.input,
-        task_queue=settings.temporal_task_queue,
-        workflow_id=args.workflow_id,
-    )
-    print(f"started {handle.id}", flush=True)
-    return await follow(client, handle.id) if args.wait else 0
-
-
-async def _index(client: Client, settings: Settings, args: argparse.Namespace) -> int:
-    params = api.build_input(
-        IndexInput, directory=args.directory, corpus=args.corpus, batch_size=args.batch_size
-    )
-    handle = await api.start_index(
-        client, params, task_queue=settings.temporal_task_queue, workflow_id=args.workflow_id
-    )
-    print(f"started {handle.id}", flush=True)
-    return await follow(client, handle.id) if args.wait else 0
-
-
-async def _answer(client: Client, settings: Settings, args: argparse.Namespace) -> int:
-    params = api.build_input(
-        AnswerInput,
-        question=args.question,
-        corpus=args.corpus,
-        top_k=args.top_k,
-        max_reasks=args.max_reasks,
-        deliver_to=args.deliver_to,
-        approvers=args.approvers,
-        budget_usd=args.budget_usd,
-        model=args.model,
-        approval_timeout_s=args.approval_timeout_s,
-        approval_policy=args.approval_policy,
-    )
-    handle = await api.start_answer(
-        client, params, task_queue=settings.temporal_task_queue, workflow_id=args.workflow_id
+        client, workflow_type, params, task_queue=settings.temporal_task_queue, workflow_id=args.workflow_id
     )
     print(f"started {handle.id}", flush=True)
     return await follow(client, handle.id) if args.wait else 0
@@ -296,14 +245,8 @@ async def _decide(client: Client, args: argparse.Namespace, *, approved: bool) -
 
 
 async def _dispatch(client: Client, settings: Settings, args: argparse.Namespace) -> int:
-    if args.command == "research":
-        return await _research(client, settings, args)
-    if args.command == "agent":
-        return await _agent(client, settings, args)
-    if args.command == "index":
-        return await _index(client, settings, args)
-    if args.command == "answer":
-        return await _answer(client, settings, args)
+    if args.command in STARTS:
+        return await _start_shipped(client, settings, args)
     if args.command == "start":
         return await _start(client, settings, args)
     if args.command in ("approve", "reject"):

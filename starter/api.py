@@ -105,7 +105,7 @@ async def start_workflow(
     model = input_model_of(workflow_type)
     if model is not None and not isinstance(params, BaseModel):
         params = build_input(model, **params)
-    if isinstance(params, ResearchInput | AgentInput):
+    if isinstance(params, BaseModel):
         check_input(params)
     summary = input_summary(params)
     subject = headline(summary, 100)
@@ -214,10 +214,6 @@ async def start_answer(
     workflow_id: str | None = None,
 ) -> WorkflowHandle[Any, AnswerResult]:
     """Answer a question from an indexed corpus, with citations."""
-    try:
-        delivery_channel(params.deliver_to)
-    except ApplicationError as error:
-        raise StarterError(f"invalid input: {error.message}") from None
     return await start_workflow(
         client,
         ANSWER_WORKFLOW,
@@ -228,17 +224,14 @@ async def start_answer(
     )
 
 
-def check_input(params: ResearchInput | AgentInput) -> None:
+def check_input(params: BaseModel) -> None:
     """The checks a workflow makes in its first task (a `deliver_to` it can use, tools it knows),
     made before starting, so a bad request is one line here instead of a failed run."""
     try:
-        if isinstance(params, ResearchInput):
-            delivery_channel(params.deliver_to)
-        else:
-            registered = registered_tools()
-            # MCP tools (`server__tool`) are known to the worker only: it checks them at start.
-            named = params.tools and [n for n in params.tools if n in registered or "__" not in n]
-            choose_tools(registered, named if params.tools is not None else None, bool(params.approvers))
+        if isinstance(getattr(params, "deliver_to", None), str):
+            delivery_channel(params.deliver_to)  # type: ignore[attr-defined]
+        if isinstance(params, AgentInput):
+            choose_tools(registered_tools(), params.tools, bool(params.approvers))
     except ApplicationError as error:
         raise StarterError(f"invalid input: {error.message}") from None
 

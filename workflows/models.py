@@ -15,52 +15,18 @@ from pydantic import BaseModel, Field
 from common.contracts.delivery import DeliveryReceipt
 from common.contracts.llm import Message
 from common.contracts.mcp import McpToolInfo
-from common.contracts.runs import (
-    DAY_S,
-    MIN_AUTO_APPROVE_TIMEOUT_S,
-    ActionField,
-    ApprovalDecision,
-    ApprovalPolicy,
-    ApprovalRecord,
-    ApprovalSettings,
-    ChildProgress,
-    EscalationNotice,
-    KitInput,
-    NonBlank,
-    PendingApproval,
-    Phase,
-    ProposedAction,
-    RunCarry,
-    StepRecord,
-    UsageTotals,
-    WorkflowStatus,
-)
+from common.contracts.runs import *  # noqa: F403 - the run contracts, re-exported as before
+from common.contracts.runs import ApprovalRecord, KitInput, NonBlank, RunCarry, StepRecord, UsageTotals
+from common.contracts.runs import __all__ as _run_contracts
 
 __all__ = [
-    "DAY_S",
-    "MIN_AUTO_APPROVE_TIMEOUT_S",
-    "ActionField",
+    *_run_contracts,
     "AgentCarryState",
     "AgentInput",
     "AgentResult",
-    "ApprovalDecision",
-    "ApprovalPolicy",
-    "ApprovalRecord",
-    "ApprovalSettings",
-    "ChildProgress",
-    "EscalationNotice",
-    "KitInput",
-    "NonBlank",
-    "PendingApproval",
-    "Phase",
-    "ProposedAction",
     "ResearchDepth",
     "ResearchInput",
     "ResearchResult",
-    "RunCarry",
-    "StepRecord",
-    "UsageTotals",
-    "WorkflowStatus",
 ]
 
 ResearchDepth = Literal["quick", "deep"]
