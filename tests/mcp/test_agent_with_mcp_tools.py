@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
 from common.settings import Settings
 from tests.fakes.anthropic_server import AnthropicServer
@@ -157,3 +158,25 @@ async def test_allow_and_deny_lists_and_the_approval_policy_shape_what_is_offere
     lookup = next(t for t in anthropic_server.requests[0].body["tools"] if t["name"] == "ops__lookup")
     assert lookup["description"] == "The current weather in a city."
     assert lookup["input_schema"]["required"] == ["city"]
+
+
+@pytest.mark.parametrize(
+    ("tools", "message"),
+    [
+        (["nowhere__lookup"], "unknown MCP servers ['nowhere']: not in the worker's MCP_SERVERS_FILE"),
+        (["weather__forecast"], "unknown tools ['weather__forecast']"),
+    ],
+)
+async def test_an_unknown_server_or_tool_fails_the_run_at_once_in_one_line(
+    dev_client: Client, settings: Settings, tmp_path: Path, tools: list[str], message: str
+) -> None:
+    settings = with_servers(settings, tmp_path, {"weather": stdio_server(tmp_path / "calls.jsonl")})
+    async with build_worker(dev_client, settings):
+        handle = await start_agent(
+            dev_client, settings.temporal_task_queue, AgentInput(goal="g", tools=tools)
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidInput" and cause.non_retryable
+    assert message in cause.message
