@@ -8,7 +8,7 @@ from pathlib import Path
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client
 
-from activities.llm.models import ToolUseBlock
+from activities.llm.models import ContentBlock, ToolUseBlock
 from common.settings import Settings
 from tests.fakes.anthropic_server import AnthropicServer
 from tests.fakes.scripted_server import Reply
@@ -27,7 +27,7 @@ async def test_mcp_calls_are_tool_spans_and_status_steps(
 ) -> None:
     settings = with_servers(anthropic_settings, tmp_path, {"weather": stdio_server(tmp_path / "calls.jsonl")})
     client = traced(dev_client, settings)
-    both = [
+    both: list[ContentBlock] = [
         ToolUseBlock(id="a", name="weather__lookup", input={"city": "Oslo"}),
         ToolUseBlock(id="b", name="weather__broken", input={"reason": "test"}),
     ]
