@@ -25,6 +25,7 @@ from common.settings import load_settings
 from common.telemetry import setup_telemetry
 from worker.app import build_worker, registered_names
 from worker.inflight import WorkerLease
+from worker.plugin import PluginLoadError, load_extensions
 from worker.reaper import DEAD_WORKER_CHECK_S, reap_dead_workers, watch_for_dead_workers
 
 log = logging.getLogger("worker")
@@ -43,8 +44,10 @@ async def main(role: Role = "all") -> int:
         if role != "workflows":  # a bad MCP_SERVERS_FILE or an unreachable server: one line now
             for found in await check_mcp_servers(settings):
                 log.info("MCP server %s", found)
+        # A plugin that fails to import: one line now, before anything polls.
+        extensions = load_extensions(settings)
         client = await connect(settings)
-    except (TemporalUnreachable, PayloadStoreError, McpStartupError) as error:
+    except (TemporalUnreachable, PayloadStoreError, McpStartupError, PluginLoadError) as error:
         log.error("%s", error)
         return 1
     missing = await search_attributes.missing_on_server(client)
@@ -72,6 +75,7 @@ async def main(role: Role = "all") -> int:
         activities=[] if role == "workflows" else None,
         workflows=[] if role == "activities" else None,
         lease=lease,
+        extensions=extensions,
     )
     # Everything imported and built so far lives as long as the process: keep it out of the cyclic
     # garbage collector's full passes, which otherwise scan it every time and stall workflow tasks

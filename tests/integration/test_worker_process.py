@@ -50,8 +50,26 @@ async def test_research_through_worker_process_then_graceful_stop(
     worker_process.send_signal(signal.SIGTERM)
     _, stderr = worker_process.communicate(timeout=30)
     assert worker_process.returncode == 0, stderr
-    assert "registered workflows: AgentWorkflow, ResearchWorkflow" in stderr
+    [listed] = [line for line in stderr.splitlines() if "registered workflows: " in line]
+    registered = set(listed.split("registered workflows: ")[1].split(", "))
+    assert {"AgentWorkflow", "AnswerWorkflow", "IndexWorkflow", "ResearchWorkflow"} <= registered
     assert "stopped" in stderr
+
+
+def test_a_plugin_that_fails_to_load_stops_the_worker_with_one_line(tmp_path) -> None:
+    env = {
+        **os.environ,
+        "WORKER_PLUGINS": "no_such_package.plugin:extension",
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "worker"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "WORKER_PLUGINS entry 'no_such_package.plugin:extension' failed to load" in errors[0]
+    assert "ModuleNotFoundError" in errors[0]
 
 
 def test_worker_exits_nonzero_when_temporal_is_unreachable(tmp_path) -> None:

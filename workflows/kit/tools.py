@@ -108,11 +108,13 @@ def registered_tools() -> dict[str, WorkflowTool]:
 def choose_tools(
     available: Mapping[str, WorkflowTool], names: Sequence[str] | None, can_approve: bool
 ) -> list[WorkflowTool]:
-    """The tools a run offers: `names`, or (None) every tool that needs no approval plus, when someone
-    can approve, those that do. An unknown tool, or one that needs approval in a run without
-    approvers, is a non-retryable `InvalidInput`: the run's input can never succeed."""
+    """The tools a run offers: `names`, or (None) the built-in tools that need no approval plus, when
+    someone can approve, those that do — an extension's tools are offered only when a run names
+    them. An unknown tool, or one that needs approval in a run without approvers, is a
+    non-retryable `InvalidInput`: the run's input can never succeed."""
     if names is None:
-        return [t for t in available.values() if not t.needs_approval or can_approve]
+        defaults = [available[t.name] for t in _builtin.BUILTIN_TOOLS if t.name in available]
+        return [t for t in defaults if not t.needs_approval or can_approve]
     unknown = sorted(set(names) - available.keys())
     if unknown:
         raise _invalid_input(f"unknown tools {unknown}; known tools: {sorted(available)}")
