@@ -19,9 +19,10 @@ def object_store_from_settings(settings: Settings) -> SweepableStore | None:
         return None
     if settings.payload_store == "s3":
         assert settings.payload_store_s3_bucket is not None  # the settings validator requires it
+        prefix = settings.payload_store_s3_prefix.strip().lstrip("/")
         return _bucket_store(
             settings.payload_store_s3_bucket.strip(),
-            settings.payload_store_s3_prefix,
+            prefix if not prefix or prefix.endswith("/") else prefix + "/",  # "a/b" means the folder a/b/
             settings.aws_endpoint_url or None,
             settings.aws_region or None,
         )

@@ -208,6 +208,7 @@ def between_workflow_and_activity(converter: DataConverter) -> DataConverter:
 
 
 async def test_the_converter_stores_only_big_activity_payloads(settings: Settings) -> None:
+    settings = settings.model_copy(update={"payload_store_threshold_bytes": 8192})
     converter = build_data_converter(settings)
     assert converter.external_storage is not None
     activity = between_workflow_and_activity(converter)

@@ -65,6 +65,9 @@ async def test_the_settings_factory_builds_the_bucket_store(s3_settings: Setting
     store = object_store_from_settings(s3_settings)
     assert isinstance(store, BucketObjectStore) and store.bucket == s3_settings.payload_store_s3_bucket
     assert object_store_from_settings(s3_settings) is store  # one per process: one object cache
+    unslashed = s3_settings.model_copy(update={"payload_store_s3_prefix": "/team/payloads"})
+    other = object_store_from_settings(unslashed)
+    assert isinstance(other, BucketObjectStore) and other.prefix == "team/payloads/"
 
 
 async def test_a_missing_bucket_is_one_line_at_the_check(s3_settings: Settings) -> None:
