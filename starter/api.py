@@ -231,7 +231,10 @@ def check_input(params: BaseModel) -> None:
         if isinstance(getattr(params, "deliver_to", None), str):
             delivery_channel(params.deliver_to)  # type: ignore[attr-defined]
         if isinstance(params, AgentInput):
-            choose_tools(registered_tools(), params.tools, bool(params.approvers))
+            registered, names = registered_tools(), params.tools
+            if names is not None:  # MCP tools (`server__tool`): only the worker knows its servers
+                names = [name for name in names if name in registered or "__" not in name]
+            choose_tools(registered, names, bool(params.approvers))
     except ApplicationError as error:
         raise StarterError(f"invalid input: {error.message}") from None
 
