@@ -1,4 +1,4 @@
-"""pytest fixtures for the fake LLM servers (registered in tests/conftest.py).
+"""pytest fixtures for the fake LLM servers (registered in the repo's conftest.py).
 
 - `anthropic_server` / `openai_server`: a running server per test (`.base_url`, `.requests`,
   `.script(...)`, `.requests_per_step()`, `.release()`).

@@ -1,6 +1,6 @@
 """A real PostgreSQL server for tests: a throwaway cluster from the machine's PostgreSQL binaries
 (Debian's `postgresql` package; `make test` installs it when `initdb` is missing), listening only on a
-Unix socket in a temporary directory. The fixture `postgres_dsn` (registered in tests/conftest.py)
+Unix socket in a temporary directory. The fixture `postgres_dsn` (registered in the repo's conftest.py)
 gives each module that uses it one cluster."""
 
 from __future__ import annotations

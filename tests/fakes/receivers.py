@@ -8,7 +8,7 @@ the next answers (`500` first, then the normal behaviour) or make it drop the co
 accepted a request (the "response lost" case). `SmtpServer` is aiosmtpd; it cannot deduplicate
 (SMTP never does), it records every message and can answer scripted SMTP replies.
 
-Fixtures `http_receiver` and `smtp_server` are registered for the whole suite in tests/conftest.py.
+Fixtures `http_receiver` and `smtp_server` are registered for the whole suite in the repo's conftest.py.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent(
     from common.search_attributes import ALL_KEYS
     from common.settings import try_load_settings
     from starter import api
-    from tests.conftest import TEMPORAL_CLI, TEST_SERVER
+    from tests.binaries import TEMPORAL_CLI, TEST_SERVER
     from worker.app import build_worker
     from workflows.models import ResearchInput
 

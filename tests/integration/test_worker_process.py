@@ -16,8 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from common.devserver import start_dev_server, stop_process, wait_for_port
 from starter import api
+from tests.binaries import TEMPORAL_CLI
 from tests.chaos.processes import clean_environment, free_port
-from tests.conftest import TEMPORAL_CLI
 from workflows.models import ResearchInput
 
 

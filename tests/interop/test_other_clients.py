@@ -17,7 +17,7 @@ import pytest
 from temporalio.client import Client
 
 from common.settings import Settings
-from tests.conftest import TEMPORAL_CLI
+from tests.binaries import TEMPORAL_CLI
 from tests.storage.long_answers import FILLER, long_answer_worker
 
 NODE_DIR = Path(__file__).resolve().parent / "node"

