@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from activities.retrieval.errors import index_unavailable
 from activities.retrieval.models import Passage
-from activities.retrieval.query import fts5_query, keywords
+from activities.retrieval.query import fts5_query
 
 __all__ = ["IndexStore", "IndexedFile", "PostgresIndex", "SqliteIndex", "open_index"]
 
@@ -199,11 +199,13 @@ _PG_SCHEMA = [
     "CREATE INDEX IF NOT EXISTS retrieval_passages_source ON retrieval_passages (corpus, source)",
 ]
 
-# Any of the question's words (PostgreSQL's own parser, stemmer and stop words make the lexemes),
-# ranked by cover density.
+# Any of the question's words: PostgreSQL's own parser, stemmer and stop words make the lexemes
+# (`plainto_tsquery` takes the text as data, never as query syntax), AND becomes OR; ranked by cover
+# density. A question of stop words only is an empty query, which matches nothing.
 _PG_SEARCH = """
 SELECT passage_id, source, text, ts_rank_cd(tsv, query) AS rank
-FROM retrieval_passages, to_tsquery('english', %s) AS query
+FROM retrieval_passages,
+     CAST(replace(CAST(plainto_tsquery('english', %s) AS TEXT), ' & ', ' | ') AS TSQUERY) AS query
 WHERE corpus = %s AND tsv @@ query
 ORDER BY rank DESC, passage_id
 LIMIT %s
@@ -248,12 +250,7 @@ class PostgresIndex:
         await self._run([s for source in sources for s in _pg_delete(corpus, source)], transaction=True)
 
     async def keyword_search(self, corpus: str, question: str, limit: int) -> list[Passage]:
-        words = keywords(question)
-        if not words:
-            return []
-        # Each word as a quoted phrase, OR-ed: the question's text is data, never tsquery syntax.
-        query = " | ".join("'" + word.replace("'", "''") + "'" for word in words)
-        rows = await self._run([(_PG_SEARCH, (query, corpus, limit))])
+        rows = await self._run([(_PG_SEARCH, (question, corpus, limit))])
         return [Passage(passage_id=p, source=s, text=t, score=float(rank)) for p, s, t, rank in rows]
 
     async def vectors(self, corpus: str) -> list[tuple[str, bytes]]:
