@@ -88,6 +88,7 @@ class WorkerProcess:
 
     env: dict[str, str]
     cwd: Path
+    args: list[str] = field(default_factory=list)  # after `python -m worker` (`--role ...`)
     process: subprocess.Popen[str] = field(init=False)
     spawned_at: float = field(init=False)  # time.time()
     ready_at: float | None = field(init=False, default=None)
@@ -98,7 +99,7 @@ class WorkerProcess:
     def __post_init__(self) -> None:
         self.spawned_at = time.time()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "worker"],
+            [sys.executable, "-m", "worker", *self.args],
             env=self.env,
             cwd=self.cwd,
             stdout=subprocess.DEVNULL,

@@ -8,7 +8,8 @@ import pytest
 from temporalio.client import Client
 
 from common.settings import Settings, SettingsError, try_load_settings
-from worker.app import HEARTBEAT_SEND_INTERVAL, build_worker
+from worker.app import build_worker
+from worker.plugin import HEARTBEAT_SEND_INTERVAL
 from workflows.activity_options import LIVENESS_HEARTBEAT
 
 
