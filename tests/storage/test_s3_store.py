@@ -4,6 +4,7 @@ a missing bucket or an unreachable endpoint into one line."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -16,10 +17,12 @@ from temporalio.converter import (
     StorageDriverWorkflowInfo,
 )
 
+from common.devserver import wait_for_port
 from common.payload_s3 import BucketObjectStore
 from common.payload_store import ContentAddressedDriver, PayloadStoreError
 from common.payload_store_config import check_payload_store, object_store_from_settings
 from common.settings import Settings
+from tests.chaos.processes import free_port
 from tests.storage.s3_server import CREDENTIALS, S3Server
 from tests.storage.test_payload_store import json_payload, transcript
 
@@ -103,3 +106,25 @@ def test_the_worker_refuses_to_start_on_a_missing_bucket(s3_server: S3Server, tm
     assert len(errors) == 1 and "no-such-bucket-here" in errors[0] and "does not exist" in errors[0], (
         done.stderr
     )
+
+
+async def test_refused_credentials_are_one_line_at_the_check(s3_settings: Settings) -> None:
+    """moto's server with authentication on (INITIAL_NO_AUTH_ACTION_COUNT=0): unknown keys get 403."""
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await asyncio.to_thread(wait_for_port, "127.0.0.1", port)
+        strict = s3_settings.model_copy(update={"aws_endpoint_url": f"http://127.0.0.1:{port}"})
+        with pytest.raises(
+            PayloadStoreError, match=r"access denied \(403\): check the AWS credentials"
+        ) as caught:
+            await check_payload_store(strict)
+        assert "\n" not in str(caught.value)
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), timeout=10)
