@@ -130,6 +130,10 @@ class SweepableStore(ObjectStore, Protocol):
         """Raises `PayloadStoreError` in one line unless this process can write and read the store."""
         ...
 
+    async def aclose(self) -> None:
+        """Releases this event loop's connections (one-shot commands; workers keep theirs)."""
+        ...
+
 
 class LocalObjectStore:
     """Files under `root/ab/abcdef...`, written to a temporary name and renamed into place, so a
@@ -182,6 +186,9 @@ class LocalObjectStore:
             _write_atomically(self.root / ".store-check", b"ok", fsync=False)
         except OSError as error:
             raise PayloadStoreError(f"payload store {self.describe()} is not writable: {error}") from None
+
+    async def aclose(self) -> None:
+        pass  # no connections
 
     async def scopes(self) -> list[str]:
         folder = self.root / SCOPES

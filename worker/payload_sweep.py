@@ -115,6 +115,8 @@ async def _run(settings: Settings, delete: bool, min_age_s: float) -> int:
     except (TemporalUnreachable, PayloadStoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    finally:
+        await store.aclose()
     print(f"payload store {store.describe()}, namespace {settings.temporal_namespace}:")
     for line in report.lines(delete):
         print(f"  {line}")

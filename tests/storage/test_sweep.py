@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 import time
 import uuid
+from asyncio.subprocess import PIPE
+from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
@@ -20,6 +23,7 @@ from common.converter import build_data_converter, storage_for
 from common.payload_store import LocalObjectStore, SweepableStore
 from common.payload_store_config import object_store_from_settings
 from common.settings import Settings
+from tests.chaos.processes import clean_environment
 from tests.storage.stored_agent import run_agent, store_worker
 from worker.payload_sweep import sweep
 from workflows.models import ResearchInput
@@ -105,5 +109,27 @@ async def test_the_sweep_keeps_what_retained_runs_need(
         await replays_fresh(client, client.get_workflow_handle(kept.workflow_id), settings)
         await replays_fresh(client, running, settings)
         await running.terminate("test over")
-    if kind == "s3":
-        await store.aclose()  # type: ignore[attr-defined]
+    await store.aclose()
+
+
+async def test_the_sweep_command_reports_a_dry_run(
+    dev_client: Client, settings: Settings, tmp_path: Path
+) -> None:
+    async with store_worker(
+        dev_client, settings.model_copy(update={"payload_store_threshold_bytes": 2000}), 2048
+    ) as client:
+        await run_agent(client, settings.temporal_task_queue, 3)
+    env = clean_environment(
+        {
+            "TEMPORAL_ADDRESS": dev_client.service_client.config.target_host,
+            "PAYLOAD_STORE_DIR": str(settings.payload_store_dir),
+        }
+    )
+    sweep_command = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "worker.payload_sweep", env=env, cwd=tmp_path, stdout=PIPE, stderr=PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(sweep_command.communicate(), timeout=60)
+    assert sweep_command.returncode == 0, stderr.decode()
+    report = stdout.decode()
+    assert "workflows whose runs Temporal still holds: 1 (kept)" in report
+    assert "would delete (dry run; --delete to act): 0 workflows" in report
