@@ -43,11 +43,11 @@ async def main(role: str, address: str, queue: str, state_dir: Path) -> None:
         from common.client import connect
         from worker.app import build_worker
         from worker.inflight import WorkerLease
-        from worker.reaper import DEAD_WORKER_CHECK_S, reap_dead_workers, watch_for_dead_workers
+        from worker.reaper import DEAD_WORKER_CHECK_S, reap_quietly, watch_for_dead_workers
 
         client = await connect(settings, wait_s=30)
         lease = WorkerLease.acquire(settings.worker_lease_dir)
-        await reap_dead_workers(client, settings.worker_lease_dir, own=lease.name)
+        await reap_quietly(client, settings.worker_lease_dir, own=lease.name)
         background.append(
             asyncio.create_task(
                 watch_for_dead_workers(client, settings.worker_lease_dir, DEAD_WORKER_CHECK_S, own=lease.name)

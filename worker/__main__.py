@@ -26,7 +26,7 @@ from common.telemetry import setup_telemetry
 from worker.app import build_worker, registered_names
 from worker.inflight import WorkerLease
 from worker.plugin import PluginLoadError, load_extensions
-from worker.reaper import DEAD_WORKER_CHECK_S, reap_dead_workers, watch_for_dead_workers
+from worker.reaper import DEAD_WORKER_CHECK_S, reap_quietly, watch_for_dead_workers
 
 log = logging.getLogger("worker")
 
@@ -65,7 +65,7 @@ async def main(role: Role = "all") -> int:
     # left, before this worker polls); a role that runs activities records its own (worker/inflight.py).
     lease = WorkerLease.acquire(settings.worker_lease_dir) if role != "workflows" else None
     own = lease.name if lease else None
-    await reap_dead_workers(client, settings.worker_lease_dir, own=own)
+    await reap_quietly(client, settings.worker_lease_dir, own=own)
     reaper = asyncio.create_task(
         watch_for_dead_workers(client, settings.worker_lease_dir, DEAD_WORKER_CHECK_S, own=own)
     )

@@ -26,7 +26,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from worker.inflight import JOURNAL_SUFFIX, LEASE_SUFFIX, PENDING_SUFFIX, InFlightRecord, read_journal
 
-__all__ = ["DEAD_WORKER_CHECK_S", "WORKER_DIED", "Reaped", "reap_dead_workers", "watch_for_dead_workers"]
+__all__ = [
+    "DEAD_WORKER_CHECK_S",
+    "WORKER_DIED",
+    "Reaped",
+    "reap_dead_workers",
+    "reap_quietly",
+    "watch_for_dead_workers",
+]
 
 log = logging.getLogger("worker.reaper")
 
@@ -84,10 +91,17 @@ async def watch_for_dead_workers(
     so that a replacement finds its predecessor's attempts at once)."""
     while True:
         await asyncio.sleep(interval_s)
-        try:
-            await reap_dead_workers(client, directory, own=own)
-        except Exception:  # a broken pass must not stop the watch; the heartbeat timeout still holds
-            log.exception("checking for dead workers failed")
+        await reap_quietly(client, directory, own=own)
+
+
+async def reap_quietly(client: Client, directory: Path, *, own: str | None = None) -> Reaped:
+    """`reap_dead_workers`, logging instead of raising: a failed pass must neither stop a worker from
+    starting nor end the watch (the heartbeat timeout still covers the dead worker's attempts)."""
+    try:
+        return await reap_dead_workers(client, directory, own=own)
+    except Exception:
+        log.exception("checking for dead workers failed")
+        return Reaped()
 
 
 def _leases(directory: Path) -> list[Path]:
