@@ -21,6 +21,9 @@ with workflow.unsafe.imports_passed_through():
 
 
 SPARSE_SEARCH_ATTRIBUTES = "sparse-search-attributes"  # workflow.patched id
+# Workflow types with runs recorded before sparse upserts: only they need the patch check (and the
+# history marker it writes); newer types always upsert sparsely.
+PRE_SPARSE_TYPES = frozenset({"ResearchWorkflow", "AgentWorkflow"})
 SEARCH_PHASE = {"calling_tools": "running"}  # AiPhase of a fine-grained phase
 COST_UPSERT_INTERVAL = timedelta(minutes=1)  # of workflow time, between cost-only upserts
 
@@ -145,7 +148,8 @@ class RunProgress:
         a running run's cost and exact once the run ends (the last phase change). The agent's per-step
         running <-> calling_tools alternation is "running" here; `status` and the run's stream keep
         the detail."""
-        if not workflow.patched(SPARSE_SEARCH_ATTRIBUTES):
+        legacy = workflow.info().workflow_type in PRE_SPARSE_TYPES
+        if legacy and not workflow.patched(SPARSE_SEARCH_ATTRIBUTES):
             self._publish_every_change()  # runs started before this change replay as they ran
             return
         phase = SEARCH_PHASE.get(self.status.phase, self.status.phase)

@@ -1,4 +1,6 @@
-"""Regenerates the committed histories the replay gate replays: `python -m tests.replay.record`.
+"""Regenerates the committed histories the replay gate replays: `python -m tests.replay.record
+[NAME ...]` (all scenarios, or only the named ones: histories recorded by older code stay as they were,
+which is what the gate is for).
 
 Runs each scenario on a local dev server with the product's worker (offline model, real delivery to
 a local HTTP receiver) and writes one JSON history per workflow run to tests/replay/histories/.
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
@@ -27,18 +30,22 @@ from common.search_attributes import ALL_KEYS
 from common.settings import Settings, try_load_settings
 from tests.fakes.receivers import HttpReceiver
 from worker.app import build_worker
+from workflows.answer import AnswerInput
+from workflows.index import IndexInput
 from workflows.models import AgentInput, ApprovalDecision, ResearchInput, WorkflowStatus
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 TASK_QUEUE = "replay-recording"
 APPROVER = "alice"
+# Relative to the repo (recording runs from its root): no machine's path goes into a history.
+CORPUS = "docs/corpus"
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str  # file name stem; one file per run (`-run2` ... for continue-as-new)
     workflow: str
-    params: ResearchInput | AgentInput
+    params: BaseModel
     approve: bool = False
     children: int = 0  # deep research: child agents `<id>/research-<n>`, recorded as `-child-<n>`
 
@@ -81,6 +88,34 @@ def scenarios(receiver_url: str) -> list[Scenario]:
                 tools=["calculator", "current_time"],
                 continue_as_new_after_iterations=1,
             ),
+        ),
+        # Recorded by the workflows rewritten on the kit (the ones above by the code before it).
+        Scenario(
+            "kit-agent-tools-approval",
+            "AgentWorkflow",
+            AgentInput(
+                goal=f"Work out 17 * 23 and send a webhook to {receiver_url}/agent with the result",
+                tools=["calculator", "search_docs", "send_webhook"],
+                approvers=[APPROVER],
+            ),
+            approve=True,
+        ),
+        Scenario(
+            "kit-research-approval-delivery",
+            "ResearchWorkflow",
+            ResearchInput(
+                topic="tide pools",
+                max_subtopics=2,
+                approvers=[APPROVER],
+                deliver_to=f"{receiver_url}/reports",
+            ),
+            approve=True,
+        ),
+        Scenario("index-corpus", "IndexWorkflow", IndexInput(directory=CORPUS, corpus="replay")),
+        Scenario(
+            "answer-grounded",
+            "AnswerWorkflow",
+            AnswerInput(question="How long does an approval wait by default?", corpus="replay"),
         ),
     ]
 
@@ -135,13 +170,14 @@ def anonymised(value: Any) -> Any:
     return value
 
 
-async def record(directory: Path = HISTORIES) -> list[Path]:
+async def record(directory: Path = HISTORIES, only: frozenset[str] = frozenset()) -> list[Path]:
     with tempfile.TemporaryDirectory() as scratch:
         settings: Settings = try_load_settings(
             temporal_task_queue=TASK_QUEUE,
             llm_provider="offline",
             dedupe_ledger_path=Path(scratch) / "ledger.sqlite3",
             payload_store="off",  # every payload inline: the committed histories need no store
+            index_path=Path(scratch) / "index.sqlite3",
             egress_allow_private="127.0.0.1",  # the scenarios deliver to a receiver on loopback
             _env_file=None,
         )
@@ -160,6 +196,8 @@ async def record(directory: Path = HISTORIES) -> list[Path]:
         try:
             async with build_worker(env.client, settings):
                 for scenario in scenarios(receiver.url):
+                    if only and scenario.name not in only:
+                        continue
                     for stem, history in await record_scenario(env.client, scenario):
                         target = directory / f"{stem}.json"
                         target.parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +210,7 @@ async def record(directory: Path = HISTORIES) -> list[Path]:
 
 
 def main() -> None:
-    for path in asyncio.run(record()):
+    for path in asyncio.run(record(only=frozenset(sys.argv[1:]))):
         print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
 
 
