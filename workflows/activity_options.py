@@ -62,37 +62,56 @@ LLM_CALL = ActivityOptions(
     ),
 )
 
+
+def liveness_options(
+    start_to_close: timedelta,
+    schedule_to_close: timedelta,
+    *,
+    initial_interval: timedelta = timedelta(milliseconds=500),
+    maximum_interval: timedelta = timedelta(seconds=10),
+    maximum_attempts: int = 0,
+) -> ActivityOptions:
+    """Options with the liveness heartbeat, retried with backoff (`maximum_attempts` 0: until
+    `schedule_to_close`); an oversized result is never retried."""
+    return ActivityOptions(
+        start_to_close=start_to_close,
+        schedule_to_close=schedule_to_close,
+        heartbeat=LIVENESS_HEARTBEAT,
+        retry=RetryPolicy(
+            initial_interval=initial_interval,
+            maximum_interval=maximum_interval,
+            maximum_attempts=maximum_attempts,
+            non_retryable_error_types=[PAYLOADS_TOO_LARGE],
+        ),
+    )
+
+
 # Read-only tools: short, cheap to retry.
-TOOL_CALL = ActivityOptions(
-    start_to_close=timedelta(seconds=30),
-    schedule_to_close=timedelta(minutes=5),
-    heartbeat=LIVENESS_HEARTBEAT,
-    retry=RetryPolicy(
-        initial_interval=timedelta(milliseconds=500),
-        maximum_interval=timedelta(seconds=10),
-        maximum_attempts=5,
-        non_retryable_error_types=[PAYLOADS_TOO_LARGE],
-    ),
-)
+TOOL_CALL = liveness_options(timedelta(seconds=30), timedelta(minutes=5), maximum_attempts=5)
 
 # Side effects: retried for longer (a receiver may be down for a while); idempotency keys make the
 # retries safe.
-DELIVERY = ActivityOptions(
-    start_to_close=timedelta(seconds=60),
-    schedule_to_close=timedelta(hours=1),
-    heartbeat=LIVENESS_HEARTBEAT,
-    retry=RetryPolicy(
-        initial_interval=timedelta(milliseconds=500),
-        maximum_interval=timedelta(minutes=2),
-        maximum_attempts=20,
-        non_retryable_error_types=[PAYLOADS_TOO_LARGE],
-    ),
+DELIVERY = liveness_options(
+    timedelta(seconds=60), timedelta(hours=1), maximum_interval=timedelta(minutes=2), maximum_attempts=20
 )
 
 # Notifications (approval escalation): best effort, bounded.
-NOTIFY = ActivityOptions(
-    start_to_close=timedelta(seconds=30),
-    schedule_to_close=timedelta(minutes=10),
-    heartbeat=LIVENESS_HEARTBEAT,
-    retry=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[PAYLOADS_TOO_LARGE]),
+NOTIFY = liveness_options(
+    timedelta(seconds=30),
+    timedelta(minutes=10),
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=100),
+    maximum_attempts=5,
 )
+
+# MCP discovery: connecting may start a stdio server; a server that is down is retried for a while.
+MCP_DISCOVERY = liveness_options(timedelta(minutes=2), timedelta(minutes=5))
+
+
+def mcp_call_options(call_timeout_s: float) -> ActivityOptions:
+    """An MCP call may take its server's `callTimeoutSeconds` (plus a connect); a server that is
+    down is retried (`McpServerUnavailable`) for up to 10 minutes. Retrying an at-most-once call
+    never sends it twice (the ledger)."""
+    return liveness_options(
+        timedelta(seconds=call_timeout_s + 60), timedelta(seconds=max(600.0, 3 * call_timeout_s))
+    )

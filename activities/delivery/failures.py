@@ -8,6 +8,8 @@ retry policy, and the idempotency key makes every retry safe.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from pydantic import ValidationError
@@ -62,3 +64,26 @@ def check_idempotency_key(key: str) -> str:
     if not key.isprintable():
         raise invalid_request("idempotency_key contains control characters")
     return key
+
+
+@contextmanager
+def refusal_told_to_the_model(tool: str, *refusals: str) -> Iterator[None]:
+    """In a side-effect tool: a refusal the model can act on (`refusals`: error types such as
+    DeliveryRejected) becomes an error observation (`ToolError`); anything else still raises."""
+    from activities.tools.declare import ToolError
+
+    try:
+        yield
+    except ApplicationError as error:
+        if error.type in refusals:
+            raise ToolError(f"{tool} failed: {error.message}") from None
+        raise
+
+
+@contextmanager
+def bad_argument(tool: str, field: str) -> Iterator[None]:
+    """A `ValueError` from checking an approved argument is a non-retryable `InvalidToolArguments`."""
+    try:
+        yield
+    except ValueError as error:
+        raise invalid_tool_arguments(f"{tool}: {field}: {error}") from None

@@ -8,10 +8,14 @@ and Temporal retries with the same key.
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.exceptions import ApplicationError
 
 from activities.delivery.activity import DeliveryActivities
-from activities.delivery.failures import DELIVERY_REJECTED, check_idempotency_key, invalid_tool_arguments
+from activities.delivery.failures import (
+    DELIVERY_REJECTED,
+    bad_argument,
+    check_idempotency_key,
+    refusal_told_to_the_model,
+)
 from activities.delivery.targets import email_address
 from activities.resources import resources
 from activities.tools.declare import ToolCall, tool
@@ -31,16 +35,10 @@ class SendEmailInput(BaseModel):
 async def send_email(params: SendEmailInput, call: ToolCall) -> ToolObservation:
     sender = resources().get("deliveries", DeliveryActivities.from_settings).email
     key = check_idempotency_key(call.idempotency_key or "")
-    try:
+    with bad_argument("send_email", "to"):
         to = email_address(params.to)
-    except ValueError as error:
-        raise invalid_tool_arguments(f"send_email: to: {error}") from None
-    try:
+    with refusal_told_to_the_model("send_email", DELIVERY_REJECTED):
         outcome = await sender.send(to, params.subject, params.body, key)
-    except ApplicationError as error:
-        if error.type == DELIVERY_REJECTED:
-            return ToolObservation(content=f"send_email failed: {error.message}", is_error=True)
-        raise
     if outcome.duplicate:
         return ToolObservation(
             content=f"Already sent earlier: the email to {to} (Message-ID {outcome.message_id}) was "

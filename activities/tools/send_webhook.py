@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.exceptions import ApplicationError
 
 from activities.delivery.activity import DeliveryActivities
 from activities.delivery.failures import (
     DELIVERY_REJECTED,
     DESTINATION_REFUSED,
+    bad_argument,
     check_idempotency_key,
-    invalid_tool_arguments,
+    refusal_told_to_the_model,
 )
 from activities.delivery.targets import webhook_url
 from activities.resources import resources
@@ -39,17 +39,11 @@ class SendWebhookInput(BaseModel):
 async def send_webhook(params: SendWebhookInput, call: ToolCall) -> ToolObservation:
     sender = resources().get("deliveries", DeliveryActivities.from_settings).webhook
     key = check_idempotency_key(call.idempotency_key or "")
-    try:
+    with bad_argument("send_webhook", "url"):
         url = webhook_url(params.url)
-    except ValueError as error:
-        raise invalid_tool_arguments(f"send_webhook: url: {error}") from None
-    try:
+    # Refused by the receiver or by the egress policy: the model reads why and may try elsewhere.
+    with refusal_told_to_the_model("send_webhook", DELIVERY_REJECTED, DESTINATION_REFUSED):
         outcome = await sender.post(url, params.payload, key)
-    except ApplicationError as error:
-        # Refused by the receiver or by the egress policy: the model reads why and may try elsewhere.
-        if error.type in (DELIVERY_REJECTED, DESTINATION_REFUSED):
-            return ToolObservation(content=f"send_webhook failed: {error.message}", is_error=True)
-        raise
     shown = redact_url(url)
     if outcome.duplicate:
         return ToolObservation(

@@ -13,11 +13,9 @@ Workflow code only: nothing here does I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.mcp.activities import call_mcp_tool, list_mcp_tools
@@ -26,7 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from common.contracts.llm import ToolSpec
     from common.contracts.mcp import McpCallRequest, McpListRequest, McpToolInfo
     from common.contracts.tools import ToolObservation
-    from workflows.activity_options import LIVENESS_HEARTBEAT, PAYLOADS_TOO_LARGE, ActivityOptions
+    from workflows.activity_options import MCP_DISCOVERY, ActivityOptions
+    from workflows.activity_options import mcp_call_options as call_options
     from workflows.kit.context import invalid_input
     from workflows.kit.tools import InvalidArguments, WorkflowTool
 
@@ -41,32 +40,10 @@ __all__ = [
 
 WILDCARD = "*"
 
-# Discovery: connecting may start a stdio server; a server that is down is retried for a while.
-MCP_DISCOVERY = ActivityOptions(
-    start_to_close=timedelta(minutes=2),
-    schedule_to_close=timedelta(minutes=5),
-    heartbeat=LIVENESS_HEARTBEAT,
-    retry=RetryPolicy(
-        initial_interval=timedelta(milliseconds=500),
-        maximum_interval=timedelta(seconds=10),
-        non_retryable_error_types=[PAYLOADS_TOO_LARGE],
-    ),
-)
-
 
 def mcp_call_options(info: McpToolInfo) -> ActivityOptions:
-    """A call may take its server's `callTimeoutSeconds` (plus a connect); a server that is down is
-    retried (`McpServerUnavailable`) for up to 10 minutes. Retrying an at-most-once call never sends it twice (the ledger)."""
-    return ActivityOptions(
-        start_to_close=timedelta(seconds=info.call_timeout_s + 60),
-        schedule_to_close=timedelta(seconds=max(600.0, 3 * info.call_timeout_s)),
-        heartbeat=LIVENESS_HEARTBEAT,
-        retry=RetryPolicy(
-            initial_interval=timedelta(milliseconds=500),
-            maximum_interval=timedelta(seconds=10),
-            non_retryable_error_types=[PAYLOADS_TOO_LARGE],
-        ),
-    )
+    """The options of a call of this tool (`workflows.activity_options.mcp_call_options`)."""
+    return call_options(info.call_timeout_s)
 
 
 def mcp_servers_named(names: Sequence[str] | None) -> list[str]:
