@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from activities.delivery.failures import unavailable
+from common.postgres import SharedConnection
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS delivery_ledger (
@@ -162,9 +163,7 @@ class PostgresLedger:
     reconnects after a failure."""
 
     def __init__(self, dsn: str):
-        self._dsn = dsn
-        self._connection: Any = None
-        self._lock = asyncio.Lock()
+        self._db = SharedConnection(dsn, [_SCHEMA.format(ts="TIMESTAMPTZ")], "dedupe ledger", unavailable)
 
     async def claim(self, key: str, channel: str, target: str) -> Claim:
         now = datetime.now(UTC)
@@ -179,36 +178,14 @@ class PostgresLedger:
         return LedgerEntry(str(row[0]), str(row[1]), int(row[2])) if row else None
 
     async def close(self) -> None:
-        async with self._lock:
-            if self._connection is not None:
-                await self._connection.close()
-                self._connection = None
+        await self._db.close()
 
     async def _run(self, sql: str, params: tuple[object, ...], *, fetch: bool) -> Any:
-        import psycopg  # optional dependency: only a worker configured with a DSN needs it
+        async def statement(connection: Any) -> Any:
+            cursor = await connection.execute(sql, params)
+            return await cursor.fetchone() if fetch else None
 
-        async with self._lock:
-            try:
-                if self._connection is None or self._connection.closed:
-                    self._connection = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
-                    try:
-                        await self._connection.execute(_SCHEMA.format(ts="TIMESTAMPTZ"))
-                    except psycopg.errors.UniqueViolation:
-                        pass  # another worker created the table at the same moment (IF NOT EXISTS races)
-                cursor = await self._connection.execute(sql, params)
-                return await cursor.fetchone() if fetch else None
-            except psycopg.Error as error:
-                # Never put the DSN in the message: it may carry a password.
-                await self._discard_connection()
-                raise unavailable(f"dedupe ledger (PostgreSQL): {type(error).__name__}: {error}") from None
-
-    async def _discard_connection(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            try:
-                await connection.close()
-            except Exception:  # the connection is already broken; closing is best effort
-                pass
+        return await self._db.run(statement)
 
 
 def open_ledger(path: Path, dsn: str | None) -> DedupeLedger:

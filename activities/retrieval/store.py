@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from activities.retrieval.errors import index_unavailable
 from activities.retrieval.models import Passage
 from activities.retrieval.query import fts5_query
+from common.postgres import SharedConnection
 
 __all__ = ["IndexStore", "IndexedFile", "PostgresIndex", "SqliteIndex", "open_index"]
 
@@ -217,9 +218,7 @@ class PostgresIndex:
     one call at a time on it; reconnects after a failure."""
 
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._connection: Any = None
-        self._lock = asyncio.Lock()
+        self._db = SharedConnection(dsn, _PG_SCHEMA, "index", index_unavailable)
 
     async def hashes(self, corpus: str) -> dict[str, str]:
         rows = await self._run([("SELECT source, sha256 FROM retrieval_files WHERE corpus = %s", (corpus,))])
@@ -281,43 +280,24 @@ class PostgresIndex:
         return [found[p] for p in passage_ids if p in found]
 
     async def close(self) -> None:
-        async with self._lock:
-            await self._discard()
+        await self._db.close()
 
     async def _run(self, statements: list[tuple[str, tuple[Any, ...]]], *, transaction: bool = False) -> Any:
-        import psycopg  # optional dependency: only a worker configured with INDEX_DSN needs it
+        """The statements' last rows; with `transaction`, all of them or none, and no rows."""
 
-        async with self._lock:
-            try:
-                if self._connection is None or self._connection.closed:
-                    self._connection = await psycopg.AsyncConnection.connect(self._dsn, autocommit=True)
-                    for statement in _PG_SCHEMA:
-                        try:
-                            await self._connection.execute(statement)
-                        except psycopg.errors.UniqueViolation:
-                            pass  # another worker created it at the same moment (IF NOT EXISTS races)
-                rows: list[Any] = []
-                if transaction:
-                    async with self._connection.transaction():
-                        for sql, params in statements:
-                            await self._connection.execute(sql, params)
-                    return rows
-                for sql, params in statements:
-                    cursor = await self._connection.execute(sql, params)
-                    rows = await cursor.fetchall()
+        async def execute(connection: Any) -> list[Any]:
+            rows: list[Any] = []
+            if transaction:
+                async with connection.transaction():
+                    for sql, params in statements:
+                        await connection.execute(sql, params)
                 return rows
-            except psycopg.Error as error:
-                # Never the DSN in the message: it may carry a password.
-                await self._discard()
-                raise index_unavailable(f"index (PostgreSQL): {type(error).__name__}: {error}") from None
+            for sql, params in statements:
+                cursor = await connection.execute(sql, params)
+                rows = await cursor.fetchall()
+            return rows
 
-    async def _discard(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            try:
-                await connection.close()
-            except Exception:  # already broken; closing is best effort
-                pass
+        return await self._db.run(execute)
 
 
 def _pg_delete(corpus: str, source: str) -> list[tuple[str, tuple[Any, ...]]]:
