@@ -110,6 +110,8 @@ class Counts:
     retried: int = 0  # activities with an attempt > 1 (on a worker that never died: a false timeout)
     sticky_misses: int = 0
     slowest_attempt_s: float = 0.0
+    slowest_workflow_task_s: float = 0.0
+    workflow_tasks_lost: int = 0  # timed out while started (the worker's completion came too late)
 
     def add(self, histories: list[WorkflowHistory]) -> None:
         self.runs += 1
@@ -120,3 +122,13 @@ class Counts:
             self.retried += retried_activities(history)
             self.sticky_misses += sticky_misses(history)
             self.slowest_attempt_s = max([self.slowest_attempt_s, *attempt_seconds(history)])
+            self.slowest_workflow_task_s = max(
+                [self.slowest_workflow_task_s, *workflow_task_seconds(history)]
+            )
+            self.workflow_tasks_lost += sum(
+                1
+                for e in history.events
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT
+                and e.workflow_task_timed_out_event_attributes.timeout_type
+                == TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE
+            )

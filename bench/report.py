@@ -90,7 +90,8 @@ def counts_notes(figure: Figure) -> list[str]:
         notes.append(
             f"{side} {counted.runs} runs, {counted.activities} activities, {figure.live_retries(side)} "
             f"retried on a live worker{killed}, {counted.sticky_misses} sticky-queue misses, slowest "
-            f"attempt {counted.slowest_attempt_s:.2f} s"
+            f"attempt {counted.slowest_attempt_s:.2f} s, slowest workflow task "
+            f"{counted.slowest_workflow_task_s:.2f} s ({counted.workflow_tasks_lost} timed out)"
         )
     return ["from the histories: " + "; ".join(notes)] if notes else []
 
