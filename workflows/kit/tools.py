@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.tools import builtin as _builtin  # noqa: F401 - declares the built-in tools
+    from activities.tools import builtin as _builtin
     from activities.tools.declare import ToolDefinition, registry
     from common.contracts.llm import ToolSpec
     from common.contracts.tools import SideEffectToolInput, ToolObservation
