@@ -40,7 +40,9 @@ async def test_a_worker_with_a_lease_journals_its_attempts(
     lease = WorkerLease.acquire(tmp_path)
     try:
         with_lease = build_worker(dev_client, settings, lease=lease).config(active_config=True)
-        without = build_worker(dev_client, settings).config(active_config=True)
+        without = build_worker(dev_client, settings, task_queue=f"{settings.temporal_task_queue}-2").config(
+            active_config=True
+        )
     finally:
         lease.release()
     assert any(isinstance(i, RecordInFlight) for i in with_lease["interceptors"])
