@@ -10,6 +10,7 @@ from starter.api import (
     start_answer,
     start_index,
     start_research,
+    start_workflow,
 )
 from starter.watch import watch
 
@@ -23,5 +24,6 @@ __all__ = [
     "start_answer",
     "start_index",
     "start_research",
+    "start_workflow",
     "watch",
 ]
