@@ -14,7 +14,7 @@ from pathlib import Path
 
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from worker.inflight import InFlightRecord, WorkerLease, read_journal
@@ -102,3 +102,65 @@ async def test_a_token_of_a_closed_attempt_changes_nothing(
     assert (reaped.workers, reaped.attempts_failed, reaped.attempts_gone) == (1, 0, 1)
     history = await handle.fetch_history()
     assert [e.event_type for e in history.events].count(EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED) == 0
+
+
+RUNNING: list[bytes] = []
+STARTED = asyncio.Event()
+
+
+@activity.defn(name="reaper.checkpointed")
+async def checkpointed() -> str:
+    info = activity.info()
+    if info.attempt == 1:
+        activity.heartbeat({"input_tokens": 42})  # what a model call's heartbeats carry (usage so far)
+        RUNNING.append(info.task_token)
+        STARTED.set()
+        await asyncio.sleep(60)  # stands for a worker that died here
+    return f"attempt {info.attempt}, details {list(info.heartbeat_details)}"
+
+
+@workflow.defn(name="CheckpointedProbe", sandboxed=False)
+class CheckpointedProbe:
+    @workflow.run
+    async def run(self) -> str:
+        result: str = await workflow.execute_activity(
+            checkpointed,
+            start_to_close_timeout=timedelta(seconds=120),
+            heartbeat_timeout=timedelta(seconds=30),  # far beyond the test: only the reaper can retry
+        )
+        return result
+
+
+async def test_a_reaped_attempt_is_retried_at_once_with_its_last_heartbeat_details(
+    dev_client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    async with Worker(
+        dev_client, task_queue=task_queue, workflows=[CheckpointedProbe], activities=[checkpointed]
+    ):
+        handle = await dev_client.start_workflow(
+            CheckpointedProbe.run, id=f"reaper-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+        )
+        await asyncio.wait_for(STARTED.wait(), 30)
+        await heartbeat_recorded(handle)
+        record = InFlightRecord(
+            RUNNING[-1], handle.id, handle.first_execution_run_id or "", "reaper.checkpointed"
+        )
+        (tmp_path / "gone-2.lease").touch()  # as a SIGKILLed worker leaves it: unlocked
+        (tmp_path / "gone-2.journal").write_text(f"+0 {record.to_json()}\n")
+
+        reaped = await reap_dead_workers(dev_client, tmp_path)
+        result = await asyncio.wait_for(handle.result(), 10)
+
+    assert (reaped.workers, reaped.attempts_failed) == (1, 1)
+    # The retry can account for what the dead attempt had reported (the server keeps the details).
+    assert result == "attempt 2, details [{'input_tokens': 42}]"
+
+
+async def heartbeat_recorded(handle: WorkflowHandle) -> None:
+    """Until the server holds the running attempt's heartbeat details."""
+    async with asyncio.timeout(30):
+        while True:
+            pending = (await handle.describe()).raw_description.pending_activities
+            if pending and pending[0].heartbeat_details.payloads:
+                return
+            await asyncio.sleep(0.05)
