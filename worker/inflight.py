@@ -33,6 +33,7 @@ __all__ = [
     "InFlightRecord",
     "RecordInFlight",
     "WorkerLease",
+    "journal_runs",
     "read_journal",
 ]
 
@@ -160,6 +161,28 @@ def read_journal(path: Path) -> list[InFlightRecord]:
         except (ValueError, KeyError):
             continue
     return list(started.values())
+
+
+def journal_runs(path: Path, limit: int) -> list[tuple[str, str]]:
+    """The last `limit` distinct runs (workflow id, run id) a (dead) worker ran attempts for, open or
+    closed: the runs it most likely still had cached, whose next workflow task waits on its sticky
+    queue."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    runs: dict[tuple[str, str], None] = {}
+    for line in reversed(lines):
+        if not line.startswith("+"):
+            continue
+        try:
+            record = InFlightRecord.from_json(line.split(" ", 1)[1])
+        except (ValueError, KeyError, IndexError):
+            continue
+        runs.setdefault((record.workflow_id, record.run_id), None)
+        if len(runs) >= limit:
+            break
+    return list(runs)
 
 
 class RecordInFlight(Interceptor):

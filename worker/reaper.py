@@ -24,7 +24,14 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from worker.inflight import JOURNAL_SUFFIX, LEASE_SUFFIX, PENDING_SUFFIX, InFlightRecord, read_journal
+from worker.inflight import (
+    JOURNAL_SUFFIX,
+    LEASE_SUFFIX,
+    PENDING_SUFFIX,
+    InFlightRecord,
+    journal_runs,
+    read_journal,
+)
 
 __all__ = [
     "DEAD_WORKER_CHECK_S",
@@ -41,6 +48,9 @@ log = logging.getLogger("worker.reaper")
 WORKER_DIED = "WorkerDied"
 # How often a worker looks for dead peers: a scan and one non-blocking lock per peer, no RPC.
 DEAD_WORKER_CHECK_S = 0.25
+# At most this many of a dead worker's recent runs get their sticky queue reset (one RPC each, at
+# once; a run that ended or moved on costs a refused call or one replay on its new worker).
+STICKY_RESETS = 1000
 
 
 @dataclass
@@ -63,9 +73,10 @@ async def reap_dead_workers(client: Client, directory: Path, *, own: str | None 
             journal = directory / f"{path.stem}{JOURNAL_SUFFIX}"
             records = read_journal(journal)
             failed = await asyncio.gather(*(_fail(client, path.stem, record) for record in records))
-            await asyncio.gather(
-                *(_reset_sticky(client, run) for run in {(r.workflow_id, r.run_id) for r in records})
-            )
+            # Every run it recently worked for, not only those with an attempt open: a run whose next
+            # workflow task already waits on the dead worker's sticky queue has none.
+            runs = {(r.workflow_id, r.run_id) for r in records} | set(journal_runs(journal, STICKY_RESETS))
+            await asyncio.gather(*(_reset_sticky(client, run) for run in runs))
             journal.unlink(missing_ok=True)
             path.unlink(missing_ok=True)
         finally:
