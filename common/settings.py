@@ -96,7 +96,10 @@ class Settings(BaseSettings):
 
     # Worker behaviour
     worker_graceful_shutdown_s: float = Field(default=30.0, ge=0)
-    worker_sticky_queue_timeout_s: float = Field(default=1.0, gt=0)
+    # How long a run's next workflow task waits on its worker's sticky queue before any worker may take
+    # it (docs/operations.md, "Recovery settings"); a dead worker's runs are released at once by the
+    # reaper (worker/reaper.py), so this only has to outlast a saturated live worker's queue.
+    worker_sticky_queue_timeout_s: float = Field(default=5.0, gt=0)
     worker_max_concurrent_activities: int = Field(default=200, gt=0)
     # Workflow tasks run in a thread pool of this size (the SDK's default is 500 threads). They hold
     # the GIL, so more threads add no throughput but starve the event loop that runs activities and
