@@ -17,7 +17,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from worker.inflight import InFlightRecord, WorkerLease, read_journal
+from worker.inflight import InFlightRecord, WorkerLease, journal_runs, read_journal
 from worker.reaper import reap_dead_workers
 
 HOLD_A_LEASE = """
@@ -164,3 +164,21 @@ async def heartbeat_recorded(handle: WorkflowHandle) -> None:
             if pending and pending[0].heartbeat_details.payloads:
                 return
             await asyncio.sleep(0.05)
+
+
+def test_a_journal_names_its_workers_recent_runs_newest_first(tmp_path: Path) -> None:
+    """The runs whose sticky queue a reaper resets: open or closed attempts, each run once, bounded."""
+    lease = WorkerLease.acquire(tmp_path)
+    for n in (1, 2, 1, 3):
+        lease.forget(lease.record(InFlightRecord(f"t{n}".encode(), f"wf-{n}", f"run-{n}", "llm.complete")))
+    lease.record(InFlightRecord(b"open", "wf-4", "run-4", "tool.calculator"))
+    try:
+        assert journal_runs(lease.journal, 10) == [
+            ("wf-4", "run-4"),
+            ("wf-3", "run-3"),
+            ("wf-1", "run-1"),
+            ("wf-2", "run-2"),
+        ]
+        assert journal_runs(lease.journal, 2) == [("wf-4", "run-4"), ("wf-3", "run-3")]
+    finally:
+        lease.release()
