@@ -1,9 +1,10 @@
 """Liveness heartbeats: while an activity with a heartbeat timeout runs, the worker heartbeats for it.
 
-Why: Temporal only learns that a worker died when an activity misses its heartbeat timeout (or, with
-none, when the whole start-to-close timeout passes). A heartbeat that proves "this worker process is
-alive" lets the timeout be a couple of seconds, so a crashed worker's in-flight LLM calls, tools and
-deliveries are retried on another worker within seconds (docs/operations.md, "Crash recovery").
+Why: without a lease that a peer on its machine sees released (worker/inflight.py), Temporal only
+learns that a worker died when an activity misses its heartbeat timeout (or, with none, when the
+whole start-to-close timeout passes). A heartbeat that proves "this worker process is alive" keeps
+that timeout at 10 s instead of minutes, for workers on other machines, and never fires on a live
+worker that is merely slow (docs/operations.md, "Crash recovery").
 A stalled call inside a live worker is caught by that call's own timeouts (HTTP read timeout, SMTP
 timeout) and by start-to-close.
 
@@ -11,7 +12,7 @@ timeout) and by start-to-close.
 heartbeat timeout is how a stalled stream is detected. The ticker heartbeats for it only while its
 `StreamProgress` (activities/llm/call_context.py) says so: before the first stream event within the
 first-byte window, afterwards while the last event is younger than the stall window. Past the window
-the ticker falls silent and the short heartbeat timeout fires. One ticker, two meanings kept apart.
+the ticker falls silent and the heartbeat timeout fires. One ticker, two meanings kept apart.
 
 Temporal keeps only the last heartbeat's details, so a heartbeat without details erases them. The
 ticker repeats the running `llm.complete` attempt's latest details (its usage so far,
