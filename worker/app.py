@@ -3,7 +3,6 @@ interceptor; this module adds what `python -m worker` needs around it (the in-fl
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,7 +12,7 @@ from temporalio.worker import Interceptor, Worker
 
 from common.settings import Settings
 from worker.inflight import WorkerLease
-from worker.plugin import AiWorkflowsPlugin, Extension, load_extensions, product_activities
+from worker.plugin import AiWorkflowsPlugin, Extension, product_activities
 
 __all__ = ["build_activities", "build_worker", "registered_names"]
 
@@ -38,11 +37,6 @@ def build_worker(
     dies (worker/inflight.py, worker/reaper.py). `extensions`: default, the installed and configured
     ones (`worker.plugin.load_extensions`)."""
     extra: list[Interceptor] = [lease.interceptor()] if lease is not None else []
-    if workflows is not None and not workflows:
-        # An activities-only role (`--role activities`) must not poll workflow tasks for the
-        # extensions' workflows either: they belong to the workflows process.
-        installed = load_extensions(settings) if extensions is None else extensions
-        extensions = [dataclasses.replace(extension, workflows=()) for extension in installed]
     plugin = AiWorkflowsPlugin(
         settings,
         extensions=extensions,

@@ -137,8 +137,11 @@ class AiWorkflowsPlugin(SimplePlugin):
             else activities
         )
         for extension in self.extensions:
-            own_workflows += [w for w in extension.workflows if w not in own_workflows]
-            if activities is None or activities:  # a workflows-only role runs no activities
+            # `workflows=[]` / `activities=[]` is a role (`--role activities|workflows`): that process
+            # takes none of its kind of task, the extensions' included.
+            if workflows is None or workflows:
+                own_workflows += [w for w in extension.workflows if w not in own_workflows]
+            if activities is None or activities:
                 own_activities += [t.activity for t in extension.tools if t.activity not in own_activities]
                 own_activities += [a for a in extension.activities if a not in own_activities]
         interceptors: list[Interceptor] = [
