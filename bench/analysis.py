@@ -177,7 +177,21 @@ replay: 5.7 s before, 2.2 s after).
 
 What remains is the product's own work per step, on the worker and the server: the tracing
 plugin's spans, the heartbeat and schedule-to-close timeouts of every activity, the in-flight journal (two appends
-per attempt), the status/stream bookkeeping and the step's records."""
+per attempt), the status/stream bookkeeping and the step's records.
+
+The workflows on the kit (`RunContext`, `KitWorkflow`, tools declared with `@tool`, the worker
+plugin), side by side with the code just before it, in one session on this machine, one after the
+other (`python -m bench --only agent_step,fan_out,throughput --reps 3` in a checkout of each):
+
+| figure | before the kit (product / baseline) | on the kit (product / baseline) |
+| --- | --- | --- |
+| agent step, ms | 30.3 / 25.2: 1.20x | 33.6 / 28.1: 1.20x |
+| fan-out of 100, s | 0.59 / 0.54: 1.10x | 0.52 / 0.51: 1.04x |
+| fan-out of 500, s | 3.05 / 2.56: 1.19x | 2.23 / 1.98: 1.12x |
+| throughput, steps/s | 55.8 / 61.3: 0.91x (1,757 sticky-queue misses at the 1 s timeout then) | 65.7 / 68.6: 0.96x (none at 5 s) |
+
+No figure is worse on the kit; the full run above, on a busier minute of the same machine, shows
+how far single runs move."""
 
 
 # Why a figure misses its target, as far as the investigation behind docs/benchmarks.md found; the
@@ -206,13 +220,18 @@ MISS_REASONS = {
         "this shared machine also vary by 20% or more."
     ),
     "fan_out_500": (
-        "500 concurrent steps saturate the one worker process, and the product's extra worker CPU per "
-        "step (see throughput) is paid 500 times within one run. Under that load workflow tasks can "
-        "also miss the sticky-queue deadline (WORKER_STICKY_QUEUE_TIMEOUT_S, 5 s; the row's sticky-miss "
-        "count): in earlier runs such misses, each evicting the run and replaying its whole history "
-        "of over 1,500 events, made 4-7 s outliers. Single runs of this width vary by 30% or more on "
-        "this shared machine (compare min and max). A deployment of this width runs several workers, "
-        "or splits a worker with --role workflows|activities."
+        "500 concurrent steps saturate the one worker process, and the product's extra worker CPU per"
+        " step (see throughput) is paid 500 times within one run. Most of it is the SDK's, not the "
+        "workflow's: with external payload storage configured the SDK visits every payload of every "
+        "activation and completion and looks up its serialization context, each lookup a call into "
+        "the workflow sandbox (py-spy over a 500-wide run: 21% of all samples in that visitor, 15% in"
+        " the context lookups); the baseline has neither codec nor storage, so the SDK skips the "
+        "visitor. Under that load workflow tasks can also miss the sticky-queue deadline "
+        "(WORKER_STICKY_QUEUE_TIMEOUT_S, 5 s; the row's sticky-miss count): in earlier runs such "
+        "misses, each evicting the run and replaying its whole history of over 1,500 events, made 4-7"
+        " s outliers. Single runs of this width vary by 30% or more on this shared machine (compare "
+        "min and max). A deployment of this width runs several workers, or splits a worker with "
+        "--role workflows|activities."
     ),
     "resume": (
         "the killed call is retried once the replacement has started (Python imports, connecting; "

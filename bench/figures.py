@@ -4,6 +4,7 @@ the same model settings, repeated; what is timed and why is in docs/benchmarks.m
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -244,6 +245,7 @@ async def s3_product(bench: Bench) -> AsyncIterator[Client]:
     import boto3
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
