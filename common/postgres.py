@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 __all__ = ["SharedConnection"]
 
@@ -47,6 +47,17 @@ class SharedConnection:
                 raise self._unavailable(
                     f"{self._what} (PostgreSQL): {type(error).__name__}: {error}"
                 ) from None
+
+    async def fetch(self, sql: str, params: Sequence[Any], *, rows: Literal["one", "all", "none"]) -> Any:
+        """One statement: its first row, all its rows, or nothing."""
+
+        async def statement(connection: Any) -> Any:
+            cursor = await connection.execute(sql, params)
+            if rows == "one":
+                return await cursor.fetchone()
+            return await cursor.fetchall() if rows == "all" else None
+
+        return await self.run(statement)
 
     async def close(self) -> None:
         async with self._lock:

@@ -189,12 +189,9 @@ class ApprovalGate:
     async def _escalate(self, pending: PendingApproval) -> None:
         info = workflow.info()
         notice = EscalationNotice(
+            **pending.model_dump(include={"action", "action_hash", "approvers", "deadline"}),
             workflow_id=info.workflow_id,
             workflow_type=info.workflow_type,
-            action=pending.action,
-            action_hash=pending.action_hash,
-            approvers=pending.approvers,
-            deadline=pending.deadline,
             policy=self._settings.approval_policy,
         )
         try:

@@ -181,11 +181,7 @@ class PostgresLedger:
         await self._db.close()
 
     async def _run(self, sql: str, params: tuple[object, ...], *, fetch: bool) -> Any:
-        async def statement(connection: Any) -> Any:
-            cursor = await connection.execute(sql, params)
-            return await cursor.fetchone() if fetch else None
-
-        return await self._db.run(statement)
+        return await self._db.fetch(sql, params, rows="one" if fetch else "none")
 
 
 def open_ledger(path: Path, dsn: str | None) -> DedupeLedger:

@@ -283,21 +283,18 @@ class PostgresIndex:
         await self._db.close()
 
     async def _run(self, statements: list[tuple[str, tuple[Any, ...]]], *, transaction: bool = False) -> Any:
-        """The statements' last rows; with `transaction`, all of them or none, and no rows."""
+        """One statement's rows; or, with `transaction`, all the statements or none (no rows)."""
+        if not transaction:
+            [(sql, params)] = statements
+            return await self._db.fetch(sql, params, rows="all")
 
-        async def execute(connection: Any) -> list[Any]:
-            rows: list[Any] = []
-            if transaction:
-                async with connection.transaction():
-                    for sql, params in statements:
-                        await connection.execute(sql, params)
-                return rows
-            for sql, params in statements:
-                cursor = await connection.execute(sql, params)
-                rows = await cursor.fetchall()
-            return rows
+        async def all_or_none(connection: Any) -> list[Any]:
+            async with connection.transaction():
+                for sql, params in statements:
+                    await connection.execute(sql, params)
+            return []
 
-        return await self._db.run(execute)
+        return await self._db.run(all_or_none)
 
 
 def _pg_delete(corpus: str, source: str) -> list[tuple[str, tuple[Any, ...]]]:
