@@ -13,13 +13,12 @@ they are, so two workers in one process (tests, several task queues) keep their 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
-
+from activities.around import AroundActivities
 from common.settings import Settings
 
 __all__ = ["ResourcesInterceptor", "WorkerResources", "resources", "using"]
@@ -76,21 +75,14 @@ def using(worker_resources: WorkerResources) -> Iterator[WorkerResources]:
         _current.reset(token)
 
 
-class ResourcesInterceptor(Interceptor):
+class ResourcesInterceptor(AroundActivities):
     """Makes `resources()` answer with this worker's resources inside its activities."""
 
     def __init__(self, worker_resources: WorkerResources) -> None:
         self.resources = worker_resources
+        super().__init__(self._with_resources)
 
-    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _WithResources(next, self.resources)
-
-
-class _WithResources(ActivityInboundInterceptor):
-    def __init__(self, next: ActivityInboundInterceptor, worker_resources: WorkerResources) -> None:
-        super().__init__(next)
-        self._resources = worker_resources
-
-    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        with using(self._resources):
-            return await self.next.execute_activity(input)
+    @asynccontextmanager
+    async def _with_resources(self, _input: object) -> AsyncIterator[None]:
+        with using(self.resources):
+            yield

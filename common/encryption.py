@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from common.settings import named_entries
+
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 NONCE_BYTES = 12
@@ -54,27 +56,21 @@ def parse_key_ring(setting: str) -> list[EncryptionKey]:
     """`id1:base64,id2:base64` -> keys, oldest first. Raises `ValueError` naming the bad entry by its
     position and id only (the message never contains key material)."""
     keys: list[EncryptionKey] = []
-    seen: set[str] = set()
-    for position, entry in enumerate((e.strip() for e in setting.split(",")), start=1):
-        if not entry:
-            continue
-        key_id, sep, encoded = entry.partition(":")
-        key_id = key_id.strip()
-        if not sep or not _KEY_ID.match(key_id):
-            raise ValueError(
-                f"entry {position}: expected KEY_ID:BASE64KEY with KEY_ID made of letters, digits, '.', '_', '-'"
-            )
-        if key_id in seen:
-            raise ValueError(f"entry {position}: key id {key_id!r} appears twice")
+    entries = named_entries(
+        setting,
+        _KEY_ID,
+        expected="expected KEY_ID:BASE64KEY with KEY_ID made of letters, digits, '.', '_', '-'",
+        twice="key id {name!r} appears twice",
+    )
+    for position, key_id, encoded in entries:
         try:
-            raw = base64.b64decode(encoded.strip(), validate=True)
+            raw = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             raise ValueError(f"entry {position} ({key_id!r}): the key is not valid base64") from None
         if len(raw) not in _KEY_BYTES:
             raise ValueError(
                 f"entry {position} ({key_id!r}): an AES key has 16, 24 or 32 bytes, this one has {len(raw)}"
             )
-        seen.add(key_id)
         keys.append(EncryptionKey(key_id, AESGCM(raw)))
     if not keys:
         raise ValueError("no key: expected KEY_ID:BASE64KEY[,KEY_ID:BASE64KEY...]")

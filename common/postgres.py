@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
-__all__ = ["SharedConnection"]
+__all__ = ["SharedConnection", "require_psycopg"]
 
 T = TypeVar("T")
 
@@ -70,3 +70,13 @@ class SharedConnection:
                 await connection.close()
             except Exception:  # the connection is already broken; closing is best effort
                 pass
+
+
+def require_psycopg(setting: str) -> None:
+    """At start-up: a DSN in `setting` needs the optional `psycopg` package."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise RuntimeError(
+            f"{setting} is set but the psycopg package is missing: pip install 'ai-workflows[postgres]'"
+        ) from None

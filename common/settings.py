@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -21,7 +22,9 @@ __all__ = [
     "LLMProviderName",
     "Settings",
     "SettingsError",
+    "configured_app",
     "load_settings",
+    "named_entries",
     "redacted_url",
     "try_load_settings",
 ]
@@ -59,6 +62,30 @@ def redacted_url(url: str) -> str:
 
 LLMProviderName = Literal["anthropic", "openai", "offline"]
 OtlpProtocol = Literal["http/protobuf", "grpc"]
+
+
+def named_entries(
+    setting: str, name_pattern: re.Pattern[str], *, expected: str, twice: str
+) -> Iterator[tuple[int, str, str]]:
+    """`NAME:VALUE,NAME:VALUE,...` as (position, name, value), empty entries skipped. An entry
+    without `:` or with a name the pattern refuses raises `ValueError(f"entry N: {expected}")`, a name
+    given twice `ValueError(f"entry N: {twice}")` (`twice` may use `{name!r}`). No message quotes a
+    value: values are keys and password hashes."""
+    seen: set[str] = set()
+    for position, entry in enumerate((part.strip() for part in setting.split(",")), start=1):
+        if not entry:
+            continue
+        name, sep, value = entry.partition(":")
+        name = name.strip()
+        if not sep or not name_pattern.match(name):
+            raise ValueError(f"entry {position}: {expected}")
+        if name in seen:
+            raise ValueError(f"entry {position}: " + twice.format(name=name))
+        seen.add(name)
+        yield position, name, value.strip()
+
+
+_Built = TypeVar("_Built")
 
 
 class SettingsError(Exception):
@@ -327,3 +354,16 @@ def load_settings() -> Settings:
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def configured_app(
+    build: Callable[[Settings], _Built], *errors: type[Exception]
+) -> tuple[Settings, _Built] | None:
+    """For a server's `main`: the settings and what `build` makes of them; a configuration error
+    (`errors`) is one line on stderr and None, for the caller to exit with status 2."""
+    settings = load_settings()
+    try:
+        return settings, build(settings)
+    except errors as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return None

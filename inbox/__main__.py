@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from common.settings import SettingsError, load_settings
+from common.settings import SettingsError, configured_app
 from inbox.passwords import hash_password
 
 
@@ -38,12 +38,10 @@ def serve(host: str | None, port: int | None) -> int:
 
     from inbox.app import build_app
 
-    settings = load_settings()
-    try:
-        app = build_app(settings)
-    except SettingsError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
+    built = configured_app(build_app, SettingsError)
+    if built is None:
         return 2
+    settings, app = built
     uvicorn.run(
         app,
         host=host or settings.inbox_host,

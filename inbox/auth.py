@@ -16,7 +16,7 @@ from functools import cache
 
 from starlette.requests import Request
 
-from common.settings import SettingsError
+from common.settings import SettingsError, named_entries
 from inbox.passwords import InvalidPasswordHash, check_hash_format, hash_password, verify_password
 from inbox.sessions import SessionRegistry
 
@@ -41,22 +41,20 @@ class ReviewerDirectory:
     def parse(cls, setting: str) -> ReviewerDirectory:
         """`alice:HASH,bob:HASH` (INBOX_REVIEWERS); raises `SettingsError` naming the variable."""
         hashes: dict[str, str] = {}
-        for entry in (part.strip() for part in setting.split(",")):
-            if not entry:
-                continue
-            name, sep, stored = entry.partition(":")
-            name = name.strip()
-            if not sep or not _NAME.match(name):
-                raise SettingsError(
-                    f"INBOX_REVIEWERS: expected NAME:HASH, got an entry starting {entry[:12]!r}"
+        try:
+            entries = list(
+                named_entries(
+                    setting, _NAME, expected="expected NAME:HASH", twice="reviewer {name!r} is listed twice"
                 )
-            if name in hashes:
-                raise SettingsError(f"INBOX_REVIEWERS: reviewer {name!r} is listed twice")
+            )
+        except ValueError as error:
+            raise SettingsError(f"INBOX_REVIEWERS: {error}") from None
+        for _, name, stored in entries:
             try:
-                check_hash_format(stored.strip())
+                check_hash_format(stored)
             except InvalidPasswordHash as error:
                 raise SettingsError(f"INBOX_REVIEWERS: reviewer {name!r}: {error}") from None
-            hashes[name] = stored.strip()
+            hashes[name] = stored
         return cls(hashes)
 
     def authenticate(self, name: str, password: str) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
@@ -51,6 +51,8 @@ APPROVE = "approve"  # the name of both the Update and the Signal
 STATUS = "status"
 
 T = TypeVar("T")
+_In = TypeVar("_In", bound=BaseModel)
+_Out = TypeVar("_Out", bound=BaseModel)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -154,74 +156,38 @@ def _id_prefix(workflow_type: str) -> str:
     return _title(workflow_type).lower()
 
 
-async def start_research(
-    client: Client,
-    params: ResearchInput,
-    *,
-    task_queue: str = DEFAULT_TASK_QUEUE,
-    workflow_id: str | None = None,
-) -> WorkflowHandle[Any, ResearchResult]:
-    return await start_workflow(
-        client,
-        RESEARCH_WORKFLOW,
-        params,
-        task_queue=task_queue,
-        workflow_id=workflow_id,
-        result_type=ResearchResult,
-    )
+class _StartShipped(Generic[_In, _Out]):
+    """`start_research(client, params, task_queue=..., workflow_id=...)` and its siblings: start one
+    shipped workflow type (see `start_workflow`), its handle's result typed."""
+
+    def __init__(self, workflow_type: str, result_type: type[_Out]) -> None:
+        self.workflow_type = workflow_type
+        self.result_type = result_type
+
+    async def __call__(
+        self,
+        client: Client,
+        params: _In,
+        *,
+        task_queue: str = DEFAULT_TASK_QUEUE,
+        workflow_id: str | None = None,
+    ) -> WorkflowHandle[Any, _Out]:
+        return await start_workflow(
+            client,
+            self.workflow_type,
+            params,
+            task_queue=task_queue,
+            workflow_id=workflow_id,
+            result_type=self.result_type,
+        )
 
 
-async def start_agent(
-    client: Client,
-    params: AgentInput,
-    *,
-    task_queue: str = DEFAULT_TASK_QUEUE,
-    workflow_id: str | None = None,
-) -> WorkflowHandle[Any, AgentResult]:
-    return await start_workflow(
-        client,
-        AGENT_WORKFLOW,
-        params,
-        task_queue=task_queue,
-        workflow_id=workflow_id,
-        result_type=AgentResult,
-    )
-
-
-async def start_index(
-    client: Client,
-    params: IndexInput,
-    *,
-    task_queue: str = DEFAULT_TASK_QUEUE,
-    workflow_id: str | None = None,
-) -> WorkflowHandle[Any, IndexResult]:
-    """Index a folder (a path on the workers' hosts) into the grounded-answer index."""
-    return await start_workflow(
-        client,
-        INDEX_WORKFLOW,
-        params,
-        task_queue=task_queue,
-        workflow_id=workflow_id,
-        result_type=IndexResult,
-    )
-
-
-async def start_answer(
-    client: Client,
-    params: AnswerInput,
-    *,
-    task_queue: str = DEFAULT_TASK_QUEUE,
-    workflow_id: str | None = None,
-) -> WorkflowHandle[Any, AnswerResult]:
-    """Answer a question from an indexed corpus, with citations."""
-    return await start_workflow(
-        client,
-        ANSWER_WORKFLOW,
-        params,
-        task_queue=task_queue,
-        workflow_id=workflow_id,
-        result_type=AnswerResult,
-    )
+start_research = _StartShipped[ResearchInput, ResearchResult](RESEARCH_WORKFLOW, ResearchResult)
+start_agent = _StartShipped[AgentInput, AgentResult](AGENT_WORKFLOW, AgentResult)
+# A folder (a path on the workers' hosts) into the grounded-answer index.
+start_index = _StartShipped[IndexInput, IndexResult](INDEX_WORKFLOW, IndexResult)
+# A question answered from an indexed corpus, with citations.
+start_answer = _StartShipped[AnswerInput, AnswerResult](ANSWER_WORKFLOW, AnswerResult)
 
 
 def check_input(params: BaseModel) -> None:

@@ -32,7 +32,7 @@ import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from google.protobuf import json_format
 from starlette.applications import Starlette
@@ -47,7 +47,7 @@ from temporalio.converter._data_converter import _has_reference_marker, _is_refe
 from common.converter import build_data_converter
 from common.encryption import PayloadDecryptionError
 from common.payload_store import PayloadStoreError
-from common.settings import Settings, load_settings
+from common.settings import Settings, configured_app
 
 __all__ = [
     "Access",
@@ -88,11 +88,8 @@ class CodecLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CodecLimits:
-        return cls(
-            session_max_age_s=settings.codec_server_session_max_age_s,
-            max_references=settings.codec_server_max_references,
-            max_response_bytes=settings.codec_server_max_response_bytes,
-        )
+        # Each limit is the setting CODEC_SERVER_<LIMIT>.
+        return cls(**{limit.name: getattr(settings, f"codec_server_{limit.name}") for limit in fields(cls)})
 
 
 class UndecodablePayload(Exception):
@@ -469,12 +466,10 @@ def app_from_settings(settings: Settings) -> ASGIApp:
 def main() -> int:
     import uvicorn
 
-    settings = load_settings()
-    try:
-        app = app_from_settings(settings)
-    except ValueError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
+    built = configured_app(app_from_settings, ValueError)
+    if built is None:
         return 2
+    settings, app = built
     host, port = settings.codec_server_bind.rsplit(":", 1)
     log.info(
         "codec server on http://%s:%s, CORS origins: %s",

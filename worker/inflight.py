@@ -19,12 +19,14 @@ import itertools
 import json
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from temporalio import activity
-from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
+
+from activities.around import AroundActivities
 
 __all__ = [
     "JOURNAL_SUFFIX",
@@ -124,7 +126,7 @@ class WorkerLease:
         self.path.unlink(missing_ok=True)
         os.close(self._lock_fd)
 
-    def interceptor(self) -> Interceptor:
+    def interceptor(self) -> RecordInFlight:
         return RecordInFlight(self)
 
     def _open_journal(self) -> int:
@@ -185,20 +187,15 @@ def journal_runs(path: Path, limit: int) -> list[tuple[str, str]]:
     return list(runs)
 
 
-class RecordInFlight(Interceptor):
+class RecordInFlight(AroundActivities):
+    """Journals every attempt this worker runs, from its start to its end."""
+
     def __init__(self, lease: WorkerLease) -> None:
         self._lease = lease
+        super().__init__(self._recorded)
 
-    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _Recorded(next, self._lease)
-
-
-class _Recorded(ActivityInboundInterceptor):
-    def __init__(self, next: ActivityInboundInterceptor, lease: WorkerLease) -> None:
-        super().__init__(next)
-        self._lease = lease
-
-    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+    @asynccontextmanager
+    async def _recorded(self, _input: object) -> AsyncIterator[None]:
         info = activity.info()
         entry = self._lease.record(
             InFlightRecord(
@@ -206,6 +203,6 @@ class _Recorded(ActivityInboundInterceptor):
             )
         )
         try:
-            return await self.next.execute_activity(input)
+            yield
         finally:
             self._lease.forget(entry)

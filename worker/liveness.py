@@ -23,16 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from temporalio import activity
-from temporalio.worker import (
-    ActivityInboundInterceptor,
-    ExecuteActivityInput,
-    Interceptor,
-)
+from temporalio.worker import ExecuteActivityInput
 
+from activities.around import AroundActivities
 from activities.llm.call_context import StreamWindows, heartbeat_details, watch_progress
 from common.settings import Settings
 
@@ -45,31 +42,25 @@ PROGRESS_GATED = frozenset({"llm.complete"})
 DEFAULT_STREAM_WINDOWS = StreamWindows(first_byte_s=60.0, stall_s=30.0)
 
 
-class LivenessHeartbeats(Interceptor):
+class LivenessHeartbeats(AroundActivities):
     def __init__(self, stream_windows: StreamWindows = DEFAULT_STREAM_WINDOWS) -> None:
         self._stream_windows = stream_windows
+        super().__init__(self._heartbeating)
 
-    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _HeartbeatWhileRunning(next, self._stream_windows)
-
-
-class _HeartbeatWhileRunning(ActivityInboundInterceptor):
-    def __init__(self, next: ActivityInboundInterceptor, stream_windows: StreamWindows) -> None:
-        super().__init__(next)
-        self._stream_windows = stream_windows
-
-    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+    @asynccontextmanager
+    async def _heartbeating(self, input: ExecuteActivityInput) -> AsyncIterator[None]:
         info = activity.info()
         timeout = info.heartbeat_timeout
         if not timeout or timeout.total_seconds() <= 0 or not inspect.iscoroutinefunction(input.fn):
-            return await self.next.execute_activity(input)
+            yield
+            return
         should_beat: Callable[[], bool] = _always
         if info.activity_type in PROGRESS_GATED:
-            # Set in this task's context, so the activity (awaited below, same task) feeds this gate.
+            # Set in this task's context, so the activity (run in this block, same task) feeds it.
             should_beat = watch_progress(self._stream_windows).is_progressing
         ticker = asyncio.create_task(_beat(timeout.total_seconds() / BEATS_PER_TIMEOUT, should_beat))
         try:
-            return await self.next.execute_activity(input)
+            yield
         finally:
             ticker.cancel()
 

@@ -1,10 +1,5 @@
-"""Inputs and results of the shipped workflows (`ResearchWorkflow`, `AgentWorkflow`): their public
-contract. The contracts every kit run shares (status, steps, usage, approvals, `KitInput`) live in
-`common.contracts.runs` and are re-exported here, as before.
-
-Every field added after the first release has a default, so running workflows, starters and the
-`temporal` CLI keep working with the JSON they already send.
-"""
+"""Inputs and results of the shipped `ResearchWorkflow` and `AgentWorkflow` (their public contract;
+new fields get defaults). What every kit run shares lives in `common.contracts.runs`, re-exported."""
 
 from __future__ import annotations
 

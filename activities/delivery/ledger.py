@@ -12,16 +12,15 @@ only when a DSN is configured.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from activities.delivery.failures import unavailable
-from common.postgres import SharedConnection
+from common.postgres import SharedConnection, require_psycopg
+from common.sqlite_file import SqliteFile
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS delivery_ledger (
@@ -92,8 +91,13 @@ class SqliteLedger:
 
     def __init__(self, path: Path, busy_timeout_s: float = 30.0):
         self.path = Path(path)
-        self._busy_timeout_s = busy_timeout_s
-        self._ready = False
+        self._file = SqliteFile(
+            self.path,
+            [_SCHEMA.format(ts="TEXT")],
+            "dedupe ledger",
+            unavailable,
+            busy_timeout_s=busy_timeout_s,
+        )
 
     async def claim(self, key: str, channel: str, target: str) -> Claim:
         now = _now()
@@ -111,50 +115,12 @@ class SqliteLedger:
         return None  # no connection is held between calls
 
     async def _run(self, sql: str, params: tuple[object, ...], *, fetch: bool) -> Any:
-        try:
-            return await asyncio.to_thread(self._execute, sql, params, fetch)
-        except sqlite3.Error as error:
-            self._ready = False  # e.g. the file was removed: the next attempt recreates the schema
-            raise unavailable(f"dedupe ledger {self.path}: {error}") from None
-
-    def _execute(self, sql: str, params: tuple[object, ...], fetch: bool) -> Any:
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
-        try:
-            if not self._ready:
-                self._initialise(connection)
-            # synchronous=FULL: a "sent" mark that was acknowledged survives a power cut.
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute("BEGIN IMMEDIATE")
+        def statement(connection: sqlite3.Connection) -> Any:
             cursor = connection.execute(sql, params)
-            row = cursor.fetchone() if fetch else None  # RETURNING rows must be read before COMMIT
-            connection.execute("COMMIT")
-            return row
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-        finally:
-            connection.close()
+            return cursor.fetchone() if fetch else None
 
-    def _initialise(self, connection: sqlite3.Connection) -> None:
-        """WAL mode and the schema, once per process. Switching the journal mode answers "database
-        is locked" at once, without the busy handler, while another process opens the same new file:
-        retry that for up to the busy timeout."""
-        deadline = time.monotonic() + self._busy_timeout_s
-        delay = 0.01
-        while True:
-            try:
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute(_SCHEMA.format(ts="TEXT"))
-                break
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() + delay > deadline:
-                    raise
-                time.sleep(delay)  # in the ledger's worker thread, never on the event loop
-                delay = min(delay * 2, 0.5)
-        self._ready = True
+        # Every ledger statement writes (a claim, a "sent" mark) or must see the last one written.
+        return await self._file.run(statement, write=True)
 
 
 class PostgresLedger:
@@ -187,13 +153,7 @@ class PostgresLedger:
 def open_ledger(path: Path, dsn: str | None) -> DedupeLedger:
     """The PostgreSQL ledger when a DSN is configured, else the SQLite file."""
     if dsn:
-        try:
-            import psycopg  # noqa: F401
-        except ImportError:
-            raise RuntimeError(
-                "DEDUPE_LEDGER_DSN is set but the psycopg package is missing: "
-                "pip install 'ai-workflows[postgres]'"
-            ) from None
+        require_psycopg("DEDUPE_LEDGER_DSN")
         return PostgresLedger(dsn)
     return SqliteLedger(path)
 

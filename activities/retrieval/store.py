@@ -8,7 +8,6 @@ after a crash rewrites the same rows, and the hash says which files are already 
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +17,8 @@ from typing import Any, Protocol
 from activities.retrieval.errors import index_unavailable
 from activities.retrieval.models import Passage
 from activities.retrieval.query import fts5_query
-from common.postgres import SharedConnection
+from common.postgres import SharedConnection, require_psycopg
+from common.sqlite_file import SqliteFile
 
 __all__ = ["IndexStore", "IndexedFile", "PostgresIndex", "SqliteIndex", "open_index"]
 
@@ -69,8 +69,9 @@ class SqliteIndex:
 
     def __init__(self, path: Path, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
-        self._busy_timeout_s = busy_timeout_s
-        self._ready = False
+        self._file = SqliteFile(
+            self.path, _SQLITE_SCHEMA, "index", index_unavailable, busy_timeout_s=busy_timeout_s
+        )
 
     async def hashes(self, corpus: str) -> dict[str, str]:
         rows = await self._run(
@@ -152,34 +153,7 @@ class SqliteIndex:
         return None  # no connection is held between calls
 
     async def _run(self, work: Any, *, write: bool = False) -> Any:
-        try:
-            return await asyncio.to_thread(self._execute, work, write)
-        except sqlite3.Error as error:
-            self._ready = False  # e.g. the file was removed: the next attempt recreates the schema
-            raise index_unavailable(f"index {self.path}: {error}") from None
-
-    def _execute(self, work: Any, write: bool) -> Any:
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
-        try:
-            if not self._ready:
-                connection.execute("PRAGMA journal_mode=WAL")
-                for statement in _SQLITE_SCHEMA:
-                    connection.execute(statement)
-                self._ready = True
-            if not write:
-                return work(connection)
-            connection.execute("BEGIN IMMEDIATE")
-            result = work(connection)
-            connection.execute("COMMIT")
-            return result
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-        finally:
-            connection.close()
+        return await self._file.run(work, write=write)
 
 
 def _sqlite_delete(connection: sqlite3.Connection, corpus: str, source: str) -> None:
@@ -307,11 +281,6 @@ def _pg_delete(corpus: str, source: str) -> list[tuple[str, tuple[Any, ...]]]:
 def open_index(path: Path, dsn: str | None) -> IndexStore:
     """PostgreSQL when a DSN is configured, else the SQLite file."""
     if dsn:
-        try:
-            import psycopg  # noqa: F401
-        except ImportError:
-            raise RuntimeError(
-                "INDEX_DSN is set but the psycopg package is missing: pip install 'ai-workflows[postgres]'"
-            ) from None
+        require_psycopg("INDEX_DSN")
         return PostgresIndex(dsn)
     return SqliteIndex(path)

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import re
+from typing import Any
 
 from activities.llm.providers.base import Heartbeat
 from activities.retrieval.grounding import CitedQuote, GeneratedAnswer, parse_prompt
@@ -205,23 +206,23 @@ class OfflineProvider:
         self, goal: str, available: set[str], observations: list[ToolResultBlock]
     ) -> list[ContentBlock]:
         summary = f"{LABEL} findings: " + "; ".join(o.content[:200] for o in observations)
-        calls: list[ContentBlock] = []
+        wanted: list[tuple[str, str, dict[str, Any]]] = []  # (call id, tool, arguments)
         url = re.search(r"https?://\S+", goal)
-        if "webhook" in goal.lower() and "send_webhook" in available and url:
-            calls.append(
-                ToolUseBlock(
-                    id="toolu_1_hook",
-                    name="send_webhook",
-                    input={"url": url.group(0).rstrip(".,"), "payload": {"summary": summary}},
+        if "webhook" in goal.lower() and url:
+            wanted.append(
+                (
+                    "toolu_1_hook",
+                    "send_webhook",
+                    {"url": url.group(0).rstrip(".,"), "payload": {"summary": summary}},
                 )
             )
         address = re.search(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", goal)
-        if "email" in goal.lower() and "send_email" in available and address:
-            calls.append(
-                ToolUseBlock(
-                    id="toolu_1_mail",
-                    name="send_email",
-                    input={"to": address.group(0), "subject": "Agent findings", "body": summary},
+        if "email" in goal.lower() and address:
+            wanted.append(
+                (
+                    "toolu_1_mail",
+                    "send_email",
+                    {"to": address.group(0), "subject": "Agent findings", "body": summary},
                 )
             )
-        return calls
+        return [ToolUseBlock(id=i, name=tool, input=args) for i, tool, args in wanted if tool in available]

@@ -1,0 +1,34 @@
+"""`AroundActivities`: a worker interceptor that runs an async context manager around every activity
+the worker executes, inside the activity's context (`activity.info()` works). The worker's activity
+interceptors that only need "before and after" (tool resources, liveness heartbeats, the in-flight
+journal) are this one class with their own context manager."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
+
+__all__ = ["AroundActivities", "AroundActivity"]
+
+AroundActivity = Callable[[ExecuteActivityInput], AbstractAsyncContextManager[Any]]
+
+
+class AroundActivities(Interceptor):
+    def __init__(self, around: AroundActivity) -> None:
+        self._around = around
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _Around(next, self._around)
+
+
+class _Around(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, around: AroundActivity) -> None:
+        super().__init__(next)
+        self._around_activity = around
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        async with self._around_activity(input):
+            return await self.next.execute_activity(input)
