@@ -12,6 +12,7 @@ or when the payload shapes change (for example, the agent transcript moving to e
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 import tempfile
@@ -51,7 +52,7 @@ class Scenario:
 
 
 def scenarios(receiver_url: str) -> list[Scenario]:
-    return [
+    before_the_kit = [
         Scenario("research-quick", "ResearchWorkflow", ResearchInput(topic="tide pools", max_subtopics=3)),
         Scenario(
             "research-approval-delivery",
@@ -89,28 +90,17 @@ def scenarios(receiver_url: str) -> list[Scenario]:
                 continue_as_new_after_iterations=1,
             ),
         ),
-        # Recorded by the workflows rewritten on the kit (the ones above by the code before it).
-        Scenario(
-            "kit-agent-tools-approval",
-            "AgentWorkflow",
-            AgentInput(
-                goal=f"Work out 17 * 23 and send a webhook to {receiver_url}/agent with the result",
-                tools=["calculator", "search_docs", "send_webhook"],
-                approvers=[APPROVER],
-            ),
-            approve=True,
-        ),
-        Scenario(
-            "kit-research-approval-delivery",
-            "ResearchWorkflow",
-            ResearchInput(
-                topic="tide pools",
-                max_subtopics=2,
-                approvers=[APPROVER],
-                deliver_to=f"{receiver_url}/reports",
-            ),
-            approve=True,
-        ),
+    ]
+    # The same runs recorded by the workflows rewritten on the kit (the ones above by the code
+    # before it), and the workflow types that came with the kit.
+    on_the_kit = [
+        dataclasses.replace(scenario, name=f"kit-{scenario.name}")
+        for scenario in before_the_kit
+        if scenario.name in ("agent-tools-approval", "research-approval-delivery")
+    ]
+    return [
+        *before_the_kit,
+        *on_the_kit,
         Scenario("index-corpus", "IndexWorkflow", IndexInput(directory=CORPUS, corpus="replay")),
         Scenario(
             "answer-grounded",
