@@ -72,7 +72,28 @@ class _Waitable:
         return await asyncio.to_thread(self.wait_until, predicate, within_s)
 
 
-class HttpReceiver(_Waitable):
+class _ServedInThread:
+    """An HTTP server on a daemon thread of the test process, stopped by `stop`."""
+
+    _server: ThreadingHTTPServer | None
+    _thread: threading.Thread | None
+
+    def _serve(self, server: ThreadingHTTPServer, name: str) -> None:
+        server.daemon_threads = True
+        self._server = server
+        # A short poll interval makes `stop` quick (shutdown waits for the serve loop to look).
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.02,), name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class HttpReceiver(_Waitable, _ServedInThread):
     """A webhook endpoint that accepts POSTs to any path and deduplicates by Idempotency-Key."""
 
     def __init__(self, duplicate_status: int = 409) -> None:
@@ -171,21 +192,8 @@ class HttpReceiver(_Waitable):
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up waiting (a timed-out or cancelled attempt)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        # A short poll interval makes `stop` quick (shutdown waits for the serve loop to look).
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="http-receiver", daemon=True
-        )
-        self._thread.start()
+        self._serve(ThreadingHTTPServer(("127.0.0.1", 0), Handler), "http-receiver")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 @dataclass(frozen=True)
@@ -373,7 +381,7 @@ class HostileState:
     drip_stopped: threading.Event = field(default_factory=threading.Event)
 
 
-class HostileHttpServer:
+class HostileHttpServer(_ServedInThread):
     """Answers any GET or POST with a hostile body, chosen by path:
 
     - `/bomb`: a double-gzip body (`Content-Encoding: gzip, gzip`) of a few KB that inflates to
@@ -460,20 +468,8 @@ class HostileHttpServer:
         class Server(ThreadingHTTPServer):
             address_family = family
 
-        self._server = Server((self._host, 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="hostile-http", daemon=True
-        )
-        self._thread.start()
+        self._serve(Server((self._host, 0), Handler), "hostile-http")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")

@@ -140,8 +140,8 @@ def test_the_worker_registers_the_example_through_its_entry_point(triage_worker:
     assert {"tool.lookup_customer", "tool.send_reply"} <= set(registered["activities"])
 
 
-async def test_temporal_cli_approve_then_result_sends_once(triage_worker: WorkerProcess) -> None:
-    workflow_id = f"triage-cli-{uuid.uuid4().hex[:8]}"
+async def cli_start(triage_worker: WorkerProcess, workflow_id: str) -> None:
+    """`temporal workflow start` of a TicketTriageWorkflow on the worker's task queue."""
     await temporal(
         triage_worker,
         "workflow",
@@ -155,6 +155,11 @@ async def test_temporal_cli_approve_then_result_sends_once(triage_worker: Worker
         "--input",
         triage_input(),
     )
+
+
+async def test_temporal_cli_approve_then_result_sends_once(triage_worker: WorkerProcess) -> None:
+    workflow_id = f"triage-cli-{uuid.uuid4().hex[:8]}"
+    await cli_start(triage_worker, workflow_id)
     status = await cli_pending_status(triage_worker, workflow_id)
     pending = status["pending_approval"]
     assert pending["proposed"]["title"] == "send_reply to ana@example.com"
@@ -193,19 +198,7 @@ async def test_temporal_cli_approve_then_result_sends_once(triage_worker: Worker
 
 async def test_temporal_cli_reject_sends_nothing(triage_worker: WorkerProcess, dev_client: Client) -> None:
     workflow_id = f"triage-reject-{uuid.uuid4().hex[:8]}"
-    await temporal(
-        triage_worker,
-        "workflow",
-        "start",
-        "--type",
-        "TicketTriageWorkflow",
-        "--task-queue",
-        triage_worker.task_queue,
-        "--workflow-id",
-        workflow_id,
-        "--input",
-        triage_input(),
-    )
+    await cli_start(triage_worker, workflow_id)
     await cli_pending_status(triage_worker, workflow_id)
     await temporal(
         triage_worker,
