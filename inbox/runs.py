@@ -120,7 +120,7 @@ class TemporalRuns:
         pending = status.pending_approval
         if pending is None:
             return None  # decided since the visibility record was written
-        goal = _goal_from_memo(await execution.memo())
+        goal = headline(await execution.memo())  # the starter's memo holds the input
         return PendingRun(
             workflow_id=execution.id,
             run_id=execution.run_id,
@@ -145,7 +145,7 @@ class TemporalRuns:
                 WorkflowSerializationContext(namespace=self._client.namespace, workflow_id=workflow_id)
             )
             values = await converter.decode(payloads) if payloads else []
-            return _goal_in(values[0] if values else None) or ""
+            return headline(values[0] if values else None) or ""
         return ""
 
     async def detail(self, workflow_id: str) -> RunDetail:
@@ -201,16 +201,6 @@ class TemporalRuns:
         return DecisionOutcome(
             True, f"{verb} as {recorded.approver}; the workflow recorded the decision at {when}.", recorded
         )
-
-
-def _goal_in(value: object) -> str | None:
-    """Any workflow's subject (goal, topic, question, ...): see `common.run_summary.headline`."""
-    return headline(value)
-
-
-def _goal_from_memo(memo: object) -> str | None:
-    """The subject the starter put in the memo (`memo.input`, shortened to 200 characters)."""
-    return headline(memo)
 
 
 def _reason(error: BaseException) -> str:
