@@ -1,19 +1,21 @@
-"""`AroundActivities`: a worker interceptor that runs an async context manager around every activity
-the worker executes, inside the activity's context (`activity.info()` works). The worker's activity
+"""`AroundActivities`: a worker interceptor that runs a context manager (async or not) around every
+activity the worker executes, inside the activity's context (`activity.info()` works). The worker's activity
 interceptors that only need "before and after" (tool resources, liveness heartbeats, the in-flight
 journal) are this one class with their own context manager."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any
 
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 __all__ = ["AroundActivities", "AroundActivity"]
 
-AroundActivity = Callable[[ExecuteActivityInput], AbstractAsyncContextManager[Any]]
+AroundActivity = Callable[
+    [ExecuteActivityInput], AbstractAsyncContextManager[Any] | AbstractContextManager[Any]
+]
 
 
 class AroundActivities(Interceptor):
@@ -30,5 +32,9 @@ class _Around(ActivityInboundInterceptor):
         self._around_activity = around
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        async with self._around_activity(input):
+        around = self._around_activity(input)
+        if isinstance(around, AbstractContextManager):
+            with around:
+                return await self.next.execute_activity(input)
+        async with around:
             return await self.next.execute_activity(input)

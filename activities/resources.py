@@ -13,8 +13,8 @@ they are, so two workers in one process (tests, several task queues) keep their 
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -79,10 +79,4 @@ class ResourcesInterceptor(AroundActivities):
     """Makes `resources()` answer with this worker's resources inside its activities."""
 
     def __init__(self, worker_resources: WorkerResources) -> None:
-        self.resources = worker_resources
-        super().__init__(self._with_resources)
-
-    @asynccontextmanager
-    async def _with_resources(self, _input: object) -> AsyncIterator[None]:
-        with using(self.resources):
-            yield
+        super().__init__(lambda _input: using(worker_resources))

@@ -13,13 +13,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 # Passed through: the workflow sandbox re-imports this module to check the baseline workflows, and
@@ -160,97 +161,80 @@ async def answer_workers(bench: Bench) -> AsyncIterator[None]:
         yield
 
 
-async def _timed(handle: WorkflowHandle[Any, Any]) -> tuple[Any, float]:
-    began = time.perf_counter()
-    result = await handle.result()
-    return result, time.perf_counter() - began
+@dataclass(frozen=True)
+class _Side:
+    """One side's workflow in a figure: where it runs and how its result reads."""
+
+    name: str
+    client: Client
+    workflow: str
+    task_queue: str
+    result_type: type
+
+    async def timed(self, arg: BaseModel) -> tuple[WorkflowHandle[Any, Any], Any, float]:
+        """Starts the run and waits for its result: the handle, the result and the seconds taken."""
+        started = time.perf_counter()
+        handle = await self.client.start_workflow(
+            self.workflow,
+            arg,
+            id=new_id(self.workflow.lower()),
+            task_queue=self.task_queue,
+            result_type=self.result_type,
+        )
+        result = await handle.result()
+        return handle, result, time.perf_counter() - started
+
+
+def _in_turn(rep: int) -> tuple[bool, bool]:
+    return (True, False) if alternate(rep) else (False, True)
 
 
 async def figures(bench: Bench, sizes: Sizes) -> list[Figure]:
     files = 8 if sizes.reps == 1 else 120
     corpus_dir = bench.state_dir / "answer-corpus"
     write_corpus(corpus_dir, files)
-    index_product: list[float] = []
-    index_baseline: list[float] = []
-    answer_product: list[float] = []
-    answer_baseline: list[float] = []
+    index = {
+        True: _Side("product", bench.product, "IndexWorkflow", PRODUCT_QUEUE, IndexResult),
+        False: _Side("baseline", bench.baseline, "BaselineIndex", BASELINE_QUEUE, int),
+    }
+    answer = {
+        True: _Side("product", bench.product, "AnswerWorkflow", PRODUCT_QUEUE, AnswerResult),
+        False: _Side("baseline", bench.baseline, "BaselineAnswer", BASELINE_QUEUE, str),
+    }
+    index_rates: dict[str, list[float]] = {"product": [], "baseline": []}
+    answer_ms: dict[str, list[float]] = {"product": [], "baseline": []}
     index_counts, answer_counts = sides(), sides()
     async with answer_workers(bench):
         for rep in range(sizes.reps + 1):  # the first repetition warms both sides up, unrecorded
-            for is_product in (True, False) if alternate(rep) else (False, True):
+            for is_product in _in_turn(rep):
                 corpus = f"bench-{uuid.uuid4().hex[:8]}"  # a new corpus: every file is indexed
-                if is_product:
-                    started = time.perf_counter()
-                    handle = await bench.product.start_workflow(
-                        "IndexWorkflow",
-                        IndexInput(directory=str(corpus_dir), corpus=corpus),
-                        id=new_id("index"),
-                        task_queue=PRODUCT_QUEUE,
-                        result_type=IndexResult,
-                    )
-                    result: IndexResult = await handle.result()
-                    seconds, passages = time.perf_counter() - started, result.passages
-                    side, client, out = "product", bench.product, index_product
-                else:
-                    started = time.perf_counter()
-                    handle = await bench.baseline.start_workflow(
-                        "BaselineIndex",
-                        BaselineIndexInput(directory=str(corpus_dir), corpus=corpus),
-                        id=new_id("baseline-index"),
-                        task_queue=BASELINE_QUEUE,
-                        result_type=int,
-                    )
-                    passages = await handle.result()
-                    seconds = time.perf_counter() - started
-                    side, client, out = "baseline", bench.baseline, index_baseline
+                side = index[is_product]
+                source = IndexInput if is_product else BaselineIndexInput
+                handle, result, seconds = await side.timed(source(directory=str(corpus_dir), corpus=corpus))
+                passages = result.passages if is_product else result
                 if rep:
-                    out.append(passages / seconds)
-                    await count_into(index_counts[side], client, [handle])
+                    index_rates[side.name].append(passages / seconds)
+                    await count_into(index_counts[side.name], side.client, [handle])
         answered = f"bench-{uuid.uuid4().hex[:8]}"
-        await bench.product.execute_workflow(
-            "IndexWorkflow",
-            IndexInput(directory=str(corpus_dir), corpus=answered),
-            id=new_id("index"),
-            task_queue=PRODUCT_QUEUE,
-            result_type=IndexResult,
-        )
+        await index[True].timed(IndexInput(directory=str(corpus_dir), corpus=answered))
         for rep in range(sizes.reps * 10 + 1):  # short runs: many repetitions steady the median
-            for is_product in (True, False) if alternate(rep) else (False, True):
-                if is_product:
-                    started = time.perf_counter()
-                    handle = await bench.product.start_workflow(
-                        "AnswerWorkflow",
-                        AnswerInput(question=QUESTION, corpus=answered),
-                        id=new_id("answer"),
-                        task_queue=PRODUCT_QUEUE,
-                        result_type=AnswerResult,
-                    )
-                    outcome = (await handle.result()).outcome
-                    side, client, out = "product", bench.product, answer_product
-                else:
-                    started = time.perf_counter()
-                    handle = await bench.baseline.start_workflow(
-                        "BaselineAnswer",
-                        BaselineAnswerInput(question=QUESTION, corpus=answered),
-                        id=new_id("baseline-answer"),
-                        task_queue=BASELINE_QUEUE,
-                        result_type=str,
-                    )
-                    outcome = await handle.result()
-                    side, client, out = "baseline", bench.baseline, answer_baseline
-                seconds = time.perf_counter() - started
+            for is_product in _in_turn(rep):
+                side = answer[is_product]
+                question = AnswerInput if is_product else BaselineAnswerInput
+                handle, result, seconds = await side.timed(question(question=QUESTION, corpus=answered))
+                outcome = result.outcome if is_product else result
                 if outcome != "grounded":
-                    raise RuntimeError(f"{side} answer was {outcome}, not grounded")
+                    raise RuntimeError(f"{side.name} answer was {outcome}, not grounded")
                 if rep:
-                    out.append(seconds * 1000)
-                    await count_into(answer_counts[side], client, [handle])
+                    answer_ms[side.name].append(seconds * 1000)
+                    await count_into(answer_counts[side.name], side.client, [handle])
     return [
         Figure(
             "index_throughput",
             f"index throughput, {files} markdown files (4 passages each), batches of 16",
             "passages/s",
-            index_product,
-            index_baseline,
+            index_rates["product"],
+            index_rates["baseline"],
             "ratio>=",
             0.8,
             counts=index_counts,
@@ -259,8 +243,8 @@ async def figures(bench: Bench, sizes: Sizes) -> list[Figure]:
             "answer_latency",
             "grounded answer (retrieve, generate, validate), zero-latency model",
             "ms",
-            answer_product,
-            answer_baseline,
+            answer_ms["product"],
+            answer_ms["baseline"],
             "ratio<=",
             1.25,
             counts=answer_counts,

@@ -3,11 +3,14 @@ serialized size, and how long each workflow task took on the worker."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import Client, WorkflowHistory
+
+_StartedId = Callable[[HistoryEvent], int]
 
 
 def event_time(event: HistoryEvent) -> float:
@@ -32,18 +35,31 @@ def history_bytes(history: WorkflowHistory) -> int:
     return History(events=history.events).ByteSize()
 
 
+def _started_to_completed(
+    history: WorkflowHistory,
+    started: EventType.ValueType,
+    completed: EventType.ValueType,
+    started_id: _StartedId,
+) -> list[float]:
+    """Seconds from each `started` event to the `completed` event that names it (`started_id`)."""
+    began: dict[int, float] = {}
+    seconds: list[float] = []
+    for event in history.events:
+        if event.event_type == started:
+            began[event.event_id] = event_time(event)
+        elif event.event_type == completed and (begin := began.get(started_id(event))) is not None:
+            seconds.append(event_time(event) - begin)
+    return seconds
+
+
 def workflow_task_seconds(history: WorkflowHistory) -> list[float]:
     """WorkflowTaskStarted -> WorkflowTaskCompleted, per task: the worker's time on each task."""
-    started: dict[int, float] = {}
-    durations: list[float] = []
-    for event in history.events:
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-            started[event.event_id] = event_time(event)
-        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-            begin = started.get(event.workflow_task_completed_event_attributes.started_event_id)
-            if begin is not None:
-                durations.append(event_time(event) - begin)
-    return durations
+    return _started_to_completed(
+        history,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+        lambda event: event.workflow_task_completed_event_attributes.started_event_id,
+    )
 
 
 def retried_activities(history: WorkflowHistory) -> int:
@@ -89,16 +105,12 @@ def attempt_seconds(history: WorkflowHistory) -> list[float]:
     """ActivityTaskStarted -> its completion, per activity (the last attempt): how long a worker held
     it. For the bench's short activities, the longest is the worst stall a live worker showed, which
     the heartbeat timeout must outlast."""
-    started: dict[int, float] = {}
-    seconds: list[float] = []
-    for event in history.events:
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            started[event.event_id] = event_time(event)
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            begin = started.get(event.activity_task_completed_event_attributes.started_event_id)
-            if begin is not None:
-                seconds.append(event_time(event) - begin)
-    return seconds
+    return _started_to_completed(
+        history,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+        lambda event: event.activity_task_completed_event_attributes.started_event_id,
+    )
 
 
 @dataclass

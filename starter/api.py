@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
@@ -272,18 +272,16 @@ async def approve(
         raise _rpc_error(workflow_id, error) from None
 
 
+class RejectOptions(TypedDict, total=False):
+    via_signal: bool
+    action_hash: str | None
+
+
 async def reject(
-    client: Client,
-    workflow_id: str,
-    approver: str,
-    comment: str = "",
-    *,
-    via_signal: bool = False,
-    action_hash: str | None = None,
+    client: Client, workflow_id: str, approver: str, comment: str = "", **options: Unpack[RejectOptions]
 ) -> ApprovalRecord | None:
-    return await approve(
-        client, workflow_id, approver, comment, approved=False, via_signal=via_signal, action_hash=action_hash
-    )
+    """`approve` with `approved=False`: the same Update (or Signal) and the same refusals."""
+    return await approve(client, workflow_id, approver, comment, approved=False, **options)
 
 
 async def get_status(client: Client, workflow_id: str) -> WorkflowStatus:

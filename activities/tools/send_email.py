@@ -9,15 +9,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.delivery.activity import DeliveryActivities
-from activities.delivery.failures import (
-    DELIVERY_REJECTED,
-    bad_argument,
-    check_idempotency_key,
-    refusal_told_to_the_model,
-)
+from activities.delivery.failures import DELIVERY_REJECTED, refusal_told_to_the_model
 from activities.delivery.targets import email_address
-from activities.resources import resources
+from activities.tools.approved_delivery import approved_delivery
 from activities.tools.declare import ToolCall, tool
 from common.contracts.tools import ToolObservation
 
@@ -33,12 +27,12 @@ class SendEmailInput(BaseModel):
 
 @tool(description="Send an email. Side effect: needs human approval.", side_effect=True)
 async def send_email(params: SendEmailInput, call: ToolCall) -> ToolObservation:
-    sender = resources().get("deliveries", DeliveryActivities.from_settings).email
-    key = check_idempotency_key(call.idempotency_key or "")
-    with bad_argument("send_email", "to"):
-        to = email_address(params.to)
+    approved = approved_delivery(call, "to", params.to, email_address)
+    to = approved.target
     with refusal_told_to_the_model("send_email", DELIVERY_REJECTED):
-        outcome = await sender.send(to, params.subject, params.body, key)
+        outcome = await approved.deliveries.email.send(
+            to, params.subject, params.body, approved.idempotency_key
+        )
     if outcome.duplicate:
         return ToolObservation(
             content=f"Already sent earlier: the email to {to} (Message-ID {outcome.message_id}) was "

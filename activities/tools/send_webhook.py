@@ -12,16 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.delivery.activity import DeliveryActivities
-from activities.delivery.failures import (
-    DELIVERY_REJECTED,
-    DESTINATION_REFUSED,
-    bad_argument,
-    check_idempotency_key,
-    refusal_told_to_the_model,
-)
+from activities.delivery.failures import DELIVERY_REJECTED, DESTINATION_REFUSED, refusal_told_to_the_model
 from activities.delivery.targets import webhook_url
-from activities.resources import resources
+from activities.tools.approved_delivery import approved_delivery
 from activities.tools.declare import ToolCall, tool
 from common.contracts.tools import ToolObservation
 from common.redact import redact_url
@@ -37,14 +30,13 @@ class SendWebhookInput(BaseModel):
 
 @tool(description="POST a JSON payload to a URL. Side effect: needs human approval.", side_effect=True)
 async def send_webhook(params: SendWebhookInput, call: ToolCall) -> ToolObservation:
-    sender = resources().get("deliveries", DeliveryActivities.from_settings).webhook
-    key = check_idempotency_key(call.idempotency_key or "")
-    with bad_argument("send_webhook", "url"):
-        url = webhook_url(params.url)
+    approved = approved_delivery(call, "url", params.url, webhook_url)
     # Refused by the receiver or by the egress policy: the model reads why and may try elsewhere.
     with refusal_told_to_the_model("send_webhook", DELIVERY_REJECTED, DESTINATION_REFUSED):
-        outcome = await sender.post(url, params.payload, key)
-    shown = redact_url(url)
+        outcome = await approved.deliveries.webhook.post(
+            approved.target, params.payload, approved.idempotency_key
+        )
+    shown = redact_url(approved.target)
     if outcome.duplicate:
         return ToolObservation(
             content=f"Already delivered earlier: POST {shown} answered HTTP {outcome.status} for this "

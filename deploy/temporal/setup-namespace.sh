@@ -8,29 +8,30 @@ NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 RETENTION="${NAMESPACE_RETENTION:-7d}"
 : "${SEARCH_ATTRIBUTES:?SEARCH_ATTRIBUTES must list NAME=Type pairs}"
 
-attempt=0
-until temporal operator cluster health --address "$ADDRESS" >/dev/null 2>&1; do
-  attempt=$((attempt + 1))
-  if [ "$attempt" -ge 30 ]; then
-    echo "Temporal at $ADDRESS is not healthy after $attempt attempts" >&2
-    exit 1
-  fi
-  sleep 2
-done
+# Runs a command until it succeeds, at most $1 tries $2 seconds apart; its output is left in $output.
+retry() {
+  tries="$1"
+  pause="$2"
+  shift 2
+  attempt=0
+  until output="$("$@" 2>&1)"; do
+    attempt=$((attempt + 1))
+    if [ "$attempt" -ge "$tries" ]; then
+      echo "$* failed $attempt times: $output" >&2
+      exit 1
+    fi
+    sleep "$pause"
+  done
+}
+
+retry 30 2 temporal operator cluster health --address "$ADDRESS"
 
 temporal operator namespace describe --namespace "$NAMESPACE" --address "$ADDRESS" >/dev/null 2>&1 ||
   temporal operator namespace create --namespace "$NAMESPACE" --retention "$RETENTION" --address "$ADDRESS"
 
 # A namespace just created reaches the frontend's namespace cache within a few seconds.
-attempt=0
-until existing="$(temporal operator search-attribute list --namespace "$NAMESPACE" --address "$ADDRESS" 2>&1)"; do
-  attempt=$((attempt + 1))
-  if [ "$attempt" -ge 30 ]; then
-    echo "namespace $NAMESPACE is not usable: $existing" >&2
-    exit 1
-  fi
-  sleep 1
-done
+retry 30 1 temporal operator search-attribute list --namespace "$NAMESPACE" --address "$ADDRESS"
+existing="$output"
 for pair in $SEARCH_ATTRIBUTES; do
   name="${pair%%=*}"
   type="${pair#*=}"

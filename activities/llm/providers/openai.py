@@ -16,16 +16,7 @@ from temporalio.exceptions import ApplicationError
 from activities.llm.call_context import CallContext, report_usage
 from activities.llm.errors import classified_errors, classify_status, invalid_response
 from activities.llm.providers.base import Heartbeat
-from common.contracts.llm import (
-    ContentBlock,
-    LLMRequest,
-    Message,
-    ProviderReply,
-    TextBlock,
-    ToolResultBlock,
-    ToolUseBlock,
-    Usage,
-)
+from common.contracts import llm
 
 DEFAULT_OPENAI_MODEL = "llama3.1"
 _RESPONSE_TIMEOUT_S = 600.0
@@ -50,7 +41,7 @@ class OpenAICompatibleProvider:
             timeout=httpx.Timeout(_RESPONSE_TIMEOUT_S, connect=_CONNECT_TIMEOUT_S),
         )
 
-    async def complete(self, request: LLMRequest, model: str, heartbeat: Heartbeat) -> ProviderReply:
+    async def complete(self, request: llm.LLMRequest, model: str, heartbeat: Heartbeat) -> llm.ProviderReply:
         context = CallContext.current()
         body = chat_request_body(request, model)
         timeout = httpx.Timeout(
@@ -80,7 +71,7 @@ class OpenAICompatibleProvider:
                 return assembler.reply()
 
 
-def chat_request_body(request: LLMRequest, model: str) -> dict[str, Any]:
+def chat_request_body(request: llm.LLMRequest, model: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model,
         "messages": to_openai_messages(request.system, request.messages),
@@ -109,12 +100,12 @@ def chat_request_body(request: LLMRequest, model: str) -> dict[str, Any]:
     return body
 
 
-def to_openai_messages(system: str, messages: list[Message]) -> list[dict[str, Any]]:
+def to_openai_messages(system: str, messages: list[llm.Message]) -> list[dict[str, Any]]:
     """Anthropic-style turns as chat messages: tool results become `role: tool` messages, which must
     directly follow the assistant message whose `tool_calls` they answer."""
     converted: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     for message in messages:
-        texts = [block.text for block in message.content if isinstance(block, TextBlock)]
+        texts = [block.text for block in message.content if isinstance(block, llm.TextBlock)]
         if message.role == "assistant":
             calls = [
                 {
@@ -123,7 +114,7 @@ def to_openai_messages(system: str, messages: list[Message]) -> list[dict[str, A
                     "function": {"name": block.name, "arguments": json.dumps(block.input)},
                 }
                 for block in message.content
-                if isinstance(block, ToolUseBlock)
+                if isinstance(block, llm.ToolUseBlock)
             ]
             assistant: dict[str, Any] = {"role": "assistant", "content": "\n".join(texts) or None}
             if calls:
@@ -131,7 +122,7 @@ def to_openai_messages(system: str, messages: list[Message]) -> list[dict[str, A
             converted.append(assistant)
             continue
         for block in message.content:
-            if isinstance(block, ToolResultBlock):
+            if isinstance(block, llm.ToolResultBlock):
                 content = f"ERROR: {block.content}" if block.is_error else block.content
                 converted.append({"role": "tool", "tool_call_id": block.tool_use_id, "content": content})
         if texts:
@@ -148,7 +139,7 @@ class ChatStreamAssembler:
         self._text: list[str] = []
         self._calls: dict[int, dict[str, str]] = {}
         self._finish: str | None = None
-        self._usage = Usage()
+        self._usage = llm.Usage()
         self._done = False
 
     def add_sse_line(self, line: str) -> bool:
@@ -174,7 +165,7 @@ class ChatStreamAssembler:
         self._add_chunk(completion)
         self._done = True
 
-    def reply(self) -> ProviderReply:
+    def reply(self) -> llm.ProviderReply:
         if not self._done and self._finish is None:
             raise invalid_response(self._provider, "stream ended before the completion finished")
         if self._finish is None:
@@ -182,14 +173,14 @@ class ChatStreamAssembler:
         for index, call in self._calls.items():
             if not call["name"]:
                 raise self._broken(f"tool call {index} has no function name")
-        content: list[ContentBlock] = []
+        content: list[llm.ContentBlock] = []
         text = "".join(self._text)
         if text:
-            content.append(TextBlock(text=text))
+            content.append(llm.TextBlock(text=text))
         for index in sorted(self._calls):
             call = self._calls[index]
             content.append(
-                ToolUseBlock(
+                llm.ToolUseBlock(
                     id=call["id"] or f"call_{index}",
                     name=call["name"],
                     input=_arguments(call["arguments"]),
@@ -197,7 +188,9 @@ class ChatStreamAssembler:
             )
         finish = self._finish or "stop"
         stop_reason = "tool_use" if self._calls else _STOP_REASONS.get(finish, finish)
-        return ProviderReply(content=content, stop_reason=stop_reason, usage=self._usage, model=self._model)
+        return llm.ProviderReply(
+            content=content, stop_reason=stop_reason, usage=self._usage, model=self._model
+        )
 
     def _add_chunk(self, chunk: dict[str, Any]) -> None:
         if "error" in chunk:
@@ -231,12 +224,12 @@ class ChatStreamAssembler:
         return invalid_response(self._provider, f"malformed stream: {what}")
 
 
-def _usage(raw: dict[str, Any]) -> Usage:
+def _usage(raw: dict[str, Any]) -> llm.Usage:
     """OpenAI counts cached tokens inside `prompt_tokens`; we count them apart, as Anthropic does, so
     the price table charges them at the cache-read rate."""
     details = raw.get("prompt_tokens_details") or {}
     cached = int(details.get("cached_tokens") or 0)
-    return Usage(
+    return llm.Usage(
         input_tokens=max(0, int(raw.get("prompt_tokens") or 0) - cached),
         output_tokens=int(raw.get("completion_tokens") or 0),
         cache_read_tokens=cached,
