@@ -33,8 +33,8 @@ class _Around(ActivityInboundInterceptor):
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         around = self._around_activity(input)
-        if isinstance(around, AbstractContextManager):
-            with around:
+        if isinstance(around, AbstractAsyncContextManager):
+            async with around:
                 return await self.next.execute_activity(input)
-        async with around:
+        with around:
             return await self.next.execute_activity(input)
