@@ -10,6 +10,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 from activities.llm.models import LLMRequest, LLMResponse, Message
 from common.settings import Settings
+from tests.fakes.anthropic_server import AnthropicServer
 from tests.llm.call_workflow import LLMCallInput, LLMCallWorkflow
 from worker.app import build_worker
 
@@ -29,6 +30,33 @@ def simple_request(text: str = "Say hello", step: str = "step", **fields: object
 async def run_call(client: Client, settings: Settings, params: LLMCallInput) -> CallOutcome:
     [outcome] = await run_calls(client, settings, [params])
     return outcome
+
+
+def short_windows(settings: Settings, *, first_byte_s: float = 30.0, stall_s: float = 0.5) -> Settings:
+    """Stream windows short enough for a test (LLM_FIRST_BYTE_TIMEOUT_S, LLM_STALL_TIMEOUT_S)."""
+    return settings.model_copy(
+        update={"llm_first_byte_timeout_s": first_byte_s, "llm_stall_timeout_s": stall_s}
+    )
+
+
+async def run_stalling_call(
+    client: Client,
+    settings: Settings,
+    server: AnthropicServer,
+    *,
+    first_byte_s: float = 30.0,
+    maximum_attempts: int | None = None,
+) -> CallOutcome:
+    """One call to a server scripted to stall: short stream windows and a 1 s heartbeat timeout.
+    The stalled responses are released afterwards, whatever the outcome."""
+    try:
+        return await run_call(
+            client,
+            short_windows(settings, first_byte_s=first_byte_s),
+            LLMCallInput(request=simple_request(), heartbeat_timeout_s=1, maximum_attempts=maximum_attempts),
+        )
+    finally:
+        server.release()
 
 
 async def run_calls(client: Client, settings: Settings, calls: list[LLMCallInput]) -> list[CallOutcome]:

@@ -26,7 +26,14 @@ from tests.fakes.anthropic_server import AnthropicServer
 from tests.fakes.scripted_server import Fail, Reply, Stall, StreamError, Truncate
 from tests.llm.call_workflow import LLMCallInput
 from tests.llm.error_cases import Case, assert_fail_on_first_attempt, assert_retried_by_temporal
-from tests.llm.harness import application_failure, run_call, simple_request, timeout_failure
+from tests.llm.harness import (
+    application_failure,
+    run_call,
+    run_stalling_call,
+    short_windows,
+    simple_request,
+    timeout_failure,
+)
 
 CALCULATOR = ToolSpec(
     name="calculator",
@@ -233,26 +240,12 @@ async def test_retry_after_measured_at_the_server(
     assert second.received_at - first.received_at >= 2.0
 
 
-def short_windows(settings: Settings, *, first_byte_s: float = 30.0, stall_s: float = 0.5) -> Settings:
-    """Stream windows short enough for a test (LLM_FIRST_BYTE_TIMEOUT_S, LLM_STALL_TIMEOUT_S)."""
-    return settings.model_copy(
-        update={"llm_first_byte_timeout_s": first_byte_s, "llm_stall_timeout_s": stall_s}
-    )
-
-
 async def test_heartbeat_timeout_fires_when_the_stream_stalls(
     ts_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
 ) -> None:
     anthropic_server.script(Stall(after_events=3))
     started = time.monotonic()
-    try:
-        outcome = await run_call(
-            ts_client,
-            short_windows(anthropic_settings),
-            LLMCallInput(request=simple_request(), heartbeat_timeout_s=1, maximum_attempts=1),
-        )
-    finally:
-        anthropic_server.release()
+    outcome = await run_stalling_call(ts_client, anthropic_settings, anthropic_server, maximum_attempts=1)
 
     failure = timeout_failure(outcome)
     assert failure.type == TimeoutType.HEARTBEAT
@@ -268,14 +261,9 @@ async def test_no_first_event_within_the_first_byte_window_is_a_heartbeat_timeou
 ) -> None:
     anthropic_server.script(Stall(after_events=0))  # the response never starts streaming
     started = time.monotonic()
-    try:
-        outcome = await run_call(
-            ts_client,
-            short_windows(anthropic_settings, first_byte_s=0.5),
-            LLMCallInput(request=simple_request(), heartbeat_timeout_s=1, maximum_attempts=1),
-        )
-    finally:
-        anthropic_server.release()
+    outcome = await run_stalling_call(
+        ts_client, anthropic_settings, anthropic_server, first_byte_s=0.5, maximum_attempts=1
+    )
 
     assert timeout_failure(outcome).type == TimeoutType.HEARTBEAT
     assert time.monotonic() - started < 10
@@ -330,14 +318,7 @@ async def test_a_stalled_stream_is_retried_after_the_heartbeat_timeout(
     ts_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
 ) -> None:
     anthropic_server.script(Stall(after_events=2))
-    try:
-        outcome = await run_call(
-            ts_client,
-            short_windows(anthropic_settings),
-            LLMCallInput(request=simple_request(), heartbeat_timeout_s=1),
-        )
-    finally:
-        anthropic_server.release()
+    outcome = await run_stalling_call(ts_client, anthropic_settings, anthropic_server)
 
     assert outcome.response is not None and outcome.response.text()
     assert outcome.attempts == 2

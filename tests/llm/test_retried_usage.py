@@ -19,8 +19,14 @@ from tests.fakes.anthropic_server import AnthropicServer
 from tests.fakes.openai_server import OpenAIServer
 from tests.fakes.scripted_server import Fail, Malformed, Reply, SseEvent, Stall, Truncate
 from tests.llm.call_workflow import LLMCallInput
-from tests.llm.harness import application_failure, run_call, run_calls, simple_request, timeout_failure
-from tests.llm.test_anthropic_activity import short_windows
+from tests.llm.harness import (
+    application_failure,
+    run_call,
+    run_calls,
+    run_stalling_call,
+    simple_request,
+    timeout_failure,
+)
 
 MODEL = "claude-haiku-4-5"
 CUT = Usage(input_tokens=5000, output_tokens=1, cache_read_tokens=2000)
@@ -55,14 +61,7 @@ async def test_a_stall_after_partial_output_is_counted_with_the_retry(
 ) -> None:
     """The heartbeat timeout ends the stalled attempt: its last heartbeat's usage is what counts."""
     anthropic_server.script(Stall(after_events=4, reply=_reply(CUT)), _reply(ANSWER))
-    try:
-        outcome = await run_call(
-            ts_client,
-            short_windows(anthropic_settings),
-            LLMCallInput(request=simple_request(), heartbeat_timeout_s=1),
-        )
-    finally:
-        anthropic_server.release()
+    outcome = await run_stalling_call(ts_client, anthropic_settings, anthropic_server)
 
     response = outcome.response
     assert response is not None and outcome.attempts == 2
@@ -109,14 +108,7 @@ async def test_a_final_stall_carries_the_spent_usage_in_its_last_heartbeat(
     ts_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
 ) -> None:
     anthropic_server.script(Stall(after_events=4, reply=_reply(CUT)))
-    try:
-        outcome = await run_call(
-            ts_client,
-            short_windows(anthropic_settings),
-            LLMCallInput(request=simple_request(), heartbeat_timeout_s=1, maximum_attempts=1),
-        )
-    finally:
-        anthropic_server.release()
+    outcome = await run_stalling_call(ts_client, anthropic_settings, anthropic_server, maximum_attempts=1)
 
     spent = spent_usage_of(timeout_failure(outcome))
     assert spent is not None and (spent.usage, spent.attempts) == (CUT, 1)

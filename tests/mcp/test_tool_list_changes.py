@@ -11,6 +11,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from bench.histories import run_chain
 from common.converter import build_data_converter
 from common.settings import Settings
 from tests.fakes.anthropic_server import AnthropicServer
@@ -22,18 +23,6 @@ from workflows.agent import AgentWorkflow
 from workflows.models import AgentInput, ApprovalDecision
 
 pytestmark = pytest.mark.timeout(120)
-
-
-async def every_run(client: Client, workflow_id: str, first_run_id: str) -> list[WorkflowHistory]:
-    """The histories of the workflow's runs, following continue-as-new from the first."""
-    histories, run_id = [], first_run_id
-    while True:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        histories.append(history)
-        last = history.events[-1]
-        if last.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            return histories
-        run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
 
 
 def scheduled(history: WorkflowHistory, activity_type: str) -> int:
@@ -81,7 +70,7 @@ async def test_a_running_run_keeps_its_tool_list_and_replays(
             )
             result = await handle.result()
             assert handle.first_execution_run_id is not None
-            histories = await every_run(dev_client, handle.id, handle.first_execution_run_id)
+            histories = await run_chain(dev_client, handle.id, handle.first_execution_run_id)
 
     assert result.outcome == "completed" and result.runs == 3
     offered = [[tool["name"] for tool in request.body["tools"]] for request in anthropic_server.requests]

@@ -157,15 +157,10 @@ async def cli_start(triage_worker: WorkerProcess, workflow_id: str) -> None:
     )
 
 
-async def test_temporal_cli_approve_then_result_sends_once(triage_worker: WorkerProcess) -> None:
-    workflow_id = f"triage-cli-{uuid.uuid4().hex[:8]}"
-    await cli_start(triage_worker, workflow_id)
-    status = await cli_pending_status(triage_worker, workflow_id)
-    pending = status["pending_approval"]
-    assert pending["proposed"]["title"] == "send_reply to ana@example.com"
-    assert pending["action"].splitlines()[1] == "  → to: ana@example.com"  # the recipient first
-    decided = await temporal(
-        triage_worker,
+async def cli_decide(worker: WorkerProcess, workflow_id: str, decision: dict[str, Any]) -> str:
+    """The `approve` Update through `temporal workflow update execute`; its JSON output."""
+    return await temporal(
+        worker,
         "workflow",
         "update",
         "execute",
@@ -174,9 +169,23 @@ async def test_temporal_cli_approve_then_result_sends_once(triage_worker: Worker
         "-w",
         workflow_id,
         "--input",
-        json.dumps({"approver": "ana", "approved": True, "action_hash": pending["action_hash"]}),
+        json.dumps(decision),
         "-o",
         "json",
+    )
+
+
+async def test_temporal_cli_approve_then_result_sends_once(triage_worker: WorkerProcess) -> None:
+    workflow_id = f"triage-cli-{uuid.uuid4().hex[:8]}"
+    await cli_start(triage_worker, workflow_id)
+    status = await cli_pending_status(triage_worker, workflow_id)
+    pending = status["pending_approval"]
+    assert pending["proposed"]["title"] == "send_reply to ana@example.com"
+    assert pending["action"].splitlines()[1] == "  → to: ana@example.com"  # the recipient first
+    decided = await cli_decide(
+        triage_worker,
+        workflow_id,
+        {"approver": "ana", "approved": True, "action_hash": pending["action_hash"]},
     )
     assert '"approved": true' in decided
     shown = await temporal(triage_worker, "workflow", "result", "-w", workflow_id, "-o", "json")
@@ -200,17 +209,8 @@ async def test_temporal_cli_reject_sends_nothing(triage_worker: WorkerProcess, d
     workflow_id = f"triage-reject-{uuid.uuid4().hex[:8]}"
     await cli_start(triage_worker, workflow_id)
     await cli_pending_status(triage_worker, workflow_id)
-    await temporal(
-        triage_worker,
-        "workflow",
-        "update",
-        "execute",
-        "--name",
-        "approve",
-        "-w",
-        workflow_id,
-        "--input",
-        json.dumps({"approver": "ana", "approved": False, "comment": "wrong order number"}),
+    await cli_decide(
+        triage_worker, workflow_id, {"approver": "ana", "approved": False, "comment": "wrong order number"}
     )
     result = json.loads(await temporal(triage_worker, "workflow", "result", "-w", workflow_id, "-o", "json"))
     assert result["result"]["outcome"] == "rejected"
