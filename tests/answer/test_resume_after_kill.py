@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.answer.history import activity_attempts
 from tests.answer.support import ANSWER_SOURCE, CORPUS, QUESTION
-from tests.chaos.processes import WorkerProcess
+from tests.chaos.processes import ReplaceableWorker
 from tests.fakes.anthropic_server import AnthropicServer
 from tests.fakes.scripted_server import Stall
 from tests.recovery.test_resume_after_kill import worker_env
@@ -31,10 +31,7 @@ async def test_a_kill_between_retrieval_and_generation_resumes_without_retrievin
     env["INDEX_PATH"] = str(tmp_path / "index.sqlite3")
     # The generation step streams two events and hangs: retrieval is done, generation in flight.
     anthropic_server.script(Stall(after_events=2), step="generate")
-    first = WorkerProcess(env, tmp_path)
-    replacement: WorkerProcess | None = None
-    try:
-        await first.wait_ready()
+    async with ReplaceableWorker(env, tmp_path, release=anthropic_server.release) as worker:
         await client.execute_workflow(
             IndexWorkflow.run,
             IndexInput(directory=str(CORPUS)),
@@ -50,15 +47,9 @@ async def test_a_kill_between_retrieval_and_generation_resumes_without_retrievin
         assert await asyncio.to_thread(anthropic_server.wait_until_stalled, 60.0)
         scheduled, _ = await activity_attempts(handle)
         assert scheduled["retrieval.retrieve"] == 1 and scheduled["llm.complete"] == 1
-        first.kill()
-        await first.wait_dead()
-        replacement = WorkerProcess(env, tmp_path)
+        await worker.kill()
+        worker.replace()
         result = await handle.result()
-    finally:
-        anthropic_server.release()
-        await first.stop()
-        if replacement is not None:
-            await replacement.stop()
 
     assert result.outcome == "grounded"
     assert {c.source for c in result.citations} == {ANSWER_SOURCE}

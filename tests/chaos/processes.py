@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,3 +145,38 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
                 await self.wait_dead()
+
+
+class ReplaceableWorker:
+    """A worker a test SIGKILLs (`kill`) and replaces with a new one on the same settings (`replace`).
+    As an async context manager: ready on entry; on exit, `release` runs first (a scripted server's
+    held responses, which nothing else would end), then every process is stopped."""
+
+    def __init__(self, env: dict[str, str], state: Path, release: Callable[[], object] | None = None) -> None:
+        self._env, self._state, self._release = env, state, release
+        self.current = WorkerProcess(env, state)
+        self.killed: WorkerProcess | None = None
+
+    async def __aenter__(self) -> ReplaceableWorker:
+        try:
+            await self.current.wait_ready()
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def kill(self) -> None:
+        self.killed = self.current
+        self.killed.kill()
+        await self.killed.wait_dead()
+
+    def replace(self) -> WorkerProcess:
+        self.current = WorkerProcess(self._env, self._state)
+        return self.current
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._release is not None:
+            self._release()
+        for process in (self.killed, self.current):
+            if process is not None:
+                await process.stop()

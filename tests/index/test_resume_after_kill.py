@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.answer.history import activity_attempts
 from tests.answer.support import copy_corpus
-from tests.chaos.processes import WorkerProcess, clean_environment
+from tests.chaos.processes import ReplaceableWorker, clean_environment
 from tests.index.embeddings_server import EmbeddingsServer
 from workflows.index import IndexInput, IndexResult, IndexWorkflow
 
@@ -38,10 +38,7 @@ async def test_a_crash_mid_index_resumes_at_the_batch_that_was_running(
         }
     )
     embeddings_server.stall_request(2)  # batch 2 of 3 (one file each) hangs while embedding
-    first = WorkerProcess(env, tmp_path)
-    replacement: WorkerProcess | None = None
-    try:
-        await first.wait_ready()
+    async with ReplaceableWorker(env, tmp_path, release=embeddings_server.release) as worker:
         handle: WorkflowHandle[IndexWorkflow, IndexResult] = await client.start_workflow(
             IndexWorkflow.run,
             IndexInput(directory=str(corpus), batch_size=1),
@@ -49,15 +46,9 @@ async def test_a_crash_mid_index_resumes_at_the_batch_that_was_running(
             task_queue=task_queue,
         )
         assert await asyncio.to_thread(embeddings_server.stalled.wait, 60.0)
-        first.kill()
-        await first.wait_dead()
-        replacement = WorkerProcess(env, tmp_path)
+        await worker.kill()
+        worker.replace()
         result = await handle.result()
-    finally:
-        embeddings_server.release()
-        await first.stop()
-        if replacement is not None:
-            await replacement.stop()
 
     assert (result.files_indexed, result.batches) == (3, 3)
     assert result.embedded == result.passages

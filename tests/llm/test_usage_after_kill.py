@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.llm.models import AttemptProgress, Usage
 from activities.llm.pricing import PriceTable
-from tests.chaos.processes import WorkerProcess
+from tests.chaos.processes import ReplaceableWorker
 from tests.fakes.anthropic_server import AnthropicServer
 from tests.fakes.scripted_server import Reply, Stall
 from tests.recovery.test_resume_after_kill import start_run_until_its_plan_step_stalls, worker_env
@@ -51,22 +51,13 @@ async def test_a_killed_attempts_heartbeat_usage_is_counted_by_the_resumed_step(
     env = worker_env(dev_server_env, anthropic_server, task_queue, tmp_path)
     # The plan step's stream sends message_start (the input is billed) and hangs.
     anthropic_server.script(Stall(after_events=2, reply=Reply(usage=CUT)))
-    first = WorkerProcess(env, tmp_path)
-    replacement: WorkerProcess | None = None
-    try:
-        await first.wait_ready()
+    async with ReplaceableWorker(env, tmp_path, release=anthropic_server.release) as worker:
         handle = await start_run_until_its_plan_step_stalls(client, anthropic_server, task_queue)
         assert await _heartbeated_usage(client, handle) == CUT
-        first.kill()
-        await first.wait_dead()
-        replacement = WorkerProcess(env, tmp_path)
+        await worker.kill()
+        worker.replace()
         result = await handle.result()
         status = await handle.query("status", result_type=WorkflowStatus)
-    finally:
-        anthropic_server.release()
-        await first.stop()
-        if replacement is not None:
-            await replacement.stop()
 
     assert result.outcome == "completed"
     [plan] = [step for step in status.completed_steps if step.step == "plan"]

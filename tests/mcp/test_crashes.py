@@ -22,7 +22,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from common.settings import Settings
-from tests.chaos.processes import WorkerProcess, clean_environment
+from tests.chaos.processes import ReplaceableWorker, clean_environment
 from tests.fakes.anthropic_server import AnthropicServer
 from tests.mcp.servers import HttpMcpServer, calls_in
 from tests.mcp.support import (
@@ -72,24 +72,15 @@ async def test_a_worker_killed_mid_call_never_sends_a_non_idempotent_call_twice(
                 "MCP_SERVERS_FILE": str(path),
             }
         )
-        first = WorkerProcess(env, tmp_path)
-        replacement: WorkerProcess | None = None
-        try:
-            await first.wait_ready()
+        async with ReplaceableWorker(env, tmp_path, release=hold.set) as worker:
             params = AgentInput(goal="Delete r-7", tools=["records__delete_record"])
             handle = await start_agent(client, task_queue, params)
             arrived = server.app.arrived  # type: ignore[attr-defined]
             assert await asyncio.to_thread(arrived.wait, 60), "the call never reached the server"
-            first.kill()  # the server has the call; its answer will never reach the worker
-            await first.wait_dead()
+            await worker.kill()  # the server has the call; its answer will never reach the worker
             hold.set()
-            replacement = WorkerProcess(env, tmp_path)
+            worker.replace()
             result = await handle.result()
-        finally:
-            hold.set()
-            await first.stop()
-            if replacement is not None:
-                await replacement.stop()
     assert len(calls_in(log, "delete_record")) == 1
     [observation] = tool_results(anthropic_server)
     assert observation["is_error"] is True

@@ -14,7 +14,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.chaos.processes import WorkerProcess, clean_environment
+from tests.chaos.processes import ReplaceableWorker, WorkerProcess, clean_environment
 from tests.fakes.anthropic_server import AnthropicServer
 from tests.fakes.scripted_server import Stall
 from workflows.models import ResearchInput, ResearchResult
@@ -56,22 +56,13 @@ async def test_a_step_in_flight_on_a_killed_worker_completes_soon_after_a_replac
     # The first model request (the plan step) streams two events and then hangs: the step is in
     # flight, its stream has started, and the worker is killed right there.
     anthropic_server.script(Stall(after_events=2))
-    first = WorkerProcess(env, tmp_path)
-    replacement: WorkerProcess | None = None
-    try:
-        await first.wait_ready()
+    async with ReplaceableWorker(env, tmp_path, release=anthropic_server.release) as worker:
         handle = await start_run_until_its_plan_step_stalls(client, anthropic_server, task_queue)
-        first.kill()
-        await first.wait_dead()
-        replacement = WorkerProcess(env, tmp_path)
+        await worker.kill()
+        replacement = worker.replace()
 
         result = await handle.result()
         resumed_s = await first_step_completed_at(handle) - replacement.spawned_at
-    finally:
-        anthropic_server.release()
-        await first.stop()
-        if replacement is not None:
-            await replacement.stop()
 
     polling_s = (replacement.ready_at or float("nan")) - replacement.spawned_at
     print(
