@@ -10,23 +10,19 @@ from temporalio.client import Client
 
 from common.settings import Settings
 from starter import api
-from tests.answer.support import ANSWER_SENTENCE, CORPUS, index_corpus, index_settings, start_answer
+from tests.answer.support import ANSWER_SENTENCE, start_answer
 from tests.workflow.support import pending_approval
-from worker.app import build_worker
 
 
 async def test_an_approved_answer_is_delivered_with_its_citations(
-    ts_client: Client, settings: Settings, tmp_path: Path
+    ts_client: Client, corpus_worker: Settings, tmp_path: Path
 ) -> None:
-    settings = index_settings(settings, tmp_path)
-    async with build_worker(ts_client, settings):
-        await index_corpus(ts_client, settings, CORPUS)
-        handle = await start_answer(ts_client, settings, approvers=["ana"], deliver_to="file:answers")
-        status = await pending_approval(handle)
-        pending = status.pending_approval
-        assert pending is not None and pending.proposed is not None
-        await api.approve(ts_client, handle.id, "ana", "cited well", action_hash=pending.action_hash)
-        result = await handle.result()
+    handle = await start_answer(ts_client, corpus_worker, approvers=["ana"], deliver_to="file:answers")
+    status = await pending_approval(handle)
+    pending = status.pending_approval
+    assert pending is not None and pending.proposed is not None
+    await api.approve(ts_client, handle.id, "ana", "cited well", action_hash=pending.action_hash)
+    result = await handle.result()
 
     fields = {f.name: f for f in pending.proposed.fields}
     assert fields["deliver_to"].target and fields["outcome"].value == "grounded"
@@ -40,14 +36,11 @@ async def test_an_approved_answer_is_delivered_with_its_citations(
 
 
 async def test_a_rejected_answer_is_not_delivered(
-    ts_client: Client, settings: Settings, tmp_path: Path
+    ts_client: Client, corpus_worker: Settings, tmp_path: Path
 ) -> None:
-    settings = index_settings(settings, tmp_path)
-    async with build_worker(ts_client, settings):
-        await index_corpus(ts_client, settings, CORPUS)
-        handle = await start_answer(ts_client, settings, approvers=["ana"], deliver_to="file:answers")
-        await pending_approval(handle)
-        await api.reject(ts_client, handle.id, "ana", "not this one")
-        result = await handle.result()
+    handle = await start_answer(ts_client, corpus_worker, approvers=["ana"], deliver_to="file:answers")
+    await pending_approval(handle)
+    await api.reject(ts_client, handle.id, "ana", "not this one")
+    result = await handle.result()
     assert (result.outcome, result.delivery_outcome, result.delivery) == ("grounded", "rejected", None)
     assert not (tmp_path / "answers").exists()

@@ -44,12 +44,9 @@ async def test_the_answer_cites_the_one_file_that_holds_it(
 
 
 async def test_html_is_indexed_as_text_and_answers_from_it(
-    ts_client: Client, settings: Settings, tmp_path: Path
+    ts_client: Client, corpus_worker: Settings
 ) -> None:
-    settings = index_settings(settings, tmp_path)
-    async with build_worker(ts_client, settings):
-        await index_corpus(ts_client, settings, CORPUS)
-        result = await answer(ts_client, settings, "Who invented the Fresnel lens, and when?")
+    result = await answer(ts_client, corpus_worker, "Who invented the Fresnel lens, and when?")
     assert result.outcome == "grounded"
     [citation] = result.citations
     assert citation.source == "guides/lighthouses.html"
@@ -57,20 +54,14 @@ async def test_html_is_indexed_as_text_and_answers_from_it(
 
 
 async def test_nothing_relevant_is_no_answer_without_asking_the_model(
-    ts_client: Client, settings: Settings, tmp_path: Path
+    ts_client: Client, corpus_worker: Settings
 ) -> None:
-    settings = index_settings(settings, tmp_path)
-    async with build_worker(ts_client, settings):
-        await index_corpus(ts_client, settings, CORPUS)
-        result = await answer(ts_client, settings, "How are semiconductor wafers doped?")
+    result = await answer(ts_client, corpus_worker, "How are semiconductor wafers doped?")
     assert result.outcome == "no_answer"
     assert (result.answer, result.citations, result.passages) == ("", [], [])
     assert [s.step for s in result.steps] == ["retrieve"]
 
 
-async def test_an_unknown_corpus_is_no_answer(ts_client: Client, settings: Settings, tmp_path: Path) -> None:
-    settings = index_settings(settings, tmp_path)
-    async with build_worker(ts_client, settings):
-        await index_corpus(ts_client, settings, CORPUS)
-        result = await answer(ts_client, settings, QUESTION, corpus="elsewhere")
+async def test_an_unknown_corpus_is_no_answer(ts_client: Client, corpus_worker: Settings) -> None:
+    result = await answer(ts_client, corpus_worker, QUESTION, corpus="elsewhere")
     assert result.outcome == "no_answer"

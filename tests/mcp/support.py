@@ -14,6 +14,7 @@ from activities.llm.models import ToolUseBlock
 from common.settings import Settings
 from tests.fakes.anthropic_server import AnthropicServer
 from tests.fakes.scripted_server import Reply
+from worker.app import build_worker
 from workflows.agent import AgentWorkflow
 from workflows.models import AgentInput, AgentResult
 
@@ -69,6 +70,13 @@ async def start_agent(
     return await client.start_workflow(
         AgentWorkflow.run, params, id=f"agent-mcp-{uuid.uuid4().hex[:10]}", task_queue=task_queue
     )
+
+
+async def run_agent(client: Client, settings: Settings, params: AgentInput) -> AgentResult:
+    """One agent run to its end on a worker of its own built from `settings`."""
+    async with build_worker(client, settings):
+        handle = await start_agent(client, settings.temporal_task_queue, params)
+        return await handle.result()
 
 
 def result_text(block: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ tool's `isError` becomes an error observation; the idempotency key reaches the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,23 @@ from temporalio.exceptions import ApplicationError
 from common.settings import Settings
 from tests.fakes.anthropic_server import AnthropicServer
 from tests.mcp.servers import HttpMcpServer, calls_in
-from tests.mcp.support import result_text, script_calls, start_agent, stdio_server, tool_results, with_servers
+from tests.mcp.support import (
+    result_text,
+    run_agent,
+    script_calls,
+    start_agent,
+    stdio_server,
+    tool_results,
+    with_servers,
+)
 from tests.workflow.support import pending_approval
 from worker.app import build_worker
 from workflows.agent import AgentWorkflow
 from workflows.models import AgentInput, ApprovalDecision
 
 pytestmark = pytest.mark.timeout(120)
+
+Served = Callable[[str], tuple[Path, Settings]]
 
 
 @pytest.fixture(params=["stdio", "http"])
@@ -39,23 +50,21 @@ def server_entry(transport: str, tmp_path: Path) -> Any:
         yield log, {"url": server.url}
 
 
-async def test_a_read_only_tool_runs_and_the_model_answers_from_its_result(
-    dev_client: Client,
-    anthropic_settings: Settings,
-    anthropic_server: AnthropicServer,
-    tmp_path: Path,
-    server_entry: Any,
-) -> None:
+@pytest.fixture
+def served(server_entry: Any, anthropic_settings: Settings, tmp_path: Path) -> Served:
+    """The test server under a name of the worker's MCP_SERVERS_FILE: its call log and the settings."""
     log, entry = server_entry
-    settings = with_servers(anthropic_settings, tmp_path, {"weather": entry})
+    return lambda name: (log, with_servers(anthropic_settings, tmp_path, {name: entry}))
+
+
+async def test_a_read_only_tool_runs_and_the_model_answers_from_its_result(
+    dev_client: Client, anthropic_server: AnthropicServer, served: Served
+) -> None:
+    log, settings = served("weather")
     script_calls(anthropic_server, ("weather__lookup", {"city": "Oslo"}), answer="Oslo is sunny.")
-    async with build_worker(dev_client, settings):
-        handle = await start_agent(
-            dev_client,
-            settings.temporal_task_queue,
-            AgentInput(goal="Weather in Oslo?", tools=["weather__lookup"]),
-        )
-        result = await handle.result()
+    result = await run_agent(
+        dev_client, settings, AgentInput(goal="Weather in Oslo?", tools=["weather__lookup"])
+    )
     assert result.outcome == "completed" and result.answer == "Oslo is sunny."
     offered = [tool["name"] for tool in anthropic_server.requests[0].body["tools"]]
     assert offered == ["weather__lookup"]
@@ -67,24 +76,13 @@ async def test_a_read_only_tool_runs_and_the_model_answers_from_its_result(
 
 
 async def test_is_error_becomes_an_error_observation(
-    dev_client: Client,
-    anthropic_settings: Settings,
-    anthropic_server: AnthropicServer,
-    tmp_path: Path,
-    server_entry: Any,
+    dev_client: Client, anthropic_server: AnthropicServer, served: Served
 ) -> None:
-    log, entry = server_entry
-    settings = with_servers(anthropic_settings, tmp_path, {"archive": entry})
+    log, settings = served("archive")
     script_calls(
         anthropic_server, ("archive__broken", {"reason": "maintenance"}), answer="The archive is down."
     )
-    async with build_worker(dev_client, settings):
-        handle = await start_agent(
-            dev_client,
-            settings.temporal_task_queue,
-            AgentInput(goal="Check the archive", tools=["archive__*"]),
-        )
-        result = await handle.result()
+    result = await run_agent(dev_client, settings, AgentInput(goal="Check the archive", tools=["archive__*"]))
     [observation] = tool_results(anthropic_server)
     assert observation["is_error"] is True
     assert "the archive is offline (maintenance)" in result_text(observation)
@@ -104,15 +102,9 @@ async def test_is_error_becomes_an_error_observation(
 
 @pytest.mark.parametrize("approved", [True, False])
 async def test_a_destructive_tool_waits_for_approval_and_runs_once_only_when_approved(
-    dev_client: Client,
-    anthropic_settings: Settings,
-    anthropic_server: AnthropicServer,
-    tmp_path: Path,
-    server_entry: Any,
-    approved: bool,
+    dev_client: Client, anthropic_server: AnthropicServer, served: Served, approved: bool
 ) -> None:
-    log, entry = server_entry
-    settings = with_servers(anthropic_settings, tmp_path, {"records": entry})
+    log, settings = served("records")
     script_calls(anthropic_server, ("records__delete_record", {"record_id": "r-42"}), answer="Done.")
     params = AgentInput(goal="Delete record r-42", tools=["records__delete_record"], approvers=["alice"])
     async with build_worker(dev_client, settings):
@@ -148,11 +140,7 @@ async def test_allow_and_deny_lists_and_the_approval_policy_shape_what_is_offere
     entry = stdio_server(log, denyTools=["delete_record", "environment_names"], approval="never")
     settings = with_servers(anthropic_settings, tmp_path, {"ops": entry})
     script_calls(anthropic_server, answer="Nothing to do.")
-    async with build_worker(dev_client, settings):
-        handle = await start_agent(
-            dev_client, settings.temporal_task_queue, AgentInput(goal="Look", tools=["ops__*"])
-        )
-        await handle.result()
+    await run_agent(dev_client, settings, AgentInput(goal="Look", tools=["ops__*"]))
     offered = [tool["name"] for tool in anthropic_server.requests[0].body["tools"]]
     assert offered == ["ops__broken", "ops__lookup", "ops__slow_lookup"]
     lookup = next(t for t in anthropic_server.requests[0].body["tools"] if t["name"] == "ops__lookup")
