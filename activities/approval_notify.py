@@ -21,6 +21,8 @@ from common.egress import EgressPolicy, EgressRefused, egress_client, parse_allo
 from common.redact import redact_url, scrub
 from common.settings import Settings
 
+__all__ = ["ApprovalNotifier"]
+
 logger = logging.getLogger(__name__)
 NOTIFY_TIMEOUT_S = 10.0
 

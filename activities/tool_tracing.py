@@ -26,6 +26,8 @@ from common.contracts.tools import ToolObservation
 from common.redact import masked_urls_in
 from common.telemetry import capture_content
 
+__all__ = ["ToolTracingInterceptor"]
+
 TRACER_NAME = "ai_workflows.tools"
 TOOL_ACTIVITY_PREFIX = "tool."
 MCP_CALL_ACTIVITY = "mcp.call_tool"  # an MCP server's tool: its name (`server__tool`) is in the input

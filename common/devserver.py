@@ -22,6 +22,19 @@ from types import FrameType
 
 from common.search_attributes import cli_registrations
 
+__all__ = [
+    "FAST_DISPATCH",
+    "dev_server_args",
+    "ignore_stop_signals",
+    "port_arguments",
+    "port_open",
+    "start_dev_server",
+    "stop_like_ctrl_c",
+    "stop_process",
+    "temporal_binary",
+    "wait_for_port",
+]
+
 FAST_DISPATCH = {
     "history.transferProcessorMaxPollRPS": "1000",
     "history.transferProcessorMaxPollHostRPS": "10000",

@@ -30,6 +30,16 @@ from temporalio.converter import PayloadCodec
 
 from common.settings import named_entries
 
+__all__ = [
+    "ENCODING",
+    "KEY_ID_METADATA",
+    "EncryptionCodec",
+    "PayloadDecryptionError",
+    "main",
+    "new_key_entry",
+    "parse_key_ring",
+]
+
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 NONCE_BYTES = 12

@@ -18,6 +18,15 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.util.types import AttributeValue
 from temporalio.client import Client
 
+__all__ = [
+    "APPROVALS_WAITING_QUERY",
+    "METER_NAME",
+    "AiMetrics",
+    "current",
+    "install",
+    "watch_approvals_waiting",
+]
+
 log = logging.getLogger(__name__)
 
 METER_NAME = "ai_workflows"

@@ -14,6 +14,8 @@ import os
 import sys
 from typing import NoReturn
 
+__all__ = ["exit_now"]
+
 
 def exit_now(code: int) -> NoReturn:
     atexit._run_exitfuncs()

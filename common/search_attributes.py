@@ -8,6 +8,17 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
+__all__ = [
+    "ALL_KEYS",
+    "APPROVAL_DEADLINE",
+    "APPROVERS",
+    "COST_USD",
+    "PHASE",
+    "cli_registrations",
+    "missing_on_server",
+    "register_commands",
+]
+
 PHASE = SearchAttributeKey.for_keyword("AiPhase")
 COST_USD = SearchAttributeKey.for_float("AiCostUsd")
 APPROVAL_DEADLINE = SearchAttributeKey.for_datetime("AiApprovalDeadline")

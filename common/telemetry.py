@@ -43,6 +43,21 @@ from temporalio.runtime import OpenTelemetryConfig, PrometheusConfig, Runtime, T
 
 from common.settings import OtlpProtocol, Settings
 
+__all__ = [
+    "OtlpTarget",
+    "Telemetry",
+    "capture_content",
+    "client_interceptors",
+    "client_plugins",
+    "metric_readers",
+    "otlp_target",
+    "runtime_metrics",
+    "set_capture_content",
+    "setup_telemetry",
+    "span_exporter",
+    "span_processors",
+]
+
 log = logging.getLogger(__name__)
 
 Signal = Literal["traces", "metrics"]

@@ -24,6 +24,8 @@ from temporalio import workflow
 
 from common.telemetry import capture_content
 
+__all__ = ["APPROVAL_SPAN", "approval_wait_span"]
+
 TRACER_NAME = "ai_workflows.workflow"
 APPROVAL_SPAN = "await_approval"
 

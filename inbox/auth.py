@@ -20,6 +20,8 @@ from common.settings import SettingsError, named_entries
 from inbox.passwords import InvalidPasswordHash, check_hash_format, hash_password, verify_password
 from inbox.sessions import SessionRegistry
 
+__all__ = ["SESSION_CSRF", "SESSION_FLASH", "ReviewerDirectory", "sign_in", "sign_out", "signed_in_reviewer"]
+
 _NAME = re.compile(r"^[A-Za-z0-9._@+-]{1,100}$")
 SESSION_ID = "sid"
 SESSION_CSRF = "csrf"

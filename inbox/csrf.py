@@ -15,6 +15,8 @@ from starlette.requests import Request
 
 from inbox.auth import SESSION_CSRF
 
+__all__ = ["CrossSiteRequest", "check_post", "csrf_token"]
+
 
 class CrossSiteRequest(Exception):
     """A POST that did not come from this site's own forms."""

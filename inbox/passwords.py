@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import secrets
 
+__all__ = ["InvalidPasswordHash", "check_hash_format", "hash_password", "verify_password"]
+
 SCHEME = "scrypt"
 # 2**14 * 8 * 128 bytes = 16 MiB of memory and ~50 ms per check: slow for a guesser, fine for a login.
 DEFAULT_N, DEFAULT_R, DEFAULT_P = 2**14, 8, 1

@@ -24,6 +24,17 @@ from common import search_attributes as sa
 from common.run_summary import headline
 from workflows.models import ApprovalDecision, ApprovalRecord, ProposedAction, WorkflowStatus
 
+__all__ = [
+    "AWAITING_APPROVAL",
+    "CHANGED_MESSAGE",
+    "DecisionOutcome",
+    "PendingRun",
+    "RunDetail",
+    "RunNotFound",
+    "Runs",
+    "TemporalRuns",
+]
+
 AWAITING_APPROVAL = "awaiting_approval"
 PENDING_QUERY = f'{sa.PHASE.name} = "{AWAITING_APPROVAL}" AND ExecutionStatus = "Running"'
 MAX_LISTED = 200

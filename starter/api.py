@@ -42,6 +42,30 @@ from workflows.models import (
     WorkflowStatus,
 )
 
+__all__ = [
+    "AGENT_WORKFLOW",
+    "ANSWER_WORKFLOW",
+    "INDEX_WORKFLOW",
+    "RESEARCH_WORKFLOW",
+    "RejectOptions",
+    "StarterError",
+    "approve",
+    "build_input",
+    "check_input",
+    "describe_run",
+    "get_result",
+    "get_status",
+    "input_summary",
+    "new_workflow_id",
+    "redact_target",
+    "reject",
+    "start_agent",
+    "start_answer",
+    "start_index",
+    "start_research",
+    "start_workflow",
+]
+
 DEFAULT_TASK_QUEUE = "ai-workflows"
 RESEARCH_WORKFLOW = "ResearchWorkflow"
 AGENT_WORKFLOW = "AgentWorkflow"

@@ -31,6 +31,8 @@ from workflows.answer import AnswerInput
 from workflows.index import IndexInput
 from workflows.models import PendingApproval, ResearchInput
 
+__all__ = ["DEMO_CORPUS", "ask_person", "grounded_answer", "run_demo"]
+
 DEMO_APPROVER = "demo"
 DEMO_TOPIC = "durable execution for AI agents"
 # When present (a checkout), the demo's worker also starts this example MCP server (files__* tools).

@@ -22,6 +22,17 @@ from workflows.models import (
     WorkflowStatus,
 )
 
+__all__ = [
+    "cost_text",
+    "decision_line",
+    "event_line",
+    "money",
+    "pending_line",
+    "result_text",
+    "status_text",
+    "steps_table",
+]
+
 # Every token column the price depends on, so a row's cost can be checked from the row.
 _HEADERS = ("step", "model", "in", "out", "cache-read", "cache-write", "latency", "cost")
 

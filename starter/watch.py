@@ -24,6 +24,8 @@ from starter import api
 from workflows.models import PendingApproval, StepRecord, WorkflowStatus
 from workflows.stream_topics import PHASE_TOPIC, STEPS_TOPIC
 
+__all__ = ["PhaseChanged", "ProgressEvent", "RunEnded", "StepCompleted", "watch"]
+
 _STREAM_OFFSET_QUERY = "__temporal_workflow_stream_offset"
 AWAITING_APPROVAL = "awaiting_approval"
 

@@ -33,6 +33,8 @@ from activities.around import AroundActivities
 from activities.llm.call_context import StreamWindows, heartbeat_details, watch_progress
 from common.settings import Settings
 
+__all__ = ["LivenessHeartbeats", "stream_windows"]
+
 # Beats per heartbeat timeout. The SDK sends at most one heartbeat per throttle interval (worker/app.py,
 # HEARTBEAT_SEND_INTERVAL) anyway; ticking more often only makes sure there is always a fresh one.
 BEATS_PER_TIMEOUT = 4

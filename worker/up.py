@@ -19,6 +19,8 @@ from common.devserver import (
 )
 from common.settings import load_settings
 
+__all__ = ["main"]
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker.up", description=__doc__)

@@ -10,6 +10,17 @@ from temporalio.common import RetryPolicy
 
 from activities.llm.error_types import NON_RETRYABLE_ERROR_TYPES
 
+__all__ = [
+    "DELIVERY",
+    "LIVENESS_HEARTBEAT",
+    "LLM_CALL",
+    "MCP_DISCOVERY",
+    "NOTIFY",
+    "TOOL_CALL",
+    "ActivityOptions",
+    "mcp_call_options",
+]
+
 # The SDK fails an activity whose result is over the server's payload limit (2 MB by default) with
 # this type. Retrying would compute the same oversized result again (and pay for it again): never.
 PAYLOADS_TOO_LARGE = "PayloadsTooLarge"

@@ -34,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.progress import RunProgress
 
+__all__ = ["ApprovalGate", "action_hash"]
+
 ESCALATION_ACTIVITY = "approval.notify_escalation"
 Via = Literal["update", "signal", "deadline"]
 

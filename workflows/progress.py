@@ -20,6 +20,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stream_topics import PHASE_TOPIC, STEPS_TOPIC
 
 
+__all__ = ["RunProgress"]
+
 SPARSE_SEARCH_ATTRIBUTES = "sparse-search-attributes"  # workflow.patched id
 # Workflow types with runs recorded before sparse upserts: only they need the patch check (and the
 # history marker it writes); newer types always upsert sparsely.

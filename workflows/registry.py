@@ -5,4 +5,6 @@ from workflows.answer import AnswerWorkflow
 from workflows.index import IndexWorkflow
 from workflows.research import ResearchWorkflow
 
+__all__ = ["WORKFLOWS"]
+
 WORKFLOWS: list[type] = [ResearchWorkflow, AgentWorkflow, IndexWorkflow, AnswerWorkflow]

@@ -20,6 +20,8 @@ from common.egress import egress_client, parse_allow_private
 from common.redact import redact_url
 from common.settings import Settings
 
+__all__ = ["DeliveryActivities"]
+
 DEFAULT_FILE_ROOT = Path(".state/deliveries")
 
 

@@ -19,6 +19,8 @@ from activities.delivery.failures import rejected, unavailable
 from activities.delivery.ledger import DedupeLedger
 from common.settings import Settings
 
+__all__ = ["EmailSender", "SmtpConfig", "message_id_for"]
+
 MESSAGE_ID_DOMAIN = "ai-workflows"
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 

@@ -15,6 +15,18 @@ from datetime import timedelta
 from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 
+__all__ = [
+    "DELIVERY_REJECTED",
+    "DESTINATION_REFUSED",
+    "bad_argument",
+    "check_idempotency_key",
+    "destination_refused",
+    "invalid_request",
+    "refusal_told_to_the_model",
+    "rejected",
+    "unavailable",
+]
+
 DELIVERY_REJECTED = "DeliveryRejected"
 DELIVERY_UNAVAILABLE = "DeliveryUnavailable"
 # The egress policy or the file root refused where the delivery would go (no request was sent).

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from activities.delivery.failures import destination_refused, rejected, unavailable
 
+__all__ = ["file_name_for", "write_report"]
+
 REPORT_SUFFIX = ".md"
 _SAFE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")

@@ -22,6 +22,8 @@ from activities.delivery.failures import unavailable
 from common.postgres import SharedConnection, require_psycopg
 from common.sqlite_file import SqliteFile
 
+__all__ = ["DedupeLedger", "PostgresLedger", "SqliteLedger", "open_ledger"]
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS delivery_ledger (
     idempotency_key TEXT PRIMARY KEY,

@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 from common.redact import redact_url
 
+__all__ = ["Target", "email_address", "parse_target", "webhook_url"]
+
 Channel = Literal["webhook", "email", "file"]
 
 # Deliberately strict: one address, no display name, no header tricks (`?cc=`, `%0A`), no spaces.

@@ -26,6 +26,8 @@ from common.egress import EgressRefused
 from common.http_body import BodyError, read_capped
 from common.redact import redact_url, scrub
 
+__all__ = ["WebhookSender", "classify_status", "retry_after"]
+
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 USER_AGENT = "ai-workflows-delivery/1"
 ERROR_BODY_BYTES = 2048  # of an error answer, read for the message (decompressed size)

@@ -17,6 +17,20 @@ from temporalio import activity
 from activities.llm.pricing import PriceTable
 from common.contracts.llm import AttemptProgress, LLMRequest, SpentUsage, Usage
 
+__all__ = [
+    "STEP_HEADER",
+    "STEP_KIND_HEADER",
+    "CallContext",
+    "StreamProgress",
+    "StreamWindows",
+    "UsageMeter",
+    "current_progress",
+    "heartbeat_details",
+    "meter_usage",
+    "report_usage",
+    "watch_progress",
+]
+
 STEP_HEADER = "x-ai-workflows-step"
 STEP_KIND_HEADER = "x-ai-workflows-step-kind"
 

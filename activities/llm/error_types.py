@@ -4,6 +4,29 @@ so workflow code can import it freely."""
 
 from __future__ import annotations
 
+__all__ = [
+    "AUTHENTICATION",
+    "BAD_REQUEST",
+    "CLIENT_ERROR",
+    "CONFLICT",
+    "CONNECTION_ERROR",
+    "INVALID_RESPONSE",
+    "NON_RETRYABLE_ERROR_TYPES",
+    "NOT_FOUND",
+    "OVERLOADED",
+    "PAYMENT_REQUIRED",
+    "PERMISSION_DENIED",
+    "PROMPT_TOO_LONG",
+    "RATE_LIMITED",
+    "REQUEST_TOO_LARGE",
+    "RETRY_REQUESTED",
+    "SERVER_ERROR",
+    "SPEND_LIMIT",
+    "TIMEOUT",
+    "UNPRICED_MODEL",
+    "UNPROCESSABLE",
+]
+
 # Non-retryable: the request itself is wrong, or the account cannot pay for it.
 BAD_REQUEST = "LLMBadRequest"
 PROMPT_TOO_LONG = "LLMPromptTooLong"

@@ -54,6 +54,8 @@ from activities.llm.error_types import (
     UNPROCESSABLE,
 )
 
+__all__ = ["classified_errors", "classify_exception", "classify_status", "invalid_response", "retry_delay"]
+
 _NON_RETRYABLE_STATUS = {
     400: BAD_REQUEST,
     401: AUTHENTICATION,

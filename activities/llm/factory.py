@@ -7,6 +7,8 @@ from activities.llm.pricing import PriceTable
 from activities.llm.providers.base import LLMProvider
 from common.settings import Settings
 
+__all__ = ["build_llm_activities", "build_provider"]
+
 
 def build_provider(settings: Settings) -> LLMProvider:
     """The provider `LLM_PROVIDER` names. Settings validation has already checked that the provider

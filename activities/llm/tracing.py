@@ -39,6 +39,8 @@ from common.contracts.llm import (
 )
 from common.telemetry import capture_content
 
+__all__ = ["error_type", "llm_call_span"]
+
 TRACER_NAME = "ai_workflows.llm"
 _TRAILING_NUMBER = re.compile(r"(\d+)\s*$")
 # Provider stop reasons -> the conventions' finish_reason values for output messages.

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from activities.tools.declare import tool
 from common.contracts.tools import ToolObservation
 
+__all__ = ["MAX_EXPONENT", "CalculatorError", "CalculatorInput", "calculator", "evaluate", "format_number"]
+
 Number = int | float
 
 MAX_EXPONENT = 1000

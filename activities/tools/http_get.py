@@ -27,6 +27,8 @@ from common.egress import EgressRefused
 from common.egress import parse_origin as allowed_origin
 from common.http_body import BodyError, read_capped
 
+__all__ = ["HttpGetInput", "HttpGetLimits", "TransientFetchError", "check_url", "http_get", "http_get_tool"]
+
 MAX_REDIRECTS = 5
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml", "+json", "+xml")
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})

@@ -21,6 +21,8 @@ from common.contracts.tools import ToolObservation
 from common.egress import egress_client, parse_allow_private
 from common.settings import Settings
 
+__all__ = ["ToolActivities"]
+
 USER_AGENT = "ai-workflows-http-get/1"
 
 

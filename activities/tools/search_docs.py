@@ -20,6 +20,8 @@ from activities.resources import resources
 from activities.tools.declare import tool
 from common.contracts.tools import ToolObservation
 
+__all__ = ["DocsIndex", "SearchDocsInput", "render_hits", "search_docs_tool", "split_passages", "terms_of"]
+
 SUFFIXES = (".md", ".txt")
 MAX_FILE_BYTES = 1_000_000
 MAX_PASSAGE_CHARS = 1200

@@ -19,6 +19,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
+__all__ = ["app"]
+
 ROOT = Path(os.environ.get("FILES_ROOT") or Path(__file__).resolve().parent / "share").resolve()
 MAX_READ_CHARS = 50_000
 

@@ -176,3 +176,50 @@ def test_the_shipped_workflow_modules_are_found() -> None:
     assert is_workflow_module(ast.parse("@workflow.defn(name='X')\nclass X: ...\n"))
     assert is_workflow_module(ast.parse("@workflow.defn\nclass X: ...\n"))
     assert not is_workflow_module(ast.parse("class X: ...\n"))
+
+
+def product_modules() -> list[Path]:
+    """Every module of the product's packages and examples, but package `__init__`/`__main__` files."""
+    roots = [*(ROOT / package for package in sorted(PROJECT_PACKAGES | {"inbox"})), ROOT / "examples"]
+    return sorted(
+        path
+        for root in roots
+        for path in root.rglob("*.py")
+        if path.name not in ("__init__.py", "__main__.py")
+        and "tests" not in path.relative_to(ROOT).parts
+        and not any(part.startswith(".") for part in path.parts)
+    )
+
+
+def _defined_names(tree: ast.Module) -> set[str]:
+    """Names a module binds at its top level (imports included: some modules re-export)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(target.id for target in targets if isinstance(target, ast.Name))
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("path", product_modules(), ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_product_module_lists_its_public_names(path: Path) -> None:
+    where = path.relative_to(ROOT)
+    tree = ast.parse(path.read_text(), str(path))
+    defined = _defined_names(tree)
+    assert "__all__" in defined, f"{where} has no __all__"
+    listed = next(
+        (
+            node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and any(isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets)
+        ),
+        None,
+    )
+    if isinstance(listed, ast.List) and all(isinstance(item, ast.Constant) for item in listed.elts):
+        missing = {str(item.value) for item in listed.elts if isinstance(item, ast.Constant)} - defined
+        assert not missing, f"{where}: __all__ names what it does not define: {sorted(missing)}"

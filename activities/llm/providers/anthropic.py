@@ -33,6 +33,8 @@ from common.contracts.llm import (
     Usage,
 )
 
+__all__ = ["DEFAULT_ANTHROPIC_MODEL", "STRUCTURED_OUTPUT_TOOL", "AnthropicProvider"]
+
 DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-5-5"  # the current Sonnet: speed and quality
 # The SDK's own defaults: ten minutes for a response, five seconds to connect.
 _RESPONSE_TIMEOUT_S = 600.0

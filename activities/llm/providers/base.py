@@ -5,6 +5,8 @@ from typing import Protocol
 
 from common.contracts.llm import LLMRequest, ProviderReply
 
+__all__ = ["Heartbeat", "LLMProvider"]
+
 Heartbeat = Callable[[], None]
 
 

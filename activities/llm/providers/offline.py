@@ -38,6 +38,8 @@ from common.contracts.llm import (
     Usage,
 )
 
+__all__ = ["OFFLINE_MODEL", "OfflineProvider"]
+
 OFFLINE_MODEL = "offline-model"
 LABEL = "[offline model]"
 _EXPRESSION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?(?:\s*[-+*/%^]\s*\(?\s*\d+(?:\.\d+)?\s*\)?)+)")

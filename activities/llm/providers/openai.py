@@ -18,6 +18,8 @@ from activities.llm.errors import classified_errors, classify_status, invalid_re
 from activities.llm.providers.base import Heartbeat
 from common.contracts import llm
 
+__all__ = ["DEFAULT_OPENAI_MODEL", "OpenAICompatibleProvider"]
+
 DEFAULT_OPENAI_MODEL = "llama3.1"
 _RESPONSE_TIMEOUT_S = 600.0
 _CONNECT_TIMEOUT_S = 5.0
