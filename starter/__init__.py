@@ -1,29 +1,8 @@
-"""Start and steer runs: `python -m starter ...`, or import these async functions from a service."""
+"""Start and steer runs: `python -m starter ...`, or import these async functions from a service
+(`starter.api.__all__`, and `watch`)."""
 
-from starter.api import (
-    StarterError,
-    approve,
-    get_result,
-    get_status,
-    reject,
-    start_agent,
-    start_answer,
-    start_index,
-    start_research,
-    start_workflow,
-)
+from starter.api import *  # noqa: F403 - the starter's functions, listed once in starter.api
+from starter.api import __all__ as _api_names
 from starter.watch import watch
 
-__all__ = [
-    "StarterError",
-    "approve",
-    "get_result",
-    "get_status",
-    "reject",
-    "start_agent",
-    "start_answer",
-    "start_index",
-    "start_research",
-    "start_workflow",
-    "watch",
-]
+__all__ = [*_api_names, "watch"]
