@@ -1,7 +1,7 @@
 """`AroundActivities`: a worker interceptor that runs a context manager (async or not) around every
-activity the worker executes, inside the activity's context (`activity.info()` works). The worker's activity
-interceptors that only need "before and after" (tool resources, liveness heartbeats, the in-flight
-journal) are this one class with their own context manager."""
+activity the worker executes, inside the activity's context (`activity.info()` works). The worker's
+activity interceptors that only need "before and after" (tool resources, liveness heartbeats, the
+in-flight journal) are this one class with their own context manager."""
 
 from __future__ import annotations
 
