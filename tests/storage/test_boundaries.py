@@ -9,7 +9,9 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 
+import pytest_asyncio
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
@@ -65,22 +67,28 @@ def activity_payloads(history: WorkflowHistory) -> list[Payload]:
     return found
 
 
-async def test_agent_input_result_and_query_are_plain_activity_payloads_are_stored(
-    dev_client: Client, settings: Settings, task_queue: str
-) -> None:
+@pytest_asyncio.fixture
+async def plain(dev_client: Client, settings: Settings) -> AsyncIterator[Client]:
+    """A client that never touches the store, while a worker runs whose model answers ANSWER_BYTES
+    and whose store takes payloads over THRESHOLD."""
     settings = settings.model_copy(update={"payload_store_threshold_bytes": THRESHOLD})
-    plain = plain_client(dev_client)
     async with long_answer_worker(dev_client, settings, ANSWER_BYTES):
-        handle = await plain.start_workflow(
-            "AgentWorkflow",
-            AgentInput(goal="What is 17 * 23?", tools=["calculator"], max_iterations=4),
-            id=f"boundary-agent-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            memo={"note": "x" * 500},
-            result_type=AgentResult,
-        )
-        result = await handle.result()
-        status = await handle.query("status", result_type=WorkflowStatus)
+        yield plain_client(dev_client)
+
+
+async def test_agent_input_result_and_query_are_plain_activity_payloads_are_stored(
+    plain: Client, task_queue: str
+) -> None:
+    handle = await plain.start_workflow(
+        "AgentWorkflow",
+        AgentInput(goal="What is 17 * 23?", tools=["calculator"], max_iterations=4),
+        id=f"boundary-agent-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        memo={"note": "x" * 500},
+        result_type=AgentResult,
+    )
+    result = await handle.result()
+    status = await handle.query("status", result_type=WorkflowStatus)
     assert len(result.answer) >= ANSWER_BYTES and "391" in result.answer
     assert status.phase == "completed"
     history = await handle.fetch_history()
@@ -95,27 +103,22 @@ async def test_agent_input_result_and_query_are_plain_activity_payloads_are_stor
     assert len(stored) >= 3  # the model's requests and replies: in the store, references here
 
 
-async def test_research_update_signal_and_child_inputs_are_plain(
-    dev_client: Client, settings: Settings, task_queue: str
-) -> None:
-    settings = settings.model_copy(update={"payload_store_threshold_bytes": THRESHOLD})
-    plain = plain_client(dev_client)
-    async with long_answer_worker(dev_client, settings, ANSWER_BYTES):
-        handle = await plain.start_workflow(
-            "ResearchWorkflow",
-            ResearchInput(topic="tide pools", max_subtopics=2, depth="deep", approvers=["ana"]),
-            id=f"boundary-research-{uuid.uuid4().hex[:8]}",
-            task_queue=task_queue,
-            result_type=ResearchResult,
-        )
-        await awaiting_approval(handle)
-        await handle.signal("approve", ApprovalDecision(approver="mallory", approved=True))  # ignored
-        record = await handle.execute_update(
-            "approve",
-            ApprovalDecision(approver="ana", approved=True, comment="ok"),
-            result_type=ApprovalRecord,
-        )
-        result = await handle.result()
+async def test_research_update_signal_and_child_inputs_are_plain(plain: Client, task_queue: str) -> None:
+    handle = await plain.start_workflow(
+        "ResearchWorkflow",
+        ResearchInput(topic="tide pools", max_subtopics=2, depth="deep", approvers=["ana"]),
+        id=f"boundary-research-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=ResearchResult,
+    )
+    await awaiting_approval(handle)
+    await handle.signal("approve", ApprovalDecision(approver="mallory", approved=True))  # ignored
+    record = await handle.execute_update(
+        "approve",
+        ApprovalDecision(approver="ana", approved=True, comment="ok"),
+        result_type=ApprovalRecord,
+    )
+    result = await handle.result()
     assert record.approved and record.via == "update"
     assert len(result.report) >= ANSWER_BYTES
     history = await handle.fetch_history()
