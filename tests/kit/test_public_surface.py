@@ -186,8 +186,7 @@ def product_modules() -> list[Path]:
         for root in roots
         for path in root.rglob("*.py")
         if path.name not in ("__init__.py", "__main__.py")
-        and "tests" not in path.relative_to(ROOT).parts
-        and not any(part.startswith(".") for part in path.parts)
+        and not any(part == "tests" or part.startswith(".") for part in path.relative_to(ROOT).parts)
     )
 
 
