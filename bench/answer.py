@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         scan_corpus,
     )
     from activities.llm.activity import LLMActivities
-    from bench.figures import Figure, Sizes, alternate, count_into, new_id, sides
+    from bench.figures import Figure, Sizes, count_into, in_turn, new_id, sides
     from bench.harness import Bench
     from bench.workers import bench_settings
     from common.contracts.llm import LLMRequest, LLMResponse, Message
@@ -185,10 +185,6 @@ class _Side:
         return handle, result, time.perf_counter() - started
 
 
-def _in_turn(rep: int) -> tuple[bool, bool]:
-    return (True, False) if alternate(rep) else (False, True)
-
-
 async def figures(bench: Bench, sizes: Sizes) -> list[Figure]:
     files = 8 if sizes.reps == 1 else 120
     corpus_dir = bench.state_dir / "answer-corpus"
@@ -206,7 +202,7 @@ async def figures(bench: Bench, sizes: Sizes) -> list[Figure]:
     index_counts, answer_counts = sides(), sides()
     async with answer_workers(bench):
         for rep in range(sizes.reps + 1):  # the first repetition warms both sides up, unrecorded
-            for is_product in _in_turn(rep):
+            for is_product in in_turn(rep):
                 corpus = f"bench-{uuid.uuid4().hex[:8]}"  # a new corpus: every file is indexed
                 side = index[is_product]
                 source = IndexInput if is_product else BaselineIndexInput
@@ -218,7 +214,7 @@ async def figures(bench: Bench, sizes: Sizes) -> list[Figure]:
         answered = f"bench-{uuid.uuid4().hex[:8]}"
         await index[True].timed(IndexInput(directory=str(corpus_dir), corpus=answered))
         for rep in range(sizes.reps * 10 + 1):  # short runs: many repetitions steady the median
-            for is_product in _in_turn(rep):
+            for is_product in in_turn(rep):
                 side = answer[is_product]
                 question = AnswerInput if is_product else BaselineAnswerInput
                 handle, result, seconds = await side.timed(question(question=QUESTION, corpus=answered))

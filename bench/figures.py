@@ -196,9 +196,10 @@ def sides() -> dict[str, Counts]:
     return {"product": Counts(), "baseline": Counts()}
 
 
-def alternate(rep: int) -> bool:
-    """Product first on even repetitions, baseline first on odd ones: drift hits both alike."""
-    return rep % 2 == 0
+def in_turn(rep: int) -> tuple[bool, bool]:
+    """Is-product for each side in the order they run: product first on even repetitions, baseline
+    first on odd ones, so drift hits both alike."""
+    return (True, False) if rep % 2 == 0 else (False, True)
 
 
 # -- figures --------------------------------------------------------------------------------------
@@ -213,7 +214,7 @@ async def agent_step(bench: Bench, sizes: Sizes) -> Figure:
     baseline: list[float] = []
     counts = sides()
     for rep in range(sizes.reps * 3):  # short runs: more repetitions cost little and steady the median
-        for is_product in (True, False) if alternate(rep) else (False, True):
+        for is_product in in_turn(rep):
             if is_product:
                 handle, seconds = await timed(start_product_agent(bench, n))
                 product.append(seconds / n * 1000)
@@ -387,7 +388,7 @@ async def fan_out(bench: Bench, sizes: Sizes) -> list[Figure]:
         baseline: list[float] = []
         counts = sides()
         for rep in range(sizes.reps):
-            for is_product in (True, False) if alternate(rep) else (False, True):
+            for is_product in in_turn(rep):
                 topic = f"bench topic {uuid.uuid4().hex}"
                 if is_product:
                     params = ResearchInput(topic=topic, max_subtopics=n, max_parallel=n)
@@ -460,7 +461,7 @@ async def throughput(bench: Bench, sizes: Sizes) -> Figure:
         return count * steps / elapsed
 
     for rep in range(sizes.reps):
-        for is_product in (True, False) if alternate(rep) else (False, True):
+        for is_product in in_turn(rep):
             (product if is_product else baseline).append(await many(is_product))
 
     def worker_ratio() -> float:
