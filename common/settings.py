@@ -206,6 +206,11 @@ class Settings(BaseSettings):
     # many bytes of decoded payloads (a few hundred 230-byte references could ask for gigabytes).
     codec_server_max_references: int = Field(default=32, gt=0)
     codec_server_max_response_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    # Browser sign-ins (/login) per client address within the window; past them 429 for a lockout
+    # that starts at the window and doubles on each repeat (capped), as the inbox's INBOX_LOGIN_*.
+    codec_server_login_max_attempts: int = Field(default=10, gt=0)
+    codec_server_login_window_s: float = Field(default=300.0, gt=0)
+    codec_server_login_max_lockout_s: float = Field(default=3600.0, gt=0)
 
     # Observability (docs/observability.md). The OTEL_* names are OpenTelemetry's standard ones;
     # OTLP headers, timeouts and certificates (OTEL_EXPORTER_OTLP_HEADERS, ...) are read by the

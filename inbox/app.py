@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common.login_limits import format_wait
 from common.settings import Settings, SettingsError
 from inbox.auth import SESSION_FLASH, ReviewerDirectory, sign_in, sign_out, signed_in_reviewer
 from inbox.csrf import CrossSiteRequest, check_post, csrf_token
@@ -39,7 +40,6 @@ __all__ = [
     "build_app",
     "format_time_left",
     "format_usd",
-    "format_wait",
     "format_when",
     "is_long",
     "targets_first",
@@ -157,12 +157,6 @@ async def login_page(request: Request) -> Response:
         return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
     context = {"next": _safe_next(request.query_params.get("next")), "failed": False, "username": ""}
     return _render(request, "login.html", {**context, "locked": ""})
-
-
-def format_wait(seconds: float) -> str:
-    if seconds < 60:
-        return f"{max(1, math.ceil(seconds))} s"
-    return f"{math.ceil(seconds / 60)} min"
 
 
 def _locked_out(request: Request, lockout: Lockout, context: dict[str, Any]) -> Response:

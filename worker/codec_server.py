@@ -17,6 +17,9 @@ content to the person asking.
 - `/decode` resolves at most CODEC_SERVER_MAX_REFERENCES store references per request and answers at
   most CODEC_SERVER_MAX_RESPONSE_BYTES of payloads (else 413); a reference this server cannot read
   (a driver it does not have, no store configured) is a 422.
+- `POST /login` allows CODEC_SERVER_LOGIN_MAX_ATTEMPTS tries per client address within
+  CODEC_SERVER_LOGIN_WINDOW_S; past them it answers 429 (Retry-After) without checking the token, for
+  a lockout that doubles on each repeat up to CODEC_SERVER_LOGIN_MAX_LOCKOUT_S (common/login_limits.py).
 - CORS only for the origins in CODEC_SERVER_ALLOWED_ORIGINS (default: the dev server's Web UI); a
   browser page from any other origin gets no CORS headers, so it cannot read a decoded payload.
 - `GET /health`: liveness, no token, no payloads.
@@ -28,6 +31,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import sys
 import time
@@ -46,6 +50,7 @@ from temporalio.converter._data_converter import _has_reference_marker, _is_refe
 
 from common.converter import build_data_converter
 from common.encryption import PayloadDecryptionError
+from common.login_limits import AttemptLimiter, format_wait
 from common.payload_store import PayloadStoreError
 from common.settings import Settings, configured_app
 
@@ -85,6 +90,9 @@ class CodecLimits:
     session_max_age_s: float = 8 * 3600
     max_references: int = 32
     max_response_bytes: int = 32 * 1024 * 1024
+    login_max_attempts: int = 10
+    login_window_s: float = 300.0
+    login_max_lockout_s: float = 3600.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CodecLimits:
@@ -375,7 +383,19 @@ LOGIN_PAGE = """<!doctype html>
 """
 
 
-def _login_routes(access: Access) -> list[Route]:
+def _locked_out(retry_after_s: float) -> Response:
+    message = (
+        f"Too many sign-in attempts from your network address. Try again in {format_wait(retry_after_s)}; "
+        "until then no token is checked."
+    )
+    return HTMLResponse(
+        LOGIN_PAGE.format(message=message),
+        status_code=429,
+        headers={"retry-after": str(math.ceil(retry_after_s))},
+    )
+
+
+def _login_routes(access: Access, attempts: AttemptLimiter) -> list[Route]:
     async def page(request: Request) -> Response:
         message = (
             "Signed in: the Web UI can now decode payloads."
@@ -386,9 +406,17 @@ def _login_routes(access: Access) -> list[Route]:
 
     async def submit(request: Request) -> Response:
         form = await request.form()
+        # The TCP peer as uvicorn reports it (X-Forwarded-For only from FORWARDED_ALLOW_IPS).
+        address = request.client.host if request.client else "unknown"
+        wait = attempts.attempt(address)
+        if wait:
+            log.warning("codec server sign-in locked out for %s (%.0f s left)", address, wait)
+            return _locked_out(wait)
         presented = form.get("token")
         if not isinstance(presented, str) or not access.token_matches(presented):
+            log.info("codec server sign-in refused from %s", address)
             return HTMLResponse(LOGIN_PAGE.format(message="Wrong token."), status_code=401)
+        attempts.give_back(address)
         response = RedirectResponse("/login", status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -433,12 +461,15 @@ def build_app(
     if not token:
         raise ValueError("the codec server needs a token")
     access = Access(token, allowed_origins, BrowserSessions(limits.session_max_age_s, clock))
+    attempts = AttemptLimiter(
+        limits.login_max_attempts, limits.login_window_s, limits.login_max_lockout_s, clock
+    )
     app = Starlette(
         routes=[
             Route("/encode", _endpoint(codec.encode, access), methods=["POST"]),
             Route("/decode", _endpoint(_bounded_decode(codec, limits), access), methods=["POST"]),
             Route("/health", _health, methods=["GET"]),
-            *_login_routes(access),
+            *_login_routes(access, attempts),
         ]
     )
     return OriginPolicy(app, allowed_origins)
