@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -17,42 +15,20 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
+from tests.recovery.leases import LeaseHolder, append_records, dead_lease
 from worker.inflight import InFlightRecord, WorkerLease, journal_runs, read_journal
 from worker.reaper import reap_dead_workers
 
-HOLD_A_LEASE = """
-import sys, time
-from pathlib import Path
-from worker.inflight import InFlightRecord, WorkerLease
-lease = WorkerLease.acquire(Path(sys.argv[1]))
-lease.record(InFlightRecord(b"not-a-real-token", "wf", "run", "llm.complete"))
-done = lease.record(InFlightRecord(b"finished", "wf", "run", "tool.calculator"))
-lease.forget(done)
-print(lease.name, flush=True)
-time.sleep(600)
-"""
-
 
 async def test_a_lease_is_reaped_only_once_its_process_is_gone(dev_client: Client, tmp_path: Path) -> None:
-    holder = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", HOLD_A_LEASE, str(tmp_path), stdout=asyncio.subprocess.PIPE
-    )
-    try:
-        assert holder.stdout is not None
-        name = (await holder.stdout.readline()).decode().strip()
-        journal = tmp_path / f"{name}.journal"
-        assert [r.activity_type for r in read_journal(journal)] == ["llm.complete"]  # the open one
+    async with LeaseHolder(tmp_path, "not-a-real-token") as holder:
+        assert [r.activity_type for r in read_journal(holder.journal)] == ["llm.complete"]  # the open one
 
         alive = await reap_dead_workers(dev_client, tmp_path)
-        assert alive.workers == 0 and journal.exists()
+        assert alive.workers == 0 and holder.journal.exists()
 
-        os.kill(holder.pid, signal.SIGKILL)
-        await holder.wait()
+        await holder.kill()
         dead = await reap_dead_workers(dev_client, tmp_path)
-    finally:
-        if holder.returncode is None:
-            holder.kill()
-            await holder.wait()
     # The open attempt's token is not one the server knows: nothing failed, and the lease is gone.
     assert (dead.workers, dead.attempts_failed, dead.attempts_gone) == (1, 0, 1)
     assert os.listdir(tmp_path) == []
@@ -94,8 +70,8 @@ async def test_a_token_of_a_closed_attempt_changes_nothing(
         )
         assert await handle.result() == 1
     record = InFlightRecord(TOKENS[-1], handle.id, handle.result_run_id or "", "reaper.quick")
-    (tmp_path / "gone-1.lease").touch()  # a lease nobody holds, whose journal left the attempt open
-    (tmp_path / "gone-1.journal").write_text(f"+0 {record.to_json()}\n")
+    dead = await dead_lease(tmp_path)  # a SIGKILLed worker's lease, whose journal left the attempt open
+    append_records(dead.journal, record)
 
     reaped = await reap_dead_workers(dev_client, tmp_path)
 
@@ -145,8 +121,8 @@ async def test_a_reaped_attempt_is_retried_at_once_with_its_last_heartbeat_detai
         record = InFlightRecord(
             RUNNING[-1], handle.id, handle.first_execution_run_id or "", "reaper.checkpointed"
         )
-        (tmp_path / "gone-2.lease").touch()  # as a SIGKILLed worker leaves it: unlocked
-        (tmp_path / "gone-2.journal").write_text(f"+0 {record.to_json()}\n")
+        dead = await dead_lease(tmp_path)  # as a SIGKILLed worker leaves it: unlocked
+        append_records(dead.journal, record)
 
         reaped = await reap_dead_workers(dev_client, tmp_path)
         result = await asyncio.wait_for(handle.result(), 10)
