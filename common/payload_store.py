@@ -25,8 +25,10 @@ Retention: every object is written under the id of the workflow whose history ho
 (`wf/<scope>/<sha256>`, `scope` from `workflow_scope`), and the claim names that workflow. Content
 addressing works within a workflow (its transcript stays linear, continue-as-new runs share the id),
 and once Temporal no longer holds any run of a workflow id, its whole scope can go
-(`python -m worker.payload_sweep`). References written before scoping (`{"sha256"}` alone) still
-resolve from the flat layout (`<ab>/<sha256>` locally, `<sha256>` in a bucket).
+(`python -m worker.payload_sweep`). So a process remembers that an object is in the store only for
+the run it was stored for (`_run_of`): a later run under a swept id writes its objects again.
+References written before scoping (`{"sha256"}` alone) still resolve from the flat layout
+(`<ab>/<sha256>` locally, `<sha256>` in a bucket).
 """
 
 from __future__ import annotations
@@ -433,7 +435,8 @@ class ContentAddressedDriver(StorageDriver):
         self._min_object_bytes = min_object_bytes
         self._array_block = array_block
         self._cache = _ObjectCache(cache_bytes)
-        self._present: set[str] = set()  # object names known to be in the store (written or read here)
+        # Objects this process knows are in the store, as (run, object name): see `_run_of`.
+        self._present: set[tuple[str, str]] = set()
         # (scope, payload digest) -> root key, for payloads stored before by this process: a replay or
         # a retry encodes the same request again, and cutting a long transcript costs milliseconds.
         self._stored: OrderedDict[tuple[str | None, str], str] = OrderedDict()
@@ -451,17 +454,18 @@ class ContentAddressedDriver(StorageDriver):
         claims: list[StorageDriverClaim] = []
         workflow_id = stored_for(context)
         scope = None if workflow_id is None else workflow_scope(workflow_id)
+        run = _run_of(context, scope)
         if scope is not None and scope.startswith("~"):
-            await self._put_all({SCOPE_ID_OBJECT: workflow_id.encode()}, scope)  # type: ignore[union-attr]
+            await self._put_all({SCOPE_ID_OBJECT: workflow_id.encode()}, scope, run)  # type: ignore[union-attr]
         for payload in payloads:
             serialized = payload.SerializeToString(deterministic=True)
             digest = sha256_hex(serialized)
             key = self._stored.get((scope, digest))
-            if key is None or object_name(scope, key) not in self._present:
+            if key is None or run is None or (run, object_name(scope, key)) not in self._present:
                 root, objects = self._cut(payload, serialized)
                 key = sha256_hex(root)
                 objects[key] = root
-                await self._put_all(objects, scope)
+                await self._put_all(objects, scope, run)
                 self._remember_payload((scope, digest), key)
             self.counters.payloads_stored += 1
             self.counters.payload_bytes_stored += len(serialized)
@@ -505,16 +509,21 @@ class ContentAddressedDriver(StorageDriver):
                 return root.SerializeToString(deterministic=True), objects
         return serialized, {}
 
-    async def _put_all(self, objects: Mapping[str, bytes], scope: str | None) -> None:
+    async def _put_all(self, objects: Mapping[str, bytes], scope: str | None, run: str | None) -> None:
+        """Writes the objects the store lacks. Only this run's memory skips the store's own answer."""
         for key, data in objects.items():
             name = object_name(scope, key)
-            if name in self._present:
+            if run is not None and (run, name) in self._present:
                 continue
             if not await self.object_store.exists(name):
                 await self.object_store.put(name, data)
                 self.counters.objects_written += 1
                 self.counters.object_bytes_written += len(data)
-            self._remember(name, key, data)
+            self._cache.add(key, data)
+            if run is not None:
+                if len(self._present) > 1_000_000:
+                    self._present.clear()  # bounded memory; forgetting only costs an `exists` check
+                self._present.add((run, name))
 
     async def _get_tree(self, text: str, scope: str | None) -> dict[str, bytes]:
         """Every object reachable from `text`, level by level (one concurrent batch per level)."""
@@ -543,15 +552,29 @@ class ContentAddressedDriver(StorageDriver):
                 raise PayloadStoreError(
                     f"payload object {name} in {self.object_store.describe()} does not match its hash"
                 )
-            self._remember(name, key, data)
+            self._cache.add(key, data)  # by content: the same bytes whichever scope they were read from
             found[key] = data
         return found
 
-    def _remember(self, name: str, key: str, data: bytes) -> None:
-        if len(self._present) > 1_000_000:
-            self._present.clear()  # bounded memory; forgetting only costs an `exists` check
-        self._present.add(name)
-        self._cache.add(key, data)  # by content: the same bytes whichever scope they were read from
+
+_FLAT = ""  # the memory's run for the flat layout, which the sweep never deletes from
+
+
+def _run_of(context: StorageDriverStoreContext, scope: str | None) -> str | None:
+    """For how long this process may remember that an object of `scope` is in the store: the run it
+    was stored for (None: not at all, check the store).
+
+    The sweep deletes a workflow's objects once Temporal holds no run of its id. While a run can
+    still store payloads, Temporal holds it, so its memory stays true; a later run under the same id
+    (after its history was deleted and swept) starts with none and writes again what the store lacks.
+    A memory keyed by object name alone outlived the sweep: that run skipped its writes and its
+    history referenced deleted objects (issue 29)."""
+    if scope is None:
+        return _FLAT
+    target = context.target
+    if isinstance(target, StorageDriverWorkflowInfo) and target.run_id:
+        return target.run_id
+    return None  # a client starting or signalling a workflow: the run id is not known yet
 
 
 def stored_for(context: StorageDriverStoreContext) -> str | None:

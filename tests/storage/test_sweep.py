@@ -5,7 +5,6 @@ process afterwards; with the local directory and with an S3 bucket (moto's serve
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sys
 import time
 import uuid
@@ -13,59 +12,20 @@ from asyncio.subprocess import PIPE
 from pathlib import Path
 
 import pytest
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError
-from temporalio.worker import Replayer
+from temporalio.client import Client
 
-from common.converter import build_data_converter, storage_for
-from common.payload_store import LocalObjectStore, SweepableStore
+from common.payload_store import SweepableStore
 from common.payload_store_config import object_store_from_settings
 from common.settings import Settings
 from tests.chaos.processes import clean_environment
+from tests.storage.retention import deleted, replays_fresh
 from tests.storage.stored_agent import run_agent, store_worker
 from worker.payload_sweep import sweep
 from workflows.models import ResearchInput
-from workflows.registry import WORKFLOWS
 
 
 async def store_bytes(store: SweepableStore) -> int:
     return sum(item.size for item in await store.list_objects())
-
-
-async def deleted(client: Client, workflow_id: str) -> None:
-    """What Temporal does once retention has passed: the run and its history are gone."""
-    await client.workflow_service.delete_workflow_execution(
-        DeleteWorkflowExecutionRequest(
-            namespace=client.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=workflow_id),
-        )
-    )
-    deadline = time.monotonic() + 120
-    while True:  # the server deletes it in a background task (about 30 s on the dev server)
-        try:
-            await client.get_workflow_handle(workflow_id).describe()
-        except RPCError:
-            return
-        assert time.monotonic() < deadline, "the run was not deleted"
-        await asyncio.sleep(0.1)
-
-
-async def replays_fresh(client: Client, handle: WorkflowHandle, settings: Settings) -> None:
-    """Replays the run's history with a converter on a new driver, as a restarted worker would."""
-    store = object_store_from_settings(settings)
-    assert store is not None
-    fresh = dataclasses.replace(
-        build_data_converter(settings),
-        external_storage=storage_for(
-            LocalObjectStore(settings.payload_store_dir.resolve())
-            if settings.payload_store == "local"
-            else store,
-            settings.payload_store_threshold_bytes,
-        ),
-    )
-    await Replayer(workflows=WORKFLOWS, data_converter=fresh).replay_workflow(await handle.fetch_history())
 
 
 @pytest.mark.parametrize("kind", ["local", "s3"])
