@@ -28,6 +28,8 @@ from tests.fakes.fixtures import (  # noqa: F401 - suite-wide fixtures: fake LLM
 from tests.fakes.postgres import postgres_dsn  # noqa: F401 - suite-wide fixture (one cluster per module)
 from tests.fakes.receivers import http_receiver, smtp_server  # noqa: F401 - suite-wide fixtures
 
+_REPO = Path(__file__).resolve().parent
+
 
 @pytest.fixture
 def task_queue() -> str:
@@ -47,6 +49,10 @@ def settings(task_queue: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
         # The suite's receivers and servers listen on loopback, which egress refuses by default.
         egress_allow_private="127.0.0.1,::1",
         delivery_file_root=tmp_path,  # `file:` deliveries of this test land in its own folder
+        # Folders the tests index: their own copies (tmp_path), the test corpus, the demo's docs/corpus.
+        index_roots=",".join(
+            str(p) for p in (tmp_path, _REPO / "tests" / "answer" / "corpus", _REPO / "docs" / "corpus")
+        ),
         _env_file=None,
     )
 

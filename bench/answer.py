@@ -140,6 +140,7 @@ async def answer_workers(bench: Bench) -> AsyncIterator[None]:
         bench.state_dir,
         temporal_task_queue=PRODUCT_QUEUE,
         index_path=bench.state_dir / "answer-index.sqlite3",
+        index_roots=str(bench.state_dir / "answer-corpus"),  # the folder `figures` writes and indexes
     )
     llm = LLMActivities(OfflineProvider(), PriceTable.load(None))
     activities: list[Callable[..., Any]] = [llm.complete, scan_corpus, index_batch, retrieve]

@@ -171,6 +171,14 @@ class Settings(BaseSettings):
     # by cosine similarity, fused with the keyword ranking.
     index_path: Path = Path(".state/index.sqlite3")
     index_dsn: SecretStr | None = None
+    # The folders IndexWorkflow may read, comma-separated (activities/retrieval/files.py): a folder is
+    # indexed only if its real path (symlinks and `..` resolved) is one of them or below one. Relative
+    # entries are relative to the worker's working directory, as INDEX_PATH is. Empty: nothing.
+    index_roots: str = str(Path(__file__).resolve().parent.parent / "docs" / "corpus")
+    # A file over the first is skipped (never read whole); a corpus whose indexable files add up to
+    # more than the second fails its run.
+    index_max_file_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    index_max_corpus_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     embeddings_base_url: str | None = None
     embeddings_model: str = "nomic-embed-text"
     embeddings_api_key: SecretStr | None = None
@@ -323,6 +331,10 @@ class Settings(BaseSettings):
     @property
     def http_allowlist(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.tools_http_allowlist.split(",") if h.strip())
+
+    @property
+    def index_root_paths(self) -> tuple[Path, ...]:
+        return tuple(Path(entry.strip()) for entry in self.index_roots.split(",") if entry.strip())
 
     @property
     def provider(self) -> LLMProviderName:

@@ -39,7 +39,9 @@ INDEX_WRITE = dataclasses.replace(
 
 
 class IndexInput(KitInput):
-    # A folder on the workers' hosts (the starter sends its absolute path).
+    # A folder on the workers' hosts (the starter sends its absolute path), below their INDEX_ROOTS:
+    # any other folder fails the run at once (IndexPathRefused), as does a corpus over
+    # INDEX_MAX_CORPUS_BYTES (IndexCorpusTooLarge); the workers' settings decide, not the client.
     directory: NonBlank = Field(min_length=1, max_length=4096)
     corpus: str = Field(default="default", pattern=CORPUS_NAME)
     batch_size: int = Field(default=16, ge=1, le=1000)  # files per indexing activity
@@ -52,6 +54,8 @@ class IndexResult(BaseModel):
     files_indexed: int = 0
     files_unchanged: int = 0
     files_removed: int = 0
+    # Over the worker's INDEX_MAX_FILE_BYTES: never read, not indexed (an earlier version leaves the index).
+    skipped: list[str] = Field(default_factory=list)
     passages: int = 0  # passages written
     embedded: int = 0  # passages that got a vector
     batches: int = 0
@@ -81,14 +85,14 @@ class IndexWorkflow(KitWorkflow):
             directory=params.directory,
             files_unchanged=scan.unchanged,
             files_removed=len(scan.removed),
+            skipped=list(scan.skipped),
         )
-        ctx.record(
-            StepRecord(
-                step="scan",
-                kind="index",
-                detail=f"{len(scan.changed)} new or changed, {scan.unchanged} unchanged, {len(scan.removed)} deleted",
-            )
+        detail = (
+            f"{len(scan.changed)} new or changed, {scan.unchanged} unchanged, {len(scan.removed)} deleted"
         )
+        if scan.skipped:
+            detail += f", {len(scan.skipped)} over the file size cap skipped"
+        ctx.record(StepRecord(step="scan", kind="index", detail=detail))
         sources = [entry.source for entry in scan.changed]
         batches = [sources[i : i + params.batch_size] for i in range(0, len(sources), params.batch_size)]
         if batches:
@@ -103,6 +107,7 @@ class IndexWorkflow(KitWorkflow):
             )
             result.files_indexed += done.files
             result.files_removed += len(done.missing)
+            result.skipped += done.skipped
             result.passages += done.chunks
             result.embedded += done.embedded
             result.batches += 1

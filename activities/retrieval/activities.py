@@ -13,11 +13,10 @@ from temporalio import activity
 
 from activities.resources import resources
 from activities.retrieval.dense import Embedder, fuse, nearest
-from activities.retrieval.errors import invalid_corpus
+from activities.retrieval.files import FileLimits, TooLarge, list_files, read_source, resolve_folder
 from activities.retrieval.models import (
     BatchRequest,
     BatchResult,
-    FileEntry,
     Passage,
     RemoveRequest,
     RetrieveRequest,
@@ -25,7 +24,7 @@ from activities.retrieval.models import (
     ScanResult,
 )
 from activities.retrieval.store import IndexedFile, IndexStore, open_index
-from activities.retrieval.text import SUFFIXES, chunk, content_hash, to_text
+from activities.retrieval.text import chunk, content_hash, to_text
 from common.settings import Settings
 
 __all__ = ["RETRIEVAL_ACTIVITIES", "index_batch", "remove_files", "retrieve", "scan_corpus"]
@@ -46,43 +45,30 @@ def _embedder() -> Embedder | None:
 
 
 def _folder(directory: str) -> Path:
-    folder = Path(directory)
-    if not folder.is_dir():
-        raise invalid_corpus(f"not a folder on this worker: {directory}")
-    return folder.resolve()
+    # The worker's INDEX_ROOTS decide which folders may be read, whatever the request says.
+    return resolve_folder(directory, resources().settings.index_root_paths)
 
 
-def _list_files(folder: Path) -> list[FileEntry]:
-    entries = []
-    for path in sorted(folder.rglob("*")):
-        # Symlinks are skipped: a link out of the folder would index what the folder does not hold.
-        if path.suffix.lower() in SUFFIXES and path.is_file() and not path.is_symlink():
-            source = path.relative_to(folder).as_posix()
-            entries.append(FileEntry(source=source, sha256=content_hash(path.read_bytes())))
-    return entries
+def _limits() -> FileLimits:
+    settings = resources().settings
+    return FileLimits(settings.index_max_file_bytes, settings.index_max_corpus_bytes)
 
 
 @activity.defn(name="retrieval.scan")
 async def scan_corpus(request: ScanRequest) -> ScanResult:
     """The folder's markdown, text and HTML files against the index: changed, unchanged, removed."""
     folder = _folder(request.directory)
-    files = await asyncio.to_thread(_list_files, folder)
+    listing = await asyncio.to_thread(list_files, folder, _limits(), request.directory)
+    files = listing.files
     indexed = await _index().hashes(request.corpus)
+    # A skipped file is not present: passages of its earlier, smaller version leave the index.
     present = {entry.source for entry in files}
     return ScanResult(
         changed=[entry for entry in files if indexed.get(entry.source) != entry.sha256],
         unchanged=sum(1 for entry in files if indexed.get(entry.source) == entry.sha256),
         removed=sorted(source for source in indexed if source not in present),
+        skipped=listing.skipped,
     )
-
-
-def _read(folder: Path, source: str) -> tuple[str, bytes] | None:
-    path = (folder / source).resolve()
-    if not path.is_relative_to(folder):
-        raise invalid_corpus(f"{source}: outside the corpus folder")
-    if not path.is_file():
-        return None
-    return source, path.read_bytes()
 
 
 @activity.defn(name="retrieval.index_batch")
@@ -90,15 +76,19 @@ async def index_batch(request: BatchRequest) -> BatchResult:
     """Reads, chunks (and embeds) a batch of files and replaces their passages in the index, each file
     with the hash of the content read here. Idempotent: a retry writes the same rows again."""
     folder = _folder(request.directory)
+    max_bytes = _limits().max_file_bytes
     result = BatchResult()
     files: list[IndexedFile] = []
     embedder = _embedder()
     for source in request.sources:
-        read = await asyncio.to_thread(_read, folder, source)
-        if read is None:
+        try:
+            raw = await asyncio.to_thread(read_source, folder, source, max_bytes)
+        except TooLarge:
+            result.skipped.append(source)
+            continue
+        if raw is None:
             result.missing.append(source)
             continue
-        raw = read[1]
         passages = chunk(to_text(source, raw))
         vectors = await embedder.embed(passages) if embedder is not None else None
         files.append(IndexedFile(source, content_hash(raw), passages, vectors))
@@ -107,8 +97,8 @@ async def index_batch(request: BatchRequest) -> BatchResult:
         result.embedded += len(vectors or [])
         activity.heartbeat(source)
     await _index().write(request.corpus, files)
-    if result.missing:
-        await _index().remove(request.corpus, result.missing)
+    if result.missing or result.skipped:
+        await _index().remove(request.corpus, [*result.missing, *result.skipped])
     return result
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError
 
-__all__ = ["index_unavailable", "invalid_corpus"]
+__all__ = ["corpus_too_large", "index_path_refused", "index_unavailable", "invalid_corpus"]
 
 
 def index_unavailable(message: str) -> ApplicationError:
@@ -15,3 +15,13 @@ def index_unavailable(message: str) -> ApplicationError:
 def invalid_corpus(message: str) -> ApplicationError:
     """The request can never succeed (no such folder, a path outside it): not retried."""
     return ApplicationError(message, type="InvalidCorpus", non_retryable=True)
+
+
+def index_path_refused(message: str) -> ApplicationError:
+    """A folder (or a file) outside the worker's INDEX_ROOTS: never read, not retried."""
+    return ApplicationError(message, type="IndexPathRefused", non_retryable=True)
+
+
+def corpus_too_large(message: str) -> ApplicationError:
+    """The folder holds more than INDEX_MAX_CORPUS_BYTES of indexable files: not retried."""
+    return ApplicationError(message, type="IndexCorpusTooLarge", non_retryable=True)

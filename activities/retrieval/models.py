@@ -31,7 +31,8 @@ class ScanResult(BaseModel):
 
     changed: list[FileEntry] = Field(default_factory=list)  # new, or content differs from the index
     unchanged: int = 0
-    removed: list[str] = Field(default_factory=list)  # in the index, no longer in the folder
+    removed: list[str] = Field(default_factory=list)  # in the index, no longer in the folder (or skipped)
+    skipped: list[str] = Field(default_factory=list)  # over INDEX_MAX_FILE_BYTES: not read, not indexed
 
 
 class BatchRequest(BaseModel):
@@ -45,6 +46,7 @@ class BatchResult(BaseModel):
     chunks: int = 0
     embedded: int = 0  # chunks that got a vector (0 without EMBEDDINGS_BASE_URL)
     missing: list[str] = Field(default_factory=list)  # gone between the scan and this batch
+    skipped: list[str] = Field(default_factory=list)  # grew over INDEX_MAX_FILE_BYTES since the scan
 
 
 class RemoveRequest(BaseModel):

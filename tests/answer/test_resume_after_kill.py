@@ -29,6 +29,7 @@ async def test_a_kill_between_retrieval_and_generation_resumes_without_retrievin
     task_queue = f"answer-kill-{uuid.uuid4().hex[:8]}"
     env = worker_env(dev_server_env, anthropic_server, task_queue, tmp_path)
     env["INDEX_PATH"] = str(tmp_path / "index.sqlite3")
+    env["INDEX_ROOTS"] = str(CORPUS)
     # The generation step streams two events and hangs: retrieval is done, generation in flight.
     anthropic_server.script(Stall(after_events=2), step="generate")
     async with ReplaceableWorker(env, tmp_path, release=anthropic_server.release) as worker:

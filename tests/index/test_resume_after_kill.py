@@ -33,6 +33,7 @@ async def test_a_crash_mid_index_resumes_at_the_batch_that_was_running(
             "LLM_PROVIDER": "offline",
             "PAYLOAD_STORE": "off",
             "INDEX_PATH": str(tmp_path / "index.sqlite3"),
+            "INDEX_ROOTS": str(corpus),
             "EMBEDDINGS_BASE_URL": embeddings_server.base_url,
             "WORKER_GRACEFUL_SHUTDOWN_S": "0",
         }
