@@ -187,6 +187,12 @@ class Settings(BaseSettings):
     # (unset: a warning in the worker log only).
     approval_escalation_url: str | None = None
 
+    # Seals on the state a run carries across continue-as-new (activities/run_state.py): one or more
+    # secrets of at least 32 characters, comma-separated, the first seals. Unset: a random key made in
+    # RUN_STATE_KEY_FILE on first use (workers on one host); workers on several hosts share a key here.
+    run_state_key: SecretStr | None = None
+    run_state_key_file: Path = Path(".state/run-state.key")
+
     # Payload encryption: comma-separated `key_id:base64key`, newest last. Empty: no encryption.
     payload_keys: SecretStr | None = None
     # External payload storage (common/payload_store.py): payloads of at least the threshold go to a
@@ -272,6 +278,16 @@ class Settings(BaseSettings):
             from common.encryption import parse_key_ring  # cryptography only when keys are set
 
             parse_key_ring(value.get_secret_value())  # a bad key stops the process at start
+        return value
+
+    @field_validator("run_state_key")
+    @classmethod
+    def _run_state_keys_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None  # unset: the key file
+        for position, key in enumerate(value.get_secret_value().split(","), start=1):
+            if len(key.strip()) < 32:
+                raise ValueError(f"key {position}: at least 32 characters (e.g. `openssl rand -hex 32`)")
         return value
 
     @field_validator("egress_allow_private")

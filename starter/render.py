@@ -117,6 +117,12 @@ def steps_table(
     return "\n".join([line(_HEADERS), rule, *(line(r) for r in rows), rule, line(totals)])
 
 
+UNAUTHENTICATED = (
+    "decisions are not authenticated: any client that can reach the Temporal namespace may decide "
+    "as any listed approver (docs/production.md, Threat model)"
+)
+
+
 def status_text(workflow_id: str, status: WorkflowStatus) -> str:
     head = f"{workflow_id}  phase: {status.phase}  iteration: {status.iteration}"
     if status.runs > 1:
@@ -125,6 +131,8 @@ def status_text(workflow_id: str, status: WorkflowStatus) -> str:
         head += f"  outcome: {status.outcome}"
     lines = [head]
     lines.append(pending_line(status.pending_approval) if status.pending_approval else "no pending approval")
+    if status.pending_approval and not status.decisions_authenticated:
+        lines.append(UNAUTHENTICATED)
     usage = status.usage
     budget = f" of {money(status.budget_usd)} budget" if status.budget_usd is not None else ""
     lines.append(

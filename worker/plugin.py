@@ -30,6 +30,7 @@ from activities.llm.factory import build_llm_activities
 from activities.mcp.activities import MCP_ACTIVITIES
 from activities.resources import ResourcesInterceptor, WorkerResources
 from activities.retrieval.activities import RETRIEVAL_ACTIVITIES
+from activities.run_state import RUN_STATE_ACTIVITIES
 from activities.tool_tracing import ToolTracingInterceptor
 from activities.tools import builtin as _builtin  # noqa: F401 - declares (registers) the built-in tools
 from activities.tools.declare import ToolDefinition, registry
@@ -101,7 +102,8 @@ def product_workflows() -> list[type]:
 
 def product_activities(settings: Settings) -> list[Callable[..., Any]]:
     """The product's own activities besides the tools: the model, report delivery, escalation,
-    MCP tool servers' discovery and calls, and the grounded-answer index (scan, index, retrieve)."""
+    MCP tool servers' discovery and calls, the grounded-answer index (scan, index, retrieve) and
+    the seals on the state runs carry across continue-as-new."""
     llm = build_llm_activities(settings)
     deliveries = DeliveryActivities.from_settings(settings)
     notifier = ApprovalNotifier.from_settings(settings)
@@ -111,6 +113,7 @@ def product_activities(settings: Settings) -> list[Callable[..., Any]]:
         notifier.notify_escalation,
         *MCP_ACTIVITIES,
         *RETRIEVAL_ACTIVITIES,
+        *RUN_STATE_ACTIVITIES,
     ]
 
 

@@ -1,7 +1,9 @@
 """What a reviewer is shown for an approval: a `ProposedAction` built from the exact arguments that
-will run. Targets (`to`, `url`, a file path, ...) come first and are never shortened; every other
-argument follows in full. Invisible characters (bidi overrides, zero-width marks, control codes) are
-shown escaped, so a value cannot look like something else on screen.
+will run. Targets (the arguments the tool declares as where the action goes: `to`, `url`, an account)
+come first and are never shortened; every other argument follows in full. Targets come from the
+tool's declaration, never from argument names a model chose. Invisible characters (bidi overrides,
+zero-width marks, control codes, newlines in names) are shown escaped in names and values alike, so
+neither can look like something else on screen.
 
 Workflow code only: pure functions, no I/O.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from temporalio import workflow
@@ -19,33 +21,17 @@ with workflow.unsafe.imports_passed_through():
     from common.redact import masked_url
     from workflows.models import ActionField, ProposedAction
 
-__all__ = ["TARGET_FIELDS", "compact_json", "masked_url", "proposed_action", "visible"]
+__all__ = ["compact_json", "masked_url", "proposed_action", "visible"]
 
-# Argument names that say where an action goes. Matched case-insensitively, in this order.
-TARGET_FIELDS = (
-    "to",
-    "cc",
-    "bcc",
-    "recipient",
-    "recipients",
-    "url",
-    "deliver_to",
-    "target",
-    "destination",
-    "path",
-    "file",
-    "filename",
-)
 _KEPT_CONTROLS = frozenset("\n\t")
 
 
-def visible(text: str) -> str:
+def visible(text: str, keep: frozenset[str] = _KEPT_CONTROLS) -> str:
     """`text` with every control or format character (Unicode Cc/Cf, e.g. U+202E RIGHT-TO-LEFT
-    OVERRIDE, U+200B ZERO WIDTH SPACE, CR) written as an escape; newlines and tabs stay."""
+    OVERRIDE, U+200B ZERO WIDTH SPACE, CR) written as an escape; those in `keep` (newlines and tabs
+    of a value) stay."""
     return "".join(
-        char
-        if char in _KEPT_CONTROLS or unicodedata.category(char) not in ("Cc", "Cf")
-        else f"\\u{ord(char):04x}"
+        char if char in keep or unicodedata.category(char) not in ("Cc", "Cf") else f"\\u{ord(char):04x}"
         for char in text
     )
 
@@ -61,21 +47,26 @@ def proposed_action(
     name: str,
     arguments: Mapping[str, Any],
     *,
+    targets: Sequence[str] = (),
     verb: str | None = None,
     shown: Mapping[str, str] | None = None,
 ) -> ProposedAction:
-    """The reviewer's view of calling `name` with `arguments`. `shown` replaces how a value is
-    displayed (e.g. a masked operator URL); the hash must still be taken over `arguments`."""
+    """The reviewer's view of calling `name` with `arguments`. `targets`: the argument names the tool
+    declares as where the action goes, in order. `shown` replaces how a value is displayed (e.g. a
+    masked operator URL); the hash must still be taken over `arguments`."""
     shown = shown or {}
-    rank = {field: index for index, field in enumerate(TARGET_FIELDS)}
-    target_names = sorted((key for key in arguments if key.lower() in rank), key=lambda k: rank[k.lower()])
-    other_names = sorted(key for key in arguments if key.lower() not in rank)
-    fields = [
-        ActionField(name=key, value=shown.get(key, _shown(arguments[key])), target=True)
-        for key in target_names
-    ] + [ActionField(name=key, value=shown.get(key, _shown(arguments[key]))) for key in other_names]
-    targets = ", ".join(field.value for field in fields if field.target)
-    title = f"{verb or name} to {targets}" if targets else (verb or name)
+    target_names = [key for key in dict.fromkeys(targets) if key in arguments]
+    other_names = sorted(key for key in arguments if key not in target_names)
+
+    def field(key: str, target: bool) -> ActionField:
+        # A name is model-chosen text too: a newline in it must not start a line of its own.
+        return ActionField(
+            name=visible(key, keep=frozenset()), value=shown.get(key, _shown(arguments[key])), target=target
+        )
+
+    fields = [field(key, True) for key in target_names] + [field(key, False) for key in other_names]
+    targets_text = ", ".join(f.value for f in fields if f.target)
+    title = f"{verb or name} to {targets_text}" if targets_text else (verb or name)
     # The title is one line; the fields below keep each value exactly.
     return ProposedAction(kind=kind, name=name, title=" ".join(title.split()), fields=fields)
 

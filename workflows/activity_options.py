@@ -16,6 +16,7 @@ __all__ = [
     "LLM_CALL",
     "MCP_DISCOVERY",
     "NOTIFY",
+    "RUN_STATE",
     "TOOL_CALL",
     "ActivityOptions",
     "mcp_call_options",
@@ -114,6 +115,9 @@ NOTIFY = liveness_options(
     maximum_interval=timedelta(seconds=100),
     maximum_attempts=5,
 )
+
+# Seals on carried state (activities/run_state.py): a local HMAC; retried only past a worker's death.
+RUN_STATE = liveness_options(timedelta(seconds=10), timedelta(minutes=5))
 
 # MCP discovery: connecting may start a stdio server; a server that is down is retried for a while.
 MCP_DISCOVERY = liveness_options(timedelta(minutes=2), timedelta(minutes=5))

@@ -43,12 +43,9 @@ AGENT_SYSTEM = (
 
 
 def check_internal_fields(params: AgentInput) -> None:
-    """`carried` and `report_to_parent` are set by the workflows themselves; from a client they
-    would forge state (iterations, spend, decisions) or report to a run that is not a parent."""
-    info = workflow.info()
-    if params.carried is not None and info.continued_run_id is None:
-        raise invalid_input("`carried` is set by the workflow when it continues-as-new; omit it")
-    if params.report_to_parent and info.parent is None:
+    """`report_to_parent` is set by ResearchWorkflow for its children; from a client it would report
+    to a run that is not a parent. (`carried` is checked by `RunContext.accept_carried`.)"""
+    if params.report_to_parent and workflow.info().parent is None:
         raise invalid_input("`report_to_parent` is for research child runs only; omit it")
 
 
@@ -69,6 +66,7 @@ class AgentWorkflow(KitWorkflow):
     async def run(self, params: AgentInput) -> AgentResult:
         check_internal_fields(params)
         ctx = self.ctx
+        await ctx.accept_carried(params.carried)
         await self._offer_tools(params)
         if params.carried is None:
             ctx.progress.announce_approvers(params.approvers)
@@ -83,9 +81,7 @@ class AgentWorkflow(KitWorkflow):
             if outcome is not None:
                 break
             if ctx.should_continue_as_new(params.continue_as_new_after_iterations):
-                carried = AgentCarryState(
-                    **await ctx.carry(messages=self._messages, mcp_tools=self._mcp_tools)
-                )
+                carried = await ctx.carry(AgentCarryState, messages=self._messages, mcp_tools=self._mcp_tools)
                 workflow.continue_as_new(params.model_copy(update={"carried": carried}))
             response = await self._think()
             answer = response.text() or answer

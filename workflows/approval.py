@@ -10,16 +10,15 @@ nothing in history; a refused Signal is logged and ignored. Past the deadline th
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from common.contracts.runs import action_hash
     from common.search_attributes import APPROVAL_DEADLINE
     from common.workflow_spans import approval_wait_span
     from workflows.activity_options import NOTIFY
@@ -38,15 +37,6 @@ __all__ = ["ApprovalGate", "action_hash"]
 
 ESCALATION_ACTIVITY = "approval.notify_escalation"
 Via = Literal["update", "signal", "deadline"]
-
-
-def action_hash(kind: str, details: Mapping[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of an action: the same call always has the same hash, and any
-    change to it (another URL, another argument) needs a new approval."""
-    canonical = json.dumps(
-        {"kind": kind, "details": details}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def refused(message: str, kind: str) -> ApplicationError:

@@ -8,7 +8,7 @@ gate -> deliver -> the report with sources, per-step usage and cost.
 - `budget_usd`: once spent, no further subtopic starts and synthesis is skipped (outcome
   "budget_exhausted"; the notes gathered so far are the report).
 - With `approvers`, the report waits for approval before delivery; `deliver_to` is checked before
-  anything runs and delivered with the idempotency key `{workflow_id}/deliver`.
+  anything runs and delivered with the idempotency key `{workflow_id}/{first run id}/deliver`.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 from mcp.shared.exceptions import MCPError
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, RequestParamsMeta, Tool
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, RequestParamsMeta, Tool, ToolAnnotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -23,17 +24,21 @@ from activities.mcp.content import observation_of
 from activities.mcp.sessions import McpServerUnavailable, McpSessions, describe_failure
 from activities.resources import resources
 from common.contracts.mcp import McpCallRequest, McpListRequest, McpToolInfo, McpToolList
+from common.contracts.runs import action_hash
 from common.contracts.tools import ToolObservation
 from common.settings import Settings
 
 __all__ = [
     "IDEMPOTENCY_META_KEY",
     "MCP_ACTIVITIES",
+    "MCP_TOOL_REFUSED",
     "MCP_UNAVAILABLE",
+    "ToolPolicy",
     "call_mcp_tool",
     "list_mcp_tools",
     "mcp_sessions",
     "tool_info",
+    "tool_policy",
 ]
 
 log = logging.getLogger(__name__)
@@ -42,6 +47,7 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_META_KEY = "ai-workflows/idempotency-key"
 MCP_UNAVAILABLE = "McpServerUnavailable"  # retryable
 MCP_CONFIG = "McpConfigError"  # not retryable: the worker's file does not know the server
+MCP_TOOL_REFUSED = "McpToolRefused"  # not retryable: the worker's configuration refuses the call
 LEDGER_CHANNEL = "mcp"
 # What model APIs accept as a tool name (OpenAI allows 64 characters, Anthropic 128).
 OFFERED_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -60,30 +66,56 @@ def _ledger() -> DedupeLedger:
     return resources().get("mcp_ledger", open_it)
 
 
-def tool_info(server: str, config: McpServerConfig, tool: Tool) -> McpToolInfo:
-    """What this product makes of a listed tool: its name for the model and its approval and
-    at-most-once policies (from its annotations and the server's `approval`)."""
-    hints = tool.annotations
-    read_only = bool(hints and hints.read_only_hint is True)
+@dataclass(frozen=True)
+class ToolPolicy:
+    """What the worker's configuration makes of one tool of a server."""
+
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    needs_approval: bool
+
+    @property
+    def at_most_once(self) -> bool:
+        return not self.read_only and not self.idempotent
+
+
+def tool_policy(config: McpServerConfig, tool: str, hints: ToolAnnotations | None) -> ToolPolicy:
+    """The server's annotations count only where the operator trusts them (`trustAnnotations`):
+    otherwise a tool is read-only only when `readOnlyTools` lists it, so a server that lies about a
+    destructive tool cannot skip the approval gate or the at-most-once ledger."""
+    hints = hints if config.trust_annotations else None
+    read_only = tool in config.read_only_tools or bool(hints and hints.read_only_hint is True)
     destructive = not read_only and not (hints and hints.destructive_hint is False)
-    idempotent = bool(hints and hints.idempotent_hint is True)
     if config.approval == "always":
         needs_approval = True
     elif config.approval == "never":
         needs_approval = False
     else:
         needs_approval = not read_only or bool(hints and hints.destructive_hint is True)
+    return ToolPolicy(
+        read_only=read_only,
+        destructive=destructive,
+        idempotent=bool(hints and hints.idempotent_hint is True),
+        needs_approval=needs_approval,
+    )
+
+
+def tool_info(server: str, config: McpServerConfig, tool: Tool) -> McpToolInfo:
+    """What this product makes of a listed tool: its name for the model and its approval and
+    at-most-once policies (`tool_policy`)."""
+    policy = tool_policy(config, tool.name, tool.annotations)
     return McpToolInfo(
         name=f"{server}{TOOL_SEPARATOR}{tool.name}",
         server=server,
         tool=tool.name,
         description=tool.description or tool.title or tool.name,
         input_schema=tool.input_schema,
-        read_only=read_only,
-        destructive=destructive,
-        idempotent=idempotent,
-        needs_approval=needs_approval,
-        at_most_once=not read_only and not idempotent,
+        read_only=policy.read_only,
+        destructive=policy.destructive,
+        idempotent=policy.idempotent,
+        needs_approval=policy.needs_approval,
+        at_most_once=policy.at_most_once,
         call_timeout_s=config.call_timeout_s,
     )
 
@@ -100,6 +132,7 @@ async def list_mcp_tools(request: McpListRequest) -> McpToolList:
             listed = await sessions.list_tools(server)
         except McpServerUnavailable as error:
             raise ApplicationError(str(error), type=MCP_UNAVAILABLE) from None
+        _remember_annotations(server, listed)
         for tool in listed:
             info = tool_info(server, config, tool)
             if not config.allows(tool.name):
@@ -116,6 +149,9 @@ async def list_mcp_tools(request: McpListRequest) -> McpToolList:
 
 @activity.defn(name="mcp.call_tool")
 async def call_mcp_tool(request: McpCallRequest) -> ToolObservation:
+    """One `tools/call`, after the worker's own configuration allowed it: the server's allow and deny
+    lists, and for a tool that needs approval, a decision approving exactly this call. What the
+    workflow says of the tool (its recorded discovery) is never trusted for either."""
     sessions = mcp_sessions()
     try:
         # Connect first: a server that is down fails the attempt before anything is claimed.
@@ -124,8 +160,10 @@ async def call_mcp_tool(request: McpCallRequest) -> ToolObservation:
         raise ApplicationError(str(error), type=MCP_CONFIG, non_retryable=True) from None
     except McpServerUnavailable as error:
         raise ApplicationError(str(error), type=MCP_UNAVAILABLE) from None
+    policy = await _enforce_configuration(sessions, request)
     key = request.idempotency_key
-    ledger = _ledger() if request.at_most_once else None
+    # At most once when either side says so: the request may only make a call stricter.
+    ledger = _ledger() if request.at_most_once or policy.at_most_once else None
     if ledger is not None:
         if not key:
             raise ApplicationError(
@@ -172,6 +210,51 @@ async def call_mcp_tool(request: McpCallRequest) -> ToolObservation:
     if ledger is not None and key:
         await ledger.mark_sent(key, observation.model_dump_json())
     return observation
+
+
+async def _enforce_configuration(sessions: McpSessions, request: McpCallRequest) -> ToolPolicy:
+    """Raises `McpToolRefused` (not retryable; the model reads why) unless the worker's configuration
+    allows this call as it stands."""
+    config = sessions.servers()[request.server]
+    if not config.allows(request.tool):
+        raise _refused(f"{request.name}: the server's allowTools/denyTools in MCP_SERVERS_FILE refuse it")
+    hints = None
+    if config.trust_annotations:
+        known = _annotations().get(request.server, {})
+        if request.tool not in known:
+            _remember_annotations(request.server, await _listed(sessions, request.server))
+            known = _annotations().get(request.server, {})
+        hints = known.get(request.tool)
+    policy = tool_policy(config, request.tool, hints)
+    if policy.needs_approval:
+        approval = request.approval
+        expected = action_hash(request.name, request.arguments)
+        if approval is None or not approval.approved or approval.action_hash != expected:
+            raise _refused(
+                f"{request.name}: the server's configuration requires a person's approval of this exact "
+                "call, and the call came without one"
+            )
+    return policy
+
+
+async def _listed(sessions: McpSessions, server: str) -> list[Tool]:
+    try:
+        return await sessions.list_tools(server)
+    except McpServerUnavailable as error:
+        raise ApplicationError(str(error), type=MCP_UNAVAILABLE) from None
+
+
+def _annotations() -> dict[str, dict[str, ToolAnnotations | None]]:
+    """The annotations each server last listed (only read for servers whose annotations are trusted)."""
+    return resources().get("mcp_annotations", lambda _settings: {})
+
+
+def _remember_annotations(server: str, listed: list[Tool]) -> None:
+    _annotations()[server] = {tool.name: tool.annotations for tool in listed}
+
+
+def _refused(message: str) -> ApplicationError:
+    return ApplicationError(message, type=MCP_TOOL_REFUSED, non_retryable=True)
 
 
 def _meta(key: str | None) -> RequestParamsMeta | None:

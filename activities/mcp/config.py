@@ -6,7 +6,8 @@ can be pasted from another client's config, plus this product's keys beside each
                   "env": {"FILES_ROOT": "/srv/share"}, "denyTools": ["delete_file"]},
         "tickets": {"url": "https://mcp.example.com/mcp",
                     "headers": {"Authorization": "Bearer ${TICKETS_TOKEN}"},
-                    "approval": "always", "callTimeoutSeconds": 120}}}
+                    "approval": "always", "callTimeoutSeconds": 120},
+        "time": {"command": "uvx", "args": ["mcp-server-time"], "readOnlyTools": ["get_current_time"]}}}
 
 A stdio server gets a minimal environment (the SDK's PATH, HOME, USER..., plus locale) and what its
 `env` names: no secret of the worker's leaks to it. `${VAR}` in `env` and `headers` values is read
@@ -65,8 +66,13 @@ class McpServerConfig(BaseModel):
     # This product's keys. Tools offered: `allowTools` (all when absent) minus `denyTools`.
     allow_tools: list[str] | None = Field(default=None, alias="allowTools")
     deny_tools: list[str] = Field(default_factory=list, alias="denyTools")
-    # "annotations": a person approves calls of tools that are not read-only or are destructive.
+    # "annotations": a person approves every call unless the tool is read-only: listed in
+    # `readOnlyTools`, or marked `readOnlyHint: true` (and not destructive) by a server whose
+    # annotations the operator trusts (`trustAnnotations`). The MCP specification calls a server's
+    # annotations hints, untrusted unless the server is: a lying server must not skip the gate.
     approval: ApprovalMode = "annotations"
+    trust_annotations: bool = Field(default=False, alias="trustAnnotations")
+    read_only_tools: list[str] = Field(default_factory=list, alias="readOnlyTools")
     call_timeout_s: float = Field(default=60.0, gt=0, le=3600, alias="callTimeoutSeconds")
     connect_timeout_s: float = Field(default=15.0, gt=0, le=300, alias="connectTimeoutSeconds")
 

@@ -8,14 +8,15 @@ description, the input model's JSON schema), its activity (`tool.<name>`) and it
     async def lookup_customer(params: LookupInput) -> str:
         ...
 
-    @tool(description="Send the reply.", side_effect=True)
+    @tool(description="Send the reply.", side_effect=True, targets=("to",))
     async def send_reply(params: ReplyInput, call: ToolCall) -> str:
         ...  # call.idempotency_key: the same for every retry of this approved call
 
 The decorated name is a `ToolDefinition`; workflows use it (or its name) through the run context,
 workers register `definition.activity`. A read-only tool's activity takes its input model; a
 side-effect tool's takes `SideEffectToolInput` (the approved arguments and the idempotency key), and
-runs only after the approval gate approved that exact call. A tool returns text or a
+runs only after the approval gate approved that exact call; `targets` names the arguments that say
+where its action goes (a recipient, a URL, an account), shown first to the reviewer. A tool returns text or a
 `ToolObservation`; a failure the model should read is `ToolObservation(..., is_error=True)` or a
 `ToolError`, anything else raised is retried by Temporal.
 """
@@ -77,6 +78,8 @@ class ToolDefinition:
     approval: ApprovalPolicy
     function: ToolFunction = field(repr=False, compare=False)
     activity: Callable[..., Awaitable[ToolObservation]] = field(repr=False, compare=False)
+    # The arguments that say where the action goes, shown first to a reviewer (never model-chosen).
+    targets: tuple[str, ...] = ()
 
     @property
     def activity_name(self) -> str:
@@ -133,12 +136,13 @@ def tool(
     description: str | None = None,
     side_effect: bool = False,
     approval: ApprovalPolicy = "side_effect",
+    targets: tuple[str, ...] = (),
     into: ToolRegistry | None = None,
 ) -> Any:
     """Declares a tool (see the module docstring). `description` defaults to the docstring."""
 
     def declare(fn: ToolFunction) -> ToolDefinition:
-        definition = _definition(fn, name, description, side_effect, approval)
+        definition = _definition(fn, name, description, side_effect, approval, tuple(targets))
         (into or registry).add(definition)
         return definition
 
@@ -146,7 +150,12 @@ def tool(
 
 
 def _definition(
-    fn: ToolFunction, name: str | None, description: str | None, side_effect: bool, approval: ApprovalPolicy
+    fn: ToolFunction,
+    name: str | None,
+    description: str | None,
+    side_effect: bool,
+    approval: ApprovalPolicy,
+    targets: tuple[str, ...],
 ) -> ToolDefinition:
     tool_name = name or fn.__name__
     if not inspect.iscoroutinefunction(fn):
@@ -156,6 +165,9 @@ def _definition(
     input_model = hints.get(parameters[0]) if parameters else None
     if not (isinstance(input_model, type) and issubclass(input_model, BaseModel)):
         raise TypeError(f"tool {tool_name!r}: its first parameter must be annotated with a pydantic model")
+    unknown_targets = sorted(set(targets) - set(input_model.model_json_schema().get("properties", {})))
+    if unknown_targets:
+        raise TypeError(f"tool {tool_name!r}: targets {unknown_targets} are not fields of its input model")
     text = description or inspect.getdoc(fn)
     if not text:
         raise TypeError(f"tool {tool_name!r} needs a description (argument or docstring): the model reads it")
@@ -200,6 +212,7 @@ def _definition(
         approval=approval,
         function=fn,
         activity=activity_fn,
+        targets=targets,
     )
 
 

@@ -25,7 +25,7 @@ class SendEmailInput(BaseModel):
     body: str = Field(max_length=50_000)
 
 
-@tool(description="Send an email. Side effect: needs human approval.", side_effect=True)
+@tool(description="Send an email. Side effect: needs human approval.", side_effect=True, targets=("to",))
 async def send_email(params: SendEmailInput, call: ToolCall) -> ToolObservation:
     approved = approved_delivery(call, "to", params.to, email_address)
     to = approved.target

@@ -28,7 +28,11 @@ class SendWebhookInput(BaseModel):
     payload: dict[str, Any] = Field(description="JSON object to send")
 
 
-@tool(description="POST a JSON payload to a URL. Side effect: needs human approval.", side_effect=True)
+@tool(
+    description="POST a JSON payload to a URL. Side effect: needs human approval.",
+    side_effect=True,
+    targets=("url",),
+)
 async def send_webhook(params: SendWebhookInput, call: ToolCall) -> ToolObservation:
     approved = approved_delivery(call, "url", params.url, webhook_url)
     # Refused by the receiver or by the egress policy: the model reads why and may try elsewhere.

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from common.contracts.runs import ApprovalRecord
+
 __all__ = ["McpCallRequest", "McpListRequest", "McpToolInfo", "McpToolList"]
 
 
@@ -45,3 +47,6 @@ class McpCallRequest(BaseModel):
     idempotency_key: str | None = None
     at_most_once: bool = False
     call_timeout_s: float = 60.0
+    # The gate's decision on this exact call, for a tool whose server's configuration requires one:
+    # the activity checks it against the worker's own configuration, not what the workflow says.
+    approval: ApprovalRecord | None = None

@@ -8,8 +8,11 @@ Every field added after the first release has a default, so running workflows, s
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -36,6 +39,7 @@ __all__ = [
     "StepRecord",
     "UsageTotals",
     "WorkflowStatus",
+    "action_hash",
 ]
 
 ApprovalPolicy = Literal["reject", "approve"]
@@ -111,6 +115,16 @@ class ProposedAction(BaseModel):
             value = field.value if "\n" not in field.value else "\n    " + field.value.replace("\n", "\n    ")
             lines.append(f"  {marker}{field.name}: {value}")
         return "\n".join(lines)
+
+
+def action_hash(kind: str, details: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of an action: the same call always has the same hash, and any
+    change to it (another URL, another argument) needs a new approval. The gate binds a decision to
+    it; an activity that runs the action can check the decision it is given against it."""
+    canonical = json.dumps(
+        {"kind": kind, "details": details}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class ApprovalRecord(BaseModel):
@@ -202,6 +216,9 @@ class RunCarry(BaseModel):
     runs: int = 1  # how many runs this workflow has had, this one included
     # The run's Workflow Stream (phases and steps for `starter watch`), for the next run's stream.
     stream_state: WorkflowStreamState | None = None
+    # The deployment's HMAC over the rest, this workflow and its run chain (activities/run_state.py):
+    # a run accepts carried state only with a seal that verifies, so no client can supply it.
+    seal: str | None = None
 
 
 class ChildProgress(BaseModel):
@@ -224,6 +241,9 @@ class WorkflowStatus(BaseModel):
     budget_usd: float | None = None
     decisions: list[ApprovalRecord] = Field(default_factory=list)
     runs: int = 1  # AgentWorkflow: runs so far across continue-as-new
+    # Whether a decision proves who made it. False: any client that can reach the namespace may send
+    # `approve` as any listed approver (the inbox checks a password; the Update itself does not).
+    decisions_authenticated: bool = False
 
 
 Phase = Literal[

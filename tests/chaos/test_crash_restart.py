@@ -433,13 +433,15 @@ async def test_runs_survive_worker_kills_and_a_server_restart(tmp_path: Path) ->
 def check_webhooks(runs: list[Run], http: HttpReceiver) -> None:
     accepted = http.accepted_keys()
     expected_research = {
-        f"{r.handle.id}/deliver" for r in runs if r.kind == "research" and r.channel == "webhook"
+        f"{r.handle.id}/{r.handle.first_execution_run_id}/deliver"
+        for r in runs
+        if r.kind == "research" and r.channel == "webhook"
     }
     agents = [r.handle.id for r in runs if r.kind == "agent" and r.channel == "webhook"]
     assert all(count == 1 for count in accepted.values())  # the receiver's own dedupe, by key
     assert expected_research <= set(accepted)
     for workflow_id in agents:  # one approved send_webhook per agent, under one stable key
-        keys = [k for k in accepted if k and k.startswith(f"{workflow_id}/step-")]
+        keys = [k for k in accepted if k and k.startswith(f"{workflow_id}/") and "/step-" in k]
         assert len(keys) == 1, (workflow_id, keys)
     # Nothing else arrived: a key that changed across a retry would show up here as an extra.
     assert len(accepted) == len(expected_research) + len(agents), accepted
@@ -452,12 +454,18 @@ def check_emails(
 ) -> None:
     by_message_id = Counter(mail.message_id for mail in smtp.messages)
     keys = {mail.message_id: mail.message["X-Idempotency-Key"] for mail in smtp.messages}
-    research = [r.handle.id for r in runs if r.kind == "research" and r.channel == "email"]
+    research = [
+        f"{r.handle.id}/{r.handle.first_execution_run_id}"
+        for r in runs
+        if r.kind == "research" and r.channel == "email"
+    ]
     agents = [r.handle.id for r in runs if r.kind == "agent" and r.channel == "email"]
-    expected_ids = {message_id_for(f"{workflow_id}/deliver") for workflow_id in research}
+    expected_ids = {message_id_for(f"{chain}/deliver") for chain in research}
     assert expected_ids <= set(by_message_id)
     for workflow_id in agents:
-        ids = [m for m, key in keys.items() if str(key).startswith(f"{workflow_id}/step-")]
+        ids = [
+            m for m, key in keys.items() if str(key).startswith(f"{workflow_id}/") and "/step-" in str(key)
+        ]
         assert len(ids) == 1, (workflow_id, ids)
     assert len(by_message_id) == len(research) + len(agents), by_message_id
     # The one window the ledger cannot close (docs/operations.md): the server stored the mail and the

@@ -22,9 +22,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def stdio_server(log: Path, hold_first: str = "", **keys: Any) -> dict[str, Any]:
-    """A stdio entry for `tests.mcp.servers`, as another MCP client's config would have it."""
+    """A stdio entry for `tests.mcp.servers`, as another MCP client's config would have it; its
+    annotations are trusted (the suite's own server) unless `keys` say otherwise."""
     args = ["-m", "tests.mcp.servers", str(log), *([hold_first] if hold_first else [])]
-    return {"command": sys.executable, "args": args, "cwd": str(REPO), **keys}
+    return {"command": sys.executable, "args": args, "cwd": str(REPO), "trustAnnotations": True, **keys}
 
 
 def servers_file(directory: Path, servers: dict[str, dict[str, Any]]) -> Path:

@@ -47,7 +47,7 @@ def server_entry(transport: str, tmp_path: Path) -> Any:
         yield log, stdio_server(log)
         return
     with HttpMcpServer(log) as server:
-        yield log, {"url": server.url}
+        yield log, {"url": server.url, "trustAnnotations": True}
 
 
 @pytest.fixture
@@ -126,7 +126,9 @@ async def test_a_destructive_tool_waits_for_approval_and_runs_once_only_when_app
     if approved:
         assert len(calls) == 1 and "record r-42 deleted" in result_text(observation)
         # The call's idempotency key went to the server in `_meta`.
-        assert calls[0]["key"].startswith(f"{handle.id}/step-1/records__delete_record-")
+        assert calls[0]["key"].startswith(
+            f"{handle.id}/{handle.first_execution_run_id}/step-1/records__delete_record-"
+        )
     else:
         assert calls == [] and observation["is_error"] is True
         assert "rejected by alice: checked" in result_text(observation)

@@ -56,7 +56,9 @@ async def test_a_running_run_keeps_its_tool_list_and_replays(
         continue_as_new_after_iterations=1,  # the list must survive continue-as-new too
     )
     with HttpMcpServer(log) as server:
-        settings = with_servers(anthropic_settings, tmp_path, {"svc": {"url": server.url}})
+        settings = with_servers(
+            anthropic_settings, tmp_path, {"svc": {"url": server.url, "trustAnnotations": True}}
+        )
         async with build_worker(dev_client, settings):
             handle = await start_agent(dev_client, settings.temporal_task_queue, params)
             pending = (await pending_approval(handle)).pending_approval

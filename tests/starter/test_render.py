@@ -111,6 +111,16 @@ def test_status_text_shows_phase_pending_usage_and_table() -> None:
     assert "no pending approval" in render.status_text("x", WorkflowStatus(phase="completed"))
 
 
+def test_status_says_when_decisions_are_not_authenticated() -> None:
+    """Any client of the namespace can send `approve` as any listed approver: `status` says so
+    wherever a decision is asked for, and stops saying it once decisions prove who made them."""
+    waiting = WorkflowStatus(phase="awaiting_approval", pending_approval=PENDING)
+    assert waiting.decisions_authenticated is False
+    assert "decisions are not authenticated" in render.status_text("x", waiting)
+    proven = waiting.model_copy(update={"decisions_authenticated": True})
+    assert "not authenticated" not in render.status_text("x", proven)
+
+
 def test_event_lines() -> None:
     assert render.event_line(PhaseChanged(phase="planning")) == "phase: planning"
     assert "waiting for approval" in render.event_line(

@@ -9,14 +9,16 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
+from activities.run_state import RUN_STATE_ACTIVITIES
 from common.settings import Settings
 from worker.app import build_worker
 from workflows.models import WorkflowStatus
 
 
 def worker_with(client: Client, settings: Settings, activities: Sequence[Callable[..., Any]]) -> Worker:
-    """The product's worker (all workflows) with these activities instead of the real ones."""
-    return build_worker(client, settings, activities=list(activities))
+    """The product's worker (all workflows) with these activities instead of the real ones (and the
+    seals on carried state, which every kit worker runs)."""
+    return build_worker(client, settings, activities=[*activities, *RUN_STATE_ACTIVITIES])
 
 
 async def status_until(

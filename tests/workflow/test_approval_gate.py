@@ -96,7 +96,9 @@ async def test_update_approves_and_refused_updates_leave_no_trace(
     assert result.outcome == "completed"
     assert result.approval is not None and result.approval.comment == "ship it"
     assert report == result.report  # the reviewer saw the whole report that was delivered
-    assert [d.idempotency_key for d in recorder.deliveries] == [f"{handle.id}/deliver"]
+    # One run chain's key: a new run under a reused id delivers anew (tests/delivery/test_reused_id.py).
+    chain = f"{handle.id}/{handle.first_execution_run_id}"
+    assert [d.idempotency_key for d in recorder.deliveries] == [f"{chain}/deliver"]
     kinds = [s.kind for s in result.steps]
     assert kinds.index("approval") < kinds.index("delivery")
 
@@ -255,7 +257,8 @@ async def test_changed_action_needs_a_new_approval(
     ]
     [(tool, sent)] = recorder.side_effects
     assert tool == "send_webhook" and sent.arguments["payload"] == {"n": 1}
-    assert sent.idempotency_key == f"{handle.id}/step-1/send_webhook-{approved.action_hash[:16]}"
+    chain = f"{handle.id}/{handle.first_execution_run_id}"
+    assert sent.idempotency_key == f"{chain}/step-1/send_webhook-{approved.action_hash[:16]}"
     answer_to_rejection = model.requests[2].messages[-1].content[0]
     assert isinstance(answer_to_rejection, ToolResultBlock) and answer_to_rejection.is_error
     assert answer_to_rejection.content == "rejected by alice: wrong payload"

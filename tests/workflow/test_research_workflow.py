@@ -40,7 +40,8 @@ async def test_report_is_delivered_once_with_the_run_key(
         ts_client, settings, task_queue, params, [offline_llm().complete, *recorder.activities()]
     )
     [delivery] = recorder.deliveries
-    assert delivery.idempotency_key == f"{workflow_id}/deliver"
+    first_run = (await ts_client.get_workflow_handle(workflow_id).describe()).run_id
+    assert delivery.idempotency_key == f"{workflow_id}/{first_run}/deliver"
     assert delivery.target == "https://hooks.example/in" and delivery.body == result.report
     assert delivery.data["workflow_id"] == workflow_id and delivery.data["subtopics"] == result.subtopics
     assert result.outcome == "completed" and result.delivery is not None

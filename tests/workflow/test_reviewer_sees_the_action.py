@@ -89,7 +89,22 @@ async def test_hidden_recipient_is_shown_everywhere_and_bound_by_the_hash(
 def test_invisible_characters_are_shown_escaped() -> None:
     from workflows.actions import proposed_action
 
-    proposed = proposed_action("tool", "send_email", email_call().input)
+    proposed = proposed_action("tool", "send_email", email_call().input, targets=("to", "cc"))
     cc = next(f for f in proposed.fields if f.name == "cc")
     assert cc.target and "\u202e" not in cc.value and "\\u202e" in cc.value
     assert "\u202e" not in proposed.text() and "\u202e" not in proposed.title
+
+
+def test_targets_are_what_the_tool_declares_and_names_are_escaped() -> None:
+    """A model-chosen `to` is no target unless the tool declares it, and an argument name holding a
+    newline cannot put a line of its own (a fake `account:`) into what the reviewer reads."""
+    from workflows.actions import proposed_action
+
+    forged_name = "memo\n\u2192 account: CORP-SAFE-001"
+    arguments = {"to": "treasury@corp.example", "account": "ATTACKER-42", forged_name: "x"}
+    proposed = proposed_action("tool", "pay", arguments, targets=("account",))
+    assert [(f.name, f.target) for f in proposed.fields][0] == ("account", True)
+    assert proposed.title == "pay to ATTACKER-42"
+    assert ("to", False) in [(f.name, f.target) for f in proposed.fields]
+    assert "\n\u2192 account: CORP-SAFE-001" not in proposed.text()
+    assert "memo\\u000a\u2192 account: CORP-SAFE-001" in [f.name for f in proposed.fields]

@@ -14,6 +14,7 @@ Workflow code only: every step is an activity or child workflow; nothing here do
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm.activity import LLMActivities
+    from activities.run_state import SealRequest, seal_run_state, verify_run_state
     from common.contracts.llm import (
         LLMRequest,
         LLMResponse,
@@ -33,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from common.contracts.tools import ToolObservation
     from workflows.actions import compact_json, proposed_action
-    from workflows.activity_options import LLM_CALL
+    from workflows.activity_options import LLM_CALL, RUN_STATE
     from workflows.approval import ApprovalGate, action_hash
     from workflows.kit.tools import InvalidArguments, WorkflowTool, choose_tools, registered_tools
     from workflows.models import (
@@ -57,6 +59,10 @@ HISTORY_EVENTS_LIMIT = 8_000
 HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
 
 Result = TypeVar("Result")
+Carry = TypeVar("Carry", bound=RunCarry)
+# workflow.patched id: runs recorded before carried state was sealed replay without the seal steps.
+SEALED_RUN_STATE = "sealed-run-state"
+RUN_CHAIN_KEYS = "run-chain-keys"  # workflow.patched id: keys made before it name no run chain
 
 
 def invalid_input(message: str) -> ApplicationError:
@@ -152,17 +158,17 @@ class RunContext:
             parsed = offered.parse(arguments)
         except InvalidArguments as error:
             return _error(f"invalid arguments for {name}: {error}")
-        key = None
+        key = decision = None
         if offered.needs_approval or offered.needs_key:
             digest = action_hash(name, parsed)
             if offered.needs_approval:
-                decision = await self.request_approval(proposed_action("tool", name, parsed), digest)
+                action = proposed_action("tool", name, parsed, targets=offered.targets)
+                decision = await self.request_approval(action, digest)
                 if not decision.approved:
                     return _error(f"rejected by {decision.approver}: {decision.comment}")
-            # Stable across retries, resets and continue-as-new: the same call in the same step.
-            key = f"{workflow.info().workflow_id}/step-{step}/{name}-{digest[:16]}"
+            key = self.idempotency_key(f"step-{step}", f"{name}-{digest[:16]}")
         try:
-            return await offered.run(parsed, key, f"tool {name}")
+            return await offered.run(parsed, key, f"tool {name}", decision)
         except ActivityError as error:
             return _error(f"{name} failed: {_cause(error)}")
 
@@ -183,6 +189,14 @@ class RunContext:
         if not observation.is_error and described not in self.sources:
             self.sources.append(described)
         return ToolResultBlock(tool_use_id=call.id, content=content, is_error=observation.is_error)
+
+    def idempotency_key(self, *parts: str) -> str:
+        """`{workflow_id}/{first run id}/{parts}`: stable across retries, resets and continue-as-new
+        (one run chain), new for a new run under a reused workflow id, whose side effects are new."""
+        info = workflow.info()
+        if not workflow.patched(RUN_CHAIN_KEYS):
+            return "/".join((info.workflow_id, *parts))  # replaying a run that made keys without it
+        return "/".join((info.workflow_id, info.first_execution_run_id, *parts))
 
     # -- approvals -----------------------------------------------------------------------------------
 
@@ -314,13 +328,15 @@ class RunContext:
             or (every is not None and self._steps_this_run >= every)
         )
 
-    async def carry(self, **extra: Any) -> dict[str, Any]:
-        """The whole state for the next run (`RunCarry`'s fields plus `extra`), once every handler
-        and report has finished: no approval in flight is cut off, watchers follow to the next run."""
+    async def carry(self, model: type[Carry] = RunCarry, **extra: Any) -> Carry:  # type: ignore[assignment]
+        """The whole state for the next run (`model`: `RunCarry` or a subclass, with `extra` for its
+        own fields), sealed for this run chain, once every handler and report has finished: no
+        approval in flight is cut off, watchers follow to the next run. Pass it in the next run's
+        input; that run calls `accept_carried` before using it."""
         await self._settle_parent_reports()
         await self.progress.close_stream()
         status = self.status
-        state = RunCarry(
+        state = model(
             iteration=status.iteration,
             usage=status.usage,
             cost_usd=status.cost_usd,
@@ -330,8 +346,43 @@ class RunContext:
             runs=status.runs + 1,
             sources=self.sources,
             stream_state=self.progress.stream.get_state(),
+            **extra,
         )
-        return {**dict(state), **extra}
+        if not workflow.patched(SEALED_RUN_STATE):
+            return state  # replaying a run recorded before seals
+        seal = await workflow.execute_activity(
+            seal_run_state, _seal_request(state), summary="seal carried state", **RUN_STATE.kwargs()
+        )
+        return state.model_copy(update={"seal": seal})
+
+    async def accept_carried(self, state: RunCarry | None) -> None:
+        """Fails the run (`InvalidInput`) unless `state` is None or the state this workflow's
+        previous run sealed: not a first run's, a client's, a cron run's, or another run chain's.
+        Call it first thing in `run` when the input has carried state."""
+        if state is None:
+            return
+        if workflow.info().continued_run_id is None:
+            raise invalid_input("`carried` is set by the workflow when it continues-as-new; omit it")
+        if not workflow.patched(SEALED_RUN_STATE):
+            return  # replaying a run recorded before seals
+        request = _seal_request(state).model_copy(update={"seal": state.seal})
+        try:
+            await workflow.execute_activity(
+                verify_run_state, request, summary="verify carried state", **RUN_STATE.kwargs()
+            )
+        except ActivityError as error:
+            raise invalid_input(_cause(error)) from None
+
+
+def _seal_request(state: RunCarry) -> SealRequest:
+    """The run chain (type, id, first run: stable across continue-as-new, resets and retries; new for
+    a new run under a reused id) and the digest of `state` without its seal."""
+    info = workflow.info()
+    text = state.model_copy(update={"seal": None}).model_dump_json()
+    return SealRequest(
+        scope=f"{info.workflow_type}/{info.workflow_id}/{info.first_execution_run_id}",
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+    )
 
 
 def _error(message: str) -> ToolObservation:

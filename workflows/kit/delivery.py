@@ -1,6 +1,7 @@
 """Approve, then deliver: the ending most report-producing workflows share. With approvers the report
 waits for a decision on the whole report and its target; with `deliver_to` it is delivered once (the
-idempotency key `{workflow_id}/deliver`) by webhook, email or file.
+idempotency key `{workflow_id}/{first run id}/deliver`: `RunContext.idempotency_key`) by webhook,
+email or file.
 
 Workflow code only: the delivery is an activity.
 """
@@ -68,6 +69,7 @@ async def approve_and_deliver(
             "delivery",
             channel or "result",
             arguments,
+            targets=("deliver_to",),
             verb=f"Deliver {what} by {channel}" if channel else None,
             shown=masked,
         )
@@ -83,7 +85,7 @@ async def approve_and_deliver(
     ctx.set_phase("delivering")
     request = DeliveryRequest(
         target=deliver_to,
-        idempotency_key=f"{workflow.info().workflow_id}/deliver",
+        idempotency_key=ctx.idempotency_key("deliver"),
         subject=subject,
         body=report,
         data=data,

@@ -23,11 +23,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.tools.declare import registry
     from common.contracts.llm import ToolSpec
     from common.contracts.mcp import McpCallRequest, McpListRequest, McpToolInfo
+    from common.contracts.runs import ApprovalRecord
     from common.contracts.tools import ToolObservation
     from workflows.activity_options import MCP_DISCOVERY, ActivityOptions
     from workflows.activity_options import mcp_call_options as call_options
     from workflows.kit.context import invalid_input
-    from workflows.kit.tools import InvalidArguments, WorkflowTool
+    from workflows.kit.tools import InvalidArguments, WorkflowTool, refuse_undeclared
 
 __all__ = [
     "MCP_DISCOVERY",
@@ -108,20 +109,19 @@ class McpTool(WorkflowTool):
         return ToolSpec(name=self.name, description=self.info.description, input_schema=schema)
 
     def parse(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """The schema's top level only (required and unknown properties): the server checks the
-        rest and answers a bad call with an error the model reads."""
+        """The schema's top level only (required and undeclared properties, whatever the schema's
+        `additionalProperties` says): the server checks the rest and answers a bad call with an
+        error the model reads."""
         schema = self.info.input_schema
-        properties = schema.get("properties") or {}
         missing = [name for name in schema.get("required") or () if name not in arguments]
         if missing:
             raise InvalidArguments(f"missing required arguments {missing}")
-        if schema.get("additionalProperties") is False:
-            unknown = sorted(set(arguments) - set(properties))
-            if unknown:
-                raise InvalidArguments(f"unknown arguments {unknown}; expected {sorted(properties)}")
+        refuse_undeclared(arguments, schema)
         return dict(arguments)
 
-    async def run(self, arguments: dict[str, Any], key: str | None, summary: str) -> ToolObservation:
+    async def run(
+        self, arguments: dict[str, Any], key: str | None, summary: str, approval: ApprovalRecord | None = None
+    ) -> ToolObservation:
         request = McpCallRequest(
             name=self.name,
             server=self.info.server,
@@ -130,6 +130,7 @@ class McpTool(WorkflowTool):
             idempotency_key=key,
             at_most_once=self.info.at_most_once,
             call_timeout_s=self.info.call_timeout_s,
+            approval=approval,
         )
         return await workflow.execute_activity(
             call_mcp_tool, request, summary=summary, **mcp_call_options(self.info).kwargs()

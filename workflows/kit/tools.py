@@ -19,7 +19,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.tools import builtin as _builtin
     from activities.tools.declare import ToolDefinition, registry
     from common.contracts.llm import ToolSpec
+    from common.contracts.runs import ApprovalRecord
     from common.contracts.tools import SideEffectToolInput, ToolObservation
+    from workflows.actions import visible
     from workflows.activity_options import DELIVERY, TOOL_CALL
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "WorkflowTool",
     "choose_tools",
     "describe_validation_error",
+    "refuse_undeclared",
     "registered_tools",
 ]
 
@@ -51,8 +54,10 @@ class WorkflowTool(ABC):
     name: str
     # A person approves each call first (the gate shows the whole call; its hash binds the arguments).
     needs_approval: bool
-    # The call gets an idempotency key (`{workflow_id}/step-N/{tool}-{hash}`), stable across retries.
+    # The call gets an idempotency key (`RunContext.idempotency_key`), stable across retries.
     needs_key: bool
+    # The arguments that say where a call goes, as the tool declares them: shown first to a reviewer.
+    targets: tuple[str, ...] = ()
 
     @abstractmethod
     def spec(self) -> ToolSpec: ...
@@ -62,8 +67,11 @@ class WorkflowTool(ABC):
         """The arguments as the tool will run them; raises `InvalidArguments`."""
 
     @abstractmethod
-    async def run(self, arguments: dict[str, Any], key: str | None, summary: str) -> ToolObservation:
-        """Runs the call (schedules its activity); raises the activity's `ActivityError`."""
+    async def run(
+        self, arguments: dict[str, Any], key: str | None, summary: str, approval: ApprovalRecord | None = None
+    ) -> ToolObservation:
+        """Runs the call (schedules its activity); raises the activity's `ActivityError`. `approval`:
+        the gate's decision on this call, when it needed one (an activity may check it)."""
 
 
 class RegisteredTool(WorkflowTool):
@@ -74,6 +82,7 @@ class RegisteredTool(WorkflowTool):
         self.name = definition.name
         self.needs_approval = definition.needs_approval
         self.needs_key = definition.side_effect
+        self.targets = definition.targets
 
     def spec(self) -> ToolSpec:
         return self.definition.spec()
@@ -83,10 +92,13 @@ class RegisteredTool(WorkflowTool):
             parsed = self.definition.input_model.model_validate(arguments)
         except ValidationError as error:
             raise InvalidArguments(describe_validation_error(error)) from None
+        refuse_undeclared(arguments, self.spec().input_schema)
         dumped: dict[str, Any] = parsed.model_dump(mode="json")
         return dumped
 
-    async def run(self, arguments: dict[str, Any], key: str | None, summary: str) -> ToolObservation:
+    async def run(
+        self, arguments: dict[str, Any], key: str | None, summary: str, approval: ApprovalRecord | None = None
+    ) -> ToolObservation:
         definition = self.definition
         if definition.side_effect:
             # Retried for longer (a receiver may be down a while): the idempotency key makes it safe.
@@ -98,6 +110,17 @@ class RegisteredTool(WorkflowTool):
         return await workflow.execute_activity(
             definition.activity, model, summary=summary, **TOOL_CALL.kwargs()
         )
+
+
+def refuse_undeclared(arguments: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """Raises `InvalidArguments` for an argument the tool's schema does not declare: a model must not
+    add what a reviewer could take for a target (`"to": ...`), or what the tool would read unseen."""
+    declared = schema.get("properties") or {}
+    unknown = sorted(set(arguments) - set(declared))
+    if unknown:
+        # Names are model-chosen text: escaped, so a newline cannot start a line of its own.
+        shown = ", ".join(f"'{visible(name, keep=frozenset())}'" for name in unknown)
+        raise InvalidArguments(f"unknown arguments {shown}; the tool declares {sorted(declared)}")
 
 
 def registered_tools() -> dict[str, WorkflowTool]:

@@ -85,7 +85,9 @@ async def test_approved_reply_is_sent_once_with_the_whole_run_in_the_result(
     assert result.reply.startswith("[offline model] draft_reply (ref ") and "Ana Lima" in result.reply
     (message,) = outbox_messages(outbox, handle.id)
     assert (message["to"], message["body"]) == ("ana@example.com", result.reply)
-    assert message["idempotency_key"].startswith(f"{handle.id}/step-2/send_reply-")
+    assert message["idempotency_key"].startswith(
+        f"{handle.id}/{handle.first_execution_run_id}/step-2/send_reply-"
+    )
     assert result.sent == f"sent to ana@example.com as {outbox_file(outbox, message['idempotency_key']).name}"
 
     steps = [step.step for step in result.steps]

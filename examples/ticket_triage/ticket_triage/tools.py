@@ -109,6 +109,7 @@ def _deliver(outbox: Path, idempotency_key: str, params: SendReplyInput) -> tupl
 @tool(
     description="Send the reply to the customer by email. Side effect: a person approves it first.",
     side_effect=True,
+    targets=("to",),  # what the reviewer sees first: where the reply goes
 )
 async def send_reply(params: SendReplyInput, call: ToolCall) -> str:
     if not call.idempotency_key:

@@ -25,7 +25,7 @@ DRAFT_SYSTEM = (
     "You write the reply a support agent sends to a customer: friendly, concrete, short. Use what is "
     "known about the customer. Reply with the body of the email only."
 )
-# The step numbers in the tools' idempotency keys (`{workflow_id}/step-N/{tool}-{hash}`): fixed, so a
+# The step numbers in the tools' idempotency keys (`{workflow_id}/{first run id}/step-N/{tool}-{hash}`): fixed, so a
 # retried or replayed send has the key of the first attempt.
 LOOKUP_STEP = 1
 SEND_STEP = 2
