@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp_types import Tool
 
 from activities.mcp.config import (
@@ -27,6 +26,8 @@ from activities.mcp.config import (
     load_mcp_config,
     stdio_environment,
 )
+from activities.mcp.http_limit import MAX_EVENT_BYTES, bounded_http_client
+from activities.mcp.stdio_transport import bounded_stdio_client
 from common.settings import Settings
 
 __all__ = ["McpServerUnavailable", "McpSessions", "describe_failure"]
@@ -107,18 +108,22 @@ class _Session:
 
 @contextlib.asynccontextmanager
 async def _connected(config: McpServerConfig) -> AsyncIterator[Client]:
+    """A session whose transport reads at most `reply_limit.MAX_REPLY_BYTES` of one message."""
     if config.command is not None:
         parameters = StdioServerParameters(
             command=config.command, args=config.args, env=stdio_environment(config), cwd=config.cwd
         )
-        async with Client(parameters, cache=None) as client:
+        async with Client(bounded_stdio_client(parameters), cache=None) as client:
             yield client
         return
     assert config.url is not None
     timeout = httpx2.Timeout(config.connect_timeout_s, read=max(300.0, config.call_timeout_s))
     async with (
-        create_mcp_http_client(headers=dict(config.headers), timeout=timeout) as http,
-        Client(streamable_http_client(config.url, http_client=http), cache=None) as client,
+        bounded_http_client(dict(config.headers), timeout) as http,
+        Client(
+            streamable_http_client(config.url, http_client=http, max_sse_event_size=MAX_EVENT_BYTES),
+            cache=None,
+        ) as client,
     ):
         yield client
 

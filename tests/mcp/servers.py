@@ -11,6 +11,8 @@ streamable HTTP (`HttpMcpServer`, uvicorn on 127.0.0.1 in a thread of the test).
 - `slow_lookup` (read-only): the first call ever (by the log) never answers, the next ones do.
 - `broken` (read-only): answers with `isError`.
 - `environment_names` (read-only): what a stdio server inherited.
+- `huge` (read-only), only with `huge=True` (`--huge` over stdio): a text of that many megabytes
+  (a reply too large to read whole).
 """
 
 from __future__ import annotations
@@ -43,8 +45,11 @@ def calls_in(log: Path, tool: str | None = None) -> list[dict[str, Any]]:
     return [call for call in calls if tool is None or call["tool"] == tool]
 
 
-def build_server(log: Path, hold: threading.Event | None = None, hold_first: str = "") -> MCPServer:
-    """`hold`: `delete_record` waits for it. `hold_first`: the first call of that tool never ends."""
+def build_server(
+    log: Path, hold: threading.Event | None = None, hold_first: str = "", *, huge: bool = False
+) -> MCPServer:
+    """`hold`: `delete_record` waits for it. `hold_first`: the first call of that tool never ends.
+    `huge`: the `huge` tool too."""
     app = MCPServer("test-tools")
     arrived = threading.Event()
     app.arrived = arrived  # type: ignore[attr-defined]  # set when a held call is in flight
@@ -97,14 +102,22 @@ def build_server(log: Path, hold: threading.Event | None = None, hold_first: str
         record("environment_names", {}, ctx)
         return sorted(os.environ)
 
+    if huge:
+
+        @app.tool(annotations=READ_ONLY)
+        async def huge(megabytes: int, ctx: Context) -> str:
+            """A very long text."""
+            record("huge", {"megabytes": megabytes}, ctx)
+            return "x" * (megabytes * 1024 * 1024)
+
     return app
 
 
 class HttpMcpServer:
     """`build_server`'s tools over streamable HTTP on 127.0.0.1; `url` is the MCP endpoint."""
 
-    def __init__(self, log: Path, hold: threading.Event | None = None) -> None:
-        self.app = build_server(log, hold)
+    def __init__(self, log: Path, hold: threading.Event | None = None, *, huge: bool = False) -> None:
+        self.app = build_server(log, hold, huge=huge)
         starlette = self.app.streamable_http_app(host="127.0.0.1")
         self._server = uvicorn.Server(uvicorn.Config(starlette, log_level="warning", lifespan="on"))
         self._socket = socket.create_server(("127.0.0.1", 0))
@@ -125,4 +138,6 @@ class HttpMcpServer:
 
 
 if __name__ == "__main__":
-    build_server(Path(sys.argv[1]), hold_first=sys.argv[2] if len(sys.argv) > 2 else "").run()
+    arguments = [argument for argument in sys.argv[1:] if argument != "--huge"]
+    hold_first = arguments[1] if len(arguments) > 1 else ""
+    build_server(Path(arguments[0]), hold_first=hold_first, huge="--huge" in sys.argv).run()
