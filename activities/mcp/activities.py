@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from activities.delivery.ledger import DedupeLedger, open_ledger
 from activities.mcp.config import TOOL_SEPARATOR, McpConfigError, McpServerConfig
 from activities.mcp.content import observation_of
+from activities.mcp.reply_limit import REPLY_TOO_LARGE
 from activities.mcp.sessions import McpServerUnavailable, McpSessions, describe_failure
 from activities.resources import resources
 from common.contracts.mcp import McpCallRequest, McpListRequest, McpToolInfo, McpToolList
@@ -197,10 +198,10 @@ async def call_mcp_tool(request: McpCallRequest) -> ToolObservation:
             raise ApplicationError(
                 f"MCP server {request.server!r}: {error.message}", type=MCP_UNAVAILABLE
             ) from None
-        # The server refused the request (unknown tool, bad arguments): the model reads why.
-        observation = ToolObservation(
-            content=f"{request.name}: the server refused the call: {error.message}", is_error=True
-        )
+        # The server refused the request (unknown tool, bad arguments), or its reply was over what the
+        # worker reads of one message (not the server's words): the model reads why.
+        said = "" if error.code == REPLY_TOO_LARGE else "the server refused the call: "
+        observation = ToolObservation(content=f"{request.name}: {said}{error.message}", is_error=True)
     except Exception as error:
         await sessions.drop(request.server, client)
         raise ApplicationError(

@@ -161,7 +161,7 @@ async def _research(deployment: Deployment, task_queue: str, receiver: HttpRecei
     _check_totals(result.steps, result.cost_usd, result.usage.input_tokens)
     _check_requests(deployment.server, handle.id, result.steps)
 
-    key = f"{handle.id}/deliver"
+    key = f"{handle.id}/{handle.first_execution_run_id}/deliver"  # one run chain
     assert receiver.accepted_keys() == Counter({key: 1}) and receiver.attempts(key) == 1
     body = receiver.accepted[0].json()
     assert body["data"]["report"] == result.report and body["data"]["workflow_id"] == handle.id
