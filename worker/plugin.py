@@ -12,6 +12,8 @@ entry-point group `ai_workflows.plugins`, or the setting `WORKER_PLUGINS` lists 
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,8 +23,10 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio.plugin import SimplePlugin
-from temporalio.worker import Interceptor, WorkerConfig
+from temporalio.worker import Interceptor, Worker, WorkerConfig
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.approval_notify import ApprovalNotifier
 from activities.delivery.activity import DeliveryActivities
@@ -81,7 +85,7 @@ def load_extensions(settings: Settings) -> list[Extension]:
             ) from None
         if not isinstance(loaded, Extension):
             raise PluginLoadError(
-                f"plugin {origin} is a {type(loaded).__name__}, not an Extension (workers.plugin.Extension)"
+                f"plugin {origin} is a {type(loaded).__name__}, not an Extension (worker.plugin.Extension)"
             )
         extensions.append(loaded)
     return extensions
@@ -115,6 +119,28 @@ def product_activities(settings: Settings) -> list[Callable[..., Any]]:
         *RETRIEVAL_ACTIVITIES,
         *RUN_STATE_ACTIVITIES,
     ]
+
+
+# Passed through the workflow sandbox: imported once, not per run (they hold no per-run state; the
+# run's state is in each workflow's `RunContext`). A user's workflow module imports them plainly.
+KIT_MODULES = (
+    "activities",
+    "common",
+    "workflows.kit",
+    "workflows.models",
+    "workflows.actions",
+    "workflows.approval",
+    "workflows.progress",
+    "workflows.activity_options",
+    "workflows.stream_topics",
+    "pydantic",
+)
+# What `Worker(...)` sets an option to when its creator did not: only those are the plugin's to set.
+_SDK_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(Worker.__init__).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+}
 
 
 class AiWorkflowsPlugin(SimplePlugin):
@@ -164,18 +190,34 @@ class AiWorkflowsPlugin(SimplePlugin):
         )
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
+        """The worker options the product needs, each only where the worker's creator left it at the
+        SDK's default; ValidationError as a workflow failure type (a bad input fails the run instead of
+        retrying its first task); the kit's modules passed through the sandbox (no user workflow has
+        to wrap its kit imports)."""
         config = super().configure_worker(config)
         settings = self.settings
-        config["max_concurrent_activities"] = settings.worker_max_concurrent_activities
-        # Also the size of the SDK's workflow-task thread pool: bounded, so that workflow tasks (which
-        # hold the GIL) leave the event loop time to send heartbeats under load.
-        config["max_concurrent_workflow_tasks"] = settings.worker_max_concurrent_workflow_tasks
-        config["graceful_shutdown_timeout"] = timedelta(seconds=settings.worker_graceful_shutdown_s)
-        # A replacement worker picks up a crashed worker's workflows after this long, not after 10 s.
-        config["sticky_queue_schedule_to_start_timeout"] = timedelta(
-            seconds=settings.worker_sticky_queue_timeout_s
-        )
-        config["max_heartbeat_throttle_interval"] = HEARTBEAT_SEND_INTERVAL
+        wanted: dict[str, Any] = {
+            "max_concurrent_activities": settings.worker_max_concurrent_activities,
+            # Also the size of the SDK's workflow-task thread pool: bounded, so that workflow tasks
+            # (which hold the GIL) leave the event loop time to send heartbeats under load.
+            "max_concurrent_workflow_tasks": settings.worker_max_concurrent_workflow_tasks,
+            "graceful_shutdown_timeout": timedelta(seconds=settings.worker_graceful_shutdown_s),
+            # A replacement worker picks up a crashed worker's workflows after this, not after 10 s.
+            "sticky_queue_schedule_to_start_timeout": timedelta(
+                seconds=settings.worker_sticky_queue_timeout_s
+            ),
+            "max_heartbeat_throttle_interval": HEARTBEAT_SEND_INTERVAL,
+        }
+        for key, value in wanted.items():
+            if config.get(key) in (None, _SDK_DEFAULTS.get(key)):
+                config[key] = value  # type: ignore[literal-required]  # keys of WorkerConfig
+        failure_types = list(config.get("workflow_failure_exception_types") or ())
+        if ValidationError not in failure_types:
+            config["workflow_failure_exception_types"] = [*failure_types, ValidationError]
+        runner = config.get("workflow_runner")
+        if isinstance(runner, SandboxedWorkflowRunner):
+            restrictions = runner.restrictions.with_passthrough_modules(*KIT_MODULES)
+            config["workflow_runner"] = dataclasses.replace(runner, restrictions=restrictions)
         return config
 
     @asynccontextmanager

@@ -22,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.kit import (
         KitWorkflow,
         LLMRequest,
-        LLMResponse,
         McpToolInfo,
         Message,
         RunContext,
@@ -69,31 +68,25 @@ class AgentWorkflow(KitWorkflow):
         await ctx.accept_carried(params.carried)
         await self._offer_tools(params)
         if params.carried is None:
-            ctx.progress.announce_approvers(params.approvers)
-        ctx.progress.publish()
+            ctx.announce_approvers()
+        ctx.publish()
 
         answer = ""
         while True:
-            outcome = ctx.limit_reached(params.max_iterations)
-            if outcome == "budget_exhausted" and params.pause_on_budget and ctx.gate.can_approve:
-                if await ctx.ask_for_top_up(params.budget_usd or 0.0):
-                    continue
-            if outcome is not None:
+            turn = await ctx.agent_turn(
+                self._llm_request,
+                max_iterations=params.max_iterations,
+                pause_on_budget=params.pause_on_budget,
+                continue_as_new=self._continue_as_new,
+                continue_every=params.continue_as_new_after_iterations,
+            )
+            if turn.response is not None:
+                self._messages.append(Message(role="assistant", content=turn.response.content))
+                answer = turn.response.text() or answer
+            if turn.outcome is not None:
+                outcome = turn.outcome
                 break
-            if ctx.should_continue_as_new(params.continue_as_new_after_iterations):
-                carried = await ctx.carry(AgentCarryState, messages=self._messages, mcp_tools=self._mcp_tools)
-                workflow.continue_as_new(params.model_copy(update={"carried": carried}))
-            response = await self._think()
-            answer = response.text() or answer
-            calls = response.tool_calls()
-            if not calls:
-                outcome = "completed"
-                break
-            if ctx.status.iteration >= params.max_iterations:
-                outcome = "max_iterations"  # the calls of a turn that cannot be followed up are not run
-                break
-            results = await ctx.call_tools(calls, ctx.status.iteration)
-            self._messages.append(Message(role="user", content=list(results)))
+            self._messages.append(Message(role="user", content=list(turn.results)))
 
         await ctx.finish(outcome)
         if outcome != "completed" or not answer:
@@ -121,7 +114,7 @@ class AgentWorkflow(KitWorkflow):
             return
         if self._mcp_tools is None:
             self._mcp_tools = await discover_mcp_tools(names)
-        names, extra = mcp_tools_from(names, self._mcp_tools, can_approve=self.ctx.gate.can_approve)
+        names, extra = mcp_tools_from(names, self._mcp_tools, can_approve=self.ctx.can_approve)
         self._tool_specs = self.ctx.offer_tools(names, extra=extra)
 
     def _llm_request(self, step: int) -> LLMRequest:
@@ -137,13 +130,6 @@ class AgentWorkflow(KitWorkflow):
             step=f"llm step {step}",
         )
 
-    async def _think(self) -> LLMResponse:
-        step = self.ctx.next_iteration()
-        self.ctx.set_phase("running")
-        response = await self.ctx.llm(
-            self._llm_request(step),
-            step=f"llm step {step}",
-            summary=f"llm {self._params.model or 'default model'} step {step}",
-        )
-        self._messages.append(Message(role="assistant", content=response.content))
-        return response
+    async def _continue_as_new(self) -> None:
+        carried = await self.ctx.carry(AgentCarryState, messages=self._messages, mcp_tools=self._mcp_tools)
+        workflow.continue_as_new(self._params.model_copy(update={"carried": carried}))

@@ -97,7 +97,7 @@ class AnswerWorkflow(KitWorkflow):
     async def run(self, params: AnswerInput) -> AnswerResult:
         ctx = self.ctx
         delivery_channel(params.deliver_to)  # a bad target fails the run before any step
-        ctx.progress.announce_approvers(params.approvers)
+        ctx.announce_approvers()
         ctx.set_phase("running")
         passages: list[Passage] = await workflow.execute_activity(
             retrieve,
@@ -130,7 +130,7 @@ class AnswerWorkflow(KitWorkflow):
                     "answer": result.answer,
                     "citations": [c.model_dump() for c in result.citations],
                     "outcome": result.outcome,
-                    "cost_usd": ctx.progress.cost_usd,
+                    "cost_usd": ctx.cost_usd,
                 },
             )
             result.delivery_outcome = delivered.outcome
@@ -153,8 +153,7 @@ class AnswerWorkflow(KitWorkflow):
                     max_tokens=params.max_tokens,
                     step_kind="answer",
                     step=step,
-                ),
-                step=step,
+                )
             )
             reply = response.text()
             answer, reasons = check_answer(reply, passages)
@@ -175,7 +174,7 @@ class AnswerWorkflow(KitWorkflow):
                     result.answer, result.citations = "", []
                 return
             result.outcome = "unverified"
-            if ctx.progress.budget_spent():
+            if ctx.budget_spent():
                 result.reasons = [*reasons, "budget spent: no further re-ask"]
                 return
             messages += [

@@ -85,7 +85,7 @@ class ResearchWorkflow(KitWorkflow):
     async def run(self, params: ResearchInput) -> ResearchResult:
         ctx = self.ctx
         delivery_channel(params.deliver_to)  # a bad target fails the run before any step
-        ctx.progress.announce_approvers(params.approvers)
+        ctx.announce_approvers()
         ctx.set_phase("planning")  # also the stream's first event
 
         subtopics = await self._plan()
@@ -106,7 +106,7 @@ class ResearchWorkflow(KitWorkflow):
             skipped_subtopics=[f.subtopic for f in findings if f.skipped],
             sources=[source for f in findings for source in f.sources],
         )
-        if ctx.progress.budget_spent():
+        if ctx.budget_spent():
             result.outcome = "budget_exhausted"
             result.report = self._unsynthesized_report(findings)
         else:
@@ -126,7 +126,7 @@ class ResearchWorkflow(KitWorkflow):
                     "subtopics": result.subtopics,
                     "failed_subtopics": result.failed_subtopics,
                     "sources": result.sources,
-                    "cost_usd": ctx.progress.cost_usd,
+                    "cost_usd": ctx.cost_usd,
                 },
             )
             result.outcome, result.approval, result.delivery = (
@@ -148,33 +148,32 @@ class ResearchWorkflow(KitWorkflow):
             step=step,
         )
 
-    async def _llm(self, step: str, summary: str | None, request: LLMRequest) -> str:
+    async def _llm(self, summary: str | None, request: LLMRequest) -> str:
         model = self._params.model or "default model"
         label = f"{summary} (llm {model})" if summary else None
-        return (await self.ctx.llm(request, step=step, summary=label)).text()
+        return (await self.ctx.llm(request, summary=label)).text()
 
     async def _plan(self) -> list[str]:
         params = self._params
         plan = await self._llm(
-            "plan",
             f"plan: {params.topic[:80]}",
             self._request(PLAN_SYSTEM.format(n=params.max_subtopics), params.topic, "plan", "plan"),
         )
         return parse_subtopics(plan, params.max_subtopics) or [params.topic]
 
     async def _research_all(self, subtopics: list[str]) -> list[Finding]:
-        params, progress = self._params, self.ctx.progress
+        params, ctx = self._params, self.ctx
         # A wide fan-out's steps go without Web UI summaries: each summary is one more payload the
         # SDK encodes per command, a tenth of a 100-step fan-out's time (docs/benchmarks.md).
         self._summarize_steps = len(subtopics) <= SUMMARIZED_FAN_OUT
         slots = asyncio.Semaphore(params.max_parallel)
         child_budget = None
         if params.budget_usd is not None:
-            child_budget = max(params.budget_usd - progress.cost_usd, 0.0) / len(subtopics)
+            child_budget = max(params.budget_usd - ctx.cost_usd, 0.0) / len(subtopics)
 
         async def research(index: int, subtopic: str) -> Finding:
             async with slots:
-                if progress.budget_spent():
+                if ctx.budget_spent():
                     return Finding(subtopic, skipped=True)  # stop fanning out
                 try:
                     if params.depth == "deep":
@@ -194,7 +193,6 @@ class ResearchWorkflow(KitWorkflow):
         summary = f"{step}: {subtopic[:80]}" if self._summarize_steps else None
         notes = await self.ctx.llm(
             self._request(RESEARCH_SYSTEM, text, "research", step),
-            step=step,
             summary=f"{summary} (llm {self._params.model or 'default model'})" if summary else None,
         )
         return Finding(subtopic, notes=notes.text(), sources=[f"model {notes.model}: {subtopic}"])
@@ -230,7 +228,6 @@ class ResearchWorkflow(KitWorkflow):
         topic = self._params.topic
         material = "\n".join(f"{f.subtopic}: {f.notes}" for f in findings if f.notes is not None)
         return await self._llm(
-            "synthesize",
             f"synthesize: {topic[:80]}",
             self._request(SYNTHESIZE_SYSTEM, f"Topic: {topic}\n{material}", "synthesize", "synthesize"),
         )

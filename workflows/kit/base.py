@@ -19,20 +19,20 @@ class KitWorkflow:
 
     @workflow.query(name="status")
     def status(self) -> WorkflowStatus:
-        return self.ctx.progress.snapshot()
+        return self.ctx._progress.snapshot()
 
     @workflow.update(name="approve")
     def approve(self, decision: ApprovalDecision) -> ApprovalRecord:
-        return self.ctx.gate.decide(decision, "update")
+        return self.ctx._gate.decide(decision, "update")
 
     @approve.validator
     def validate_approve(self, decision: ApprovalDecision) -> None:
-        self.ctx.gate.validate(decision)
+        self.ctx._gate.validate(decision)
 
     @workflow.signal(name="approve")
     def approve_signal(self, decision: ApprovalDecision) -> None:
-        self.ctx.gate.on_signal(decision)
+        self.ctx._gate.on_signal(decision)
 
     @workflow.signal(name="child_progress")
     def child_progress(self, progress: ChildProgress) -> None:
-        self.ctx.progress.child_running(progress)
+        self.ctx._progress.child_running(progress)

@@ -3,9 +3,10 @@ cost, decisions) and the steps that change it: LLM steps, tool calls, approvals,
 progress and continue-as-new.
 
     ctx = RunContext(params)                      # in the workflow's @workflow.init
-    reply = await ctx.llm(LLMRequest(...), step="classify")
-    seen = await ctx.call_tool("lookup_customer", {"email": ...}, step="lookup")
-    record = await ctx.request_approval(proposed_action(...), {...})
+    reply = await ctx.llm(LLMRequest(..., step_kind="classify", step="classify"))
+    seen = await ctx.call_tool("lookup_customer", {"email": ...})   # step "tool 1 lookup_customer"
+    record = await ctx.request_approval(proposed_action(...), action_hash(...))
+    turn = await ctx.agent_turn(build_request, max_iterations=10)  # an agent loop's turn
     return MyResult(answer=..., **ctx.totals())
 
 Workflow code only: every step is an activity or child workflow; nothing here does I/O.
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -50,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.progress import RunProgress
 
-__all__ = ["MAX_OBSERVATION_CHARS", "RunContext", "invalid_input"]
+__all__ = ["MAX_OBSERVATION_CHARS", "AgentTurn", "RunContext", "invalid_input"]
 
 # Keeps the conversation (sent to the model every step, carried across continue-as-new) small.
 MAX_OBSERVATION_CHARS = 4000
@@ -92,24 +94,54 @@ class RunContext:
                 runs=carried.runs,
             )
         # The stream's log carries over continue-as-new, so a watcher's offset stays valid.
-        self.progress = RunProgress(status, WorkflowStream(carried.stream_state if carried else None))
-        self.gate = ApprovalGate(params, self.progress)
+        self._progress = RunProgress(status, WorkflowStream(carried.stream_state if carried else None))
+        self._gate = ApprovalGate(params, self._progress)
         self.tools: dict[str, WorkflowTool] = {}
         self.sources: list[str] = list(carried.sources) if carried else []
         self._one_approval_at_a_time = asyncio.Lock()
         self._parent_reports: list[asyncio.Task[None]] = []
         self._steps_this_run = 0
+        # Step numbers per kind ("llm 3", "tool 2"), counted across continue-as-new from the carried
+        # steps: a step's name (and a tool call's idempotency key) is unique in the run chain.
+        self._numbers: dict[str, int] = {}
+        for record in status.completed_steps:
+            self._numbers[record.kind] = self._numbers.get(record.kind, 0) + 1
 
     @property
     def status(self) -> WorkflowStatus:
-        return self.progress.status
+        """The run's state (what the `status` Query shows, less running children's totals)."""
+        return self._progress.status
+
+    @property
+    def can_approve(self) -> bool:
+        """Whether someone can decide on this run's approvals (it has `approvers`)."""
+        return self._gate.can_approve
+
+    @property
+    def cost_usd(self) -> float:
+        """What the run has spent so far, running children included."""
+        return self._progress.cost_usd
+
+    def budget_spent(self) -> bool:
+        """True once the run's cost reached its budget (never without a budget)."""
+        return self._progress.budget_spent()
+
+    def _next_number(self, kind: str) -> int:
+        self._numbers[kind] = self._numbers.get(kind, 0) + 1
+        return self._numbers[kind]
 
     # -- LLM steps -----------------------------------------------------------------------------------
 
-    async def llm(self, request: LLMRequest, *, step: str, summary: str | None = "") -> LLMResponse:
+    async def llm(
+        self, request: LLMRequest, *, step: str | None = None, summary: str | None = ""
+    ) -> LLMResponse:
         """One model call as an activity (retried by Temporal, never repeated once it completed);
-        the step, its usage and cost are recorded. `summary` labels it in the Web UI (`""`: the step
-        and model; `None`: none, for wide fan-outs)."""
+        the step, its usage and cost are recorded. The step's name is `request.step` when set (or
+        `step`), else `"{step_kind} N"`, numbered by the context. `summary` labels it in the Web UI
+        (`""`: the step and model; `None`: none, for wide fan-outs)."""
+        step = step or request.step or f"{request.step_kind} {self._next_number('llm')}"
+        if request.step != step:
+            request = request.model_copy(update={"step": step})
         if request.model is None and self.params.model is not None:
             request = request.model_copy(update={"model": self.params.model})
         if self.status.budget_usd is not None and not request.require_price:
@@ -123,9 +155,9 @@ class RunContext:
             )
         except ActivityError as error:
             # Failed for good, yet its attempts were billed: count what they used.
-            self.progress.record_failed_llm(step, request.model, spent_usage_of(error.cause))
+            self._progress.record_failed_llm(step, request.model, spent_usage_of(error.cause))
             raise
-        self.progress.record_llm(step, response)
+        self._progress.record_llm(step, response)
         self.report_to_parent()
         return response
 
@@ -138,19 +170,27 @@ class RunContext:
         as an MCP server's) and returns what the model is shown."""
         available = registered_tools()
         available.update({t.name: t for t in extra})
-        chosen = choose_tools(available, names, self.gate.can_approve)
+        chosen = choose_tools(available, names, self._gate.can_approve)
         self.tools = {t.name: t for t in chosen}
         return [t.spec() for t in chosen]
 
     async def call_tools(self, calls: Sequence[ToolUseBlock], step: int) -> list[ToolResultBlock]:
-        """One model turn's tool calls, concurrently, each recorded as a step; every failure the
-        model can act on comes back as an error result, never as an exception."""
-        self.progress.set_phase("calling_tools")
+        """One model turn's tool calls (the turn of LLM step `step`), concurrently, each recorded as
+        a step (`tool {step}.{i} {name}`); every failure the model can act on comes back as an error
+        result, never as an exception."""
+        self._progress.set_phase("calling_tools")
         return list(await asyncio.gather(*(self._result(call, step, i) for i, call in enumerate(calls))))
 
-    async def call_tool(self, name: str, arguments: dict[str, Any], *, step: int) -> ToolObservation:
-        """One tool call by name: unknown tools and bad arguments become error observations; a tool
-        that needs approval passes the gate with its whole call first."""
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> ToolObservation:
+        """One tool call by name, recorded as a step (`tool N {name}`, numbered by the context, which
+        also makes its idempotency key): unknown tools and bad arguments become error observations;
+        a tool that needs approval passes the gate with its whole call first."""
+        number = self._next_number("tool")
+        observation = await self._call(name, arguments, f"tool-{number}")
+        self._record_tool(f"tool {number} {name}", name, arguments, observation)
+        return observation
+
+    async def _call(self, name: str, arguments: dict[str, Any], key_step: str) -> ToolObservation:
         offered = self.tools.get(name)
         if offered is None:
             return _error(f"unknown tool {name!r}; available tools: {sorted(self.tools)}")
@@ -166,29 +206,38 @@ class RunContext:
                 decision = await self.request_approval(action, digest)
                 if not decision.approved:
                     return _error(f"rejected by {decision.approver}: {decision.comment}")
-            key = self.idempotency_key(f"step-{step}", f"{name}-{digest[:16]}")
+            key = self.idempotency_key(key_step, f"{name}-{digest[:16]}")
         try:
             return await offered.run(parsed, key, f"tool {name}", decision)
         except ActivityError as error:
             return _error(f"{name} failed: {_cause(error)}")
 
     async def _result(self, call: ToolUseBlock, step: int, index: int) -> ToolResultBlock:
-        observation = await self.call_tool(call.name, call.input, step=step)
+        observation = await self._call(call.name, call.input, f"step-{step}")
+        described = self._record_tool(
+            f"tool {step}.{index + 1} {call.name}", call.name, call.input, observation
+        )
+        if not observation.is_error and described not in self.sources:
+            self.sources.append(described)
         content = observation.content
         if len(content) > MAX_OBSERVATION_CHARS:
             content = content[:MAX_OBSERVATION_CHARS] + f"\n[truncated {len(content)} chars]"
-        described = f"{call.name}({compact_json(call.input)})"
-        self.progress.record(
+        return ToolResultBlock(tool_use_id=call.id, content=content, is_error=observation.is_error)
+
+    def _record_tool(
+        self, step: str, name: str, arguments: dict[str, Any], observation: ToolObservation
+    ) -> str:
+        """Records a tool call as a step; returns how it is described (`name(arguments)`)."""
+        described = f"{name}({compact_json(arguments)})"
+        self._progress.record(
             StepRecord(
-                step=f"tool {step}.{index + 1} {call.name}",
+                step=step,
                 kind="tool",
                 ok=not observation.is_error,
                 detail=(observation.content[:300] if observation.is_error else described),
             )
         )
-        if not observation.is_error and described not in self.sources:
-            self.sources.append(described)
-        return ToolResultBlock(tool_use_id=call.id, content=content, is_error=observation.is_error)
+        return described
 
     def idempotency_key(self, *parts: str) -> str:
         """`{workflow_id}/{first run id}/{parts}`: stable across retries, resets and continue-as-new
@@ -204,13 +253,13 @@ class RunContext:
         """Waits for a person's decision on `action` (`digest`: `action_hash` of exactly what will
         run). One request at a time: concurrent tool calls queue for the reviewer."""
         async with self._one_approval_at_a_time:
-            return await self.gate.request(action, digest)
+            return await self._gate.request(action, digest)
 
     async def ask_for_top_up(self, step_usd: float) -> bool:
         """The budget is spent: asks the approvers for more (`budget_usd` in the decision is the new
         total; without it `step_usd` is added). True when the run may go on."""
         status = self.status
-        spent, budget = self.progress.cost_usd, status.budget_usd or 0.0
+        spent, budget = self._progress.cost_usd, status.budget_usd or 0.0
         action = ProposedAction(
             kind="budget_top_up",
             name="budget",
@@ -228,9 +277,47 @@ class RunContext:
         status.budget_usd = new_budget
         return True
 
-    # -- limits --------------------------------------------------------------------------------------
+    # -- limits and agent turns ----------------------------------------------------------------------
+
+    async def agent_turn(
+        self,
+        request: Callable[[int], LLMRequest],
+        *,
+        max_iterations: int,
+        pause_on_budget: bool = False,
+        continue_as_new: Callable[[], Awaitable[None]] | None = None,
+        continue_every: int | None = None,
+    ) -> AgentTurn:
+        """One turn of an agent (ReAct) loop: the limits first (the iteration cap; a spent budget
+        asks the approvers for a top-up with `pause_on_budget`), then `continue_as_new()` when the
+        history is due (it must not return: `await ctx.carry(...)` then `workflow.continue_as_new`),
+        then the next iteration's model call (`request(iteration)` builds it), then that turn's tool
+        calls. The turn's `outcome` is set when the loop must end."""
+        while (outcome := self.limit_reached(max_iterations)) is not None:
+            if outcome == "budget_exhausted" and pause_on_budget and self.can_approve:
+                if await self.ask_for_top_up(self.params.budget_usd or 0.0):
+                    continue
+            return AgentTurn(outcome=outcome)
+        if continue_as_new is not None and self.should_continue_as_new(continue_every):
+            await continue_as_new()
+        step = self.next_iteration()
+        self.set_phase("running")
+        response = await self.llm(
+            request(step),
+            step=f"llm step {step}",
+            summary=f"llm {self.params.model or 'default model'} step {step}",
+        )
+        calls = response.tool_calls()
+        if not calls:
+            return AgentTurn(response, outcome="completed")
+        if step >= max_iterations:
+            # The calls of a turn that cannot be followed up are not run.
+            return AgentTurn(response, outcome="max_iterations")
+        return AgentTurn(response, await self.call_tools(calls, step))
 
     def next_iteration(self) -> int:
+        """Counts one more iteration (what `limit_reached` and `status` count); `agent_turn` does it
+        for an agent loop."""
         self.status.iteration += 1
         self._steps_this_run += 1
         return self.status.iteration
@@ -239,22 +326,28 @@ class RunContext:
         """ "max_iterations" or "budget_exhausted" when the run must stop, else None."""
         if self.status.iteration >= max_iterations:
             return "max_iterations"
-        if self.progress.budget_spent():
+        if self._progress.budget_spent():
             return "budget_exhausted"
         return None
 
     # -- progress ------------------------------------------------------------------------------------
 
     def set_phase(self, phase: str) -> None:
-        self.progress.set_phase(phase)
+        self._progress.set_phase(phase)
 
     def announce_approvers(self) -> None:
         """Names the run's approvers in its AiApprovers search attribute, where the inbox and
         visibility queries find the runs a person may decide on (call it once, when a run starts)."""
-        self.progress.announce_approvers(self.params.approvers)
+        self._progress.announce_approvers(self.params.approvers)
+
+    def publish(self) -> None:
+        """Shows the phase and cost in the run's search attributes now (a run calls it once it has
+        started; later changes are published as they happen)."""
+        self._progress.publish()
 
     def record(self, record: StepRecord) -> StepRecord:
-        return self.progress.record(record)
+        """Records a step of your own (a `StepRecord`): in `status`, the stream and the totals."""
+        return self._progress.record(record)
 
     def totals(self) -> dict[str, Any]:
         """The run's steps, usage and cost, for its result."""
@@ -265,8 +358,8 @@ class RunContext:
         """The run ends: its outcome in `status`, the last phase, watchers released."""
         await self._settle_parent_reports()
         self.status.outcome = outcome
-        self.progress.set_phase("completed")
-        await self.progress.close_stream()
+        self._progress.set_phase("completed")
+        await self._progress.close_stream()
 
     # -- children ------------------------------------------------------------------------------------
 
@@ -285,10 +378,10 @@ class RunContext:
         try:
             result = await workflow.execute_child_workflow(run, arg, id=id, **options)
         except Exception:
-            self.progress.child_finished(id, StepRecord(step=step, kind="child", ok=False))
+            self._progress.child_finished(id, StepRecord(step=step, kind="child", ok=False))
             raise
         usage, cost_usd, detail = usage_of(result)
-        self.progress.child_finished(
+        self._progress.child_finished(
             id, StepRecord(step=step, kind="child", **usage.model_dump(), cost_usd=cost_usd, detail=detail)
         )
         return result
@@ -334,7 +427,7 @@ class RunContext:
         approval in flight is cut off, watchers follow to the next run. Pass it in the next run's
         input; that run calls `accept_carried` before using it."""
         await self._settle_parent_reports()
-        await self.progress.close_stream()
+        await self._progress.close_stream()
         status = self.status
         state = model(
             iteration=status.iteration,
@@ -345,7 +438,7 @@ class RunContext:
             decisions=status.decisions,
             runs=status.runs + 1,
             sources=self.sources,
-            stream_state=self.progress.stream.get_state(),
+            stream_state=self._progress.stream.get_state(),
             **extra,
         )
         if not workflow.patched(SEALED_RUN_STATE):
@@ -383,6 +476,15 @@ def _seal_request(state: RunCarry) -> SealRequest:
         scope=f"{info.workflow_type}/{info.workflow_id}/{info.first_execution_run_id}",
         digest=hashlib.sha256(text.encode()).hexdigest(),
     )
+
+
+@dataclass
+class AgentTurn:
+    """One turn of an agent loop (`RunContext.agent_turn`)."""
+
+    response: LLMResponse | None = None  # the model's reply; None when the run stopped before asking
+    results: list[ToolResultBlock] = field(default_factory=list)  # for the next request's user message
+    outcome: str | None = None  # "completed", "max_iterations", "budget_exhausted": the loop ends
 
 
 def _error(message: str) -> ToolObservation:

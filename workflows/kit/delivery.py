@@ -59,7 +59,7 @@ async def approve_and_deliver(
     arguments the reviewer sees beside the report and the target (e.g. the topic)."""
     channel = delivery_channel(deliver_to)
     result = Delivered("completed")
-    if ctx.gate.can_approve:
+    if ctx.can_approve:
         arguments: dict[str, Any] = {**(shown or {}), "report": report}
         masked: dict[str, str] = {}
         if channel and deliver_to:

@@ -194,10 +194,10 @@ async def test_temporal_cli_approve_then_result_sends_once(triage_worker: Worker
     assert result["outcome"] == "sent" and result["classification"] == "billing"
     assert [step["step"] for step in result["steps"]] == [
         "classify",
-        "lookup customer",
+        "tool 1 lookup_customer",
         "draft reply",
         "approval 1",
-        "send reply",
+        "tool 2 send_reply",
     ]
     assert result["usage"]["input_tokens"] > 0 and "cost_usd" in result
     (message,) = outbox_messages(triage_worker.outbox, workflow_id)

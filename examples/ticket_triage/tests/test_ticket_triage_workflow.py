@@ -86,12 +86,12 @@ async def test_approved_reply_is_sent_once_with_the_whole_run_in_the_result(
     (message,) = outbox_messages(outbox, handle.id)
     assert (message["to"], message["body"]) == ("ana@example.com", result.reply)
     assert message["idempotency_key"].startswith(
-        f"{handle.id}/{handle.first_execution_run_id}/step-2/send_reply-"
+        f"{handle.id}/{handle.first_execution_run_id}/tool-2/send_reply-"
     )
     assert result.sent == f"sent to ana@example.com as {outbox_file(outbox, message['idempotency_key']).name}"
 
     steps = [step.step for step in result.steps]
-    assert steps == ["classify", "lookup customer", "draft reply", "approval 1", "send reply"]
+    assert steps == ["classify", "tool 1 lookup_customer", "draft reply", "approval 1", "tool 2 send_reply"]
     assert result.usage.input_tokens > 0 and result.usage.output_tokens > 0
     assert result.usage.input_tokens == sum(step.input_tokens for step in result.steps)
 

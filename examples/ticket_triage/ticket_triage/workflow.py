@@ -14,7 +14,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from ticket_triage.models import CATEGORIES, Category, Outcome, TicketTriageInput, TicketTriageResult
     from ticket_triage.tools import lookup_customer, send_reply
-    from workflows.kit import KitWorkflow, LLMRequest, Message, RunContext, StepRecord
+    from workflows.kit import KitWorkflow, LLMRequest, Message, RunContext
 
 __all__ = ["CLASSIFY_SYSTEM", "DRAFT_SYSTEM", "TicketTriageWorkflow", "parse_category", "reply_subject"]
 
@@ -25,10 +25,6 @@ DRAFT_SYSTEM = (
     "You write the reply a support agent sends to a customer: friendly, concrete, short. Use what is "
     "known about the customer. Reply with the body of the email only."
 )
-# The step numbers in the tools' idempotency keys (`{workflow_id}/{first run id}/step-N/{tool}-{hash}`): fixed, so a
-# retried or replayed send has the key of the first attempt.
-LOOKUP_STEP = 1
-SEND_STEP = 2
 
 
 def parse_category(text: str) -> Category:
@@ -64,16 +60,13 @@ class TicketTriageWorkflow(KitWorkflow):
                 max_tokens=20,
                 step_kind="classify",
                 step="classify",
-            ),
-            step="classify",
+            )
         )
         category = parse_category(classified.text())
 
         ctx.set_phase("looking_up_customer")
-        found = await ctx.call_tool(lookup_customer.name, {"email": params.customer_email}, step=LOOKUP_STEP)
-        ctx.record(
-            StepRecord(step="lookup customer", kind="tool", ok=not found.is_error, detail=found.content[:300])
-        )
+        # Recorded as a step ("tool 1 lookup_customer"); the context numbers it and makes its key.
+        found = await ctx.call_tool(lookup_customer.name, {"email": params.customer_email})
 
         ctx.set_phase("drafting")
         drafted = await ctx.llm(
@@ -87,15 +80,14 @@ class TicketTriageWorkflow(KitWorkflow):
                 ],
                 step_kind="draft_reply",
                 step="draft reply",
-            ),
-            step="draft reply",
+            )
         )
         reply = drafted.text().strip()
 
         # The gate shows the whole call (recipient first, then every argument in full) and binds the
         # decision to its hash; the kit gives the approved call its idempotency key.
         arguments = {"to": params.customer_email, "subject": reply_subject(params), "body": reply}
-        sent = await ctx.call_tool(send_reply.name, arguments, step=SEND_STEP)
+        sent = await ctx.call_tool(send_reply.name, arguments)
         decisions = ctx.status.decisions
         approval = decisions[-1] if decisions else None
         outcome: Outcome = "sent"
@@ -103,9 +95,6 @@ class TicketTriageWorkflow(KitWorkflow):
             outcome = "rejected"
         elif sent.is_error:
             outcome = "send_failed"
-        ctx.record(
-            StepRecord(step="send reply", kind="tool", ok=outcome == "sent", detail=sent.content[:300])
-        )
         await ctx.finish(outcome)
         return TicketTriageResult(
             customer_email=params.customer_email,
