@@ -28,7 +28,16 @@ from activities.retrieval.models import (
     ScanResult,
 )
 from activities.tools.builtin import BUILTIN_TOOLS, READ_ONLY_TOOLS
-from activities.tools.declare import ToolCall, ToolDefinition, ToolError, registry, tool
+from activities.tools.declare import (
+    ToolApproval,
+    ToolCall,
+    ToolDefinition,
+    ToolError,
+    ToolOptions,
+    ToolRegistry,
+    registry,
+    tool,
+)
 from common.contracts.tools import SideEffectToolInput, ToolObservation
 
 __all__ = [
@@ -45,10 +54,13 @@ __all__ = [
     "ScanRequest",
     "ScanResult",
     "SideEffectToolInput",
+    "ToolApproval",
     "ToolCall",
     "ToolDefinition",
     "ToolError",
     "ToolObservation",
+    "ToolOptions",
+    "ToolRegistry",
     "WorkerResources",
     "answer_prompt",
     "check_answer",

@@ -22,25 +22,24 @@ from temporalio.converter import (
 )
 from temporalio.exceptions import ApplicationError
 
+from common.contracts.runs import invalid_input
 from common.settings import Settings
 
 if TYPE_CHECKING:
     from common.payload_store import ObjectStore
 
 __all__ = [
-    "INVALID_INPUT",
     "BoundarySelector",
     "InternalPayloadStorage",
     "ValidatingPayloadConverter",
     "build_data_converter",
     "encrypted_data_converter",
+    "invalid_input_of",
     "payload_storage",
     "product_data_converter",
     "storage_for",
     "with_payload_store",
 ]
-
-INVALID_INPUT = "InvalidInput"
 
 
 class ValidatingPayloadConverter(PydanticPayloadConverter):
@@ -53,18 +52,17 @@ class ValidatingPayloadConverter(PydanticPayloadConverter):
         try:
             return super().from_payloads(payloads, type_hints)
         except ValidationError as error:
-            raise invalid_input(error) from None
+            raise invalid_input_of(error) from None
 
 
-def invalid_input(error: ValidationError, limit: int = 3) -> ApplicationError:
+def invalid_input_of(error: ValidationError, limit: int = 3) -> ApplicationError:
+    """`InvalidInput` naming the first problems of `error` (paths and messages, no input values)."""
     problems = [
         f"{'.'.join(str(part) for part in item['loc']) or 'input'}: {item['msg'].removeprefix('Value error, ')}"
         for item in error.errors()[:limit]
     ]
     more = f" (and {error.error_count() - limit} more)" if error.error_count() > limit else ""
-    return ApplicationError(
-        f"invalid {error.title}: {'; '.join(problems)}{more}", type=INVALID_INPUT, non_retryable=True
-    )
+    return invalid_input(f"invalid {error.title}: {'; '.join(problems)}{more}")
 
 
 product_data_converter = DataConverter(payload_converter_class=ValidatingPayloadConverter)

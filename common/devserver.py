@@ -24,6 +24,7 @@ from common.search_attributes import cli_registrations
 
 __all__ = [
     "FAST_DISPATCH",
+    "PortInUse",
     "dev_server_args",
     "ignore_stop_signals",
     "port_arguments",
@@ -74,9 +75,21 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+class PortInUse(Exception):
+    """A port the dev server needs is taken by another process; the message is one line naming it."""
+
+
 def start_dev_server(
     *, port: int = 7233, ui_port: int | None = 8233, state_dir: Path = STATE_DIR, quiet: bool = True
 ) -> subprocess.Popen[bytes]:
+    """Starts the dev server; raises `PortInUse` at once when a port it needs is taken (else the
+    server would fail later with "address already in use", after we said it was up)."""
+    for what, taken in (("--port", port), ("--ui-port", ui_port)):
+        if taken and port_open("localhost", taken):
+            raise PortInUse(
+                f"port {taken} ({what}) is already in use by another process: stop it, or choose "
+                f"another port with {what}"
+            )
     state_dir.mkdir(parents=True, exist_ok=True)
     command = [
         temporal_binary(),
@@ -94,9 +107,16 @@ def start_dev_server(
     )
 
 
-def wait_for_port(host: str, port: int, timeout_s: float = 60.0) -> None:
+def wait_for_port(
+    host: str, port: int, timeout_s: float = 60.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Until something listens on `host:port`; with `process`, fails as soon as that process ended."""
     deadline = time.monotonic() + timeout_s
     while not port_open(host, port):
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"the dev server exited ({process.returncode}) before listening on port {port}"
+            )
         if time.monotonic() > deadline:
             raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s:.0f} s")
         time.sleep(0.2)
@@ -141,9 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     port_arguments(parser)
     args = parser.parse_args(argv)
     stop_like_ctrl_c()
-    process = start_dev_server(port=args.port, ui_port=args.ui_port, quiet=False)
     try:
-        wait_for_port("localhost", args.port)
+        process = start_dev_server(port=args.port, ui_port=args.ui_port, quiet=False)
+    except PortInUse as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        wait_for_port("localhost", args.port, process=process)
         print(
             f"Temporal dev server on localhost:{args.port}, Web UI http://localhost:{args.ui_port}, "
             "state in .state/",

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from temporalio.client import Client
 
 from common.client import connect
-from common.devserver import port_open, start_dev_server, wait_for_port
+from common.devserver import PortInUse, port_open, start_dev_server, wait_for_port
 from common.settings import Settings
 from starter import api, render
 from starter.watch import PhaseChanged, watch
@@ -82,9 +82,13 @@ async def run_demo(settings: Settings, topic: str = DEMO_TOPIC, *, interactive: 
             print(f"using the Temporal server already running at {settings.temporal_address}")
         else:
             print("starting the embedded Temporal dev server (state in .state/) ...")
-            server = start_dev_server(port=int(port))
+            try:
+                server = start_dev_server(port=int(port))
+            except PortInUse as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 1
             stack.callback(_stop, server)
-            wait_for_port(host, int(port))
+            wait_for_port(host, int(port), process=server)
         print("starting the worker ...", flush=True)
         # Popen returns at once after fork/exec; nothing here waits on the child.
         worker_env = os.environ.copy()

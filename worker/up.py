@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from common.devserver import (
+    PortInUse,
     ignore_stop_signals,
     port_arguments,
     start_dev_server,
@@ -28,10 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shutdown_s = load_settings().worker_graceful_shutdown_s + 15  # the worker's own grace, and then some
     stop_like_ctrl_c()
-    server = start_dev_server(port=args.port, ui_port=args.ui_port, quiet=True)
+    try:
+        server = start_dev_server(port=args.port, ui_port=args.ui_port, quiet=True)
+    except PortInUse as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     worker: subprocess.Popen[bytes] | None = None
     try:
-        wait_for_port("localhost", args.port)
+        wait_for_port("localhost", args.port, process=server)
         print(f"Temporal dev server on localhost:{args.port} (log in .state/temporal-server.log)")
         print(f"Web UI: http://localhost:{args.ui_port} ; Ctrl-C or SIGTERM stops both", flush=True)
         env = {**os.environ, "TEMPORAL_ADDRESS": f"localhost:{args.port}"}

@@ -33,8 +33,6 @@ class ResearchInput(KitInput):
     # (docs/benchmarks.md measures 100 and 500); `budget_usd` bounds what they spend.
     max_subtopics: int = Field(default=4, ge=1, le=500)
     deliver_to: str | None = None
-    budget_usd: float | None = Field(default=None, ge=0)
-    model: str | None = None
     depth: ResearchDepth = "quick"
     # How many subtopics are researched at once (the worker setting RESEARCH_MAX_PARALLEL is the
     # starters' default; workflows cannot read settings).
@@ -72,8 +70,6 @@ class AgentInput(KitInput):
     # None: every read-only tool, plus the side-effect tools when someone can approve them.
     tools: list[str] | None = None
     max_iterations: int = Field(default=10, ge=1, le=1000)
-    budget_usd: float | None = Field(default=None, ge=0)
-    model: str | None = None
     # When the budget is spent: ask the approvers for a top-up instead of ending the run.
     pause_on_budget: bool = False
     # Continue-as-new after this many iterations in one run (tests, tuning); the history-size

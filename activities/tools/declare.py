@@ -26,7 +26,8 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_type_hints
+from datetime import timedelta
+from typing import Literal, get_type_hints, overload
 
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
@@ -37,18 +38,20 @@ from common.contracts.tools import SideEffectToolInput, ToolObservation
 
 __all__ = [
     "INVALID_TOOL_ARGUMENTS",
-    "ApprovalPolicy",
+    "ToolApproval",
     "ToolCall",
     "ToolDefinition",
     "ToolError",
+    "ToolOptions",
     "ToolRegistry",
     "registry",
     "tool",
 ]
 
 INVALID_TOOL_ARGUMENTS = "InvalidToolArguments"
-# "side_effect": ask a person exactly when the tool has a side effect; "always" / "never" override.
-ApprovalPolicy = Literal["side_effect", "always", "never"]
+# When a tool's calls wait for a person: "side_effect" exactly when the tool has a side effect;
+# "always" / "never" override. (Not a run's `approval_policy`, which decides at a deadline.)
+ToolApproval = Literal["side_effect", "always", "never"]
 
 
 class ToolError(Exception):
@@ -75,11 +78,12 @@ class ToolDefinition:
     description: str
     input_model: type[BaseModel]
     side_effect: bool
-    approval: ApprovalPolicy
+    approval: ToolApproval
     function: ToolFunction = field(repr=False, compare=False)
     activity: Callable[..., Awaitable[ToolObservation]] = field(repr=False, compare=False)
     # The arguments that say where the action goes, shown first to a reviewer (never model-chosen).
     targets: tuple[str, ...] = ()
+    options: ToolOptions = field(default_factory=lambda: ToolOptions())
 
     @property
     def activity_name(self) -> str:
@@ -129,20 +133,55 @@ class ToolRegistry:
 registry = ToolRegistry()
 
 
+@dataclass(frozen=True)
+class ToolOptions:
+    """A tool's own activity options, over the defaults (TOOL_CALL for read-only tools, DELIVERY for
+    side effects): how long one attempt may take, and how many attempts in all."""
+
+    timeout: timedelta | None = None
+    max_attempts: int | None = None
+
+
+@overload
+def tool(function: ToolFunction, /) -> ToolDefinition: ...
+
+
+@overload
 def tool(
-    function: ToolFunction | None = None,
     *,
     name: str | None = None,
     description: str | None = None,
     side_effect: bool = False,
-    approval: ApprovalPolicy = "side_effect",
+    approval: ToolApproval = "side_effect",
     targets: tuple[str, ...] = (),
+    timeout: timedelta | None = None,
+    max_attempts: int | None = None,
     into: ToolRegistry | None = None,
-) -> Any:
-    """Declares a tool (see the module docstring). `description` defaults to the docstring."""
+) -> Callable[[ToolFunction], ToolDefinition]: ...
+
+
+def tool(
+    function: ToolFunction | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    side_effect: bool = False,
+    approval: ToolApproval = "side_effect",
+    targets: tuple[str, ...] = (),
+    timeout: timedelta | None = None,
+    max_attempts: int | None = None,
+    into: ToolRegistry | None = None,
+) -> ToolDefinition | Callable[[ToolFunction], ToolDefinition]:
+    """Declares a tool (see the module docstring). `description` defaults to the docstring;
+    `targets` names the arguments a reviewer sees first; `timeout` (one attempt) and `max_attempts`
+    override the tool's activity options."""
+    if max_attempts is not None and max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    options = ToolOptions(timeout=timeout, max_attempts=max_attempts)
 
     def declare(fn: ToolFunction) -> ToolDefinition:
-        definition = _definition(fn, name, description, side_effect, approval, tuple(targets))
+        definition = _definition(fn, name, description, side_effect, approval, tuple(targets), options)
         (into or registry).add(definition)
         return definition
 
@@ -154,8 +193,9 @@ def _definition(
     name: str | None,
     description: str | None,
     side_effect: bool,
-    approval: ApprovalPolicy,
+    approval: ToolApproval,
     targets: tuple[str, ...],
+    options: ToolOptions,
 ) -> ToolDefinition:
     tool_name = name or fn.__name__
     if not inspect.iscoroutinefunction(fn):
@@ -213,6 +253,7 @@ def _definition(
         function=fn,
         activity=activity_fn,
         targets=targets,
+        options=options,
     )
 
 

@@ -17,11 +17,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 from temporalio.contrib.workflow_streams import WorkflowStreamState
+from temporalio.exceptions import ApplicationError
 
 from common.contracts.usage import Usage
 
 __all__ = [
     "DAY_S",
+    "INVALID_INPUT",
     "MIN_AUTO_APPROVE_TIMEOUT_S",
     "ActionField",
     "ApprovalDecision",
@@ -33,13 +35,13 @@ __all__ = [
     "KitInput",
     "NonBlank",
     "PendingApproval",
-    "Phase",
     "ProposedAction",
     "RunCarry",
     "StepRecord",
     "UsageTotals",
     "WorkflowStatus",
     "action_hash",
+    "invalid_input",
 ]
 
 ApprovalPolicy = Literal["reject", "approve"]
@@ -115,6 +117,15 @@ class ProposedAction(BaseModel):
             value = field.value if "\n" not in field.value else "\n    " + field.value.replace("\n", "\n    ")
             lines.append(f"  {marker}{field.name}: {value}")
         return "\n".join(lines)
+
+
+INVALID_INPUT = "InvalidInput"
+
+
+def invalid_input(message: str) -> ApplicationError:
+    """A run's input can never succeed: fail the run at once with a typed, one-line, non-retryable
+    error (never a retry loop)."""
+    return ApplicationError(message, type=INVALID_INPUT, non_retryable=True)
 
 
 def action_hash(kind: str, details: Mapping[str, Any]) -> str:
@@ -244,15 +255,3 @@ class WorkflowStatus(BaseModel):
     # Whether a decision proves who made it. False: any client that can reach the namespace may send
     # `approve` as any listed approver (the inbox checks a password; the Update itself does not).
     decisions_authenticated: bool = False
-
-
-Phase = Literal[
-    "planning",
-    "researching",
-    "synthesizing",
-    "awaiting_approval",
-    "delivering",
-    "running",
-    "calling_tools",
-    "completed",
-]

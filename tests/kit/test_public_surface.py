@@ -1,6 +1,7 @@
 """The kit's public surface is what workflows of your own are built from, and the shipped workflows
 use nothing else: every import of a project module in `examples/` and in the shipped workflow
-modules names a public kit module and a name in its `__all__`.
+modules names a public kit module and a name in its `__all__`, and neither reaches into another
+object's private attributes (`ctx._progress`).
 
 A shipped workflow module may also import the workflows' models (`workflows.models`) and another
 shipped workflow module (research runs agents as children)."""
@@ -16,7 +17,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = frozenset({"common", "workflows", "activities", "worker", "starter"})
-PUBLIC_MODULES = ("workflows.kit", "activities.kit", "worker.plugin", "common.settings", "common.client")
+PUBLIC_MODULES = (
+    "workflows.kit",
+    "workflows.kit.testing",
+    "activities.kit",
+    "worker.plugin",
+    "common.settings",
+    "common.client",
+)
 SHIPPED_EXTRA = frozenset({"workflows.models"})
 
 
@@ -122,6 +130,40 @@ def test_the_shipped_workflows_import_only_public_names(public: dict[str, frozen
         for problem in violations(path.read_text(), str(path.relative_to(ROOT)), public, allowed - {module})
     ]
     assert not found, "\n".join(map(str, found))
+
+
+def private_attribute_uses(source: str, where: str) -> list[Violation]:
+    """Each use of another object's private attribute (`ctx._progress`, `self.ctx._gate`): a
+    workflow built from the kit reaches the kit's state only through public names."""
+    found: list[Violation] = []
+    for node in ast.walk(ast.parse(source, where)):
+        if not isinstance(node, ast.Attribute) or not node.attr.startswith("_") or node.attr.startswith("__"):
+            continue
+        if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+            continue  # the class's own state
+        found.append(
+            Violation(where, node.lineno, f"{ast.unparse(node)}: a private attribute of another object")
+        )
+    return found
+
+
+def test_the_shipped_workflows_and_examples_use_only_public_attributes() -> None:
+    paths = [*shipped_workflow_modules().values(), *sorted((ROOT / "examples").rglob("*.py"))]
+    found = [
+        problem
+        for path in paths
+        for problem in private_attribute_uses(path.read_text(), str(path.relative_to(ROOT)))
+    ]
+    assert not found, "\n".join(map(str, found))
+
+
+def test_a_private_attribute_use_is_found() -> None:
+    source = "ctx._progress.publish()\nself.ctx._gate.can_approve\nself._params\nobj.__class__\n"
+    found = sorted(problem.text for problem in private_attribute_uses(source, "x.py"))
+    assert found == [
+        "ctx._progress: a private attribute of another object",
+        "self.ctx._gate: a private attribute of another object",
+    ]
 
 
 PRIVATE_IMPORTS = [

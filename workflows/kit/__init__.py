@@ -17,12 +17,13 @@ from common.contracts.llm import (
     ToolUseBlock,
 )
 from common.contracts.mcp import McpToolInfo
+from common.contracts.runs import invalid_input
 from common.contracts.tools import ToolObservation
 from workflows.actions import compact_json, masked_url, proposed_action, visible
 from workflows.activity_options import DELIVERY, LLM_CALL, NOTIFY, TOOL_CALL, ActivityOptions
 from workflows.approval import action_hash
 from workflows.kit.base import KitWorkflow
-from workflows.kit.context import MAX_OBSERVATION_CHARS, RunContext, invalid_input
+from workflows.kit.context import MAX_OBSERVATION_CHARS, AgentTurn, RunContext
 from workflows.kit.delivery import Delivered, approve_and_deliver, delivery_channel
 from workflows.kit.mcp import McpTool, discover_mcp_tools, mcp_servers_named, mcp_tools_from
 from workflows.kit.tools import (
@@ -54,6 +55,7 @@ __all__ = [
     "TOOL_CALL",
     "ActionField",
     "ActivityOptions",
+    "AgentTurn",
     "ApprovalDecision",
     "ApprovalRecord",
     "Delivered",

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm.activity import LLMActivities
@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ToolUseBlock,
         spent_usage_of,
     )
+    from common.contracts.runs import invalid_input
     from common.contracts.tools import ToolObservation
     from workflows.actions import compact_json, proposed_action
     from workflows.activity_options import LLM_CALL, RUN_STATE
@@ -52,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.progress import RunProgress
 
-__all__ = ["MAX_OBSERVATION_CHARS", "AgentTurn", "RunContext", "invalid_input"]
+__all__ = ["MAX_OBSERVATION_CHARS", "AgentTurn", "RunContext"]
 
 # Keeps the conversation (sent to the model every step, carried across continue-as-new) small.
 MAX_OBSERVATION_CHARS = 4000
@@ -65,11 +66,6 @@ Carry = TypeVar("Carry", bound=RunCarry)
 # workflow.patched id: runs recorded before carried state was sealed replay without the seal steps.
 SEALED_RUN_STATE = "sealed-run-state"
 RUN_CHAIN_KEYS = "run-chain-keys"  # workflow.patched id: keys made before it name no run chain
-
-
-def invalid_input(message: str) -> ApplicationError:
-    """The run's input can never succeed: fail the run at once with a typed, one-line error."""
-    return ApplicationError(message, type="InvalidInput", non_retryable=True)
 
 
 class RunContext:

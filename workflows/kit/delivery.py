@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery.activity import DeliveryActivities
     from activities.delivery.targets import parse_target
     from common.contracts.delivery import DeliveryReceipt, DeliveryRequest
+    from common.contracts.runs import invalid_input
     from workflows.actions import masked_url, proposed_action
     from workflows.activity_options import DELIVERY
     from workflows.approval import action_hash
@@ -35,7 +36,7 @@ def delivery_channel(deliver_to: str | None) -> str | None:
     try:
         return parse_target(deliver_to).channel
     except ValueError as error:
-        raise ApplicationError(str(error), type="InvalidInput", non_retryable=True) from None
+        raise invalid_input(str(error)) from None
 
 
 @dataclass

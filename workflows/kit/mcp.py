@@ -23,11 +23,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.tools.declare import registry
     from common.contracts.llm import ToolSpec
     from common.contracts.mcp import McpCallRequest, McpListRequest, McpToolInfo
-    from common.contracts.runs import ApprovalRecord
+    from common.contracts.runs import ApprovalRecord, invalid_input
     from common.contracts.tools import ToolObservation
     from workflows.activity_options import MCP_DISCOVERY, ActivityOptions
     from workflows.activity_options import mcp_call_options as call_options
-    from workflows.kit.context import invalid_input
     from workflows.kit.tools import InvalidArguments, WorkflowTool, refuse_undeclared
 
 __all__ = [

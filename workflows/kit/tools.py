@@ -9,20 +9,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.tools import builtin as _builtin
     from activities.tools.declare import ToolDefinition, registry
     from common.contracts.llm import ToolSpec
-    from common.contracts.runs import ApprovalRecord
+    from common.contracts.runs import ApprovalRecord, invalid_input
     from common.contracts.tools import SideEffectToolInput, ToolObservation
     from workflows.actions import visible
-    from workflows.activity_options import DELIVERY, TOOL_CALL
+    from workflows.activity_options import DELIVERY, TOOL_CALL, ActivityOptions
 
 __all__ = [
     "InvalidArguments",
@@ -104,12 +104,23 @@ class RegisteredTool(WorkflowTool):
             # Retried for longer (a receiver may be down a while): the idempotency key makes it safe.
             request = SideEffectToolInput(arguments=arguments, idempotency_key=key or "")
             return await workflow.execute_activity(
-                definition.activity, request, summary=summary, **DELIVERY.kwargs()
+                definition.activity, request, summary=summary, **self._options(DELIVERY).kwargs()
             )
         model = definition.input_model.model_validate(arguments)
         return await workflow.execute_activity(
-            definition.activity, model, summary=summary, **TOOL_CALL.kwargs()
+            definition.activity, model, summary=summary, **self._options(TOOL_CALL).kwargs()
         )
+
+    def _options(self, default: ActivityOptions) -> ActivityOptions:
+        """`default` with the tool's own timeout and attempts (`@tool(timeout=, max_attempts=)`)."""
+        own = self.definition.options
+        options = default
+        if own.timeout is not None:
+            longest = max(own.timeout, options.schedule_to_close)
+            options = replace(options, start_to_close=own.timeout, schedule_to_close=longest)
+        if own.max_attempts is not None:
+            options = replace(options, retry=replace(options.retry, maximum_attempts=own.max_attempts))
+        return options
 
 
 def refuse_undeclared(arguments: dict[str, Any], schema: Mapping[str, Any]) -> None:
@@ -140,13 +151,9 @@ def choose_tools(
         return [t for t in defaults if not t.needs_approval or can_approve]
     unknown = sorted(set(names) - available.keys())
     if unknown:
-        raise _invalid_input(f"unknown tools {unknown}; known tools: {sorted(available)}")
+        raise invalid_input(f"unknown tools {unknown}; known tools: {sorted(available)}")
     chosen = [available[name] for name in names]
     needs_approver = sorted(t.name for t in chosen if t.needs_approval and not can_approve)
     if needs_approver:
-        raise _invalid_input(f"tools {needs_approver} need approval: give the run `approvers`")
+        raise invalid_input(f"tools {needs_approver} need approval: give the run `approvers`")
     return chosen
-
-
-def _invalid_input(message: str) -> ApplicationError:
-    return ApplicationError(message, type="InvalidInput", non_retryable=True)
