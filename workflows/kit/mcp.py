@@ -2,8 +2,10 @@
 the run keeps it whatever the server lists later) and `McpTool`, a `WorkflowTool` that sends one
 `tools/call` per call as the `mcp.call_tool` activity.
 
-    names, tools = await discover_mcp_tools(params.tools)      # when `mcp_servers_named(...)`
-    specs = ctx.offer_tools(names, extra=tools)
+    if mcp_servers_named(params.tools):
+        infos = await discover_mcp_tools(params.tools)       # recorded in history
+        names, tools = mcp_tools_from(params.tools, infos, can_approve=ctx.can_approve)
+        specs = ctx.offer_tools(names, extra=tools)
 
 A run names MCP tools as `{server}__{tool}`, or `{server}__*` for all of a server's allowed tools.
 
