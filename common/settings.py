@@ -60,7 +60,7 @@ def redacted_url(url: str) -> str:
     return f"{parts.scheme}://{'***@' if parts.username or parts.password else ''}{host}{port}{rest}"
 
 
-LLMProviderName = Literal["anthropic", "openai", "offline"]
+LLMProviderName = Literal["anthropic", "openai", "offline", "scripted"]
 OtlpProtocol = Literal["http/protobuf", "grpc"]
 
 
@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None
     llm_pricing_file: Path | None = None
+    # LLM_PROVIDER=scripted: a JSON list of rules (common/llm_script.py), read and checked at start.
+    llm_script_file: Path | None = None
     # How long a model call may stay silent and still count as progressing (worker/liveness.py): before
     # its first stream event, and between two events. Past them its heartbeats stop and it is retried.
     llm_first_byte_timeout_s: float = Field(default=60.0, gt=0)
@@ -333,6 +335,8 @@ class Settings(BaseSettings):
             raise SettingsError("ANTHROPIC_API_KEY: required when LLM_PROVIDER=anthropic")
         if self.llm_provider == "openai" and not self.openai_base_url:
             raise SettingsError("OPENAI_BASE_URL: required when LLM_PROVIDER=openai")
+        if self.llm_provider == "scripted":
+            _check_script(self.llm_script_file)
         if self.payload_store == "s3" and not (self.payload_store_s3_bucket or "").strip():
             raise SettingsError("PAYLOAD_STORE_S3_BUCKET: required when PAYLOAD_STORE=s3")
         if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
@@ -356,6 +360,18 @@ class Settings(BaseSettings):
     def provider(self) -> LLMProviderName:
         assert self.llm_provider is not None  # filled in by the validator
         return self.llm_provider
+
+
+def _check_script(path: Path | None) -> None:
+    """A scripted worker's script, read now: a bad one stops the process with one line at start."""
+    if path is None or not str(path).strip():
+        raise SettingsError("LLM_SCRIPT_FILE: required when LLM_PROVIDER=scripted")
+    from common.llm_script import ScriptError, load_script
+
+    try:
+        load_script(path)
+    except ScriptError as error:
+        raise SettingsError(f"LLM_SCRIPT_FILE: {error}") from None
 
 
 def _describe(error: ValidationError) -> str:

@@ -12,7 +12,8 @@ __all__ = ["build_llm_activities", "build_provider"]
 
 def build_provider(settings: Settings) -> LLMProvider:
     """The provider `LLM_PROVIDER` names. Settings validation has already checked that the provider
-    has what it needs (an API key for anthropic, a base URL for openai).
+    has what it needs (an API key for anthropic, a base URL for openai, a script that parses for
+    scripted).
 
     Each provider's module is imported only when it is the one configured: the `anthropic` SDK alone
     takes longer to import than the rest of the worker together (about 1.8 s of a 3.2 s start on a
@@ -35,6 +36,11 @@ def build_provider(settings: Settings) -> LLMProvider:
             api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
             default_model=settings.llm_model or DEFAULT_OPENAI_MODEL,
         )
+    if settings.provider == "scripted":
+        from activities.llm.providers.scripted import ScriptedProvider
+
+        assert settings.llm_script_file is not None
+        return ScriptedProvider.from_file(settings.llm_script_file)
     from activities.llm.providers.offline import OfflineProvider
 
     return OfflineProvider()
