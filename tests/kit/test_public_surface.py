@@ -20,6 +20,7 @@ PROJECT_PACKAGES = frozenset({"common", "workflows", "activities", "worker", "st
 PUBLIC_MODULES = (
     "workflows.kit",
     "workflows.kit.testing",
+    "workflows.kit.pytest_plugin",
     "activities.kit",
     "worker.plugin",
     "common.settings",
