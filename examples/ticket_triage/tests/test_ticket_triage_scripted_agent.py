@@ -9,29 +9,26 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.testing import WorkflowEnvironment
 from ticket_triage.extension import EXTENSION
 
-from common.settings import Settings
-from worker.plugin import AiWorkflowsPlugin
+from workflows.kit.pytest_plugin import KitWorkerFactory
 from workflows.kit.testing import ScriptedModel
 
 SCRIPT = Path(__file__).resolve().parents[3] / "examples" / "scripts" / "ticket_triage_lookup.json"
 
 
 async def test_the_shipped_script_looks_the_customer_up_then_answers(
-    ts_client: Client, settings: Settings
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory
 ) -> None:
     model = ScriptedModel(json.loads(SCRIPT.read_text()))
-    # The model instead of the product's activities; the extension adds its tools (lookup_customer).
-    plugin = AiWorkflowsPlugin(settings, extensions=[EXTENSION], activities=[model.activity])
-    async with Worker(ts_client, task_queue=settings.temporal_task_queue, plugins=[plugin]):
-        result: dict[str, Any] = await ts_client.execute_workflow(
+    # The product's workflows and activities with this model; the extension adds its tools.
+    async with kit_worker(extensions=[EXTENSION], model=model) as worker:
+        result: dict[str, Any] = await kit_env.client.execute_workflow(
             "AgentWorkflow",
             {"goal": "Who is ana@example.com?", "tools": ["lookup_customer"]},
             id=f"scripted-triage-{uuid.uuid4().hex[:10]}",
-            task_queue=settings.temporal_task_queue,
+            task_queue=worker.task_queue,
             result_type=dict,
         )
     assert result["outcome"] == "completed" and result["iterations"] == 2

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from triage_support import outbox_messages, pending_approval
+from triage_support import outbox_messages
 
 from workflows.kit import WorkflowStatus
+from workflows.kit.pytest_plugin import wait_for_approval
 
 TEMPORAL = Path(sys.executable).parent / "temporal"
 # Variables of the developer's shell that would change what the worker or the starter does.
@@ -235,7 +236,7 @@ async def test_starter_start_wait_with_an_approval(triage_worker: WorkerProcess,
     assert run.stdout is not None
     started = (await asyncio.wait_for(run.stdout.readline(), 120)).decode()
     assert started == f"started {workflow_id}\n", started + (await finished(run))[2]
-    pending = await pending_approval(dev_client.get_workflow_handle(workflow_id))
+    pending = await wait_for_approval(dev_client.get_workflow_handle(workflow_id))
     code, _, err = await finished(
         await starter_process(
             triage_worker, "approve", workflow_id, "--as", "ana", "--hash", pending.action_hash
