@@ -26,10 +26,8 @@ with workflow.unsafe.imports_passed_through():
         Message,
         RunContext,
         ToolSpec,
-        discover_mcp_tools,
         invalid_input,
-        mcp_servers_named,
-        mcp_tools_from,
+        offer_run_tools,
     )
     from workflows.models import AgentCarryState, AgentInput, AgentResult
 
@@ -106,16 +104,7 @@ class AgentWorkflow(KitWorkflow):
         )
 
     async def _offer_tools(self, params: AgentInput) -> None:
-        """Registered tools by name; MCP tools (`server__tool`, `server__*`) from the list discovery
-        recorded when the run started. A run without MCP tools issues no discovery at all."""
-        names = params.tools
-        if names is None or not mcp_servers_named(names):
-            self._tool_specs = self.ctx.offer_tools(names)
-            return
-        if self._mcp_tools is None:
-            self._mcp_tools = await discover_mcp_tools(names)
-        names, extra = mcp_tools_from(names, self._mcp_tools, can_approve=self.ctx.can_approve)
-        self._tool_specs = self.ctx.offer_tools(names, extra=extra)
+        self._tool_specs, self._mcp_tools = await offer_run_tools(self.ctx, params.tools, self._mcp_tools)
 
     def _llm_request(self, step: int) -> LLMRequest:
         """The model's input, built from the run's state. The whole transcript goes in every request,

@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
 __all__ = ["ApprovalGate", "action_hash"]
 
 ESCALATION_ACTIVITY = "approval.notify_escalation"
-Via = Literal["update", "signal", "deadline"]
+Via = Literal["update", "signal", "deadline", "withdrawn"]
 
 
 def refused(message: str, kind: str) -> ApplicationError:
@@ -94,6 +94,23 @@ class ApprovalGate:
             budget_usd=decision.budget_usd,
         )
         return self._decision
+
+    def withdraw(self, reason: str) -> None:
+        """The request waiting for a decision is withdrawn (an interrupted turn): it ends rejected,
+        recorded with `via: "withdrawn"` and the reason. Nothing pending: nothing happens."""
+        pending = self._pending
+        if pending is None or self._decision is not None:
+            return
+        self._decision = ApprovalRecord(
+            action=pending.action,
+            action_hash=pending.action_hash,
+            proposed=pending.proposed,
+            approver="withdrawn",
+            approved=False,
+            comment=reason,
+            decided_at=workflow.now(),
+            via="withdrawn",
+        )
 
     def on_signal(self, decision: ApprovalDecision) -> None:
         try:

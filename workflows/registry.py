@@ -4,7 +4,8 @@ from workflows.agent import AgentWorkflow
 from workflows.answer import AnswerWorkflow
 from workflows.index import IndexWorkflow
 from workflows.research import ResearchWorkflow
+from workflows.session import SessionWorkflow
 
 __all__ = ["WORKFLOWS"]
 
-WORKFLOWS: list[type] = [ResearchWorkflow, AgentWorkflow, IndexWorkflow, AnswerWorkflow]
+WORKFLOWS: list[type] = [ResearchWorkflow, AgentWorkflow, IndexWorkflow, AnswerWorkflow, SessionWorkflow]

@@ -143,11 +143,11 @@ class ApprovalRecord(BaseModel):
 
     action: str
     action_hash: str
-    approver: str  # a person from `approvers`, or "policy" when the deadline decided
+    approver: str  # a person from `approvers`, "policy" when the deadline decided, or "withdrawn"
     approved: bool
     comment: str = ""
     decided_at: datetime
-    via: Literal["update", "signal", "deadline"]
+    via: Literal["update", "signal", "deadline", "withdrawn"]  # withdrawn: its turn was interrupted
     budget_usd: float | None = None
     # True when nobody decided by the deadline and the run's approval policy did.
     by_policy: bool = False
@@ -252,6 +252,7 @@ class WorkflowStatus(BaseModel):
     budget_usd: float | None = None
     decisions: list[ApprovalRecord] = Field(default_factory=list)
     runs: int = 1  # AgentWorkflow: runs so far across continue-as-new
+    turn: int | None = None  # SessionWorkflow: the turn running, or the last one
     # Whether a decision proves who made it. False: any client that can reach the namespace may send
     # `approve` as any listed approver (the inbox checks a password; the Update itself does not).
     decisions_authenticated: bool = False

@@ -18,6 +18,21 @@ from common.contracts.llm import (
 )
 from common.contracts.mcp import McpToolInfo
 from common.contracts.runs import invalid_input
+from common.contracts.sessions import (
+    MAX_MESSAGE_BYTES,
+    TURNS_TOPIC,
+    CloseRequest,
+    SendMode,
+    SendRequest,
+    SendResult,
+    SessionCarry,
+    SessionInput,
+    SessionResult,
+    TranscriptEntry,
+    TranscriptPage,
+    TranscriptQuery,
+    TurnEvent,
+)
 from common.contracts.tools import ToolObservation
 from workflows.actions import compact_json, masked_url, proposed_action, visible
 from workflows.activity_options import DELIVERY, LLM_CALL, NOTIFY, TOOL_CALL, ActivityOptions
@@ -25,7 +40,7 @@ from workflows.approval import action_hash
 from workflows.kit.base import KitWorkflow
 from workflows.kit.context import MAX_OBSERVATION_CHARS, AgentTurn, RunContext
 from workflows.kit.delivery import Delivered, approve_and_deliver, delivery_channel
-from workflows.kit.mcp import McpTool, discover_mcp_tools, mcp_servers_named, mcp_tools_from
+from workflows.kit.mcp import McpTool, discover_mcp_tools, mcp_servers_named, mcp_tools_from, offer_run_tools
 from workflows.kit.tools import (
     InvalidArguments,
     RegisteredTool,
@@ -50,14 +65,17 @@ from workflows.models import (
 __all__ = [
     "DELIVERY",
     "LLM_CALL",
+    "MAX_MESSAGE_BYTES",
     "MAX_OBSERVATION_CHARS",
     "NOTIFY",
     "TOOL_CALL",
+    "TURNS_TOPIC",
     "ActionField",
     "ActivityOptions",
     "AgentTurn",
     "ApprovalDecision",
     "ApprovalRecord",
+    "CloseRequest",
     "Delivered",
     "DeliveryReceipt",
     "InvalidArguments",
@@ -73,12 +91,22 @@ __all__ = [
     "RegisteredTool",
     "RunCarry",
     "RunContext",
+    "SendMode",
+    "SendRequest",
+    "SendResult",
+    "SessionCarry",
+    "SessionInput",
+    "SessionResult",
     "StepRecord",
     "TextBlock",
     "ToolObservation",
     "ToolResultBlock",
     "ToolSpec",
     "ToolUseBlock",
+    "TranscriptEntry",
+    "TranscriptPage",
+    "TranscriptQuery",
+    "TurnEvent",
     "UsageTotals",
     "WorkflowStatus",
     "WorkflowTool",
@@ -93,6 +121,7 @@ __all__ = [
     "masked_url",
     "mcp_servers_named",
     "mcp_tools_from",
+    "offer_run_tools",
     "proposed_action",
     "registered_tools",
     "visible",

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
 from temporalio.exceptions import ActivityError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm.activity import LLMActivities
@@ -99,6 +100,10 @@ class RunContext:
         self._steps_this_run = 0
         # Step numbers per kind ("llm 3", "tool 2"), counted across continue-as-new from the carried
         # steps: a step's name (and a tool call's idempotency key) is unique in the run chain.
+        # Why the running turn stops calling tools (`interrupt`); None while tools may run.
+        self._interrupted: str | None = None
+        # Told of tool calls and approvals as they start and end (`observe`): a session's turn events.
+        self._observers: list[Callable[[str, str], None]] = []
         self._numbers: dict[str, int] = {}
         for record in status.completed_steps:
             self._numbers[record.kind] = self._numbers.get(record.kind, 0) + 1
@@ -121,6 +126,31 @@ class RunContext:
     def budget_spent(self) -> bool:
         """True once the run's cost reached its budget (never without a budget)."""
         return self._progress.budget_spent()
+
+    @property
+    def stream(self) -> WorkflowStream:
+        """The run's Workflow Stream (`starter watch` follows it): publish topics of your own with
+        `ctx.stream.topic(name, type=...).publish(item)`."""
+        return self._progress.stream
+
+    def observe(self, observer: Callable[[str, str], None]) -> None:
+        """`observer(kind, detail)` is told "tool_call_started", "tool_call_ended",
+        "approval_requested" and "approval_decided" as they happen (workflow code: no I/O)."""
+        self._observers.append(observer)
+
+    def _tell(self, kind: str, detail: str) -> None:
+        for observer in self._observers:
+            observer(kind, detail)
+
+    def interrupt(self, reason: str) -> None:
+        """Stops the running work at its next safe point: a pending approval is withdrawn (recorded
+        as such), tool calls not started yet do not start (error observations saying why); a tool
+        call already running finishes. `resume()` lets tools run again."""
+        self._interrupted = reason
+        self._gate.withdraw(reason)
+
+    def resume(self) -> None:
+        self._interrupted = None
 
     def _next_number(self, kind: str) -> int:
         self._numbers[kind] = self._numbers.get(kind, 0) + 1
@@ -147,7 +177,12 @@ class RunContext:
             summary = f"{step} (llm {request.model or 'default model'})"
         try:
             response: LLMResponse = await workflow.execute_activity_method(
-                LLMActivities.complete, request, summary=summary, **LLM_CALL.kwargs()
+                LLMActivities.complete,
+                request,
+                summary=summary,
+                # A cancelled call (an interrupted turn) reports the tokens it used before it ends.
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                **LLM_CALL.kwargs(),
             )
         except ActivityError as error:
             # Failed for good, yet its attempts were billed: count what they used.
@@ -187,6 +222,8 @@ class RunContext:
         return observation
 
     async def _call(self, name: str, arguments: dict[str, Any], key_step: str) -> ToolObservation:
+        if self._interrupted is not None:
+            return _error(f"{name} was not called: {self._interrupted}")
         offered = self.tools.get(name)
         if offered is None:
             return _error(f"unknown tool {name!r}; available tools: {sorted(self.tools)}")
@@ -203,10 +240,15 @@ class RunContext:
                 if not decision.approved:
                     return _error(f"rejected by {decision.approver}: {decision.comment}")
             key = self.idempotency_key(key_step, f"{name}-{digest[:16]}")
+        if self._interrupted is not None:  # interrupted while it waited for its turn at the gate
+            return _error(f"{name} was not called: {self._interrupted}")
+        self._tell("tool_call_started", name)
         try:
-            return await offered.run(parsed, key, f"tool {name}", decision)
+            observation = await offered.run(parsed, key, f"tool {name}", decision)
         except ActivityError as error:
-            return _error(f"{name} failed: {_cause(error)}")
+            observation = _error(f"{name} failed: {_cause(error)}")
+        self._tell("tool_call_ended", f"{name}: {'error' if observation.is_error else 'ok'}")
+        return observation
 
     async def _result(self, call: ToolUseBlock, step: int, index: int) -> ToolResultBlock:
         observation = await self._call(call.name, call.input, f"step-{step}")
@@ -249,7 +291,11 @@ class RunContext:
         """Waits for a person's decision on `action` (`digest`: `action_hash` of exactly what will
         run). One request at a time: concurrent tool calls queue for the reviewer."""
         async with self._one_approval_at_a_time:
-            return await self._gate.request(action, digest)
+            self._tell("approval_requested", action.title)
+            record = await self._gate.request(action, digest)
+            verdict = "approved" if record.approved else "rejected"
+            self._tell("approval_decided", f"{verdict} by {record.approver} via {record.via}")
+            return record
 
     async def ask_for_top_up(self, step_usd: float) -> bool:
         """The budget is spent: asks the approvers for more (`budget_usd` in the decision is the new
@@ -350,11 +396,11 @@ class RunContext:
         status = self.status
         return {"steps": status.completed_steps, "usage": status.usage, "cost_usd": status.cost_usd}
 
-    async def finish(self, outcome: str) -> None:
+    async def finish(self, outcome: str, *, phase: str = "completed") -> None:
         """The run ends: its outcome in `status`, the last phase, watchers released."""
         await self._settle_parent_reports()
         self.status.outcome = outcome
-        self._progress.set_phase("completed")
+        self._progress.set_phase(phase)
         await self._progress.close_stream()
 
     # -- children ------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from common.contracts.tools import ToolObservation
     from workflows.activity_options import MCP_DISCOVERY, ActivityOptions
     from workflows.activity_options import mcp_call_options as call_options
+    from workflows.kit.context import RunContext
     from workflows.kit.tools import InvalidArguments, WorkflowTool, refuse_undeclared
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "mcp_call_options",
     "mcp_servers_named",
     "mcp_tools_from",
+    "offer_run_tools",
 ]
 
 WILDCARD = "*"
@@ -92,6 +94,21 @@ def mcp_tools_from(
             matches = [name]
         expanded += [match for match in matches if match not in expanded]
     return expanded, tools
+
+
+async def offer_run_tools(
+    ctx: RunContext, names: Sequence[str] | None, discovered: list[McpToolInfo] | None
+) -> tuple[list[ToolSpec], list[McpToolInfo] | None]:
+    """The tools a run offers its model, by name (`None`: the defaults), MCP tools included: their
+    servers are listed once, when the run starts (`discovered` is that list in a later run, carried
+    across continue-as-new), so a run keeps the tools it started with. A run without MCP tools
+    issues no discovery at all. Returns the specs to send and the discovery to carry."""
+    if names is None or not mcp_servers_named(names):
+        return ctx.offer_tools(names), discovered
+    if discovered is None:
+        discovered = await discover_mcp_tools(names)
+    expanded, tools = mcp_tools_from(names, discovered, can_approve=ctx.can_approve)
+    return ctx.offer_tools(expanded, extra=tools), discovered
 
 
 class McpTool(WorkflowTool):
