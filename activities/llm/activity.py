@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import AsyncExitStack
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -10,11 +11,12 @@ from temporalio.exceptions import ApplicationError
 from activities.llm.call_context import UsageMeter, current_progress, meter_usage
 from activities.llm.error_types import UNPRICED_MODEL
 from activities.llm.pricing import PriceTable
-from activities.llm.providers.base import LLMProvider
+from activities.llm.providers.base import LLMProvider, reporting_text
+from activities.llm.reply_stream import ReplyPublisher
 from activities.llm.tracing import llm_call_span
-from common.contracts.llm import LLMRequest, LLMResponse, ProviderReply, SpentUsage
+from common.contracts.llm import LLMRequest, LLMResponse, ProviderReply, SpentUsage, TextBlock
 
-__all__ = ["LLMActivities", "unpriced_model"]
+__all__ = ["LLMActivities", "reply_text", "unpriced_model"]
 
 
 class LLMActivities:
@@ -39,11 +41,19 @@ class LLMActivities:
             meter = UsageMeter(self._prices, model, progress)
             meter_usage(meter)
             on_event = progress.saw_event if progress is not None else meter.heartbeat
-            try:
-                reply = await self._provider.complete(request, model, on_event)
-            except ApplicationError as error:
-                # Rebuilt, not re-raised: the failure Temporal records stays one small frame deep.
-                raise _with_spent_usage(error, meter.state.spent()) from None
+            async with AsyncExitStack() as streaming:
+                publisher = None
+                if request.stream_reply:
+                    # Out before the call returns: a client sees the text before the step's end.
+                    publisher = await streaming.enter_async_context(ReplyPublisher(request.step))
+                    streaming.enter_context(reporting_text(publisher.add))
+                try:
+                    reply = await self._provider.complete(request, model, on_event)
+                except ApplicationError as error:
+                    # Rebuilt, not re-raised: the failure Temporal records stays one small frame deep.
+                    raise _with_spent_usage(error, meter.state.spent()) from None
+                if publisher is not None and not publisher.reported:
+                    publisher.add(reply_text(reply))  # a provider that does not stream: all at once
             response = self._response(reply, meter.earlier, time.monotonic() - started)
             span.record(response)
         return response
@@ -60,6 +70,11 @@ class LLMActivities:
             retried_attempts=earlier.attempts,
             priced=quote.priced and earlier.priced,
         )
+
+
+def reply_text(reply: ProviderReply) -> str:
+    """The reply's text, as `LLMResponse.text()` gives it."""
+    return "".join(block.text for block in reply.content if isinstance(block, TextBlock))
 
 
 def unpriced_model(model: str) -> ApplicationError:

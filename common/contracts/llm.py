@@ -16,12 +16,14 @@ from common.contracts.usage import Usage
 # model gives an unknown kind a generic deterministic reply.
 __all__ = [
     "KNOWN_STEP_KINDS",
+    "REPLY_TOPIC",
     "AttemptProgress",
     "ContentBlock",
     "LLMRequest",
     "LLMResponse",
     "Message",
     "ProviderReply",
+    "ReplyChunk",
     "SpentUsage",
     "StepKind",
     "TextBlock",
@@ -94,6 +96,25 @@ class LLMRequest(BaseModel):
     # tool whose input is the reply; OpenAI-compatible: `response_format`), and the reply's text is
     # then the JSON document. The caller still validates it.
     response_schema: dict[str, Any] | None = None
+    # Publish the reply's text on the run's Workflow Stream (topic `reply`, `ReplyChunk`s) while the
+    # model writes it, for a chat client to show as it comes; the returned response is the same.
+    stream_reply: bool = False
+
+
+# The Workflow Stream topic of streamed replies (here, not in workflows/: the activity publishes it).
+REPLY_TOPIC = "reply"
+
+
+class ReplyChunk(BaseModel):
+    """A piece of a model reply's text, as `llm.complete` publishes it on topic `reply` when the
+    request has `stream_reply`: the deltas of one batch interval, joined. A step's text is its
+    chunks' text in `seq` order. A retried attempt streams the reply again from `seq` 0 with its own
+    `attempt`: a client drops what it showed of an earlier attempt of the same step."""
+
+    step: str
+    text: str
+    seq: int = Field(ge=0)  # the chunk's index within this attempt's reply
+    attempt: int = Field(default=1, ge=1)  # the activity attempt that wrote it
 
 
 class SpentUsage(BaseModel):

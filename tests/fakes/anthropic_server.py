@@ -6,7 +6,7 @@ text_delta and input_json_delta, message_delta with usage and stop_reason, messa
 `scripted_server`). Unscripted requests get the offline model's answer for the request's
 `x-ai-workflows-step-kind`, so whole workflows run over the Anthropic protocol against it. Prompt
 caching is simulated: a `cache_control` prefix seen before is reported as cache read, a new one as
-cache write.
+cache write. `AnthropicServer(event_interval_s=...)` paces a stream (a pause after each event).
 
 Broken streams for `Malformed` (events missing, duplicated, out of order) are in `BROKEN_STREAMS`.
 
@@ -17,12 +17,13 @@ Broken streams for `Malformed` (events missing, duplicated, out of order) are in
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, get_args
 
 from activities.llm.models import (
@@ -39,6 +40,7 @@ from activities.llm.models import (
 from activities.llm.providers.offline import OfflineProvider
 from tests.fakes.scripted_server import (
     Fail,
+    Outcome,
     RecordedRequest,
     Reply,
     ScriptedServer,
@@ -54,9 +56,11 @@ _STEP_KINDS = set(get_args(StepKind))
 class AnthropicServer(ScriptedServer):
     route_path = "/v1/messages"
 
-    def __init__(self) -> None:
+    def __init__(self, event_interval_s: float = 0.0) -> None:
         super().__init__()
         self._offline = OfflineProvider()
+        # A pause after each streamed event: a reply arrives over time, as a real model writes it.
+        self.event_interval_s = event_interval_s
         self._cache = PromptCache()
 
     async def answer(self, request: RecordedRequest, reply: Reply) -> Reply:
@@ -105,6 +109,12 @@ class AnthropicServer(ScriptedServer):
         )
         events.append(sse("message_stop", {"type": "message_stop"}))
         return events
+
+    async def _stream(self, events: list[str], outcome: Outcome) -> AsyncIterator[bytes]:
+        async for event in super()._stream(events, outcome):
+            yield event
+            if self.event_interval_s:
+                await asyncio.sleep(self.event_interval_s)  # pacing the reply, not synchronisation
 
     def error_body(self, fail: Fail) -> dict[str, Any]:
         error: dict[str, Any] = {"type": fail.error_type, "message": fail.message}

@@ -5,13 +5,16 @@ Answers with and without `stream: true` (SSE `data:` chunks with content and too
 finish_reason chunk, a usage chunk when `stream_options.include_usage`, then `data: [DONE]`), error
 bodies `{"error": {"message", "type", "code"}}` with their headers, and whatever a test scripts (see
 `scripted_server`). Unscripted requests get the offline model's answer for the request's
-`x-ai-workflows-step-kind`. Point the provider at `server.base_url + "/v1"`.
+`x-ai-workflows-step-kind`; `OpenAIServer(event_interval_s=...)` paces a stream (a pause after each
+event). Point the provider at `server.base_url + "/v1"`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any, get_args
 
 from activities.llm.models import (
@@ -28,6 +31,7 @@ from activities.llm.models import (
 from activities.llm.providers.offline import OfflineProvider
 from tests.fakes.scripted_server import (
     Fail,
+    Outcome,
     RecordedRequest,
     Reply,
     ScriptedServer,
@@ -43,9 +47,11 @@ _FINISH_REASONS = {"end_turn": "stop", "max_tokens": "length", "tool_use": "tool
 class OpenAIServer(ScriptedServer):
     route_path = "/v1/chat/completions"
 
-    def __init__(self) -> None:
+    def __init__(self, event_interval_s: float = 0.0) -> None:
         super().__init__()
         self._offline = OfflineProvider()
+        # A pause after each streamed event: a reply arrives over time, as a real model writes it.
+        self.event_interval_s = event_interval_s
 
     @property
     def api_base(self) -> str:
@@ -103,6 +109,12 @@ class OpenAIServer(ScriptedServer):
             events.append(sse(None, head | {"choices": [], "usage": _wire_usage(reply.usage)}))
         events.append(sse(None, "[DONE]"))
         return events
+
+    async def _stream(self, events: list[str], outcome: Outcome) -> AsyncIterator[bytes]:
+        async for event in super()._stream(events, outcome):
+            yield event
+            if self.event_interval_s:
+                await asyncio.sleep(self.event_interval_s)  # pacing the reply, not synchronisation
 
     def error_body(self, fail: Fail) -> dict[str, Any]:
         return {"error": {"message": fail.message, "type": fail.error_type, "code": fail.error_code}}

@@ -20,8 +20,8 @@ from anthropic.types import (
 
 from activities.llm.call_context import CallContext, report_usage
 from activities.llm.errors import classified_errors
-from activities.llm.providers.anthropic_stream import MessageAssembler
-from activities.llm.providers.base import Heartbeat
+from activities.llm.providers.anthropic_stream import MessageAssembler, text_delta
+from activities.llm.providers.base import Heartbeat, report_text
 from common.contracts.llm import (
     ContentBlock,
     LLMRequest,
@@ -85,6 +85,7 @@ class AnthropicProvider:
                     if assembler.add(event):
                         # Billed from here on: kept in the heartbeat details if this attempt fails.
                         report_usage(assembler.usage or Usage(), assembler.model or None)
+                    report_text(text_delta(event))  # after add: only text of a well-formed stream
         reply = assembler.reply()
         return structured_reply(reply) if request.response_schema is not None else reply
 

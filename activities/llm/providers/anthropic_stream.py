@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from activities.llm.errors import invalid_response
 from common.contracts.llm import ContentBlock, ProviderReply, TextBlock, ToolUseBlock, Usage
 
-__all__ = ["MessageAssembler"]
+__all__ = ["MessageAssembler", "text_delta"]
 
 # The stream's usage counts (Anthropic's names) and the fields of `Usage` they fill.
 _USAGE_FIELDS = {
@@ -187,6 +187,21 @@ class MessageAssembler:
 
     def _broken(self, what: str) -> ApplicationError:
         return invalid_response(self._provider, f"malformed stream: {what}")
+
+
+def text_delta(event: Any) -> str:
+    """The reply text a (validated) event adds: a text_delta's text, or a text block's initial text;
+    "" for any other event."""
+    kind = getattr(event, "type", None)
+    if kind == "content_block_delta":
+        delta = getattr(event, "delta", None)
+        text = getattr(delta, "text", None) if getattr(delta, "type", None) == "text_delta" else None
+    elif kind == "content_block_start":
+        block = getattr(event, "content_block", None)
+        text = getattr(block, "text", None) if getattr(block, "type", None) == "text" else None
+    else:
+        text = None
+    return text if isinstance(text, str) else ""
 
 
 def _usage_of(raw: Any, base: Usage, *, required: str) -> Usage | None:

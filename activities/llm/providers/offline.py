@@ -13,17 +13,21 @@ For a grounded answer (`step_kind="answer"`) it quotes the passage sentence that
 question, or says `no_answer` when none shares a word with it.
 Any other step kind (a workflow of your own: "classify", "draft_reply", ...) gets
 "[offline model] KIND (ref DIGEST): " and the start of the first user message.
+A streamed reply (`LLMRequest.stream_reply`) comes in a few chunks split between words
+(`text_chunks`), a short pause apart so a chat client sees it arrive.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
 import re
+from itertools import pairwise
 from typing import Any
 
-from activities.llm.providers.base import Heartbeat
+from activities.llm.providers.base import Heartbeat, report_text, wants_text
 from activities.retrieval.grounding import CitedQuote, GeneratedAnswer, parse_prompt
 from activities.retrieval.query import keywords
 from common.contracts.llm import (
@@ -38,7 +42,7 @@ from common.contracts.llm import (
     Usage,
 )
 
-__all__ = ["OFFLINE_MODEL", "OfflineProvider"]
+__all__ = ["OFFLINE_MODEL", "OfflineProvider", "stream_text", "text_chunks"]
 
 OFFLINE_MODEL = "offline-model"
 LABEL = "[offline model]"
@@ -53,6 +57,38 @@ _PLAN_ANGLES = (
     "Notable tools and methods for {t}",
     "Costs and trade-offs of {t}",
 )
+
+
+# A streamed local reply: between 3 and 6 chunks (fewer for a reply of fewer words), a pause apart.
+MIN_CHUNKS, MAX_CHUNKS = 3, 6
+WORDS_PER_CHUNK = 12
+CHUNK_PAUSE_S = 0.05
+
+
+def text_chunks(text: str) -> list[str]:
+    """`text` in a few pieces split after whitespace (their join is `text`): 3 to 6 of them, about
+    twelve words each, fewer only when the text has fewer words; none for an empty text."""
+    words = re.findall(r"\s*\S+\s*", text) or ([text] if text else [])
+    if not words:
+        return []
+    count = min(len(words), MAX_CHUNKS, max(MIN_CHUNKS, math.ceil(len(words) / WORDS_PER_CHUNK)))
+    bounds = [round(i * len(words) / count) for i in range(count + 1)]
+    return ["".join(words[start:end]) for start, end in pairwise(bounds)]
+
+
+async def stream_text(content: list[ContentBlock]) -> None:
+    """Reports the reply's text in chunks, as a streaming provider would (only when listened to)."""
+    if not wants_text():
+        return
+    first = True
+    for block in content:
+        if not isinstance(block, TextBlock):
+            continue
+        for chunk in text_chunks(block.text):
+            if not first:
+                await asyncio.sleep(CHUNK_PAUSE_S)  # pacing a local reply, not synchronisation
+            report_text(chunk)
+            first = False
 
 
 def _tokens(text: str) -> int:
@@ -88,6 +124,12 @@ class OfflineProvider:
 
     async def complete(self, request: LLMRequest, model: str, heartbeat: Heartbeat) -> ProviderReply:
         heartbeat()
+        reply = self.reply(request, model)
+        await stream_text(reply.content)
+        return reply
+
+    def reply(self, request: LLMRequest, model: str) -> ProviderReply:
+        """The answer to `request`, at once (`complete` also streams its text when asked)."""
         content: list[ContentBlock]
         if request.step_kind == "plan":
             content, stop = [TextBlock(text=self._plan(request))], "end_turn"

@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.llm.call_context import CallContext, report_usage
 from activities.llm.errors import classified_errors, classify_status, invalid_response
-from activities.llm.providers.base import Heartbeat
+from activities.llm.providers.base import Heartbeat, report_text
 from common.contracts import llm
 
 __all__ = ["DEFAULT_OPENAI_MODEL", "OpenAICompatibleProvider"]
@@ -206,6 +206,7 @@ class ChatStreamAssembler:
             delta = choice.get("delta") or {}
             if delta.get("content"):
                 self._text.append(delta["content"])
+                report_text(delta["content"])
             for position, call in enumerate(delta.get("tool_calls") or []):
                 index = call.get("index", position)
                 function = call.get("function") or {}

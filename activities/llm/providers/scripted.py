@@ -8,7 +8,8 @@ provider raises for that HTTP status (activities/llm/errors.py), so Temporal ret
 exactly as it would a real 429, 529 or 400.
 
 Its model is the offline model's (`offline-model`), so costs and budgets behave alike; the offline
-answers it falls back to say `[scripted model]` instead of `[offline model]`.
+answers it falls back to say `[scripted model]` instead of `[offline model]`. A streamed reply
+(`LLMRequest.stream_reply`) comes in a few chunks, as the offline model's does.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from activities.llm.call_context import report_usage
 from activities.llm.errors import classify_status
 from activities.llm.providers.base import Heartbeat
 from activities.llm.providers.offline import LABEL as OFFLINE_LABEL
-from activities.llm.providers.offline import OFFLINE_MODEL, OfflineProvider, _message_text, _tokens
+from activities.llm.providers.offline import (
+    OFFLINE_MODEL,
+    OfflineProvider,
+    _message_text,
+    _tokens,
+    stream_text,
+)
 from common.contracts.llm import (
     ContentBlock,
     LLMRequest,
@@ -105,7 +112,10 @@ class ScriptedProvider:
         attempt = activity.info().attempt if activity.in_activity() else 1
         index = matching_rule(self.rules, request, attempt)
         if index is None:
-            return _relabelled(await self._offline.complete(request, model, heartbeat))
+            # The offline answer, relabelled before it streams: a client sees what the reply says.
+            fallback = _relabelled(self._offline.reply(request, model))
+            await stream_text(fallback.content)
+            return fallback
         rule = self.rules[index]
         reply = rule.reply
         await _wait(reply.delay_s, heartbeat)
@@ -122,6 +132,7 @@ class ScriptedProvider:
             ]
         else:
             content = [TextBlock(text=reply.text or "")]
+            await stream_text(content)
         return ProviderReply(
             content=content,
             stop_reason="tool_use" if reply.tool_calls is not None else "end_turn",

@@ -1,0 +1,189 @@
+"""Streamed replies (`LLMRequest.stream_reply`): the real `llm.complete` activity, run by a worker on
+the dev server, publishes the reply's text on the run's Workflow Stream (topic `reply`) while the
+model writes it; a subscriber gets the whole text in order, from the offline model, the Anthropic
+provider and the OpenAI-compatible one, a retried attempt again under its own number; and the
+history grows with batches (one Signal each), not with deltas."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamClient
+
+with workflow.unsafe.imports_passed_through():
+    from activities.llm.activity import LLMActivities
+    from activities.llm.providers.base import reporting_text
+    from activities.llm.providers.offline import MAX_CHUNKS, MIN_CHUNKS, OfflineProvider, text_chunks
+    from activities.llm.providers.scripted import SCRIPTED_LABEL, ScriptedProvider
+    from common.contracts.llm import REPLY_TOPIC, LLMRequest, LLMResponse, Message, ReplyChunk
+    from common.llm_script import parse_script
+    from common.settings import Settings
+    from tests.fakes.anthropic_server import AnthropicServer
+    from tests.fakes.openai_server import OpenAIServer
+    from tests.fakes.scripted_server import Reply, Truncate
+    from worker.app import build_worker
+    from workflows.activity_options import LLM_CALL
+
+PUBLISH_SIGNAL = "__temporal_workflow_stream_publish"
+# About 1,000 tokens (4 characters each), streamed by the fakes 16 characters a delta: 250 deltas.
+LONG_REPLY = " ".join(f"word{i:03d}" for i in range(500))[:4000]
+
+
+@workflow.defn(name="StreamedReplyTestWorkflow")
+class StreamedReplyWorkflow:
+    """One model call on a run that hosts a Workflow Stream, as every kit run does."""
+
+    @workflow.init
+    def __init__(self, request: LLMRequest) -> None:
+        self._stream = WorkflowStream()
+
+    @workflow.run
+    async def run(self, request: LLMRequest) -> LLMResponse:
+        response = await workflow.execute_activity_method(
+            LLMActivities.complete, request, **LLM_CALL.kwargs()
+        )
+        self._stream.detach_pollers()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return response
+
+
+async def streamed_call(
+    client: Client, settings: Settings, text: str = "Say hello"
+) -> tuple[LLMResponse, list[ReplyChunk], WorkflowHandle[StreamedReplyWorkflow, LLMResponse]]:
+    """One streamed call; every chunk a subscriber saw, from the start of the run to its end."""
+    request = LLMRequest(messages=[Message.user_text(text)], step="reply 1", stream_reply=True)
+    async with build_worker(client, settings, workflows=[StreamedReplyWorkflow]):
+        handle = await client.start_workflow(
+            StreamedReplyWorkflow.run,
+            request,
+            id=f"streamed-reply-{uuid.uuid4().hex[:10]}",
+            task_queue=settings.temporal_task_queue,
+        )
+        stream = WorkflowStreamClient.create(client, handle.id)
+        # The subscription ends once the run is closed and its last items are drained.
+        chunks = [item.data async for item in stream.subscribe(REPLY_TOPIC, result_type=ReplyChunk)]
+        response = await handle.result()
+    return response, chunks, handle
+
+
+def final_text(chunks: list[ReplyChunk], step: str = "reply 1") -> str:
+    """What a client shows: the last attempt's chunks of `step`, each attempt numbered from 0."""
+    attempts: dict[int, list[ReplyChunk]] = defaultdict(list)
+    for chunk in chunks:
+        if chunk.step == step:
+            attempts[chunk.attempt].append(chunk)
+    last = attempts[max(attempts)]
+    assert [chunk.seq for chunk in last] == list(range(len(last))), "chunks out of order"
+    return "".join(chunk.text for chunk in last)
+
+
+async def publish_signals(handle: WorkflowHandle[StreamedReplyWorkflow, LLMResponse]) -> int:
+    history = await handle.fetch_history()
+    return sum(
+        event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        and event.workflow_execution_signaled_event_attributes.signal_name == PUBLISH_SIGNAL
+        for event in history.events
+    )
+
+
+# -- chunking ------------------------------------------------------------------------------------------
+
+
+def test_offline_chunks_join_to_the_text_and_split_between_words() -> None:
+    for text in ("one", "two words", "  leading and trailing  ", LONG_REPLY, "a\nb\n\nc d e f"):
+        pieces = text_chunks(text)
+        assert "".join(pieces) == text
+        assert all(piece.strip() for piece in pieces)  # no piece is whitespace only
+        assert all(piece[-1].isspace() for piece in pieces[:-1])  # split after whitespace
+    assert text_chunks("") == []
+    assert len(text_chunks("two words")) == 2  # fewer than three only when there are fewer words
+    assert MIN_CHUNKS <= len(text_chunks("a b c d e f g h")) <= MAX_CHUNKS
+    assert len(text_chunks(LONG_REPLY)) == MAX_CHUNKS
+
+
+async def test_offline_model_streams_a_few_chunks_only_when_listened_to() -> None:
+    request = LLMRequest(messages=[Message.user_text("Tell me about " + LONG_REPLY[:300])])
+    seen: list[str] = []
+    with reporting_text(seen.append):
+        reply = await OfflineProvider().complete(request, "offline-model", lambda: None)
+    text = "".join(b.text for b in reply.content if hasattr(b, "text"))
+    assert "".join(seen) == text and MIN_CHUNKS <= len(seen) <= MAX_CHUNKS
+    # Unlistened (every call without stream_reply): the same reply.
+    assert await OfflineProvider().complete(request, "offline-model", lambda: None) == reply
+
+
+async def test_scripted_model_streams_what_its_reply_says() -> None:
+    provider = ScriptedProvider(
+        parse_script([{"match": {"contains": "hi"}, "reply": {"text": "hello there"}}])
+    )
+    for text, expected in (("hi", "hello there"), ("other words", None)):
+        seen: list[str] = []
+        with reporting_text(seen.append):
+            reply = await provider.complete(LLMRequest(messages=[Message.user_text(text)]), "m", lambda: None)
+        streamed = "".join(seen)
+        assert streamed == "".join(b.text for b in reply.content if hasattr(b, "text"))
+        assert streamed == expected if expected else streamed.startswith(SCRIPTED_LABEL)
+
+
+# -- through the activity ------------------------------------------------------------------------------
+
+
+async def test_offline_reply_reaches_a_subscriber_whole(dev_client: Client, settings: Settings) -> None:
+    response, chunks, _ = await streamed_call(dev_client, settings, "Streaming, " + LONG_REPLY[:200])
+    assert chunks and final_text(chunks) == response.text()
+    assert {chunk.attempt for chunk in chunks} == {1}
+
+
+async def test_anthropic_reply_streams_in_batches_not_deltas(
+    dev_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
+) -> None:
+    anthropic_server.event_interval_s = 0.01  # 250 deltas over about 2.5 s, as a fast model writes
+    anthropic_server.script(Reply.text(LONG_REPLY))
+    response, chunks, handle = await streamed_call(dev_client, anthropic_settings)
+    assert response.text() == LONG_REPLY
+    assert final_text(chunks) == LONG_REPLY
+    deltas = len(LONG_REPLY) // 16
+    signals = await publish_signals(handle)
+    assert len(chunks) == signals  # one chunk per batch, one Signal per batch
+    assert 5 <= signals <= deltas // 5, f"{signals} Signals for {deltas} deltas"
+
+
+async def test_openai_reply_reaches_a_subscriber_whole(
+    dev_client: Client, openai_settings: Settings, openai_server: OpenAIServer
+) -> None:
+    openai_server.event_interval_s = 0.005
+    openai_server.script(Reply.text(LONG_REPLY))
+    response, chunks, handle = await streamed_call(dev_client, openai_settings)
+    assert response.text() == LONG_REPLY == final_text(chunks)
+    assert await publish_signals(handle) < len(LONG_REPLY) // 16 // 5
+
+
+async def test_a_retried_attempt_streams_again_under_its_number(
+    dev_client: Client, anthropic_settings: Settings, anthropic_server: AnthropicServer
+) -> None:
+    # The first attempt's stream dies after a few deltas; the second streams the whole reply.
+    anthropic_server.script(Truncate(after_events=8, reply=Reply.text(LONG_REPLY)), Reply.text(LONG_REPLY))
+    response, chunks, _ = await streamed_call(dev_client, anthropic_settings)
+    first = "".join(chunk.text for chunk in chunks if chunk.attempt == 1)
+    assert first and LONG_REPLY.startswith(first) and first != LONG_REPLY
+    assert [chunk.attempt for chunk in chunks] == sorted(chunk.attempt for chunk in chunks)
+    assert response.text() == final_text(chunks) == LONG_REPLY
+
+
+async def test_a_request_without_stream_reply_publishes_nothing(
+    dev_client: Client, settings: Settings
+) -> None:
+    request = LLMRequest(messages=[Message.user_text("quiet")], step="reply 1")
+    async with build_worker(dev_client, settings, workflows=[StreamedReplyWorkflow]):
+        handle = await dev_client.start_workflow(
+            StreamedReplyWorkflow.run,
+            request,
+            id=f"unstreamed-reply-{uuid.uuid4().hex[:10]}",
+            task_queue=settings.temporal_task_queue,
+        )
+        await handle.result()
+    assert await publish_signals(handle) == 0
