@@ -1,4 +1,5 @@
-"""Seals on the state a run hands to its next run (`run_state.seal`, `run_state.verify`).
+"""Seals on the state a run hands to its next run (`run_state.seal`, `run_state.verify`), and the
+payload store's copy of a state too big to travel inline (`run_state.stash`, `run_state.unstash`).
 
 A run that continues-as-new passes its state (iterations, spend, decisions, the conversation) in its
 next run's input. Temporal cannot tell that input from one a client wrote: every run of a cron
@@ -14,15 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.resources import resources
+from common.payload_store import PayloadStoreError, SweepableStore, object_name, workflow_scope
+from common.payload_store_config import object_store_from_settings
 from common.settings import Settings
 
 __all__ = [
@@ -31,6 +36,8 @@ __all__ = [
     "RunStateKeys",
     "SealRequest",
     "seal_run_state",
+    "stash_state",
+    "unstash_state",
     "verify_run_state",
 ]
 
@@ -115,4 +122,51 @@ async def verify_run_state(request: SealRequest) -> None:
         )
 
 
-RUN_STATE_ACTIVITIES = (seal_run_state, verify_run_state)
+def _store() -> SweepableStore | None:
+    return resources().get("run_state_store", object_store_from_settings)
+
+
+def _stash_name(digest: str) -> str:
+    """Under the workflow's own scope: swept with its runs once Temporal holds none of them."""
+    return object_name(workflow_scope(activity.info().workflow_id or ""), f"{digest}.state.json")
+
+
+@activity.defn(name="run_state.stash")
+async def stash_state(state: dict[str, Any]) -> str | None:
+    """Keeps a run's state (a conversation) in the payload store for its next run, by the SHA-256 of
+    its canonical JSON (what the seal then covers); None when there is no store (`PAYLOAD_STORE=off`):
+    the state then travels inline."""
+    store = _store()
+    if store is None:
+        return None
+    data = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    await store.put(_stash_name(digest), data)
+    return digest
+
+
+@activity.defn(name="run_state.unstash")
+async def unstash_state(digest: str) -> dict[str, Any]:
+    """The state `stash` kept under `digest`, checked against it. A missing object is retried (a
+    store restored from backup brings it back); a changed one is `ForgedRunState`."""
+    store = _store()
+    if store is None:
+        raise ApplicationError(
+            "carried state is in the payload store and this worker has none (PAYLOAD_STORE=off)",
+            type="PayloadStoreMissing",
+        )
+    try:
+        data = await store.get(_stash_name(digest))
+    except PayloadStoreError as error:
+        raise ApplicationError(str(error), type="PayloadStoreMissing") from None
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise ApplicationError(
+            f"stashed state {digest[:12]}... does not match its digest",
+            type=FORGED_RUN_STATE,
+            non_retryable=True,
+        )
+    loaded: dict[str, Any] = json.loads(data)
+    return loaded
+
+
+RUN_STATE_ACTIVITIES = (seal_run_state, verify_run_state, stash_state, unstash_state)

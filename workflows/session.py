@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         SendRequest,
         SendResult,
         SessionCarry,
+        SessionConversation,
         SessionInput,
         SessionResult,
         TextBlock,
@@ -68,23 +69,21 @@ class SessionWorkflow(KitWorkflow):
         carried = params.carried
         self.ctx = RunContext(params, carried=carried, phase="idle")
         self._params = params
-        self._messages: list[Message] = list(carried.messages) if carried else []
-        self._transcript: list[TranscriptEntry] = list(carried.transcript) if carried else []
-        # Queued messages are transcript entries too (shown at once): the same objects, re-linked.
-        by_id = {entry.id: entry for entry in self._transcript}
-        self._queued: deque[TranscriptEntry] = deque(
-            by_id.get(entry.id, entry) for entry in (carried.queued if carried else ())
-        )
+        # The last turn number given to a message, and the turn that is running (0: none).
+        self._carried_turn = carried.turn if carried else 0
+        self._assigned = self._carried_turn
+        self._running = 0
+        self._last_id = 0
+        self._messages: list[Message] = []
+        self._transcript: list[TranscriptEntry] = []
+        self._queued: deque[TranscriptEntry] = deque()
+        self._restore(carried or SessionConversation())
         self._closing: str | None = carried.closing if carried else None
         self._mcp_tools: list[McpToolInfo] | None = (
             [McpToolInfo.model_validate(info) for info in carried.mcp_tools]
             if carried and carried.mcp_tools is not None
             else None
         )
-        # The last turn number given to a message, and the turn that is running (0: none).
-        self._assigned = max([carried.turn if carried else 0, *(e.turn for e in self._queued)])
-        self._running = 0
-        self._last_id = max((e.id for e in [*self._transcript, *self._queued]), default=0)
         self._steered: list[TranscriptEntry] = []  # for the running turn's next model step
         self._interrupting: TranscriptEntry | None = None
         self._tool_specs: list[ToolSpec] = []
@@ -162,6 +161,8 @@ class SessionWorkflow(KitWorkflow):
     async def run(self, params: SessionInput) -> SessionResult:
         ctx = self.ctx
         await ctx.accept_carried(params.carried)
+        if params.carried is not None and params.carried.conversation is not None:
+            self._restore(await ctx.unstash(params.carried.conversation, SessionConversation))
         self._tool_specs, self._mcp_tools = await offer_run_tools(ctx, params.tools, self._mcp_tools)
         if params.carried is None:
             ctx.announce_approvers()
@@ -294,6 +295,16 @@ class SessionWorkflow(KitWorkflow):
 
     # -- state -----------------------------------------------------------------------------------
 
+    def _restore(self, conversation: SessionConversation) -> None:
+        """The conversation a previous run handed over (inline, or from the payload store)."""
+        self._messages = list(conversation.messages)
+        self._transcript = list(conversation.transcript)
+        # Queued messages are transcript entries too (shown at once): the same objects, re-linked.
+        by_id = {entry.id: entry for entry in self._transcript}
+        self._queued = deque(by_id.get(entry.id, entry) for entry in conversation.queued)
+        self._assigned = max([self._carried_turn, *(e.turn for e in self._queued)])
+        self._last_id = max((e.id for e in [*self._transcript, *self._queued]), default=0)
+
     def _next_id(self) -> int:
         self._last_id += 1
         return self._last_id
@@ -316,11 +327,15 @@ class SessionWorkflow(KitWorkflow):
         between the last take and the continue-as-new, so no message can fall in between)."""
         while True:
             seen = self._last_id
+            conversation = SessionConversation(
+                messages=self._messages, transcript=self._transcript, queued=list(self._queued)
+            )
+            digest = await self.ctx.stash(conversation)
+            inline = conversation if digest is None else SessionConversation()
             carried = await self.ctx.carry(
                 SessionCarry,
-                messages=self._messages,
-                transcript=self._transcript,
-                queued=list(self._queued),
+                **dict(inline),
+                conversation=digest,
                 turn=self.ctx.status.turn or 0,
                 closing=self._closing,
                 mcp_tools=[info.model_dump() for info in self._mcp_tools]

@@ -19,6 +19,7 @@ __all__ = [
     "SendRequest",
     "SendResult",
     "SessionCarry",
+    "SessionConversation",
     "SessionInput",
     "SessionResult",
     "TranscriptEntry",
@@ -123,12 +124,19 @@ class TurnEvent(BaseModel):
     cost_usd: float | None = None  # turn_ended: the turn's cost
 
 
-class SessionCarry(RunCarry):
-    """What a session hands to its next run when it continues-as-new."""
+class SessionConversation(BaseModel):
+    """A session's conversation: what continue-as-new hands over through the payload store."""
 
     messages: list[Message] = Field(default_factory=list)  # the model's conversation
     transcript: list[TranscriptEntry] = Field(default_factory=list)
     queued: list[TranscriptEntry] = Field(default_factory=list)  # messages waiting for their turn
+
+
+class SessionCarry(RunCarry, SessionConversation):
+    """What a session hands to its next run when it continues-as-new: the conversation in the
+    payload store (`conversation`: its digest, covered by the seal), or inline without a store."""
+
+    conversation: str | None = None
     turn: int = 0
     closing: str | None = None
     mcp_tools: list[dict[str, Any]] | None = None

@@ -6,6 +6,7 @@ continue-as-new keeping the conversation, and the `send` validator's refusals.""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -210,9 +211,15 @@ async def test_continue_as_new_keeps_the_conversation(
         page = await until(handle, answered(3))
         result = await close(handle)
         described = await kit_env.client.get_workflow_handle(handle.id).describe()
+        latest = kit_env.client.get_workflow_handle(handle.id, run_id=described.run_id)
+        started = (await latest.fetch_history()).events[0].workflow_execution_started_event_attributes
     assert [e.text for e in page.entries if e.role == "assistant"] == ["re: a", "re: b", "re: c"]
     assert "re: a" in str(model.requests[2].messages)  # the third turn, in a later run, saw the first
     assert result.turns == 3 and described.run_id != handle.first_execution_run_id
+    # The conversation went through the payload store: the next run's input names it by digest only.
+    carried = json.loads(started.input.payloads[0].data)["carried"]
+    assert len(carried["conversation"]) == 64 and carried["messages"] == [] and carried["seal"]
+    assert b"re: a" not in started.input.payloads[0].data
 
 
 async def test_send_refuses_empty_oversized_and_closed(

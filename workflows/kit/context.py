@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.contrib.workflow_streams import WorkflowStream
 from temporalio.exceptions import ActivityError
@@ -27,7 +28,7 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm.activity import LLMActivities
-    from activities.run_state import SealRequest, seal_run_state, verify_run_state
+    from activities.run_state import SealRequest, seal_run_state, stash_state, unstash_state, verify_run_state
     from common.contracts.llm import (
         LLMRequest,
         LLMResponse,
@@ -64,6 +65,7 @@ HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
 
 Result = TypeVar("Result")
 Carry = TypeVar("Carry", bound=RunCarry)
+Stashed = TypeVar("Stashed", bound=BaseModel)
 # workflow.patched id: runs recorded before carried state was sealed replay without the seal steps.
 SEALED_RUN_STATE = "sealed-run-state"
 RUN_CHAIN_KEYS = "run-chain-keys"  # workflow.patched id: keys made before it name no run chain
@@ -489,6 +491,22 @@ class RunContext:
             seal_run_state, _seal_request(state), summary="seal carried state", **RUN_STATE.kwargs()
         )
         return state.model_copy(update={"seal": seal})
+
+    async def stash(self, state: BaseModel) -> str | None:
+        """Keeps `state` (a conversation, too big to travel inline) in the payload store for the next
+        run: put the returned digest in the carried state, whose seal then covers it. None when the
+        worker has no store (`PAYLOAD_STORE=off`): carry the state inline instead."""
+        digest: str | None = await workflow.execute_activity(
+            stash_state, state.model_dump(mode="json"), summary="stash state", **RUN_STATE.kwargs()
+        )
+        return digest
+
+    async def unstash(self, digest: str, model: type[Stashed]) -> Stashed:
+        """The state `stash` kept under `digest` (from carried state `accept_carried` verified)."""
+        data = await workflow.execute_activity(
+            unstash_state, digest, summary="unstash state", **RUN_STATE.kwargs()
+        )
+        return model.model_validate(data)
 
     async def accept_carried(self, state: RunCarry | None) -> None:
         """Fails the run (`InvalidInput`) unless `state` is None or the state this workflow's
