@@ -182,8 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
 async def follow(client: Client, workflow_id: str) -> int:
     """Print progress until the run ends, then its result; 0 if it completed."""
     ended = "UNKNOWN"
-    async for event in watch(client, workflow_id):
-        print(render.event_line(event), flush=True)
+    shown = render.ProgressText()
+    async for event in watch(client, workflow_id, replies=True):
+        print(shown.text(event), end="", flush=True)
         if isinstance(event, RunEnded):
             ended = event.status
     if ended == "FAILED":

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from starter.watch import PhaseChanged, ProgressEvent, RunEnded, StepCompleted
+from starter.watch import PhaseChanged, ProgressEvent, ReplyStreamed, RunEnded, StepCompleted
 from workflows.answer import AnswerResult, answer_report
 from workflows.index import IndexResult
 from workflows.models import (
@@ -23,6 +23,7 @@ from workflows.models import (
 )
 
 __all__ = [
+    "ProgressText",
     "cost_text",
     "decision_line",
     "event_line",
@@ -160,9 +161,38 @@ def event_line(event: ProgressEvent) -> str:
             f" / {step.cache_read_tokens} cache read / {step.cache_write_tokens} cache write,"
             f" {step.latency_ms:.0f} ms, {cost_text(step.cost_usd, [step])}"
         )
+    if isinstance(event, ReplyStreamed):
+        chunk = event.chunk
+        return f"  reply {chunk.step} ({_attempt(chunk.attempt)}chunk {chunk.seq}): {chunk.text}"
     if isinstance(event, RunEnded):
         return f"run ended: {event.status.lower()}"
     raise TypeError(f"unknown event {event!r}")
+
+
+def _attempt(attempt: int) -> str:
+    return f"attempt {attempt}, " if attempt > 1 else ""
+
+
+class ProgressText:
+    """What the terminal shows of a watched run, event by event: each event's line (`event_line`),
+    and a streamed reply's text inline as it arrives, after a `  reply STEP: ` head (a new one for a
+    retried attempt, whose text replaces what the earlier one wrote)."""
+
+    def __init__(self) -> None:
+        self._showing: tuple[str, int] | None = None  # the (step, attempt) whose text is on the line
+
+    def text(self, event: ProgressEvent) -> str:
+        if isinstance(event, ReplyStreamed):
+            chunk = event.chunk
+            head = ""
+            if (chunk.step, chunk.attempt) != self._showing:
+                retried = f" (attempt {chunk.attempt})" if chunk.attempt > 1 else ""
+                head = ("\n" if self._showing else "") + f"  reply {chunk.step}{retried}: "
+                self._showing = (chunk.step, chunk.attempt)
+            return head + chunk.text
+        end_of_reply = "\n" if self._showing else ""
+        self._showing = None
+        return end_of_reply + event_line(event) + "\n"
 
 
 def result_text(result: Any) -> str:

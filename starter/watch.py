@@ -3,7 +3,8 @@
 Two sources, same events:
 - the run's Workflow Stream (`temporalio.contrib.workflow_streams`), when the workflow hosts one: it
   publishes each phase on topic `phase` (a str) and each finished step on topic `steps` (a
-  `StepRecord`). Events arrive as they happen (long-poll Update), nothing is missed or repeated, and
+  `StepRecord`); with `replies=True`, also the text of model replies while they are written, for
+  requests with `stream_reply` (topic `reply`, a `ReplyChunk`). Events arrive as they happen (long-poll Update), nothing is missed or repeated, and
   the subscription follows continue-as-new and drains the last events after the run closes.
 - otherwise the `status` query, polled: works with any run that answers `status` (e.g. runs started
   before their workflow had a stream), at the cost of a poll interval of latency.
@@ -20,11 +21,12 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFail
 from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.service import RPCError
 
+from common.contracts.llm import ReplyChunk
 from starter import api
 from workflows.models import PendingApproval, StepRecord, WorkflowStatus
-from workflows.stream_topics import PHASE_TOPIC, STEPS_TOPIC
+from workflows.stream_topics import PHASE_TOPIC, REPLY_TOPIC, STEPS_TOPIC
 
-__all__ = ["PhaseChanged", "ProgressEvent", "RunEnded", "StepCompleted", "watch"]
+__all__ = ["PhaseChanged", "ProgressEvent", "ReplyStreamed", "RunEnded", "StepCompleted", "watch"]
 
 _STREAM_OFFSET_QUERY = "__temporal_workflow_stream_offset"
 AWAITING_APPROVAL = "awaiting_approval"
@@ -41,22 +43,30 @@ class StepCompleted(BaseModel):
     step: StepRecord
 
 
+class ReplyStreamed(BaseModel):
+    """A piece of a model reply, as it is written (`watch(..., replies=True)`)."""
+
+    kind: Literal["reply"] = "reply"
+    chunk: ReplyChunk
+
+
 class RunEnded(BaseModel):
     kind: Literal["ended"] = "ended"
     status: str  # the execution status: COMPLETED, FAILED, CANCELED, TERMINATED, TIMED_OUT
 
 
-ProgressEvent = PhaseChanged | StepCompleted | RunEnded
+ProgressEvent = PhaseChanged | StepCompleted | ReplyStreamed | RunEnded
 
 
 async def watch(
-    client: Client, workflow_id: str, *, poll_interval_s: float = 1.0
+    client: Client, workflow_id: str, *, poll_interval_s: float = 1.0, replies: bool = False
 ) -> AsyncIterator[ProgressEvent]:
-    """Progress events of the run until it ends; the last event is always `RunEnded`.
-    Raises `api.StarterError` for an unknown workflow id."""
+    """Progress events of the run until it ends; the last event is always `RunEnded`. `replies`:
+    also `ReplyStreamed` events, from a run that streams its model replies (none from a run watched
+    through the `status` query). Raises `api.StarterError` for an unknown workflow id."""
     _, status = await api.describe_run(client, workflow_id)
     if status == WorkflowExecutionStatus.RUNNING and await _has_stream(client, workflow_id):
-        source = _from_stream(client, workflow_id)
+        source = _from_stream(client, workflow_id, replies)
     else:
         source = _from_status_query(client, workflow_id, poll_interval_s)
     async for event in source:
@@ -71,10 +81,13 @@ async def _has_stream(client: Client, workflow_id: str) -> bool:
     return True
 
 
-async def _from_stream(client: Client, workflow_id: str) -> AsyncIterator[ProgressEvent]:
+async def _from_stream(client: Client, workflow_id: str, replies: bool) -> AsyncIterator[ProgressEvent]:
     stream = WorkflowStreamClient.create(client, workflow_id)
-    async for item in stream.subscribe([PHASE_TOPIC, STEPS_TOPIC]):
-        if item.topic == STEPS_TOPIC:
+    topics = [PHASE_TOPIC, STEPS_TOPIC, *([REPLY_TOPIC] if replies else [])]
+    async for item in stream.subscribe(topics):
+        if item.topic == REPLY_TOPIC:
+            yield ReplyStreamed(chunk=ReplyChunk.model_validate(item.data))
+        elif item.topic == STEPS_TOPIC:
             yield StepCompleted(step=StepRecord.model_validate(item.data))
         elif item.topic == PHASE_TOPIC:
             phase = str(item.data)
