@@ -8,9 +8,11 @@ See docs/building-workflows.md. The shipped workflows (`AgentWorkflow`, `Researc
 
 from common.contracts.delivery import DeliveryReceipt
 from common.contracts.llm import (
+    REPLY_TOPIC,
     LLMRequest,
     LLMResponse,
     Message,
+    ReplyChunk,
     TextBlock,
     ToolResultBlock,
     ToolSpec,
@@ -69,6 +71,7 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_OBSERVATION_CHARS",
     "NOTIFY",
+    "REPLY_TOPIC",
     "TOOL_CALL",
     "TURNS_TOPIC",
     "ActionField",
@@ -90,6 +93,7 @@ __all__ = [
     "PendingApproval",
     "ProposedAction",
     "RegisteredTool",
+    "ReplyChunk",
     "RunCarry",
     "RunContext",
     "SendMode",
