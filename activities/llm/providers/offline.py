@@ -11,6 +11,8 @@ an agent turn, derived from the goal:
 - "[loop]" in the goal -> it keeps calling tools (exercises iteration caps and budgets).
 For a grounded answer (`step_kind="answer"`) it quotes the passage sentence that best matches the
 question, or says `no_answer` when none shares a word with it.
+A session's turn (`step_kind="session"`) answers the latest user message and quotes the one before
+it, so a conversation shows that it remembers (`session_reply`).
 Any other step kind (a workflow of your own: "classify", "draft_reply", ...) gets
 "[offline model] KIND (ref DIGEST): " and the start of the first user message.
 A streamed reply (`LLMRequest.stream_reply`) comes in a few chunks split between words
@@ -42,7 +44,7 @@ from common.contracts.llm import (
     Usage,
 )
 
-__all__ = ["OFFLINE_MODEL", "OfflineProvider", "stream_text", "text_chunks"]
+__all__ = ["OFFLINE_MODEL", "OfflineProvider", "session_reply", "stream_text", "text_chunks"]
 
 OFFLINE_MODEL = "offline-model"
 LABEL = "[offline model]"
@@ -118,6 +120,34 @@ def _first_user_text(request: LLMRequest) -> str:
     return ""
 
 
+def _user_texts(request: LLMRequest) -> list[str]:
+    """What people said, in order: the text of each user message (tool results are not said)."""
+    said = (
+        " ".join(" ".join(b.text.split()) for b in message.content if isinstance(b, TextBlock))
+        for message in request.messages
+        if message.role == "user"
+    )
+    return [text for text in said if text]
+
+
+def _quoted(text: str, limit: int = 200) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def session_reply(request: LLMRequest) -> str:
+    """A session's reply: about the latest user message, quoting the one before it when there is
+    one (in a steered turn: the message the turn began with)."""
+    said = _user_texts(request)
+    if not said:
+        return f"{LABEL} Nothing was said yet."
+    latest = said[-1]
+    count = f"{len(said)} message{'s' if len(said) > 1 else ''}"
+    about = f"About {_quoted(latest)}: noted ({count} from you so far)."
+    if len(said) == 1:
+        return f"{LABEL} {about}"
+    return f"{LABEL} You said earlier: {_quoted(said[-2])}. {about}"
+
+
 class OfflineProvider:
     name = "offline"
     default_model = OFFLINE_MODEL
@@ -139,6 +169,8 @@ class OfflineProvider:
             content, stop = [TextBlock(text=self._synthesize(request))], "end_turn"
         elif request.step_kind == "answer":
             content, stop = [TextBlock(text=self._answer(request))], "end_turn"
+        elif request.step_kind == "session":
+            content, stop = [TextBlock(text=session_reply(request))], "end_turn"
         elif request.step_kind == "agent" and request.tools:
             content = self._agent_turn(request)
             stop = "tool_use" if any(isinstance(b, ToolUseBlock) for b in content) else "end_turn"
