@@ -281,6 +281,7 @@ class SessionWorkflow(KitWorkflow):
             tools=self._tool_specs,
             step_kind="session",
             step=f"turn {turn} step {iteration}",
+            stream_reply=True,  # clients read the reply as it is written (topic `reply`)
         )
         call = asyncio.ensure_future(ctx.llm(request))
         await workflow.wait_condition(lambda: call.done() or self._interrupting is not None)

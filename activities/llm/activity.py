@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import AsyncExitStack
 
@@ -16,7 +17,9 @@ from activities.llm.reply_stream import ReplyPublisher
 from activities.llm.tracing import llm_call_span
 from common.contracts.llm import LLMRequest, LLMResponse, ProviderReply, SpentUsage, TextBlock
 
-__all__ = ["LLMActivities", "reply_text", "unpriced_model"]
+__all__ = ["LLM_CALL_CANCELLED", "LLMActivities", "reply_text", "unpriced_model"]
+
+LLM_CALL_CANCELLED = "LLMCallCancelled"  # the workflow cancelled the call: not retried
 
 
 class LLMActivities:
@@ -52,6 +55,18 @@ class LLMActivities:
                 except ApplicationError as error:
                     # Rebuilt, not re-raised: the failure Temporal records stays one small frame deep.
                     raise _with_spent_usage(error, meter.state.spent()) from None
+                except asyncio.CancelledError:
+                    reason = activity.cancellation_details()
+                    if reason is None or not reason.cancel_requested:
+                        raise  # the worker is stopping (or the run went away): retried elsewhere
+                    # The workflow cancelled it (an interrupted session turn): it ends for good, and
+                    # reports the tokens used so far, which were billed (a cancellation carries none).
+                    raise _with_spent_usage(
+                        ApplicationError(
+                            "the model call was cancelled", type=LLM_CALL_CANCELLED, non_retryable=True
+                        ),
+                        meter.state.spent(),
+                    ) from None
                 if publisher is not None and not publisher.reported:
                     publisher.add(reply_text(reply))  # a provider that does not stream: all at once
             response = self._response(reply, meter.earlier, time.monotonic() - started)

@@ -152,7 +152,7 @@ class AttemptProgress(BaseModel):
 
 
 def spent_usage_of(error: BaseException | None) -> SpentUsage | None:
-    """The usage a failed `llm.complete` spent: from an `ApplicationError`'s details, or a timed-out
+    """The usage a failed or cancelled `llm.complete` spent: from its failure's details, or a timed-out
     attempt's last heartbeat. None when the error carries none."""
     details: Sequence[Any] = ()
     if isinstance(error, ApplicationError):
