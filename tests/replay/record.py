@@ -3,7 +3,9 @@
 which is what the gate is for).
 
 Runs each scenario on a local dev server with the product's worker (offline model, real delivery to
-a local HTTP receiver) and writes one JSON history per workflow run to tests/replay/histories/.
+a local HTTP receiver; the session scenarios on a second worker whose scripted model times their
+turns, tests/replay/sessions.py) and writes one JSON history per workflow run to
+tests/replay/histories/.
 Regenerate after a change that is *meant* to change the commands a workflow emits for new runs (and
 only together with a `workflow.patched` branch that keeps old runs replaying; docs/operations.md),
 or when the payload shapes change (for example, the agent transcript moving to external storage).
@@ -30,6 +32,7 @@ from common.devserver import FAST_DISPATCH
 from common.search_attributes import ALL_KEYS
 from common.settings import Settings, try_load_settings
 from tests.fakes.receivers import HttpReceiver
+from tests.replay.sessions import SESSION_SCRIPT, session_scenarios
 from worker.app import build_worker
 from workflows.answer import AnswerInput
 from workflows.index import IndexInput
@@ -37,6 +40,7 @@ from workflows.models import AgentInput, ApprovalDecision, ResearchInput, Workfl
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 TASK_QUEUE = "replay-recording"
+SCRIPTED_QUEUE = "replay-recording-scripted"
 APPROVER = "alice"
 # Relative to the repo (recording runs from its root): no machine's path goes into a history.
 CORPUS = "docs/corpus"
@@ -49,6 +53,10 @@ class Scenario:
     params: BaseModel
     approve: bool = False
     children: int = 0  # deep research: child agents `<id>/research-<n>`, recorded as `-child-<n>`
+    # What a client does with the run once started (messages, approvals, close); the scenario then
+    # waits for the run's result as every scenario does.
+    drive: Callable[[WorkflowHandle[Any, Any]], Awaitable[None]] | None = None
+    scripted: bool = False  # on the worker whose model answers from SESSION_SCRIPT
 
 
 def scenarios(receiver_url: str) -> list[Scenario]:
@@ -107,6 +115,10 @@ def scenarios(receiver_url: str) -> list[Scenario]:
             "AnswerWorkflow",
             AnswerInput(question="How long does an approval wait by default?", corpus="replay"),
         ),
+        *(
+            Scenario(name, "SessionWorkflow", params, drive=drive, scripted=True)
+            for name, params, drive in session_scenarios()
+        ),
     ]
 
 
@@ -125,8 +137,10 @@ async def record_scenario(client: Client, scenario: Scenario) -> list[tuple[str,
         scenario.workflow,
         scenario.params,
         id=f"replay-{scenario.name}",
-        task_queue=TASK_QUEUE,
+        task_queue=SCRIPTED_QUEUE if scenario.scripted else TASK_QUEUE,
     )
+    if scenario.drive is not None:
+        await scenario.drive(handle)
     if scenario.approve:
 
         async def pending() -> bool:
@@ -181,10 +195,16 @@ async def record(directory: Path = HISTORIES, only: frozenset[str] = frozenset()
             search_attributes=ALL_KEYS,
             dev_server_log_level="error",
         )
+        script = Path(scratch) / "session-script.json"
+        script.write_text(json.dumps(SESSION_SCRIPT))
+        scripted = settings.model_copy(update={"llm_provider": "scripted", "llm_script_file": script})
         receiver = HttpReceiver().start()
         written: list[Path] = []
         try:
-            async with build_worker(env.client, settings):
+            async with (
+                build_worker(env.client, settings),
+                build_worker(env.client, scripted, task_queue=SCRIPTED_QUEUE),
+            ):
                 for scenario in scenarios(receiver.url):
                     if only and scenario.name not in only:
                         continue

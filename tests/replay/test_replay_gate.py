@@ -15,6 +15,7 @@ from temporalio.workflow import NondeterminismError
 
 from common.converter import build_data_converter
 from common.settings import try_load_settings
+from tests.replay.changed_session import SessionThatPausesBeforeEachTurn
 from tests.replay.changed_workflows import (
     AgentThatPausesFirst,
     ResearchWithAnExtraFirstStep,
@@ -38,7 +39,14 @@ EXPECTED = {
     "kit-research-approval-delivery": "ResearchWorkflow",
     "index-corpus": "IndexWorkflow",
     "answer-grounded": "AnswerWorkflow",
+    # Sessions (tests/replay/sessions.py): the messages a client sends decide the commands.
+    "session-queue-steer": "SessionWorkflow",
+    "session-interrupt-approval": "SessionWorkflow",
+    "session-continue-as-new": "SessionWorkflow",
+    "session-continue-as-new-run2": "SessionWorkflow",
+    "session-continue-as-new-run3": "SessionWorkflow",
 }
+CONTINUED = {"agent-continue-as-new", "session-continue-as-new", "session-continue-as-new-run2"}
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -76,10 +84,11 @@ def test_the_committed_histories_cover_every_workflow_and_path() -> None:
     assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED in events["research-approval-delivery"]
     assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED in events["agent-tools-approval"]
     assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW in events["agent-continue-as-new"]
+    assert all(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW in events[name] for name in CONTINUED)
     assert all(
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED in events[name]
         for name in EXPECTED
-        if name != "agent-continue-as-new"
+        if name not in CONTINUED
     )
     assert "delivery.deliver" in activity_types(history("research-approval-delivery"))
     assert EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED in events["research-deep"]
@@ -90,6 +99,14 @@ def test_the_committed_histories_cover_every_workflow_and_path() -> None:
     assert {"tool.calculator", "tool.send_webhook"} <= activity_types(history("kit-agent-tools-approval"))
     assert "delivery.deliver" in activity_types(history("kit-research-approval-delivery"))
     assert "llm.complete" in activity_types(history("answer-grounded"))
+    # A steer and a queued message (Updates) during a turn with a tool call; an interrupt that cut off
+    # a model call (its cancellation requested) after one that withdrew an approval.
+    assert "tool.calculator" in activity_types(history("session-queue-steer"))
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED in events["session-interrupt-approval"]
+    assert all(
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED in events[name]
+        for name in ("session-queue-steer", "session-interrupt-approval", "session-continue-as-new")
+    )
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -104,6 +121,8 @@ async def test_history_replays_on_the_current_workflows(name: str) -> None:
         (ResearchWithAnExtraFirstStep, "research-quick"),
         (ResearchWithAnExtraFirstStep, "research-approval-delivery"),
         (AgentThatPausesFirst, "agent-tools-approval"),
+        (SessionThatPausesBeforeEachTurn, "session-queue-steer"),
+        (SessionThatPausesBeforeEachTurn, "session-continue-as-new-run2"),
     ],
 )
 async def test_an_unpatched_change_fails_the_gate(changed: type, name: str) -> None:
