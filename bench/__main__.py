@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import answer
+from bench import answer, stream
 from bench import figures as measure
 from bench.analysis import ANALYSIS, MISS_REASONS
 from bench.harness import Bench, running_bench
@@ -55,6 +55,7 @@ SHAPES: dict[str, tuple[str, FigureFn]] = {
     "throughput": ("throughput", measure.throughput),
     "long_agent": ("long agent", measure.long_agent),
     "answer": ("grounded answer", answer.figures),
+    "stream": ("streamed reply", stream.figures),
     "resume": ("resume after SIGKILL", measure.resume),
 }
 

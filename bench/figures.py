@@ -124,6 +124,7 @@ class Sizes:
     agent_steps: int
     long_agent_steps: int
     kill_offsets: tuple[float, ...]  # seconds into the hanging model call at which the worker dies
+    stream_delta_s: float  # the streamed-reply model's pause between two 4-token deltas
 
 
 FULL = Sizes(
@@ -135,6 +136,7 @@ FULL = Sizes(
     agent_steps=10,
     long_agent_steps=1000,
     kill_offsets=(0.0, 0.5, 1.0, 1.5),
+    stream_delta_s=0.04,  # 100 tokens/s, a fast hosted model: a 1,000-token reply in 10 s
 )
 QUICK = Sizes(
     reps=1,
@@ -145,6 +147,7 @@ QUICK = Sizes(
     agent_steps=3,
     long_agent_steps=20,
     kill_offsets=(0.5,),
+    stream_delta_s=0.004,
 )
 
 
