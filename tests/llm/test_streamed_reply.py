@@ -6,9 +6,11 @@ history grows with batches (one Signal each), not with deltas."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 
+import pytest
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
@@ -19,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.llm.providers.base import reporting_text
     from activities.llm.providers.offline import MAX_CHUNKS, MIN_CHUNKS, OfflineProvider, text_chunks
     from activities.llm.providers.scripted import SCRIPTED_LABEL, ScriptedProvider
+    from activities.llm.reply_stream import ReplyPublisher
     from common.contracts.llm import REPLY_TOPIC, LLMRequest, LLMResponse, Message, ReplyChunk
     from common.llm_script import parse_script
     from common.settings import Settings
@@ -187,3 +190,17 @@ async def test_a_request_without_stream_reply_publishes_nothing(
         )
         await handle.result()
     assert await publish_signals(handle) == 0
+
+
+async def test_a_publishing_failure_is_logged_not_raised(
+    dev_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No such run: every Signal is refused (NOT_FOUND), as for a run that closed meanwhile.
+    stream = WorkflowStreamClient.create(dev_client, f"no-such-run-{uuid.uuid4().hex[:8]}")
+    with caplog.at_level(logging.WARNING, logger="activities.llm.reply_stream"):
+        async with ReplyPublisher("reply 1", attempt=1, stream=stream) as publisher:
+            for piece in ("one ", "two ", "three"):
+                publisher.add(piece)
+    assert publisher.published_text == "one two three"  # handed over; the failure was only logged
+    warnings = [r for r in caplog.records if "publishing the streamed reply failed" in r.getMessage()]
+    assert len(warnings) == 1  # once per call, not once per batch
