@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import BaseModel
@@ -19,10 +20,11 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.tools.declare import registry
+from common.approval_signing import KeyFileError
 from common.client import TemporalUnreachable, connect
 from common.process_exit import exit_now
 from common.settings import Settings, load_settings
-from starter import api, render
+from starter import api, keys, render
 from starter.watch import RunEnded, watch
 from workflows.answer import AnswerInput
 from workflows.index import IndexInput
@@ -85,6 +87,26 @@ def _add_decision_options(parser: argparse.ArgumentParser) -> None:
         dest="action_hash",
         metavar="HASH",
         help="the action hash you reviewed (from status): refused if the pending action changed",
+    )
+    parser.add_argument(
+        "--key",
+        type=Path,
+        metavar="FILE",
+        help="sign the decision with this private key (NAME.key from `keys new`), over the pending action",
+    )
+    parser.add_argument(
+        "--signed-by",
+        dest="signed_by",
+        metavar="NAME",
+        help="the key's name in APPROVER_KEYS_FILE when it is not the approver's (e.g. a service signing for them)",
+    )
+    parser.add_argument(
+        "--expires-in",
+        dest="expires_in_s",
+        type=float,
+        default=keys.DEFAULT_EXPIRES_IN_S,
+        metavar="SECONDS",
+        help=f"a signed decision is refused after this long (default {keys.DEFAULT_EXPIRES_IN_S:.0f})",
     )
 
 
@@ -161,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="USD",
         help="answer a budget top-up request with this new total budget",
     )
+    approve.add_argument(
+        "--for-run",
+        dest="for_run",
+        action="store_true",
+        help="also approve later calls of this tool with the same targets, for the rest of the run",
+    )
     _add_decision_options(commands.add_parser("reject", help="reject the pending action of run ID"))
 
     status = commands.add_parser("status", help="phase, pending approval and per-step usage and cost")
@@ -168,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch_parser = commands.add_parser("watch", help="live progress of run ID until it ends")
     watch_parser.add_argument("workflow_id", metavar="ID")
+
+    keys_parser = commands.add_parser("keys", help="approvers' signing keys (keys new NAME --out DIR)")
+    keys_commands = keys_parser.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+    new_keys = keys_commands.add_parser("new", help="write NAME.key (private, mode 0600) and NAME.pub in DIR")
+    new_keys.add_argument("name", metavar="NAME", help="the approver (or signer) the key belongs to")
+    new_keys.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder for the pair")
 
     commands.add_parser("demo", help="embedded dev server + worker + a research run with approval")
 
@@ -240,6 +274,10 @@ async def _decide(client: Client, args: argparse.Namespace, *, approved: bool) -
         via_signal=args.signal,
         action_hash=args.action_hash,
         budget_usd=getattr(args, "budget_usd", None),
+        key=args.key,
+        for_run=getattr(args, "for_run", False),
+        signed_by=args.signed_by,
+        expires_in_s=args.expires_in_s,
     )
     print(render.decision_line(args.workflow_id, recorded, approved=approved))
     return 0
@@ -268,9 +306,12 @@ async def run(argv: Sequence[str]) -> int:
             from starter.demo import run_demo
 
             return await run_demo(settings)
+        if args.command == "keys":  # local files only: no Temporal needed
+            print(keys.new_keys(args.name, args.out).text())
+            return 0
         client = await connect(settings, wait_s=5)
         return await _dispatch(client, settings, args)
-    except (api.StarterError, TemporalUnreachable) as error:
+    except (api.StarterError, TemporalUnreachable, KeyFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except RPCError as error:  # anything the server refused that the api did not name more precisely

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 from pydantic import BaseModel, ValidationError
@@ -25,9 +26,11 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from common.approval_signing import KeyFileError
 from common.redact import redact_url
 from common.run_summary import headline
 from common.settings import load_settings
+from starter import keys
 from workflows.answer import AnswerInput, AnswerResult
 from workflows.index import IndexInput, IndexResult
 from workflows.kit.delivery import delivery_channel
@@ -267,13 +270,20 @@ async def approve(
     via_signal: bool = False,
     action_hash: str | None = None,
     budget_usd: float | None = None,
+    key: Path | None = None,
+    for_run: bool = False,
+    signed_by: str | None = None,
+    expires_in_s: float = keys.DEFAULT_EXPIRES_IN_S,
 ) -> ApprovalRecord | None:
     """Decide the pending approval. By Update (default): returns the decision the workflow recorded,
     or raises `StarterError` with the validator's reason (a refused Update leaves no trace in the
     run's history). By Signal: fire-and-forget, returns None; the workflow ignores an invalid one.
 
     `action_hash` binds the decision to the action the approver reviewed (from `status`): if the
-    pending action changed since, the decision is refused. `budget_usd` answers a budget top-up."""
+    pending action changed since, the decision is refused. `budget_usd` answers a budget top-up.
+    `for_run` approves this tool with the same targets for the rest of the run. `key` (a `.key`
+    file) signs the decision, over the pending action's hash (from `status` unless given), valid for
+    `expires_in_s`; `signed_by` names the key in `APPROVER_KEYS_FILE` (default: the approver)."""
     try:
         decision = ApprovalDecision(
             approver=approver,
@@ -281,9 +291,12 @@ async def approve(
             comment=comment,
             action_hash=action_hash,
             budget_usd=budget_usd,
+            for_run=for_run,
         )
     except ValidationError as error:
         raise StarterError(f"invalid decision: {error.errors()[0]['msg']}") from None
+    if key is not None:
+        decision = await _signed(client, workflow_id, decision, key, signed_by, expires_in_s)
     handle = client.get_workflow_handle(workflow_id)
     try:
         if via_signal:
@@ -296,9 +309,39 @@ async def approve(
         raise _rpc_error(workflow_id, error) from None
 
 
+async def _signed(
+    client: Client,
+    workflow_id: str,
+    decision: ApprovalDecision,
+    key: Path,
+    signed_by: str | None,
+    expires_in_s: float,
+) -> ApprovalDecision:
+    """The decision signed with `key`, over the action it names or, without one, the pending one."""
+    if not decision.action_hash:
+        pending = (await get_status(client, workflow_id)).pending_approval
+        if pending is None:
+            raise StarterError(
+                f"{workflow_id}: nothing is waiting for a decision, so there is nothing to sign"
+            )
+        decision = decision.model_copy(update={"action_hash": pending.action_hash})
+    try:
+        return keys.sign(
+            decision, key, workflow_id=workflow_id, signed_by=signed_by, expires_in_s=expires_in_s
+        )
+    except KeyFileError as error:
+        raise StarterError(str(error)) from None
+    except ValueError as error:
+        raise StarterError(f"cannot sign the decision: {error}") from None
+
+
 class RejectOptions(TypedDict, total=False):
     via_signal: bool
     action_hash: str | None
+    key: Path | None
+    for_run: bool
+    signed_by: str | None
+    expires_in_s: float
 
 
 async def reject(
