@@ -1,4 +1,5 @@
-"""`python -m starter`: research, agent, index, answer, start (any kit workflow), approve, reject, status, watch, demo.
+"""`python -m starter`: research, agent, index, answer, start (any kit workflow), approve, reject, status, watch,
+session, say, chat, demo.
 
 Each command is a thin shell over an async function of `starter.api` / `starter.watch`; an error a
 person can act on prints one line on stderr and exits 1.
@@ -22,9 +23,12 @@ from temporalio.service import RPCError
 from activities.tools.declare import registry
 from common.approval_signing import KeyFileError
 from common.client import TemporalUnreachable, connect
+from common.contracts.sessions import SessionInput
 from common.process_exit import exit_now
 from common.settings import Settings, load_settings
 from starter import api, keys, render
+from starter.chat import chat
+from starter.turns import wait_for_turn
 from starter.watch import RunEnded, watch
 from workflows.answer import AnswerInput
 from workflows.index import IndexInput
@@ -197,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch_parser = commands.add_parser("watch", help="live progress of run ID until it ends")
     watch_parser.add_argument("workflow_id", metavar="ID")
 
+    _add_session_commands(commands)
+
     keys_parser = commands.add_parser("keys", help="approvers' signing keys (keys new NAME --out DIR)")
     keys_commands = keys_parser.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
     new_keys = keys_commands.add_parser("new", help="write NAME.key (private, mode 0600) and NAME.pub in DIR")
@@ -211,6 +217,59 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inbox.add_argument("inbox_args", nargs=argparse.REMAINDER)
     return parser
+
+
+def _add_session_commands(commands: Any) -> None:
+    session = commands.add_parser("session", help="start a SessionWorkflow (a conversation); prints its id")
+    session.add_argument(
+        "--tools", type=_tool_list, metavar="A,B", help=f"tools to offer: {', '.join(registry.names())}"
+    )
+    session.add_argument(
+        "--approver", dest="approvers", action="append", metavar="NAME", help="who may approve (repeatable)"
+    )
+    session.add_argument("--system", metavar="TEXT", help="the assistant's instructions")
+    session.add_argument("--model", help="model name (default: LLM_MODEL or the provider's default)")
+    session.add_argument("--budget", dest="budget_usd", type=float, metavar="USD", help="cost budget in USD")
+    session.add_argument("--id", dest="workflow_id", help="workflow id (default: generated)")
+    session.add_argument(
+        "--first-message", dest="first_message", metavar="TEXT", help="the first turn's message"
+    )
+
+    say = commands.add_parser("say", help="send a message to session ID")
+    say.add_argument("workflow_id", metavar="ID")
+    say.add_argument("text", metavar="TEXT")
+    say.add_argument(
+        "--mode",
+        choices=["queue", "steer", "interrupt"],
+        default="queue",
+        help="queue: a turn of its own (default); steer: join the running turn; interrupt: stop it",
+    )
+    say.add_argument("--as", dest="sender", metavar="SENDER", help="who is speaking (recorded)")
+    say.add_argument("--wait", action="store_true", help="wait for the message's turn, print its reply")
+
+    chat_parser = commands.add_parser("chat", help="talk to session ID at this terminal (/help inside)")
+    chat_parser.add_argument("workflow_id", metavar="ID")
+    chat_parser.add_argument("--as", dest="sender", metavar="SENDER", help="who is speaking (and approving)")
+
+
+async def _start_session(client: Client, settings: Settings, args: argparse.Namespace) -> int:
+    options = {name: getattr(args, name) for name in SessionInput.model_fields if hasattr(args, name)}
+    handle = await api.start_session(
+        client,
+        api.build_input(SessionInput, **options),
+        task_queue=settings.temporal_task_queue,
+        workflow_id=args.workflow_id,
+    )
+    print(handle.id, flush=True)
+    return 0
+
+
+async def _say(client: Client, args: argparse.Namespace) -> int:
+    sent = await api.send_message(client, args.workflow_id, args.text, args.mode, args.sender)
+    print(render.send_line(sent), flush=True)
+    if args.wait:
+        print(render.turn_reply_text(await wait_for_turn(client, args.workflow_id, sent.message_id)))
+    return 0
 
 
 async def follow(client: Client, workflow_id: str) -> int:
@@ -295,6 +354,12 @@ async def _dispatch(client: Client, settings: Settings, args: argparse.Namespace
         return 0
     if args.command == "watch":
         return await follow(client, args.workflow_id)
+    if args.command == "session":
+        return await _start_session(client, settings, args)
+    if args.command == "say":
+        return await _say(client, args)
+    if args.command == "chat":
+        return await chat(client, args.workflow_id, args.sender)
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -27,6 +27,16 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from common.approval_signing import KeyFileError
+from common.contracts.sessions import (
+    CloseRequest,
+    SendMode,
+    SendRequest,
+    SendResult,
+    SessionInput,
+    SessionResult,
+    TranscriptPage,
+    TranscriptQuery,
+)
 from common.redact import redact_url
 from common.run_summary import headline
 from common.settings import load_settings
@@ -50,22 +60,27 @@ __all__ = [
     "ANSWER_WORKFLOW",
     "INDEX_WORKFLOW",
     "RESEARCH_WORKFLOW",
+    "SESSION_WORKFLOW",
     "RejectOptions",
     "StarterError",
     "approve",
     "build_input",
     "check_input",
+    "close_session",
     "describe_run",
     "get_result",
     "get_status",
+    "get_transcript",
     "input_summary",
     "new_workflow_id",
     "redact_target",
     "reject",
+    "send_message",
     "start_agent",
     "start_answer",
     "start_index",
     "start_research",
+    "start_session",
     "start_workflow",
 ]
 
@@ -74,8 +89,10 @@ RESEARCH_WORKFLOW = "ResearchWorkflow"
 AGENT_WORKFLOW = "AgentWorkflow"
 INDEX_WORKFLOW = "IndexWorkflow"
 ANSWER_WORKFLOW = "AnswerWorkflow"
+SESSION_WORKFLOW = "SessionWorkflow"
 APPROVE = "approve"  # the name of both the Update and the Signal
 STATUS = "status"
+SEND, CLOSE, TRANSCRIPT = "send", "close", "transcript"  # a session's Updates and Query
 
 T = TypeVar("T")
 _In = TypeVar("_In", bound=BaseModel)
@@ -215,6 +232,8 @@ start_agent = _StartShipped[AgentInput, AgentResult](AGENT_WORKFLOW, AgentResult
 start_index = _StartShipped[IndexInput, IndexResult](INDEX_WORKFLOW, IndexResult)
 # A question answered from an indexed corpus, with citations.
 start_answer = _StartShipped[AnswerInput, AnswerResult](ANSWER_WORKFLOW, AnswerResult)
+# A durable conversation: `send_message`, `get_transcript`, `close_session` talk to it.
+start_session = _StartShipped[SessionInput, SessionResult](SESSION_WORKFLOW, SessionResult)
 
 
 def check_input(params: BaseModel) -> None:
@@ -223,7 +242,7 @@ def check_input(params: BaseModel) -> None:
     try:
         if isinstance(getattr(params, "deliver_to", None), str):
             delivery_channel(params.deliver_to)  # type: ignore[attr-defined]
-        if isinstance(params, AgentInput):
+        if isinstance(params, AgentInput | SessionInput):
             registered, names = registered_tools(), params.tools
             if names is not None:  # MCP tools (`server__tool`): only the worker knows its servers
                 names = [name for name in names if name in registered or "__" not in name]
@@ -390,6 +409,64 @@ def result_model_of(workflow_type: str) -> type | None:
         if definition is not None and definition.name == workflow_type and definition.ret_type is not None:
             return definition.ret_type if isinstance(definition.ret_type, type) else None
     return None
+
+
+# --- sessions --------------------------------------------------------------------------------------
+
+
+async def send_message(
+    client: Client, workflow_id: str, text: str, mode: SendMode = "queue", sender: str | None = None
+) -> SendResult:
+    """Send a message into a session (the `send` Update): returns as soon as the session recorded it
+    (its id, its turn, how it was taken: a `steer` with no turn running is taken as `queue`), not
+    when it is answered. A refused message raises `StarterError` with the validator's reason."""
+    try:
+        request = SendRequest(text=text, mode=mode, sender=sender)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise StarterError(f"invalid message {first['loc'][0]}: {first['msg']}") from None
+    return await _session_update(client, workflow_id, SEND, request, SendResult, "message refused")
+
+
+async def close_session(client: Client, workflow_id: str, reason: str = "") -> TranscriptPage:
+    """Close a session (the `close` Update): it ends after the running turn. Returns where the
+    conversation stands (no entries: the page's `last_id`, `phase`, `turn`)."""
+    try:
+        request = CloseRequest(reason=reason)
+    except ValidationError as error:
+        raise StarterError(f"invalid reason: {error.errors()[0]['msg']}") from None
+    return await _session_update(client, workflow_id, CLOSE, request, TranscriptPage, "close refused")
+
+
+async def get_transcript(client: Client, workflow_id: str, after: int = 0) -> TranscriptPage:
+    """A session's transcript entries after entry `after` (0: all), with its phase and turn."""
+    if after < 0:
+        raise StarterError(f"invalid after: {after} (0 or an entry id)")
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        return await handle.query(TRANSCRIPT, TranscriptQuery(after=after), result_type=TranscriptPage)
+    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as error:
+        raise StarterError(f"{workflow_id}: transcript query failed: {error}") from None
+    except RPCError as error:
+        raise _rpc_error(workflow_id, error) from None
+
+
+async def _session_update(
+    client: Client, workflow_id: str, name: str, request: BaseModel, result_type: type[M], refused: str
+) -> M:
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        return await handle.execute_update(name, request, result_type=result_type)
+    except WorkflowUpdateFailedError as error:
+        raise StarterError(f"{workflow_id}: {refused}: {_cause_message(error.cause)}") from None
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:  # also what an Update to a closed run gets
+            _, status = await describe_run(client, workflow_id)  # raises for an unknown id
+            if status is not None and status != WorkflowExecutionStatus.RUNNING:
+                raise StarterError(
+                    f"{workflow_id}: {refused}: the session has ended ({status.name.lower()}); start a new one"
+                ) from None
+        raise _rpc_error(workflow_id, error) from None
 
 
 def _cause_message(cause: BaseException) -> str:

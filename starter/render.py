@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from common.contracts.sessions import SendResult, SessionResult, TranscriptEntry, TurnEvent
+from starter.turns import TurnReply
 from starter.watch import PhaseChanged, ProgressEvent, ReplyStreamed, RunEnded, StepCompleted
 from workflows.answer import AnswerResult, answer_report
 from workflows.index import IndexResult
@@ -26,12 +28,16 @@ __all__ = [
     "ProgressText",
     "cost_text",
     "decision_line",
+    "entry_lines",
     "event_line",
     "money",
     "pending_line",
     "result_text",
+    "send_line",
     "status_text",
     "steps_table",
+    "turn_event_line",
+    "turn_reply_text",
 ]
 
 # Every token column the price depends on, so a row's cost can be checked from the row.
@@ -210,6 +216,11 @@ def result_text(result: Any) -> str:
     elif isinstance(result, AnswerResult):
         lines = [f"question: {result.question}", "", answer_report(result), ""]
         extra = {"outcome": result.outcome, "re-asks": result.reasks}
+    elif isinstance(result, SessionResult):
+        lines = [f"last reply: {result.last_reply}" if result.last_reply else "no reply", ""]
+        extra = {"outcome": result.outcome, "turns": result.turns}
+        if result.reason:
+            extra["reason"] = result.reason
     elif isinstance(result, IndexResult):
         lines = [
             f"corpus {result.corpus} <- {result.directory}: {result.files_indexed} files indexed "
@@ -264,3 +275,60 @@ def decisions_lines(decisions: Sequence[ApprovalRecord]) -> list[str]:
         f"{d.action[:80]}" + (f" ({d.comment})" if d.comment else "")
         for d in decisions
     ]
+
+
+# --- sessions --------------------------------------------------------------------------------------
+
+_TOOL_RESULT_CHARS = 300  # a tool's observation can be long: the transcript has it whole
+
+
+def entry_lines(entry: TranscriptEntry, *, text: bool = True, outcome: bool = True) -> list[str]:
+    """A transcript entry for the terminal: `[ID] WHO: TEXT`, a line per tool call or tool result,
+    and after a turn's last entry its outcome. `text=False` leaves out the assistant's text (a chat
+    client showed it as it streamed); `outcome=False`, the outcome line."""
+    head = f"[{entry.id}]"
+    lines: list[str] = []
+    if entry.role == "user":
+        how = f" ({entry.mode})" if entry.mode not in (None, "queue") else ""
+        lines.append(f"{head} {entry.sender or 'user'}{how}: {entry.text}")
+    elif entry.role == "assistant":
+        if text and (entry.text or not entry.tool_calls):
+            lines.append(f"{head} assistant: {entry.text}")
+        for call in entry.tool_calls:
+            arguments = json.dumps(call.get("input", {}), ensure_ascii=False, sort_keys=True)
+            lines.append(f"{head} assistant calls {call.get('name', '?')} {arguments}")
+    else:
+        for result in entry.tool_results:
+            content = str(result.get("content", ""))
+            if len(content) > _TOOL_RESULT_CHARS:
+                content = content[: _TOOL_RESULT_CHARS - 3] + "..."
+            label = "tool error" if result.get("is_error") else "tool result"
+            lines.append(f"{head} {label}: {content}")
+    if outcome and entry.turn_outcome:
+        lines.append(f"    turn {entry.turn}: {entry.turn_outcome}")
+    return lines
+
+
+def send_line(sent: SendResult) -> str:
+    """What `send` recorded: `message N, turn T (taken as MODE)`."""
+    return f"message {sent.message_id}, turn {sent.turn} (taken as {sent.taken_as})"
+
+
+def turn_reply_text(reply: TurnReply) -> str:
+    """The assistant's entries of a message's turn, then how the turn ended."""
+    lines = [line for entry in reply.replies for line in entry_lines(entry, outcome=False)]
+    return "\n".join([*lines, f"turn {reply.turn}: {reply.outcome}"])
+
+
+def turn_event_line(event: TurnEvent) -> str | None:
+    """A session's turn event as a chat client shows it; None for those the transcript shows."""
+    if event.kind == "turn_ended":
+        usage = event.usage
+        tokens = f"{usage.input_tokens} in / {usage.output_tokens} out, " if usage else ""
+        return f"    turn {event.turn}: {event.outcome} ({tokens}{money(event.cost_usd or 0.0)})"
+    if event.kind in ("tool_call_started", "tool_call_ended"):
+        verb = "started" if event.kind == "tool_call_started" else "ended"
+        return f"    tool call {verb}: {event.detail}"
+    if event.kind == "approval_decided":
+        return f"    approval: {event.detail}"
+    return None  # turn_started, message, approval_requested (the chat shows the pending action)
