@@ -1,6 +1,6 @@
 """`python -m starter demo` (`make demo`): embedded dev server + worker + one research run that waits
 for a person's approval, then a grounded answer: docs/corpus indexed, one question answered with
-citations.
+citations, then a short session: three turns, the last one steered while it runs.
 
 In a terminal the demo asks you to approve or reject the report (and for a comment); without one
 (CI, a pipe) it approves as the `demo` reviewer and says so. Either way the decision goes through the
@@ -23,15 +23,17 @@ from urllib.parse import quote
 from temporalio.client import Client
 
 from common.client import connect
+from common.contracts.sessions import SessionInput
 from common.devserver import PortInUse, port_open, start_dev_server, wait_for_port
 from common.settings import Settings
 from starter import api, render
+from starter.turns import wait_for_turn
 from starter.watch import PhaseChanged, watch
 from workflows.answer import AnswerInput
 from workflows.index import IndexInput
 from workflows.models import PendingApproval, ResearchInput
 
-__all__ = ["DEMO_CORPUS", "ask_person", "grounded_answer", "run_demo"]
+__all__ = ["DEMO_CORPUS", "ask_person", "grounded_answer", "run_demo", "short_session"]
 
 DEMO_APPROVER = "demo"
 DEMO_TOPIC = "durable execution for AI agents"
@@ -40,6 +42,14 @@ EXAMPLE_MCP_SERVERS = "examples/mcp/servers.json"
 DEMO_CORPUS = Path(__file__).resolve().parent.parent / "docs" / "corpus"
 DEMO_CORPUS_NAME = "docs"
 DEMO_QUESTION = "What happens when a process crashes?"
+# The session: three queued messages, each after the one before is answered, and a steer sent right
+# after the last.
+DEMO_CONVERSATION = (
+    "I am planning a week of tide pooling in Oregon.",
+    "Which low tides should I look for?",
+    "And what should I bring?",
+)
+DEMO_STEER = "Keep it to three items."
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,7 @@ async def run_demo(settings: Settings, topic: str = DEMO_TOPIC, *, interactive: 
             f"/workflows/{quote(handle.id)}"
         )
         await grounded_answer(client, settings)
+        await short_session(client, settings)
     return 0
 
 
@@ -156,6 +167,34 @@ async def grounded_answer(client: Client, settings: Settings) -> None:
         f"Web UI: {settings.temporal_web_ui}/namespaces/{quote(settings.temporal_namespace)}"
         f"/workflows/{quote(handle.id)}"
     )
+
+
+async def short_session(client: Client, settings: Settings) -> None:
+    """A conversation (`SessionWorkflow`): messages are turns in order, each reply sees the ones
+    before; a steer sent while a turn runs joins that turn (after it: a turn of its own)."""
+    handle = await api.start_session(client, SessionInput(tools=[]), task_queue=settings.temporal_task_queue)
+    print(f"\nstarted session {handle.id}", flush=True)
+    previous: int | None = None
+    for text in DEMO_CONVERSATION:
+        # Each message once the one before is answered: the steer then meets a turn just begun.
+        if previous is not None:
+            await wait_for_turn(client, handle.id, previous)
+        sent = await api.send_message(client, handle.id, text)
+        print(f"say: {text}\n  {render.send_line(sent)}", flush=True)
+        previous = sent.message_id
+    steer = await api.send_message(client, handle.id, DEMO_STEER, "steer")
+    joined = (
+        "it joined the running turn" if steer.taken_as == "steer" else "the turn had ended: a turn of its own"
+    )
+    print(f"steer: {DEMO_STEER}\n  {render.send_line(steer)}: {joined}", flush=True)
+    await wait_for_turn(client, handle.id, steer.message_id)
+
+    print("\nthe transcript:")
+    for entry in (await api.get_transcript(client, handle.id)).entries:
+        print("\n".join(render.entry_lines(entry)))
+    await api.close_session(client, handle.id, "end of the demo")
+    print("\n" + render.result_text(await api.get_result(client, handle.id)))
+    print("talk to one yourself: python -m starter session, then python -m starter chat ID", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
 """`python -m starter demo` with the approval step: asks a person at a terminal (a real pty here),
-approves as the `demo` reviewer without one. Both against the dev server with the demo's own worker
-process."""
+approves as the `demo` reviewer without one; then the short session: three turns that remember, and a
+steer. Against the dev server with the demo's own worker process."""
 
 from __future__ import annotations
 
 import os
 import pty
+import re
+from itertools import pairwise
 
 from temporalio.client import Client
 
-from starter.demo import ask_person
+from starter.demo import DEMO_CONVERSATION, DEMO_STEER, ask_person
 from tests.starter.cli import cli_env, run_cli
 from workflows.models import PendingApproval
 
@@ -41,6 +43,29 @@ async def test_demo_without_terminal_approves_as_demo(dev_client: Client, task_q
     assert "approved by demo at " in out and "outcome: completed" in out and "[offline model]" in out
     workflow_id = out.split("started ", 1)[1].split()[0]
     assert f"Web UI: http://localhost:8233/namespaces/default/workflows/{workflow_id}" in out
+    assert_short_session(out.split("started session ", 1)[1])
+
+
+def assert_short_session(out: str) -> None:
+    """Three queued turns, each reply quoting the message before; the steer joined the third turn
+    or, when it came after the turn had ended, was a fourth."""
+    for number, text in enumerate(DEMO_CONVERSATION, start=1):
+        assert re.search(
+            rf"say: {re.escape(text)}\n  message \d+, turn {number} \(taken as queue\)\n", out
+        ), out
+    steered = re.search(r"steer: .*\n  message \d+, turn (\d) \(taken as (steer|queue)\): (.*)\n", out)
+    assert steered is not None, out
+    turn, taken_as, said = steered.groups()
+    assert (turn, said) == (
+        ("3", "it joined the running turn")
+        if taken_as == "steer"
+        else ("4", "the turn had ended: a turn of its own")
+    )
+    transcript = out.split("the transcript:\n", 1)[1]
+    for before, text in pairwise(DEMO_CONVERSATION):
+        assert f"You said earlier: {before!r}. About {text!r}" in transcript
+    assert f"About {DEMO_STEER!r}" in transcript and f"    turn {turn}: answered\n" in transcript
+    assert f"outcome: closed  turns: {turn}  reason: end of the demo" in out
 
 
 async def test_demo_in_a_terminal_asks_the_person(dev_client: Client, task_queue: str) -> None:
