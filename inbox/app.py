@@ -1,5 +1,6 @@
-"""The inbox web app (Starlette): sign-in, the list of runs awaiting approval, a run's page, and the
-decision form. Server-rendered HTML, no JavaScript."""
+"""The inbox web app (Starlette): sign-in, the list of runs awaiting approval, a run's page, the
+decision form, and the session pages (inbox/sessions_page.py). Server-rendered HTML; no script runs
+on any page but a session's conversation page (one same-origin file, for its live updates)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 import math
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,10 +31,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from common.login_limits import format_wait
 from common.settings import Settings, SettingsError
 from inbox.auth import SESSION_FLASH, ReviewerDirectory, sign_in, sign_out, signed_in_reviewer
-from inbox.csrf import CrossSiteRequest, check_post, csrf_token
+from inbox.csrf import CrossSiteRequest, check_post
 from inbox.limits import Lockout, LoginLimits
+from inbox.pages import error_page as _error
+from inbox.pages import render as _render
+from inbox.pages import reviewer_only
 from inbox.runs import RunNotFound, Runs, TemporalRuns
+from inbox.session_runs import SessionRuns, TemporalSessionRuns
 from inbox.sessions import SessionRegistry
+from inbox.sessions_page import SESSION_ROUTES
 from workflows.models import ActionField, ApprovalDecision, ProposedAction
 
 __all__ = [
@@ -50,7 +56,8 @@ HERE = Path(__file__).resolve().parent
 MAX_COMMENT = 2000
 LONG_VALUE_CHARS, LONG_VALUE_LINES = 400, 8
 SECURITY_HEADERS = {
-    # No script runs on these pages; forms may only post back here; nobody may frame them.
+    # No script runs on these pages (a session's page sets its own policy: one same-origin script);
+    # forms may only post back here; nobody may frame them.
     "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "x-frame-options": "DENY",
@@ -105,39 +112,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def reviewer_only(handler: Callable[[Request, str], Awaitable[Response]]) -> Handler:
-    """Pages for signed-in reviewers: a GET without a session goes to the sign-in page, any other
-    request without one is refused."""
-
-    async def guarded(request: Request) -> Response:
-        reviewer = signed_in_reviewer(request)
-        if reviewer is None:
-            if request.method == "GET":
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-            return _error(request, 403, "Sign in first.")
-        return await handler(request, reviewer)
-
-    return guarded
-
-
-def _templates(request: Request) -> Jinja2Templates:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates
-
-
-def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    base = {"reviewer": signed_in_reviewer(request), "csrf_token": csrf_token(request)}
-    return _templates(request).TemplateResponse(request, name, {**base, **context}, status_code=status_code)
-
-
-def _error(request: Request, status_code: int, message: str) -> Response:
-    return _render(request, "error.html", {"message": message}, status_code=status_code)
 
 
 def _safe_next(target: object) -> str:
@@ -265,7 +239,9 @@ async def decide(request: Request, reviewer: str) -> Response:
     )
     log.info("inbox decision on %s by %s: %s (%s)", workflow_id, reviewer, choice, outcome.message)
     request.session[SESSION_FLASH] = {"ok": outcome.accepted, "text": outcome.message}
-    return RedirectResponse(f"/runs/{quote(workflow_id, safe='')}", status_code=303)
+    # Back to the page the form was on: a session's conversation page, or the run's page.
+    page = "sessions" if form.get("back") == "session" else "runs"
+    return RedirectResponse(f"/{page}/{quote(workflow_id, safe='')}", status_code=303)
 
 
 async def healthz(request: Request) -> Response:
@@ -288,8 +264,10 @@ def build_app(
     runs: Runs | None = None,
     sessions: SessionRegistry | None = None,
     login_limits: LoginLimits | None = None,
+    session_runs: SessionRuns | None = None,
 ) -> Starlette:
-    """The ASGI app. Without `runs`, it connects to Temporal (from `settings`) on start-up."""
+    """The ASGI app. Without `runs`, it connects to Temporal (from `settings`) on start-up (and
+    serves the session pages too; with `runs` given, those need `session_runs`)."""
     if settings.inbox_reviewers is None or not settings.inbox_reviewers.get_secret_value().strip():
         raise SettingsError(
             "INBOX_REVIEWERS: no reviewers configured; set NAME:HASH pairs "
@@ -309,6 +287,7 @@ def build_app(
 
             client = await connect(settings)
             app.state.runs = TemporalRuns(client, web_ui=settings.temporal_web_ui)
+            app.state.session_runs = TemporalSessionRuns(client)
         yield
 
     # StrictUndefined: a name missing from a template's context is an error, not an empty string.
@@ -332,6 +311,7 @@ def build_app(
             Route("/logout", logout, methods=["POST"]),
             Route("/decisions", decide, methods=["POST"]),
             Route("/runs/{workflow_id:path}", run_page),
+            *SESSION_ROUTES,
             Route("/healthz", healthz),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
@@ -355,4 +335,5 @@ def build_app(
     app.state.templates = templates
     if runs is not None:
         app.state.runs = runs
+    app.state.session_runs = session_runs
     return app

@@ -33,6 +33,7 @@ __all__ = [
     "RunNotFound",
     "Runs",
     "TemporalRuns",
+    "status_name",
 ]
 
 AWAITING_APPROVAL = "awaiting_approval"
@@ -178,7 +179,7 @@ class TemporalRuns:
             workflow_id=workflow_id,
             run_id=description.run_id,
             workflow_type=description.workflow_type,
-            execution_status=_status_name(description.status),
+            execution_status=status_name(description.status),
             goal=await self._goal_from_input(workflow_id, description.run_id),
             approvers=_approvers(description.typed_search_attributes)
             or (list(pending.approvers) if pending else []),
@@ -220,5 +221,5 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _status_name(status: WorkflowExecutionStatus | None) -> str:
+def status_name(status: WorkflowExecutionStatus | None) -> str:
     return status.name.replace("_", " ").title() if status is not None else "Unknown"

@@ -179,6 +179,8 @@ async def update_inputs(client: Client, workflow_id: str) -> list[ApprovalDecisi
     async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
         if event.HasField("workflow_execution_update_accepted_event_attributes"):
             request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+            if request.input.name != "approve":
+                continue  # a session's messages (`send`) are Updates too
             [decision] = await client.data_converter.decode(
                 list(request.input.args.payloads), [ApprovalDecision]
             )
