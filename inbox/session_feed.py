@@ -15,11 +15,13 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from common.contracts.llm import REPLY_TOPIC, ReplyChunk
 from common.contracts.sessions import TURNS_TOPIC, TranscriptEntry
-from inbox.session_runs import REPLY_TOPIC, SessionRuns
+from inbox.session_runs import SessionRuns
 from workflows.models import PendingApproval, WorkflowStatus
 
 __all__ = [
@@ -164,7 +166,7 @@ async def _refresh(
         position.after = max(position.after, *(entry.id for entry in page.entries))
         for entry in page.entries:
             seen.turn_last_entry[entry.turn] = max(entry.id, seen.turn_last_entry.get(entry.turn, 0))
-        yield NewEntries(page.entries)  # entries shown already come again, changed: the page replaces them
+        yield NewEntries(page.entries)  # an entry shown already comes again changed: the page replaces it
     changed = _status_changed(status, seen)
     if changed is not None:
         yield changed
@@ -206,9 +208,8 @@ def _ended_turn(data: object) -> int | None:
 
 
 def _reply(data: object) -> ReplyText | None:
-    if not isinstance(data, dict):
-        return None
-    step, text, attempt = data.get("step"), data.get("text"), data.get("attempt", 1)
-    if not isinstance(step, str) or not isinstance(text, str) or not isinstance(attempt, int):
-        return None
-    return ReplyText(step=step, attempt=attempt, text=text)
+    try:
+        chunk = ReplyChunk.model_validate(data)
+    except ValidationError:
+        return None  # not a reply chunk: nothing to show
+    return ReplyText(step=chunk.step, attempt=chunk.attempt, text=chunk.text)

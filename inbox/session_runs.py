@@ -32,7 +32,6 @@ from inbox.runs import status_name
 from workflows.models import WorkflowStatus
 
 __all__ = [
-    "REPLY_TOPIC",
     "SESSION_WORKFLOW",
     "SendOutcome",
     "SessionRuns",
@@ -44,9 +43,6 @@ __all__ = [
 
 SESSION_WORKFLOW = "SessionWorkflow"
 SESSIONS_QUERY = f'WorkflowType = "{SESSION_WORKFLOW}"'
-# The topic of a reply's text while the model writes it (`ReplyChunk`s as dicts: step, text, seq,
-# attempt); until a session publishes it, the page shows each reply when its step ends.
-REPLY_TOPIC = "reply"
 MAX_LISTED = 200
 _POLL_QUERY = "__temporal_workflow_stream_poll"
 _OFFSET_QUERY = "__temporal_workflow_stream_offset"
