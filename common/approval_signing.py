@@ -108,10 +108,6 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     one-line `KeyFileError`."""
     try:
         mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyFileError(
-                f"{path}: open to group or others (mode {stat.S_IMODE(mode):04o}); run chmod 600 on it"
-            )
         text = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         raise KeyFileError(f"{path}: no such key file") from None
@@ -119,8 +115,12 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         raise KeyFileError(
             f"{path}: cannot read the key file: {getattr(error, 'strerror', None) or error}"
         ) from None
-    if text.startswith(PUBLIC_PREFIX):
+    if text.startswith(PUBLIC_PREFIX):  # the likeliest mix-up: say so before the file's mode
         raise KeyFileError(f"{path}: this is a public key; pass the private .key file")
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(
+            f"{path}: open to group or others (mode {stat.S_IMODE(mode):04o}); run chmod 600 on it"
+        )
     if not text.startswith(PRIVATE_PREFIX):
         raise KeyFileError(f"{path}: not a private key file (expected one line {PRIVATE_PREFIX}BASE64)")
     raw = _raw_key(text.removeprefix(PRIVATE_PREFIX))

@@ -257,6 +257,10 @@ class Settings(BaseSettings):
     inbox_login_max_attempts_per_address: int = Field(default=20, gt=0)
     inbox_login_window_s: float = Field(default=300.0, gt=0)
     inbox_login_max_lockout_s: float = Field(default=3600.0, gt=0)
+    # Signed approvals: the inbox's own private key (`starter keys new inbox`) signs each decision for
+    # the signed-in reviewer, as the signer APPROVER_KEYS_FILE names (with `signs_for` the reviewers).
+    inbox_signing_key_file: Path | None = None
+    inbox_signer_name: str = Field(default="inbox", min_length=1)
 
     @field_validator("temporal_address", "codec_server_bind")
     @classmethod

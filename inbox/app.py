@@ -40,6 +40,7 @@ from inbox.runs import RunNotFound, Runs, TemporalRuns
 from inbox.session_runs import SessionRuns, TemporalSessionRuns
 from inbox.sessions import SessionRegistry
 from inbox.sessions_page import SESSION_ROUTES
+from inbox.signing import InboxSigner
 from workflows.models import ActionField, ApprovalDecision, ProposedAction
 
 __all__ = [
@@ -227,7 +228,18 @@ async def decide(request: Request, reviewer: str) -> Response:
             "The form does not say which action you reviewed; reload the run's page and decide again.",
         )
     # The approver is whoever is signed in; nothing in the form can change it.
-    decision = ApprovalDecision(approver=reviewer, approved=choice == "approve", comment=comment)
+    approved = choice == "approve"
+    decision = ApprovalDecision(
+        approver=reviewer,
+        approved=approved,
+        comment=comment,
+        action_hash=action_hash,
+        # "For the rest of this run" goes with an approval only.
+        for_run=approved and form.get("for_run") == "yes",
+    )
+    signer: InboxSigner | None = request.app.state.signer
+    if signer is not None:  # signed for the reviewer this session proved, over the hash the page showed
+        decision = signer.sign(workflow_id, decision)
     form_id = str(form.get("form_id", ""))[:64] or uuid.uuid4().hex
     runs: Runs = request.app.state.runs
     outcome = await runs.decide(
@@ -274,6 +286,7 @@ def build_app(
             "(make a hash with `python -m inbox hash-password`)"
         )
     reviewers = ReviewerDirectory.parse(settings.inbox_reviewers.get_secret_value())
+    signer = InboxSigner.from_settings(settings)  # a key file it cannot use stops the inbox here
     if settings.inbox_secret_key is not None and settings.inbox_secret_key.get_secret_value():
         secret_key = settings.inbox_secret_key.get_secret_value()
     else:
@@ -330,6 +343,7 @@ def build_app(
         lifespan=lifespan,
     )
     app.state.reviewers = reviewers
+    app.state.signer = signer
     app.state.sessions = sessions or SessionRegistry(settings.inbox_session_max_age_s)
     app.state.login_limits = login_limits or LoginLimits(settings)
     app.state.templates = templates
