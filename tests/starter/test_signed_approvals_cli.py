@@ -1,6 +1,7 @@
 """Signed decisions from the terminal (issue 25): `starter keys new` writes a key pair, and `starter
 approve/reject --key` send a decision whose signature verifies with the approver's public key, over
-this run, the pending action and what was decided. Subprocesses against the dev server, with a worker."""
+this run, the pending action and what was decided; the worker, given the keys file, records the signer
+and refuses an unsigned `approve`. Subprocesses against the dev server, with a worker."""
 
 from __future__ import annotations
 
@@ -105,6 +106,7 @@ async def test_approve_with_a_key_sends_a_signed_decision(
         )
         pending = await pending_approval(dev_client, handle.id)
 
+        unsigned = await run_cli("approve", handle.id, "--as", "ana", env=env)
         key.chmod(0o644)  # a private key others can read is refused before anything is sent
         exposed = await run_cli("approve", handle.id, "--as", "ana", "--key", str(key), env=env)
         key.chmod(0o600)
@@ -124,14 +126,21 @@ async def test_approve_with_a_key_sends_a_signed_decision(
         result = await handle.result()
         late = await run_cli("approve", handle.id, "--as", "ana", "--key", str(key), env=env)
 
+    assert unsigned.returncode == 1
+    assert unsigned.stderr == (
+        f"error: {handle.id}: decision refused: unsigned decision: this deployment requires signed approvals "
+        "(APPROVER_KEYS_FILE)\n"
+    )
     assert exposed.returncode == 1 and exposed.stderr.count("\n") == 1
     assert exposed.stderr.startswith(f"error: {key}: open to group or others (mode 0644)")
     assert approved.returncode == 0, approved.stderr
     assert approved.stdout.startswith(f"{handle.id}: approved by ana at ")
     assert result.outcome == "completed" and result.approval is not None
+    # The run verified the signature against the keys file its worker read, and recorded the signer.
     assert (result.approval.approver, result.approval.comment) == ("ana", "signed")
+    assert (result.approval.signed_by, result.approval.for_run) == ("ana", True)
 
-    [decision] = await _sent_decisions(dev_client, handle.id)  # the refused attempt sent nothing
+    [decision] = await _sent_decisions(dev_client, handle.id)  # the refused ones left no trace
     assert (decision.signed_by, decision.for_run, decision.action_hash) == ("ana", True, pending.action_hash)
     assert decision.expires_at is not None
     assert (
@@ -144,7 +153,9 @@ async def test_approve_with_a_key_sends_a_signed_decision(
 
     # Nothing waits any more: there is no action to sign for.
     assert late.returncode == 1
-    assert late.stderr == f"error: {handle.id}: nothing is waiting for a decision, so there is nothing to sign\n"
+    assert (
+        late.stderr == f"error: {handle.id}: nothing is waiting for a decision, so there is nothing to sign\n"
+    )
 
 
 async def test_reject_by_signal_with_a_key_and_another_signer(
@@ -182,7 +193,12 @@ async def test_reject_by_signal_with_a_key_and_another_signer(
         result = await handle.result()
 
     assert rejected.returncode == 0, rejected.stderr
-    assert result.outcome == "rejected"
+    assert result.outcome == "rejected" and result.approval is not None
+    assert (result.approval.approver, result.approval.signed_by, result.approval.via) == (
+        "bo",
+        "desk",
+        "signal",
+    )
     [decision] = await _sent_decisions(dev_client, handle.id)
     assert (decision.approver, decision.signed_by, decision.approved) == ("bo", "desk", False)
     assert decision.expires_at is not None and decision.expires_at <= datetime.now(UTC) + timedelta(
