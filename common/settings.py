@@ -188,6 +188,11 @@ class Settings(BaseSettings):
     # Approvals: where `approval.notify_escalation` POSTs a notice when a deadline passes undecided
     # (unset: a warning in the worker log only).
     approval_escalation_url: str | None = None
+    # Signed approvals: a JSON object from approver name to that approver's public key line (or to
+    # {"key": ..., "signs_for": [...]} for a signer such as the inbox). Empty: decisions unauthenticated.
+    approver_keys_file: str = ""
+    # What needs a person (common/approval_rules.py): a JSON list of rules, first match wins.
+    approval_rules_file: str = ""
 
     # Seals on the state a run carries across continue-as-new (activities/run_state.py): one or more
     # secrets of at least 32 characters, comma-separated, the first seals. Unset: a random key made in
@@ -284,6 +289,15 @@ class Settings(BaseSettings):
             from common.encryption import parse_key_ring  # cryptography only when keys are set
 
             parse_key_ring(value.get_secret_value())  # a bad key stops the process at start
+        return value
+
+    @field_validator("approval_rules_file")
+    @classmethod
+    def _approval_rules_load(cls, value: str) -> str:
+        if value.strip():
+            from common.approval_rules import load_rules
+
+            load_rules(value)  # a bad rule stops the process at start, naming it
         return value
 
     @field_validator("run_state_key")

@@ -15,6 +15,9 @@ import logging
 import signal
 from typing import Literal
 
+from temporalio.exceptions import ApplicationError
+
+from activities.approval_policy import policy_from_settings
 from activities.mcp.startup import McpStartupError, check_mcp_servers
 from common import metrics, search_attributes
 from common.client import TemporalUnreachable, connect
@@ -46,10 +49,20 @@ async def main(role: Role = "all") -> int:
                 log.info("MCP server %s", found)
         # A plugin that fails to import: one line now, before anything polls.
         extensions = load_extensions(settings)
+        # A bad keys or rules file: one line now, not a failed approval later.
+        policy = policy_from_settings(settings)
         client = await connect(settings)
     except (TemporalUnreachable, PayloadStoreError, McpStartupError, PluginLoadError) as error:
         log.error("%s", error)
         return 1
+    except ApplicationError as error:  # from policy_from_settings
+        log.error("%s", error.message)
+        return 1
+    if policy.keys is None:
+        log.warning(
+            "approval decisions are not authenticated: any client of the namespace may approve as any "
+            "listed approver (set APPROVER_KEYS_FILE for signed approvals; docs/production.md)"
+        )
     missing = await search_attributes.missing_on_server(client)
     if missing is None:
         log.warning("could not check the namespace's search attributes; assuming they are registered")

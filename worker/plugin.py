@@ -29,6 +29,7 @@ from temporalio.worker import Interceptor, Worker, WorkerConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.approval_notify import ApprovalNotifier
+from activities.approval_policy import APPROVAL_POLICY_ACTIVITIES
 from activities.delivery.activity import DeliveryActivities
 from activities.llm.factory import build_llm_activities
 from activities.mcp.activities import MCP_ACTIVITIES
@@ -118,6 +119,7 @@ def product_activities(settings: Settings) -> list[Callable[..., Any]]:
         *MCP_ACTIVITIES,
         *RETRIEVAL_ACTIVITIES,
         *RUN_STATE_ACTIVITIES,
+        *APPROVAL_POLICY_ACTIVITIES,
     ]
 
 
@@ -134,6 +136,8 @@ KIT_MODULES = (
     "workflows.activity_options",
     "workflows.stream_topics",
     "pydantic",
+    # Signed approvals are verified in workflow code; its Rust extension must never be imported twice.
+    "cryptography",
 )
 # What `Worker(...)` sets an option to when its creator did not: only those are the plugin's to set.
 _SDK_DEFAULTS = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Literal
 
@@ -36,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
 __all__ = ["ApprovalGate", "action_hash"]
 
 ESCALATION_ACTIVITY = "approval.notify_escalation"
-Via = Literal["update", "signal", "deadline", "withdrawn"]
+Via = Literal["update", "signal", "deadline", "withdrawn", "rule", "for_run"]
 
 
 def refused(message: str, kind: str) -> ApplicationError:
@@ -49,6 +50,10 @@ class ApprovalGate:
         self._progress = progress
         self._pending: PendingApproval | None = None
         self._decision: ApprovalRecord | None = None  # the pending request's decision, once made
+        self._approvals: list[ApprovalRecord] = []  # the pending request's approvals so far
+        # Signed approvals: checks a decision's signature, returns why it does not count (None: it
+        # does). Set from the worker's configuration (`RunContext`); None: decisions unauthenticated.
+        self.verify: Callable[[ApprovalDecision, PendingApproval], str | None] | None = None
 
     @property
     def can_approve(self) -> bool:
@@ -77,23 +82,42 @@ class ApprovalGate:
                 f"the pending action changed (hash {pending.action_hash[:12]}...), review it again",
                 "ActionChanged",
             )
+        if decision.approver in pending.approved_by:
+            raise refused(
+                f"{decision.approver} approved already; {pending.approvals_needed} different approvers "
+                "must approve this action",
+                "AlreadyDecided",
+            )
+        if self.verify is not None:
+            reason = self.verify(decision, pending)
+            if reason is not None:
+                raise refused(reason, "DecisionNotSigned")
 
     def decide(self, decision: ApprovalDecision, via: Via) -> ApprovalRecord:
         """Records a validated decision; the waiting `request` picks it up."""
         self.validate(decision)
-        assert self._pending is not None
-        self._decision = ApprovalRecord(
-            action=self._pending.action,
-            action_hash=self._pending.action_hash,
-            proposed=self._pending.proposed,
+        pending = self._pending
+        assert pending is not None
+        record = ApprovalRecord(
+            action=pending.action,
+            action_hash=pending.action_hash,
+            proposed=pending.proposed,
             approver=decision.approver,
             approved=decision.approved,
             comment=decision.comment,
             decided_at=workflow.now(),
             via=via,
             budget_usd=decision.budget_usd,
+            signed_by=(decision.signed_by or decision.approver) if decision.signature else None,
+            for_run=decision.for_run and decision.approved,
         )
-        return self._decision
+        if record.approved and len(pending.approved_by) + 1 < pending.approvals_needed:
+            # One of several approvals a rule asks for: the action waits for the others.
+            pending.approved_by.append(record.approver)
+            self._approvals.append(record)
+            return record
+        self._decision = record
+        return record
 
     def withdraw(self, reason: str) -> None:
         """The request waiting for a decision is withdrawn (an interrupted turn): it ends rejected,
@@ -121,9 +145,31 @@ class ApprovalGate:
 
     # -- the waiting side ----------------------------------------------------------------------------
 
-    async def request(self, proposed: ProposedAction, hash_: str) -> ApprovalRecord:
+    def record_decided(
+        self, proposed: ProposedAction, hash_: str, *, approver: str, via: Via, comment: str
+    ) -> ApprovalRecord:
+        """A decision made without asking anyone (a rule, or an earlier approval for the run): recorded
+        in `status` and as a step like any other."""
+        record = ApprovalRecord(
+            action=proposed.text(),
+            action_hash=hash_,
+            proposed=proposed,
+            approver=approver,
+            approved=True,
+            comment=comment,
+            decided_at=workflow.now(),
+            via=via,
+            by_rule=approver if via == "rule" else None,
+        )
+        self._record(record)
+        return record
+
+    async def request(
+        self, proposed: ProposedAction, hash_: str, *, approvals_needed: int = 1
+    ) -> ApprovalRecord:
         """Waits for a decision on `proposed` (whose exact arguments `hash_` binds); returns it (a
-        deadline decision when nobody answered)."""
+        deadline decision when nobody answered). `approvals_needed`: different approvers who must
+        approve (any rejection rejects)."""
         settings = self._settings
         now = workflow.now()
         action = proposed.text()
@@ -134,8 +180,9 @@ class ApprovalGate:
             requested_at=now,
             deadline=now + timedelta(seconds=settings.approval_timeout_s),
             approvers=list(settings.approvers),
+            approvals_needed=approvals_needed,
         )
-        self._pending, self._decision = pending, None
+        self._pending, self._decision, self._approvals = pending, None, []
         previous_phase = self._progress.status.phase
         self._progress.status.pending_approval = pending
         self._progress.set_phase("awaiting_approval")
@@ -154,6 +201,12 @@ class ApprovalGate:
             self._close()
             raise
         self._close()
+        self._progress.status.decisions.extend(self._approvals)  # the others of a two-person rule
+        self._record(record)
+        self._progress.set_phase(previous_phase)
+        return record
+
+    def _record(self, record: ApprovalRecord) -> None:
         self._progress.status.decisions.append(record)
         self._progress.record(
             StepRecord(
@@ -164,8 +217,6 @@ class ApprovalGate:
                 f"via {record.via}" + (f": {record.comment}" if record.comment else ""),
             )
         )
-        self._progress.set_phase(previous_phase)
-        return record
 
     async def _decision_for(self, pending: PendingApproval) -> ApprovalRecord:
         settings = self._settings
@@ -212,13 +263,18 @@ class ApprovalGate:
             workflow.logger.warning("approval escalation failed: %s", error.cause or error)
 
     def _by_policy(self, pending: PendingApproval) -> ApprovalRecord:
-        approve = self._settings.approval_policy == "approve"
+        policy = self._settings.approval_policy
+        # With signed approvals, only a person's key or an operator's rule approves: a deadline does not.
+        approve = policy == "approve" and self.verify is None
+        comment = f"no decision by the deadline; policy {policy!r} applied"
+        if policy == "approve" and not approve:
+            comment = "no decision by the deadline; rejected: with signed approvals only a rule approves without a person"
         return ApprovalRecord(
             action=pending.action,
             action_hash=pending.action_hash,
             approver="policy",
             approved=approve,
-            comment=f"no decision by the deadline; policy {self._settings.approval_policy!r} applied",
+            comment=comment,
             decided_at=workflow.now(),
             via="deadline",
             by_policy=True,

@@ -56,6 +56,9 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = ["SESSION_SYSTEM", "SessionWorkflow"]
 
+# The newest stream items (reply chunks, turn events) a session hands to its next run.
+STREAM_ITEMS_KEPT = 1000
+
 SESSION_SYSTEM = (
     "You are a helpful assistant in a conversation that may go on for days. Use tools when they help; "
     "several independent calls may go in one turn. Answer the latest message; earlier ones are context."
@@ -335,6 +338,7 @@ class SessionWorkflow(KitWorkflow):
             inline = conversation if digest is None else SessionConversation()
             carried = await self.ctx.carry(
                 SessionCarry,
+                stream_items_kept=STREAM_ITEMS_KEPT,
                 **dict(inline),
                 conversation=digest,
                 turn=self.ctx.status.turn or 0,

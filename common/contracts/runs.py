@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 from temporalio.contrib.workflow_streams import WorkflowStreamState
 from temporalio.exceptions import ApplicationError
@@ -29,13 +29,16 @@ __all__ = [
     "ApprovalDecision",
     "ApprovalPolicy",
     "ApprovalRecord",
+    "ApprovalRule",
     "ApprovalSettings",
+    "ArgumentCondition",
     "ChildProgress",
     "EscalationNotice",
     "KitInput",
     "NonBlank",
     "PendingApproval",
     "ProposedAction",
+    "RuleDecision",
     "RunCarry",
     "StepRecord",
     "UsageTotals",
@@ -89,6 +92,47 @@ class ApprovalDecision(BaseModel):
     action_hash: str | None = None
     # Optional: for a budget top-up request, the new total budget in USD.
     budget_usd: float | None = Field(default=None, gt=0)
+    # Signed decisions (APPROVER_KEYS_FILE, common/approval_signing.py): the Ed25519 signature over the
+    # workflow id, the action hash, the approver, the decision, the budget, `for_run` and `expires_at`;
+    # `signed_by`: the key's name in the keys file (default: the approver; the inbox signs for others).
+    signature: str | None = Field(default=None, max_length=200)
+    signed_by: str | None = Field(default=None, max_length=200)
+    expires_at: datetime | None = None
+    # Approve this tool with these same targets for the rest of the run (later matching calls run).
+    for_run: bool = False
+
+
+RuleDecision = Literal["approve", "require", "deny"]
+
+
+class ArgumentCondition(BaseModel):
+    """What one argument must satisfy; every condition given must hold."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    equals: Any = None
+    startswith: str | None = None
+    endswith: str | None = None
+    matches: str | None = None  # a regular expression, matched in full
+    in_: list[Any] | None = Field(default=None, alias="in")
+    lt: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    ge: float | None = None
+
+
+class ApprovalRule(BaseModel):
+    """`APPROVAL_RULES_FILE` (and a run's `approval_rules`): the first rule whose `tool` glob and
+    conditions match a call decides it: "approve" runs it without waiting, "deny" refuses it, "require"
+    waits for `approvers` different people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    tool: str = Field(min_length=1)  # a glob over tool names (`send_*`, `files__*`)
+    when: dict[str, ArgumentCondition] = Field(default_factory=dict)
+    decision: RuleDecision
+    approvers: int = Field(default=1, ge=1, le=10)
 
 
 class ActionField(BaseModel):
@@ -147,11 +191,15 @@ class ApprovalRecord(BaseModel):
     approved: bool
     comment: str = ""
     decided_at: datetime
-    via: Literal["update", "signal", "deadline", "withdrawn"]  # withdrawn: its turn was interrupted
+    # withdrawn: its turn was interrupted; rule: an approval rule decided; for_run: an earlier decision
+    via: Literal["update", "signal", "deadline", "withdrawn", "rule", "for_run"]
     budget_usd: float | None = None
     # True when nobody decided by the deadline and the run's approval policy did.
     by_policy: bool = False
     proposed: ProposedAction | None = None
+    signed_by: str | None = None  # the key that signed it (signed approvals)
+    by_rule: str | None = None  # the rule that decided it without a person (its name or "rule N")
+    for_run: bool = False  # this decision also covers later calls of the tool with the same targets
 
 
 class PendingApproval(BaseModel):
@@ -163,6 +211,9 @@ class PendingApproval(BaseModel):
     escalated: bool = False
     # The structured action (absent in runs recorded before it existed: `action` has the text).
     proposed: ProposedAction | None = None
+    # A rule may need several different people (a two-person rule for payments).
+    approvals_needed: int = 1
+    approved_by: list[str] = Field(default_factory=list)
 
 
 class EscalationNotice(BaseModel):
@@ -203,6 +254,19 @@ class KitInput(ApprovalSettings):
 
     budget_usd: float | None = Field(default=None, ge=0)
     model: str | None = None  # None: the worker's LLM_MODEL / provider default
+    # Rules of this run, before the operator's (APPROVAL_RULES_FILE): stricter only ("require" with
+    # more approvers, or "deny"); a client cannot grant its run auto-approval.
+    approval_rules: list[ApprovalRule] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _run_rules_only_stricter(self) -> KitInput:
+        if any(rule.decision == "approve" for rule in self.approval_rules):
+            raise PydanticCustomError(
+                "looser_rule",
+                "approval_rules in a run's input may only require or deny; auto-approval is the operator's "
+                "(APPROVAL_RULES_FILE)",
+            )
+        return self
 
 
 def _not_blank(text: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
+from activities.approval_policy import APPROVAL_POLICY_ACTIVITIES
 from activities.run_state import RUN_STATE_ACTIVITIES
 from common.settings import Settings
 from worker.app import build_worker
@@ -17,8 +18,10 @@ from workflows.models import WorkflowStatus
 
 def worker_with(client: Client, settings: Settings, activities: Sequence[Callable[..., Any]]) -> Worker:
     """The product's worker (all workflows) with these activities instead of the real ones (and the
-    seals on carried state, which every kit worker runs)."""
-    return build_worker(client, settings, activities=[*activities, *RUN_STATE_ACTIVITIES])
+    seals on carried state and the approval policy, which every kit worker runs)."""
+    return build_worker(
+        client, settings, activities=[*activities, *RUN_STATE_ACTIVITIES, *APPROVAL_POLICY_ACTIVITIES]
+    )
 
 
 async def status_until(

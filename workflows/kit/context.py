@@ -27,8 +27,11 @@ from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from activities.approval_policy import ApprovalPolicyConfig, approval_policy
     from activities.llm.activity import LLMActivities
     from activities.run_state import SealRequest, seal_run_state, stash_state, unstash_state, verify_run_state
+    from common.approval_rules import RuleOutcome, decide
+    from common.approval_signing import ApproverKeys, verify_decision
     from common.contracts.llm import (
         LLMRequest,
         LLMResponse,
@@ -44,9 +47,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approval import ApprovalGate, action_hash
     from workflows.kit.tools import InvalidArguments, WorkflowTool, choose_tools, registered_tools
     from workflows.models import (
+        ApprovalDecision,
         ApprovalRecord,
         ChildProgress,
         KitInput,
+        PendingApproval,
         ProposedAction,
         RunCarry,
         StepRecord,
@@ -69,6 +74,7 @@ Stashed = TypeVar("Stashed", bound=BaseModel)
 # workflow.patched id: runs recorded before carried state was sealed replay without the seal steps.
 SEALED_RUN_STATE = "sealed-run-state"
 RUN_CHAIN_KEYS = "run-chain-keys"  # workflow.patched id: keys made before it name no run chain
+APPROVAL_POLICY = "approval-policy"  # workflow.patched id: runs recorded before rules and signatures
 
 
 class RunContext:
@@ -102,6 +108,8 @@ class RunContext:
         self._steps_this_run = 0
         # Step numbers per kind ("llm 3", "tool 2"), counted across continue-as-new from the carried
         # steps: a step's name (and a tool call's idempotency key) is unique in the run chain.
+        self._policy: ApprovalPolicyConfig | None = None  # the worker's approval rules and keys
+        self._policy_lock = asyncio.Lock()
         # Why the running turn stops calling tools (`interrupt`); None while tools may run.
         self._interrupted: str | None = None
         # Told of tool calls and approvals as they start and end (`observe`): a session's turn events.
@@ -233,14 +241,26 @@ class RunContext:
             parsed = offered.parse(arguments)
         except InvalidArguments as error:
             return _error(f"invalid arguments for {name}: {error}")
-        key = decision = None
-        if offered.needs_approval or offered.needs_key:
-            digest = action_hash(name, parsed)
-            if offered.needs_approval:
-                action = proposed_action("tool", name, parsed, targets=offered.targets)
-                decision = await self.request_approval(action, digest)
-                if not decision.approved:
-                    return _error(f"rejected by {decision.approver}: {decision.comment}")
+        digest = action_hash(name, parsed)
+        outcome = await self._rule_outcome(name, parsed, side_effect=offered.needs_approval)
+        decision: ApprovalRecord | None = None
+        if outcome.decision == "deny":
+            return _error(f"{name} is refused by approval rule {outcome.rule!r}; it will not run")
+        if outcome.decision != "run":
+            action = proposed_action("tool", name, parsed, targets=offered.targets)
+            if outcome.decision == "approve":
+                comment = f"approved by rule {outcome.rule!r} without asking anyone"
+                decision = self._gate.record_decided(
+                    action, digest, approver=f"rule {outcome.rule}", via="rule", comment=comment
+                )
+            else:
+                decision = self._approved_for_run(action, digest) or await self.request_approval(
+                    action, digest, approvals_needed=outcome.approvers
+                )
+            if not decision.approved:
+                return _error(f"rejected by {decision.approver}: {decision.comment}")
+        key = None
+        if offered.needs_key or decision is not None:
             key = self.idempotency_key(key_step, f"{name}-{digest[:16]}")
         if self._interrupted is not None:  # interrupted while it waited for its turn at the gate
             return _error(f"{name} was not called: {self._interrupted}")
@@ -289,15 +309,63 @@ class RunContext:
 
     # -- approvals -----------------------------------------------------------------------------------
 
-    async def request_approval(self, action: ProposedAction, digest: str) -> ApprovalRecord:
+    async def request_approval(
+        self, action: ProposedAction, digest: str, *, approvals_needed: int = 1
+    ) -> ApprovalRecord:
         """Waits for a person's decision on `action` (`digest`: `action_hash` of exactly what will
-        run). One request at a time: concurrent tool calls queue for the reviewer."""
+        run); `approvals_needed` different people for a two-person rule. One request at a time:
+        concurrent tool calls queue for the reviewer. With signed approvals configured
+        (APPROVER_KEYS_FILE), only a decision signed by the approver's key counts."""
+        await self._approval_policy()
         async with self._one_approval_at_a_time:
             self._tell("approval_requested", action.title)
-            record = await self._gate.request(action, digest)
+            record = await self._gate.request(action, digest, approvals_needed=approvals_needed)
             verdict = "approved" if record.approved else "rejected"
             self._tell("approval_decided", f"{verdict} by {record.approver} via {record.via}")
             return record
+
+    async def _approval_policy(self) -> ApprovalPolicyConfig:
+        """The worker's approval rules and keys, fetched once per run (an activity: recorded in
+        history, so a replay decides the same). Runs recorded before it replay without (no rules,
+        unauthenticated decisions, as they ran)."""
+        async with self._policy_lock:  # concurrent tool calls of one turn: one look-up
+            return await self._load_approval_policy()
+
+    async def _load_approval_policy(self) -> ApprovalPolicyConfig:
+        if self._policy is not None:
+            return self._policy
+        policy = ApprovalPolicyConfig()
+        if workflow.patched(APPROVAL_POLICY):
+            policy = await workflow.execute_activity(
+                approval_policy, summary="approval policy", **RUN_STATE.kwargs()
+            )
+        keys = policy.keys
+        if keys is not None:
+            self._gate.verify = lambda decision, pending: _check_signature(keys, decision, pending)
+            self.status.decisions_authenticated = True
+        self._policy = policy
+        return policy
+
+    async def _rule_outcome(self, name: str, arguments: dict[str, Any], *, side_effect: bool) -> RuleOutcome:
+        """How the rules decide this call (`common.approval_rules`); a call that needs no approval by
+        default and meets no rule of the run's own costs no policy look-up."""
+        if not side_effect and not self.params.approval_rules:
+            return RuleOutcome("run")
+        policy = await self._approval_policy()
+        return decide(policy.rules, self.params.approval_rules, name, arguments, side_effect=side_effect)
+
+    def _approved_for_run(self, action: ProposedAction, digest: str) -> ApprovalRecord | None:
+        """An earlier approval "for the rest of this run" of this tool with these same targets (the
+        same arguments, for a tool that declares none) covers this call: recorded as such."""
+        wanted = _run_scope(action, digest)
+        for earlier in self.status.decisions:
+            if earlier.for_run and earlier.approved and earlier.proposed is not None:
+                if _run_scope(earlier.proposed, earlier.action_hash) == wanted:
+                    comment = f"covered by {earlier.approver}'s approval for the rest of the run"
+                    return self._gate.record_decided(
+                        action, digest, approver=earlier.approver, via="for_run", comment=comment
+                    )
+        return None
 
     async def ask_for_top_up(self, step_usd: float) -> bool:
         """The budget is spent: asks the approvers for more (`budget_usd` in the decision is the new
@@ -465,13 +533,26 @@ class RunContext:
             or (every is not None and self._steps_this_run >= every)
         )
 
-    async def carry(self, model: type[Carry] = RunCarry, **extra: Any) -> Carry:  # type: ignore[assignment]
+    async def carry(
+        self,
+        model: type[Carry] = RunCarry,  # type: ignore[assignment]
+        *,
+        stream_items_kept: int | None = None,
+        **extra: Any,
+    ) -> Carry:
         """The whole state for the next run (`model`: `RunCarry` or a subclass, with `extra` for its
-        own fields), sealed for this run chain, once every handler and report has finished: no
+        own fields; `stream_items_kept`: how many of the stream's newest items to hand on, all when
+        None), sealed for this run chain, once every handler and report has finished: no
         approval in flight is cut off, watchers follow to the next run. Pass it in the next run's
         input; that run calls `accept_carried` before using it."""
         await self._settle_parent_reports()
         await self._progress.close_stream()
+        if stream_items_kept is not None:
+            # The stream keeps every item and hands them all on: a long session keeps the newest
+            # (a client further behind than that reads the transcript instead).
+            log = self._progress.stream.get_state()
+            end = log.base_offset + len(log.log)
+            self._progress.stream.truncate(max(log.base_offset, end - stream_items_kept))
         status = self.status
         state = model(
             iteration=status.iteration,
@@ -545,6 +626,31 @@ class AgentTurn:
     response: LLMResponse | None = None  # the model's reply; None when the run stopped before asking
     results: list[ToolResultBlock] = field(default_factory=list)  # for the next request's user message
     outcome: str | None = None  # "completed", "max_iterations", "budget_exhausted": the loop ends
+
+
+def _run_scope(action: ProposedAction, digest: str) -> tuple[str, ...]:
+    """What an approval "for the rest of this run" covers: the tool and its targets' values, or the
+    exact call (its hash) when the tool declares no targets."""
+    targets = [f"{field.name}={field.value}" for field in action.fields if field.target]
+    return (action.name, *targets) if targets else (action.name, digest)
+
+
+def _check_signature(keys: ApproverKeys, decision: ApprovalDecision, pending: PendingApproval) -> str | None:
+    if decision.expires_at is None:
+        return "unsigned decision: this deployment requires signed approvals (APPROVER_KEYS_FILE)"
+    return verify_decision(
+        keys,
+        signed_by=decision.signed_by,
+        signature=decision.signature,
+        now=workflow.now(),
+        workflow_id=workflow.info().workflow_id,
+        action_hash=pending.action_hash,
+        approver=decision.approver,
+        approved=decision.approved,
+        budget_usd=decision.budget_usd,
+        for_run=decision.for_run,
+        expires_at=decision.expires_at,
+    )
 
 
 def _error(message: str) -> ToolObservation:

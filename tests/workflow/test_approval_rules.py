@@ -1,0 +1,202 @@
+"""Approval rules and signed decisions on the time-skipping server, with a scripted model, the real
+`send_webhook` tool and a real HTTP receiver: a rule approves a webhook to an allowed URL while the
+same tool to another URL waits; a deny rule; a two-person rule; a run's own stricter rule; "for the
+rest of this run"; and with `APPROVER_KEYS_FILE`, only a decision signed by the approver's key
+counts (an unsigned one, one signed for another run, or an expired one is refused)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from common.approval_signing import load_private_key, new_key_pair, sign_decision
+from common.settings import Settings
+from tests.fakes.receivers import HttpReceiver
+from workflows.agent import AgentWorkflow
+from workflows.kit import ApprovalDecision, WorkflowStatus
+from workflows.kit.pytest_plugin import run_kit_worker, wait_for_approval
+from workflows.kit.testing import ScriptedModel
+from workflows.models import AgentInput, AgentResult
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def webhook_calls(*urls: str) -> ScriptedModel:
+    """One turn per URL, each calling send_webhook once, then an answer."""
+    rules: list[dict[str, Any]] = [
+        {
+            "match": {"turn": index},
+            "reply": {
+                "tool_calls": [{"name": "send_webhook", "input": {"url": url, "payload": {"n": index}}}]
+            },
+        }
+        for index, url in enumerate(urls)
+    ]
+    return ScriptedModel([*rules, {"reply": {"text": "done"}}])
+
+
+@pytest.fixture
+def rules_file(tmp_path: Path) -> Any:
+    def write(rules: list[dict[str, Any]]) -> str:
+        path = tmp_path / f"rules-{uuid.uuid4().hex[:6]}.json"
+        path.write_text(json.dumps(rules))
+        return str(path)
+
+    return write
+
+
+def with_policy(settings: Settings, **files: str) -> Settings:
+    # The suite's receiver listens on loopback, which egress refuses by default.
+    return settings.model_copy(update={"egress_allow_private": "127.0.0.1", **files})
+
+
+async def start_agent(client: Client, queue: str, **fields: Any) -> WorkflowHandle[Any, AgentResult]:
+    params = AgentInput(goal="send the hooks", tools=["send_webhook"], approvers=["ana", "bo"], **fields)
+    return await client.start_workflow(
+        AgentWorkflow.run, params, id=f"agent-{uuid.uuid4().hex[:8]}", task_queue=queue
+    )
+
+
+async def test_a_rule_approves_an_allowed_url_and_the_same_tool_elsewhere_waits(
+    kit_env: WorkflowEnvironment, kit_settings: Settings, http_receiver: HttpReceiver, rules_file: Any
+) -> None:
+    allowed, other = f"{http_receiver.url}/allowed", f"{http_receiver.url}/other"
+    path = rules_file(
+        [{"name": "hooks", "tool": "send_*", "when": {"url": {"startswith": allowed}}, "decision": "approve"}]
+    )
+    settings = with_policy(kit_settings, approval_rules_file=path)
+    async with run_kit_worker(kit_env.client, settings, model=webhook_calls(allowed, other)):
+        handle = await start_agent(kit_env.client, settings.temporal_task_queue)
+        pending = await wait_for_approval(handle)  # only the second call waits
+        assert other in pending.action and len(http_receiver.requests) == 1
+        await handle.execute_update("approve", ApprovalDecision(approver="ana", approved=True))
+        result = await handle.result()
+    first, second = result.decisions
+    assert (first.via, first.by_rule, first.approved) == ("rule", "rule hooks", True)
+    assert (second.via, second.approver) == ("update", "ana")
+    assert [r.path for r in http_receiver.requests] == ["/allowed", "/other"]
+
+
+async def test_a_deny_rule_refuses_the_call_and_the_model_reads_why(
+    kit_env: WorkflowEnvironment, kit_settings: Settings, http_receiver: HttpReceiver, rules_file: Any
+) -> None:
+    path = rules_file([{"tool": "send_webhook", "decision": "deny", "name": "no hooks"}])
+    settings = with_policy(kit_settings, approval_rules_file=path)
+    model = webhook_calls(f"{http_receiver.url}/x")
+    async with run_kit_worker(kit_env.client, settings, model=model):
+        result = await (await start_agent(kit_env.client, settings.temporal_task_queue)).result()
+    assert result.decisions == [] and http_receiver.requests == []
+    assert "refused by approval rule 'no hooks'" in str(model.requests[1].messages[-1])
+
+
+async def test_a_two_person_rule_needs_two_different_approvers(
+    kit_env: WorkflowEnvironment, kit_settings: Settings, http_receiver: HttpReceiver, rules_file: Any
+) -> None:
+    path = rules_file([{"tool": "send_webhook", "decision": "require", "approvers": 2}])
+    settings = with_policy(kit_settings, approval_rules_file=path)
+    async with run_kit_worker(kit_env.client, settings, model=webhook_calls(f"{http_receiver.url}/pay")):
+        handle = await start_agent(kit_env.client, settings.temporal_task_queue)
+        await wait_for_approval(handle)
+        await handle.execute_update("approve", ApprovalDecision(approver="ana", approved=True))
+        status = await handle.query("status", result_type=WorkflowStatus)
+        assert status.pending_approval is not None and status.pending_approval.approved_by == ["ana"]
+        assert http_receiver.requests == []  # one approval of two: nothing ran
+        with pytest.raises(WorkflowUpdateFailedError) as again:
+            await handle.execute_update("approve", ApprovalDecision(approver="ana", approved=True))
+        assert "2 different approvers" in str(again.value.cause)
+        await handle.execute_update("approve", ApprovalDecision(approver="bo", approved=True))
+        result = await handle.result()
+    assert [(d.approver, d.approved) for d in result.decisions] == [("ana", True), ("bo", True)]
+    assert len(http_receiver.requests) == 1
+
+
+async def test_a_runs_own_rules_are_stricter_only(
+    kit_env: WorkflowEnvironment, kit_settings: Settings, http_receiver: HttpReceiver, rules_file: Any
+) -> None:
+    url = f"{http_receiver.url}/hook"
+    path = rules_file([{"tool": "send_webhook", "decision": "approve"}])
+    settings = with_policy(kit_settings, approval_rules_file=path)
+    async with run_kit_worker(kit_env.client, settings, model=webhook_calls(url)):
+        strict = [{"tool": "send_webhook", "decision": "deny", "name": "not in this run"}]
+        result = await (
+            await start_agent(kit_env.client, settings.temporal_task_queue, approval_rules=strict)
+        ).result()
+    assert http_receiver.requests == [] and result.decisions == []
+    with pytest.raises(ValueError, match="may only require or deny"):
+        AgentInput(goal="x", approval_rules=[{"tool": "*", "decision": "approve"}])
+
+
+async def test_an_approval_for_the_rest_of_the_run_covers_the_same_target_only(
+    kit_env: WorkflowEnvironment, kit_settings: Settings, http_receiver: HttpReceiver
+) -> None:
+    same, other = f"{http_receiver.url}/same", f"{http_receiver.url}/other"
+    settings = with_policy(kit_settings)
+    async with run_kit_worker(kit_env.client, settings, model=webhook_calls(same, same, other)):
+        handle = await start_agent(kit_env.client, settings.temporal_task_queue)
+        await wait_for_approval(handle)
+        await handle.execute_update("approve", ApprovalDecision(approver="ana", approved=True, for_run=True))
+        pending = await wait_for_approval(handle)  # the second call to `same` did not wait
+        assert other in pending.action
+        await handle.execute_update("approve", ApprovalDecision(approver="bo", approved=True))
+        result = await handle.result()
+    assert [d.via for d in result.decisions] == ["update", "for_run", "update"]
+    assert result.decisions[1].approver == "ana" and len(http_receiver.requests) == 3
+
+
+def signed(
+    key_path: Path, workflow_id: str, action_hash: str, approver: str = "ana", **fields: Any
+) -> ApprovalDecision:
+    expires = fields.pop("expires_at", datetime.now(UTC) + timedelta(minutes=10))
+    signature = sign_decision(
+        load_private_key(key_path),
+        workflow_id=workflow_id,
+        action_hash=action_hash,
+        approver=approver,
+        approved=True,
+        budget_usd=None,
+        for_run=False,
+        expires_at=expires,
+    )
+    return ApprovalDecision(
+        approver=approver, approved=True, signature=signature, expires_at=expires, **fields
+    )
+
+
+async def test_with_keys_only_a_decision_signed_for_this_run_and_action_counts(
+    kit_env: WorkflowEnvironment, kit_settings: Settings, http_receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    ana_key, ana_pub = new_key_pair("ana", tmp_path / "keys")
+    _, bo_pub = new_key_pair("bo", tmp_path / "keys")
+    keys_file = tmp_path / "approvers.json"
+    keys_file.write_text(json.dumps({"ana": ana_pub.read_text().strip(), "bo": bo_pub.read_text().strip()}))
+    settings = with_policy(kit_settings, approver_keys_file=str(keys_file))
+    async with run_kit_worker(kit_env.client, settings, model=webhook_calls(f"{http_receiver.url}/signed")):
+        handle = await start_agent(kit_env.client, settings.temporal_task_queue)
+        pending = await wait_for_approval(handle)
+        status = await handle.query("status", result_type=WorkflowStatus)
+        assert status.decisions_authenticated
+        refusals = {
+            "unsigned": ApprovalDecision(approver="ana", approved=True),
+            "another run": signed(ana_key, "agent-other", pending.action_hash),
+            "another action": signed(ana_key, handle.id, "0" * 64),
+            "expired": signed(
+                ana_key, handle.id, pending.action_hash, expires_at=datetime.now(UTC) - timedelta(seconds=1)
+            ),
+            "not bo's key": signed(ana_key, handle.id, pending.action_hash, approver="bo"),
+        }
+        for case, decision in refusals.items():
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update("approve", decision)
+            assert getattr(refused.value.cause, "type", None) == "DecisionNotSigned", case
+        assert http_receiver.requests == []  # nothing ran on any of them
+        record = await handle.execute_update("approve", signed(ana_key, handle.id, pending.action_hash))
+        result = await handle.result()
+    assert record["signed_by"] == "ana" and len(http_receiver.requests) == 1
+    assert result.decisions[0].signed_by == "ana"
