@@ -92,6 +92,10 @@ class ApprovalGate:
             reason = self.verify(decision, pending)
             if reason is not None:
                 raise refused(reason, "DecisionNotSigned")
+            used = [*self._progress.status.decisions, *self._approvals]
+            if any(record.signature == decision.signature for record in used):
+                # The same call proposed again later in the run has the same hash: a new decision.
+                raise refused("this signed decision was used already; sign a new one", "DecisionNotSigned")
 
     def decide(self, decision: ApprovalDecision, via: Via) -> ApprovalRecord:
         """Records a validated decision; the waiting `request` picks it up."""
@@ -109,6 +113,7 @@ class ApprovalGate:
             via=via,
             budget_usd=decision.budget_usd,
             signed_by=(decision.signed_by or decision.approver) if decision.signature else None,
+            signature=decision.signature,
             for_run=decision.for_run and decision.approved,
         )
         if record.approved and len(pending.approved_by) + 1 < pending.approvals_needed:

@@ -198,6 +198,7 @@ class ApprovalRecord(BaseModel):
     by_policy: bool = False
     proposed: ProposedAction | None = None
     signed_by: str | None = None  # the key that signed it (signed approvals)
+    signature: str | None = None  # its signature: one signed decision decides one request, once
     by_rule: str | None = None  # the rule that decided it without a person (its name or "rule N")
     for_run: bool = False  # this decision also covers later calls of the tool with the same targets
 

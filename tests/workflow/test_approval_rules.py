@@ -196,7 +196,37 @@ async def test_with_keys_only_a_decision_signed_for_this_run_and_action_counts(
                 await handle.execute_update("approve", decision)
             assert getattr(refused.value.cause, "type", None) == "DecisionNotSigned", case
         assert http_receiver.requests == []  # nothing ran on any of them
-        record = await handle.execute_update("approve", signed(ana_key, handle.id, pending.action_hash))
+        decision = signed(ana_key, handle.id, pending.action_hash)
+        record = await handle.execute_update("approve", decision)
         result = await handle.result()
     assert record["signed_by"] == "ana" and len(http_receiver.requests) == 1
     assert result.decisions[0].signed_by == "ana"
+
+
+async def test_a_signed_decision_decides_one_request_only(
+    kit_env: WorkflowEnvironment, kit_settings: Settings, http_receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    """The same call proposed twice in a run has the same hash: the first signed approval must not
+    approve the second request too."""
+    ana_key, ana_pub = new_key_pair("ana", tmp_path / "keys")
+    keys_file = tmp_path / "approvers.json"
+    keys_file.write_text(json.dumps({"ana": ana_pub.read_text().strip()}))
+    settings = with_policy(kit_settings, approver_keys_file=str(keys_file))
+    call = {"name": "send_webhook", "input": {"url": f"{http_receiver.url}/twice", "payload": {"n": 1}}}
+    model = ScriptedModel(
+        [{"match": {"turn": turn}, "reply": {"tool_calls": [call]}} for turn in (0, 1)]
+        + [{"reply": {"text": "done"}}]
+    )
+    async with run_kit_worker(kit_env.client, settings, model=model):
+        handle = await start_agent(kit_env.client, settings.temporal_task_queue)
+        first = await wait_for_approval(handle)
+        decision = signed(ana_key, handle.id, first.action_hash)
+        await handle.execute_update("approve", decision)
+        second = await wait_for_approval(handle)
+        assert second.action_hash == first.action_hash
+        with pytest.raises(WorkflowUpdateFailedError) as reused:
+            await handle.execute_update("approve", decision)
+        assert "used already" in str(reused.value.cause)
+        await handle.execute_update("approve", signed(ana_key, handle.id, second.action_hash))
+        await handle.result()
+    assert len(http_receiver.requests) == 2
