@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import answer, stream
+from bench import answer, session, stream
 from bench import figures as measure
 from bench.analysis import ANALYSIS, MISS_REASONS
 from bench.harness import Bench, running_bench
@@ -56,6 +56,7 @@ SHAPES: dict[str, tuple[str, FigureFn]] = {
     "long_agent": ("long agent", measure.long_agent),
     "answer": ("grounded answer", answer.figures),
     "stream": ("streamed reply", stream.figures),
+    "sessions": ("sessions", session.figures),
     "resume": ("resume after SIGKILL", measure.resume),
 }
 
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"- {figure.key}: {note}")
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(markdown(results, info, ANALYSIS, MISS_REASONS))
+        analysis, reasons = ANALYSIS + "\n\n" + session.ANALYSIS, {**MISS_REASONS, **session.MISS_REASONS}
+        output.write_text(markdown(results, info, analysis, reasons))
         print(f"\nwritten to {output}")
     failed = [figure.key for figure in results if figure.error]
     if failed:

@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from bench.session_baseline import BaselineSession
+
 with workflow.unsafe.imports_passed_through():
     from activities.kit import registry
     from activities.tools.calculator import CalculatorInput
@@ -128,4 +130,4 @@ class BaselineResearch:
         return response
 
 
-BASELINE_WORKFLOWS = [BaselineAgent, BaselineResearch]
+BASELINE_WORKFLOWS = [BaselineAgent, BaselineResearch, BaselineSession]

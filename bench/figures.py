@@ -125,6 +125,10 @@ class Sizes:
     long_agent_steps: int
     kill_offsets: tuple[float, ...]  # seconds into the hanging model call at which the worker dies
     stream_delta_s: float  # the streamed-reply model's pause between two 4-token deltas
+    session_turns: int  # turns of a conversation whose median turn latency is one repetition
+    idle_sessions: int
+    idle_window_s: float  # how long the idle sessions' worker CPU is measured
+    long_session_turns: int
 
 
 FULL = Sizes(
@@ -137,6 +141,10 @@ FULL = Sizes(
     long_agent_steps=1000,
     kill_offsets=(0.0, 0.5, 1.0, 1.5),
     stream_delta_s=0.04,  # 100 tokens/s, a fast hosted model: a 1,000-token reply in 10 s
+    session_turns=20,
+    idle_sessions=200,
+    idle_window_s=20.0,
+    long_session_turns=500,
 )
 QUICK = Sizes(
     reps=1,
@@ -148,6 +156,10 @@ QUICK = Sizes(
     long_agent_steps=20,
     kill_offsets=(0.5,),
     stream_delta_s=0.004,
+    session_turns=5,
+    idle_sessions=50,
+    idle_window_s=2.0,
+    long_session_turns=50,
 )
 
 
