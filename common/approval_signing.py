@@ -16,17 +16,23 @@ import json
 import os
 import re
 import stat
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.contracts.runs import ApprovalDecision
+
 __all__ = [
     "ApproverKeys",
     "KeyFileError",
+    "SignedFields",
+    "decision_fields",
     "decision_message",
     "load_private_key",
     "new_key_pair",
@@ -196,54 +202,67 @@ def _public_key(line: str) -> Ed25519PublicKey | None:
 # --- signing and verifying --------------------------------------------------------------------------
 
 
-def decision_message(
-    *,
-    workflow_id: str,
-    action_hash: str,
-    approver: str,
-    approved: bool,
-    budget_usd: float | None,
-    for_run: bool,
-    expires_at: datetime,
-) -> bytes:
-    """The bytes a signature covers: a version line, then the canonical JSON of the decision."""
-    if expires_at.tzinfo is None or expires_at.utcoffset() is None:
-        raise ValueError("expires_at must be timezone-aware")
-    fields = {
-        "workflow_id": workflow_id,
-        "action_hash": action_hash,
-        "approver": approver,
-        "approved": bool(approved),
-        # 5 and 5.0 are one budget: a client's int and the workflow's float must sign alike.
-        "budget_usd": float(budget_usd) if budget_usd is not None else None,
-        "for_run": bool(for_run),
-        "expires_at": expires_at.astimezone(UTC).isoformat(),
-    }
-    return MESSAGE_PREFIX + json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+class _DecisionFields(TypedDict):
+    workflow_id: str
+    action_hash: str
+    approver: str
+    approved: bool
+    budget_usd: float | None
+    for_run: bool
 
 
-def sign_decision(
-    private: Ed25519PrivateKey,
-    *,
-    workflow_id: str,
-    action_hash: str,
-    approver: str,
-    approved: bool,
-    budget_usd: float | None,
-    for_run: bool,
-    expires_at: datetime,
-) -> str:
-    """Base64 of the Ed25519 signature of `decision_message(...)`."""
-    message = decision_message(
+class SignedFields(_DecisionFields):
+    """Everything a signature covers, passed whole (`**fields`) to `decision_message`,
+    `sign_decision` and `verify_decision`."""
+
+    expires_at: datetime
+
+
+def decision_fields(
+    decision: ApprovalDecision, *, workflow_id: str, action_hash: str, expires_at: datetime
+) -> SignedFields:
+    """What a signature of `decision` covers, on run `workflow_id` for the action `action_hash`."""
+    return SignedFields(
         workflow_id=workflow_id,
         action_hash=action_hash,
-        approver=approver,
-        approved=approved,
-        budget_usd=budget_usd,
-        for_run=for_run,
         expires_at=expires_at,
+        approver=decision.approver,
+        approved=decision.approved,
+        budget_usd=decision.budget_usd,
+        for_run=decision.for_run,
     )
-    return base64.b64encode(private.sign(message)).decode()
+
+
+def _exact_keywords(function: str, given: Mapping[str, object], expected: frozenset[str]) -> None:
+    """The TypeError Python raises for a wrong keyword argument, for functions taking `**fields`."""
+    unknown, missing = sorted(given.keys() - expected), sorted(expected - given.keys())
+    if unknown:
+        raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}")
+    if missing:
+        raise TypeError(f"{function}() missing required keyword-only argument(s): {', '.join(missing)}")
+
+
+def decision_message(**fields: Unpack[SignedFields]) -> bytes:
+    """The bytes a signature covers: a version line, then the canonical JSON of the decision."""
+    _exact_keywords("decision_message", fields, SignedFields.__required_keys__)
+    expires_at, budget_usd = fields["expires_at"], fields["budget_usd"]
+    if expires_at.tzinfo is None or expires_at.utcoffset() is None:
+        raise ValueError("expires_at must be timezone-aware")
+    canonical = {
+        **fields,
+        "approved": bool(fields["approved"]),
+        # 5 and 5.0 are one budget: a client's int and the workflow's float must sign alike.
+        "budget_usd": float(budget_usd) if budget_usd is not None else None,
+        "for_run": bool(fields["for_run"]),
+        "expires_at": expires_at.astimezone(UTC).isoformat(),
+    }
+    return MESSAGE_PREFIX + json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sign_decision(private: Ed25519PrivateKey, **fields: Unpack[SignedFields]) -> str:
+    """Base64 of the Ed25519 signature of `decision_message(**fields)`."""
+    _exact_keywords("sign_decision", fields, SignedFields.__required_keys__)
+    return base64.b64encode(private.sign(decision_message(**fields))).decode()
 
 
 def verify_decision(
@@ -252,18 +271,15 @@ def verify_decision(
     signed_by: str | None,
     signature: str | None,
     now: datetime,
-    workflow_id: str,
-    action_hash: str,
-    approver: str,
-    approved: bool,
-    budget_usd: float | None,
-    for_run: bool,
     expires_at: datetime | None,
+    **fields: Unpack[_DecisionFields],
 ) -> str | None:
     """None when the decision is signed by a key allowed to decide for `approver` and has not
     expired at `now`; otherwise the one-line reason."""
+    _exact_keywords("verify_decision", fields, _DecisionFields.__required_keys__)
     if not signature:
         return UNSIGNED
+    approver = fields["approver"]
     signer = signed_by or approver
     line = keys.keys.get(signer)
     if line is None:
@@ -279,15 +295,7 @@ def verify_decision(
         raw_signature = base64.b64decode(signature, validate=True)
     except (binascii.Error, ValueError):
         return NOT_VERIFIED
-    message = decision_message(
-        workflow_id=workflow_id,
-        action_hash=action_hash,
-        approver=approver,
-        approved=approved,
-        budget_usd=budget_usd,
-        for_run=for_run,
-        expires_at=expires_at,
-    )
+    message = decision_message(**fields, expires_at=expires_at)
     try:
         public.verify(raw_signature, message)
     except InvalidSignature:

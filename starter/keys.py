@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from common.approval_signing import load_private_key, new_key_pair, sign_decision
+from common.approval_signing import decision_fields, load_private_key, new_key_pair, sign_decision
 from workflows.models import ApprovalDecision
 
 __all__ = ["DEFAULT_EXPIRES_IN_S", "NewKeys", "new_keys", "sign", "signed"]
@@ -62,16 +62,10 @@ def signed(
     if not expires_in_s > 0:
         raise ValueError(f"the expiry must be after now, got {expires_in_s} seconds")
     expires_at = (now or datetime.now(UTC)) + timedelta(seconds=expires_in_s)
-    signature = sign_decision(
-        key,
-        workflow_id=workflow_id,
-        action_hash=decision.action_hash,
-        approver=decision.approver,
-        approved=decision.approved,
-        budget_usd=decision.budget_usd,
-        for_run=decision.for_run,
-        expires_at=expires_at,
+    fields = decision_fields(
+        decision, workflow_id=workflow_id, action_hash=decision.action_hash, expires_at=expires_at
     )
+    signature = sign_decision(key, **fields)
     return decision.model_copy(
         update={"signature": signature, "signed_by": signed_by or decision.approver, "expires_at": expires_at}
     )

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.llm.activity import LLMActivities
     from activities.run_state import SealRequest, seal_run_state, stash_state, unstash_state, verify_run_state
     from common.approval_rules import RuleOutcome, decide
-    from common.approval_signing import ApproverKeys, verify_decision
+    from common.approval_signing import ApproverKeys, decision_fields, verify_decision
     from common.contracts.llm import (
         LLMRequest,
         LLMResponse,
@@ -638,18 +638,14 @@ def _run_scope(action: ProposedAction, digest: str) -> tuple[str, ...]:
 def _check_signature(keys: ApproverKeys, decision: ApprovalDecision, pending: PendingApproval) -> str | None:
     if decision.expires_at is None:
         return "unsigned decision: this deployment requires signed approvals (APPROVER_KEYS_FILE)"
-    return verify_decision(
-        keys,
-        signed_by=decision.signed_by,
-        signature=decision.signature,
-        now=workflow.now(),
+    fields = decision_fields(
+        decision,
         workflow_id=workflow.info().workflow_id,
         action_hash=pending.action_hash,
-        approver=decision.approver,
-        approved=decision.approved,
-        budget_usd=decision.budget_usd,
-        for_run=decision.for_run,
         expires_at=decision.expires_at,
+    )
+    return verify_decision(
+        keys, signed_by=decision.signed_by, signature=decision.signature, now=workflow.now(), **fields
     )
 
 
