@@ -13,7 +13,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -102,14 +102,11 @@ class ApprovalGate:
         self.validate(decision)
         pending = self._pending
         assert pending is not None
-        record = ApprovalRecord(
-            action=pending.action,
-            action_hash=pending.action_hash,
-            proposed=pending.proposed,
+        record = _decided(
+            pending,
             approver=decision.approver,
             approved=decision.approved,
             comment=decision.comment,
-            decided_at=workflow.now(),
             via=via,
             budget_usd=decision.budget_usd,
             signed_by=(decision.signed_by or decision.approver) if decision.signature else None,
@@ -130,15 +127,8 @@ class ApprovalGate:
         pending = self._pending
         if pending is None or self._decision is not None:
             return
-        self._decision = ApprovalRecord(
-            action=pending.action,
-            action_hash=pending.action_hash,
-            proposed=pending.proposed,
-            approver="withdrawn",
-            approved=False,
-            comment=reason,
-            decided_at=workflow.now(),
-            via="withdrawn",
+        self._decision = _decided(
+            pending, approver="withdrawn", approved=False, comment=reason, via="withdrawn"
         )
 
     def on_signal(self, decision: ApprovalDecision) -> None:
@@ -274,16 +264,8 @@ class ApprovalGate:
         comment = f"no decision by the deadline; policy {policy!r} applied"
         if policy == "approve" and not approve:
             comment = "no decision by the deadline; rejected: with signed approvals only a rule approves without a person"
-        return ApprovalRecord(
-            action=pending.action,
-            action_hash=pending.action_hash,
-            approver="policy",
-            approved=approve,
-            comment=comment,
-            decided_at=workflow.now(),
-            via="deadline",
-            by_policy=True,
-            proposed=pending.proposed,
+        return _decided(
+            pending, approver="policy", approved=approve, comment=comment, via="deadline", by_policy=True
         )
 
     def _details(self, pending: PendingApproval) -> str:
@@ -301,3 +283,20 @@ class ApprovalGate:
             f"Decide: `temporal workflow update execute --workflow-id {info.workflow_id} "
             f"--name approve --input '{example}'`"
         )
+
+
+def _decided(
+    pending: PendingApproval, *, approver: str, approved: bool, comment: str, via: Via, **details: Any
+) -> ApprovalRecord:
+    """The record of a decision on `pending`, made now (`details`: the record's optional fields)."""
+    return ApprovalRecord(
+        action=pending.action,
+        action_hash=pending.action_hash,
+        proposed=pending.proposed,
+        approver=approver,
+        approved=approved,
+        comment=comment,
+        decided_at=workflow.now(),
+        via=via,
+        **details,
+    )
