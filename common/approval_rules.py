@@ -12,7 +12,6 @@ Pure functions: the workflow evaluates rules (deterministically, no I/O); the wo
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from common.contracts.runs import ApprovalRule, ArgumentCondition
+from common.json_file import read_json_file
 
 __all__ = ["RuleError", "RuleOutcome", "decide", "load_rules", "parse_rules"]
 
@@ -71,12 +71,7 @@ def parse_rules(raw: object, source: str = "rules") -> list[ApprovalRule]:
 
 def load_rules(path: str | Path) -> list[ApprovalRule]:
     where = f"APPROVAL_RULES_FILE {path}"
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise RuleError(f"{where}: cannot read it: {error.strerror or error}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RuleError(f"{where}: not JSON: {error}") from None
+    raw = read_json_file(path, where, RuleError)
     return parse_rules(raw, where)
 
 

@@ -16,13 +16,14 @@ from the worker's environment when the file is loaded.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from common.json_file import read_json_file
 
 __all__ = [
     "TOOL_SEPARATOR",
@@ -106,12 +107,7 @@ class McpConfig(BaseModel):
 def load_mcp_config(path: str | Path, environ: dict[str, str] | None = None) -> McpConfig:
     """The file parsed and checked, `${VAR}`s filled in; raises `McpConfigError` (one line)."""
     where = f"MCP_SERVERS_FILE {path}"
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise McpConfigError(f"{where}: cannot read it: {error.strerror or error}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise McpConfigError(f"{where}: not JSON: {error}") from None
+    raw = read_json_file(path, where, McpConfigError)
     if not isinstance(raw, dict) or not isinstance(raw.get("mcpServers"), dict):
         raise McpConfigError(f'{where}: expected an object with "mcpServers": {{"NAME": {{...}}}}')
     try:
