@@ -20,22 +20,8 @@ from common.contracts.llm import (
 )
 from common.contracts.mcp import McpToolInfo
 from common.contracts.runs import invalid_input
-from common.contracts.sessions import (
-    MAX_MESSAGE_BYTES,
-    TURNS_TOPIC,
-    CloseRequest,
-    SendMode,
-    SendRequest,
-    SendResult,
-    SessionCarry,
-    SessionConversation,
-    SessionInput,
-    SessionResult,
-    TranscriptEntry,
-    TranscriptPage,
-    TranscriptQuery,
-    TurnEvent,
-)
+from common.contracts.sessions import *  # noqa: F403 - the session contracts, listed once there
+from common.contracts.sessions import __all__ as _session_contracts
 from common.contracts.tools import ToolObservation
 from workflows.actions import compact_json, masked_url, proposed_action, visible
 from workflows.activity_options import DELIVERY, LLM_CALL, NOTIFY, TOOL_CALL, ActivityOptions
@@ -66,20 +52,18 @@ from workflows.models import (
 )
 
 __all__ = [
+    *_session_contracts,
     "DELIVERY",
     "LLM_CALL",
-    "MAX_MESSAGE_BYTES",
     "MAX_OBSERVATION_CHARS",
     "NOTIFY",
     "REPLY_TOPIC",
     "TOOL_CALL",
-    "TURNS_TOPIC",
     "ActionField",
     "ActivityOptions",
     "AgentTurn",
     "ApprovalDecision",
     "ApprovalRecord",
-    "CloseRequest",
     "Delivered",
     "DeliveryReceipt",
     "InvalidArguments",
@@ -96,23 +80,12 @@ __all__ = [
     "ReplyChunk",
     "RunCarry",
     "RunContext",
-    "SendMode",
-    "SendRequest",
-    "SendResult",
-    "SessionCarry",
-    "SessionConversation",
-    "SessionInput",
-    "SessionResult",
     "StepRecord",
     "TextBlock",
     "ToolObservation",
     "ToolResultBlock",
     "ToolSpec",
     "ToolUseBlock",
-    "TranscriptEntry",
-    "TranscriptPage",
-    "TranscriptQuery",
-    "TurnEvent",
     "UsageTotals",
     "WorkflowStatus",
     "WorkflowTool",
