@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from common.contracts.runs import ApprovalRule, ArgumentCondition
-from common.json_file import read_json_file
+from common.json_file import first_problem, read_json_file
 
 __all__ = ["RuleError", "RuleOutcome", "decide", "load_rules", "parse_rules"]
 
@@ -56,9 +56,7 @@ def parse_rules(raw: object, source: str = "rules") -> list[ApprovalRule]:
     try:
         rules = _RULES.validate_python(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise RuleError(f"{source}: rule {where}: {first['msg']}") from None
+        raise RuleError(f"{source}: rule {first_problem(error)}") from None
     for index, rule in enumerate(rules, start=1):
         for argument, condition in rule.when.items():
             if condition.matches is not None:

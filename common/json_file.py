@@ -1,4 +1,4 @@
-"""An operator's JSON file (MCP_SERVERS_FILE, APPROVAL_RULES_FILE), read with a one-line error."""
+"""An operator's JSON file (MCP_SERVERS_FILE, APPROVAL_RULES_FILE), read and checked with one-line errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["read_json_file"]
+from pydantic import ValidationError
+
+__all__ = ["first_problem", "read_json_file"]
 
 
 def read_json_file(path: str | Path, where: str, error: type[Exception]) -> Any:
@@ -18,3 +20,9 @@ def read_json_file(path: str | Path, where: str, error: type[Exception]) -> Any:
         raise error(f"{where}: cannot read it: {cause.strerror or cause}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as cause:
         raise error(f"{where}: not JSON: {cause}") from None
+
+
+def first_problem(error: ValidationError) -> str:
+    """`LOCATION: MESSAGE` of the first thing validation found wrong (dotted location)."""
+    first = error.errors()[0]
+    return ".".join(str(part) for part in first["loc"]) + f": {first['msg']}"

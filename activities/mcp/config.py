@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from common.json_file import read_json_file
+from common.json_file import first_problem, read_json_file
 
 __all__ = [
     "TOOL_SEPARATOR",
@@ -113,9 +113,7 @@ def load_mcp_config(path: str | Path, environ: dict[str, str] | None = None) -> 
     try:
         config = McpConfig.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        loc = ".".join(str(part) for part in first["loc"])
-        raise McpConfigError(f"{where}: {loc}: {first['msg']}") from None
+        raise McpConfigError(f"{where}: {first_problem(error)}") from None
     environ = dict(os.environ) if environ is None else environ
     servers: dict[str, McpServerConfig] = {}
     for name, server in config.servers.items():
