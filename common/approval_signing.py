@@ -112,15 +112,8 @@ def _write_new(path: Path, line: str, mode: int) -> None:
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """The private key in a `.key` file; a missing, malformed or group/other-readable file is a
     one-line `KeyFileError`."""
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise KeyFileError(f"{path}: no such key file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise KeyFileError(
-            f"{path}: cannot read the key file: {getattr(error, 'strerror', None) or error}"
-        ) from None
+    text, mode = _read_key_file(path, "key file")
+    text = text.strip()
     if text.startswith(PUBLIC_PREFIX):  # the likeliest mix-up: say so before the file's mode
         raise KeyFileError(f"{path}: this is a public key; pass the private .key file")
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -144,14 +137,9 @@ def public_key_line(private: Ed25519PrivateKey) -> str:
 def parse_keys_file(path: Path) -> ApproverKeys:
     """`APPROVER_KEYS_FILE`: {"alice": "ed25519:...", "inbox": {"key": "ed25519:...", "signs_for":
     ["alice"]}}. Anything else is a one-line `KeyFileError` naming the entry (never key material)."""
+    text, _ = _read_key_file(path, "keys file")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KeyFileError(f"{path}: no such keys file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise KeyFileError(
-            f"{path}: cannot read the keys file: {getattr(error, 'strerror', None) or error}"
-        ) from None
+        document = json.loads(text)
     except json.JSONDecodeError as error:
         raise KeyFileError(f"{path}: not JSON: {error.msg} at line {error.lineno}") from None
     if not isinstance(document, dict) or not document:
@@ -182,6 +170,20 @@ def parse_keys_file(path: Path) -> ApproverKeys:
             raise KeyFileError(f"{where}: not an Ed25519 public key line ({PUBLIC_PREFIX}BASE64 of 32 bytes)")
         keys[name] = line
     return ApproverKeys(keys=keys, signs_for=signs_for)
+
+
+def _read_key_file(path: Path, what: str) -> tuple[str, int]:
+    """The text of `path` and its mode; a missing or unreadable file is a one-line `KeyFileError`
+    naming `what` it is."""
+    try:
+        with path.open(encoding="utf-8") as file:
+            return file.read(), os.fstat(file.fileno()).st_mode
+    except FileNotFoundError:
+        raise KeyFileError(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise KeyFileError(
+            f"{path}: cannot read the {what}: {getattr(error, 'strerror', None) or error}"
+        ) from None
 
 
 def _raw_key(encoded: str) -> bytes | None:
