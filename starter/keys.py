@@ -47,7 +47,7 @@ def new_keys(name: str, out_dir: Path) -> NewKeys:
 
 def signed(
     decision: ApprovalDecision,
-    key: Ed25519PrivateKey,
+    key: Ed25519PrivateKey | Path,
     *,
     workflow_id: str,
     signed_by: str | None = None,
@@ -56,7 +56,10 @@ def signed(
 ) -> ApprovalDecision:
     """`decision` with its signature: over this run, the action hash it carries, its approver,
     verdict, budget and `for_run`, valid for `expires_in_s` from `now`. `signed_by` names the key in
-    the keys file (default: the approver)."""
+    the keys file (default: the approver). `key`: the private key, or its `.key` file (a
+    `KeyFileError` for a file that cannot be used)."""
+    if isinstance(key, Path):
+        key = load_private_key(key)
     if not decision.action_hash:
         raise ValueError("a signed decision names the action it decides (action_hash)")
     if not expires_in_s > 0:
@@ -71,14 +74,5 @@ def signed(
     )
 
 
-def sign(
-    decision: ApprovalDecision,
-    key_path: Path,
-    *,
-    workflow_id: str,
-    signed_by: str | None = None,
-    expires_in_s: float = DEFAULT_EXPIRES_IN_S,
-) -> ApprovalDecision:
-    """`signed` with the key in a `.key` file (a `KeyFileError` for a file that cannot be used)."""
-    key = load_private_key(key_path)
-    return signed(decision, key, workflow_id=workflow_id, signed_by=signed_by, expires_in_s=expires_in_s)
+# `starter approve --key` passes the `.key` file; one function signs with either.
+sign = signed
