@@ -30,6 +30,7 @@ __all__ = [
     "port_arguments",
     "port_open",
     "start_dev_server",
+    "start_in_foreground",
     "stop_like_ctrl_c",
     "stop_process",
     "temporal_binary",
@@ -155,16 +156,25 @@ def port_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ui-port", type=int, default=8233, help="Web UI port (default 8233)")
 
 
+def start_in_foreground(args: argparse.Namespace, *, quiet: bool) -> subprocess.Popen[bytes] | None:
+    """For a command that runs the dev server in the foreground (`port_arguments` parsed into
+    `args`): from now on Ctrl-C and SIGTERM interrupt alike, and the server starts; None, said on
+    stderr, when a port it needs is taken."""
+    stop_like_ctrl_c()
+    try:
+        return start_dev_server(port=args.port, ui_port=args.ui_port, quiet=quiet)
+    except PortInUse as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m common.devserver`: the dev server in the foreground until Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m common.devserver", description=main.__doc__)
     port_arguments(parser)
     args = parser.parse_args(argv)
-    stop_like_ctrl_c()
-    try:
-        process = start_dev_server(port=args.port, ui_port=args.ui_port, quiet=False)
-    except PortInUse as error:
-        print(f"error: {error}", file=sys.stderr)
+    process = start_in_foreground(args, quiet=False)
+    if process is None:
         return 1
     try:
         wait_for_port("localhost", args.port, process=process)

@@ -10,11 +10,9 @@ import subprocess
 import sys
 
 from common.devserver import (
-    PortInUse,
     ignore_stop_signals,
     port_arguments,
-    start_dev_server,
-    stop_like_ctrl_c,
+    start_in_foreground,
     stop_process,
     wait_for_port,
 )
@@ -28,11 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     port_arguments(parser)
     args = parser.parse_args(argv)
     shutdown_s = load_settings().worker_graceful_shutdown_s + 15  # the worker's own grace, and then some
-    stop_like_ctrl_c()
-    try:
-        server = start_dev_server(port=args.port, ui_port=args.ui_port, quiet=True)
-    except PortInUse as error:
-        print(f"error: {error}", file=sys.stderr)
+    server = start_in_foreground(args, quiet=True)
+    if server is None:
         return 1
     worker: subprocess.Popen[bytes] | None = None
     try:
