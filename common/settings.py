@@ -267,6 +267,13 @@ class Settings(BaseSettings):
     inbox_signing_key_file: Path | None = None
     inbox_signer_name: str = Field(default="inbox", min_length=1)
 
+    # MCP server (`python -m starter mcp`): the bearer token its HTTP transport requires (unset: no
+    # HTTP server), and an approver's key with which its `approve` / `reject` tools sign (unset: the
+    # server decides nothing).
+    mcp_server_token: SecretStr | None = None
+    mcp_server_approver_key_file: Path | None = None
+    mcp_server_approver: str | None = None
+
     @field_validator("temporal_address", "codec_server_bind")
     @classmethod
     def _address_is_host_port(cls, value: str) -> str:

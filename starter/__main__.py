@@ -1,5 +1,5 @@
 """`python -m starter`: research, agent, index, answer, start (any kit workflow), approve, reject, status, watch,
-session, say, chat, demo.
+session, say, chat, demo, mcp.
 
 Each command is a thin shell over an async function of `starter.api` / `starter.watch`; an error a
 person can act on prints one line on stderr and exits 1.
@@ -211,6 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("demo", help="embedded dev server + worker + a research run with approval")
 
+    mcp = commands.add_parser("mcp", help="serve the product as an MCP server (stdio; --http HOST:PORT)")
+    mcp.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (needs MCP_SERVER_TOKEN)",
+    )
+
     # Delegated to `python -m inbox` before parsing (see main); listed here for --help.
     inbox = commands.add_parser(
         "inbox", help="the approval inbox web app (python -m inbox [serve|hash-password])", add_help=False
@@ -371,6 +378,10 @@ async def run(argv: Sequence[str]) -> int:
             from starter.demo import run_demo
 
             return await run_demo(settings)
+        if args.command == "mcp":  # connects to Temporal on the first call that needs it
+            from starter.mcp_server import serve
+
+            return await serve(settings, args.http)
         if args.command == "keys":  # local files only: no Temporal needed
             print(keys.new_keys(args.name, args.out).text())
             return 0
