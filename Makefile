@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_CLIENT := tests/interop/node/node_modules/.package-lock.json
+MCP_NODE_CLIENT := tests/mcp_server/node/node_modules/.package-lock.json
 
 .PHONY: demo test lint typecheck pytest up server worker bench clean install browser postgres histories
 
@@ -32,7 +33,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy common workflows activities worker starter inbox examples/ticket_triage/ticket_triage
 
-pytest: $(STAMP) browser postgres $(NODE_CLIENT)
+pytest: $(STAMP) browser postgres $(NODE_CLIENT) $(MCP_NODE_CLIENT)
 	$(BIN)/pytest -q
 
 ## make browser: Debian's Chromium for the inbox's browser tests (apt, never a browser download);
@@ -48,6 +49,13 @@ $(NODE_CLIENT): tests/interop/node/package-lock.json
 	@command -v npm >/dev/null || ($(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm)
 	cd tests/interop/node && npm ci --no-audit --no-fund
+
+## The MCP client of the MCP server tests (tests/mcp_server/node): @modelcontextprotocol/sdk from npm,
+## pinned by its lock file
+$(MCP_NODE_CLIENT): tests/mcp_server/node/package-lock.json
+	@command -v npm >/dev/null || ($(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm)
+	cd tests/mcp_server/node && npm ci --no-audit --no-fund
 
 ## make postgres: Debian's PostgreSQL server binaries for the tests' throwaway clusters (the dedupe
 ## ledger, the grounded-answer index); Debian keeps initdb off PATH, under /usr/lib/postgresql/*/bin
