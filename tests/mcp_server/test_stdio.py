@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 from mcp_types import ToolAnnotations
@@ -22,6 +23,8 @@ from tests.mcp_server.support import (
     payload,
     stdio_client,
 )
+from tests.starter.cli import run_cli
+from tests.starter.runs import pending_approval
 from workflows.answer import AnswerInput
 from workflows.models import AgentInput, ResearchInput
 
@@ -230,3 +233,54 @@ async def test_a_research_run_outlives_its_client_and_a_new_client_fetches_it(pr
     status = await api.get_status(product.client, workflow_id)
     assert status.decisions_authenticated is True
     assert [(d.approver, d.comment) for d in status.decisions] == [(APPROVER, "via MCP")]
+
+
+async def test_research_returns_where_the_run_stands_after_wait_s_and_reject_decides_it(
+    product: Product,
+) -> None:
+    topic = f"kelp {uuid.uuid4().hex[:6]}"
+    async with stdio_client(product.approver_env()) as client:
+        started = payload(
+            await client.call_tool(
+                "research", {"topic": topic, "max_subtopics": 1, "approvers": [APPROVER], "wait_s": 0}
+            )
+        )
+        workflow_id = started["workflow_id"]
+        await pending_approval(product.client, workflow_id)
+        waiting = payload(await client.call_tool("run_result", {"workflow_id": workflow_id, "wait_s": 0}))
+        rejected = payload(
+            await client.call_tool("reject", {"workflow_id": workflow_id, "comment": "not now"})
+        )
+        again = await client.call_tool("reject", {"workflow_id": workflow_id})
+        ended = payload(await client.call_tool("run_result", {"workflow_id": workflow_id, "wait_s": 120}))
+
+    assert started["done"] is False and started["execution_status"] == "running"
+    assert started["workflow_type"] == "ResearchWorkflow"
+    assert waiting["done"] is False and waiting["status"]["phase"] == "awaiting_approval"
+    assert waiting["status"]["pending_approval"]["approvers"] == [APPROVER]
+    assert rejected["decision"]["approved"] is False and rejected["decision"]["comment"] == "not now"
+    assert again.is_error is True
+    assert (
+        error_text(again) == f"{workflow_id}: nothing is waiting for a decision, so there is nothing to sign"
+    )
+    assert ended["done"] is True and ended["result"]["outcome"] == "rejected"
+
+
+async def test_an_approver_needs_both_settings_and_a_usable_key(product: Product, tmp_path: Path) -> None:
+    exposed = tmp_path / "ana.key"
+    exposed.write_bytes(product.approver_key.read_bytes())
+    exposed.chmod(0o644)
+    cases = [
+        (
+            {"MCP_SERVER_APPROVER": APPROVER},
+            "configuration error: MCP_SERVER_APPROVER_KEY_FILE and MCP_SERVER_APPROVER: set both",
+        ),
+        (
+            {"MCP_SERVER_APPROVER": APPROVER, "MCP_SERVER_APPROVER_KEY_FILE": str(exposed)},
+            f"configuration error: MCP_SERVER_APPROVER_KEY_FILE: {exposed}: open to group or others",
+        ),
+    ]
+    for extra, expected in cases:
+        refused = await run_cli("mcp", env=product.server_env(**extra), timeout_s=60)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.startswith(expected) and refused.stderr.count("\n") == 1, refused.stderr
