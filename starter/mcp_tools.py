@@ -157,11 +157,11 @@ class RunTools:
 
     async def _ended(self, client: Client, workflow_id: str) -> dict[str, Any]:
         workflow_type, execution = await api.describe_run(client, workflow_id)
-        # A failed run raises StarterError with the failure's message; a closed one returns at once.
-        result = await api.get_result(client, workflow_id)
-        if execution != WorkflowExecutionStatus.COMPLETED:
+        if execution not in (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED):
             ended = execution.name.lower() if execution is not None else "unknown"
             raise api.StarterError(f"{workflow_id}: the run ended {ended}")
+        # A failed run raises StarterError with the failure's message.
+        result = await api.get_result(client, workflow_id)
         return {
             "workflow_id": workflow_id,
             "workflow_type": workflow_type,

@@ -284,3 +284,16 @@ async def test_an_approver_needs_both_settings_and_a_usable_key(product: Product
         refused = await run_cli("mcp", env=product.server_env(**extra), timeout_s=60)
         assert refused.returncode == 2, refused.stderr
         assert refused.stderr.startswith(expected) and refused.stderr.count("\n") == 1, refused.stderr
+
+
+async def test_a_run_that_did_not_complete_is_a_tool_error(product: Product) -> None:
+    async with stdio_client(product.env) as client:
+        started = payload(
+            await client.call_tool(
+                "research", {"topic": f"reefs {uuid.uuid4().hex[:6]}", "approvers": [APPROVER], "wait_s": 0}
+            )
+        )
+        await product.client.get_workflow_handle(started["workflow_id"]).terminate("stopped by the test")
+        ended = await client.call_tool("run_result", {"workflow_id": started["workflow_id"], "wait_s": 30})
+    assert ended.is_error is True
+    assert error_text(ended) == f"{started['workflow_id']}: the run ended terminated"
