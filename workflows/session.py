@@ -216,7 +216,7 @@ class SessionWorkflow(KitWorkflow):
         ctx.resume()
         if self._interrupting is first:
             self._interrupting = None
-        self._messages.append(Message.user_text(first.text))
+        self._tell_model([TextBlock(text=first.text)])
         steps_before = len(ctx.status.completed_steps)
         self._events.publish(TurnEvent(kind="turn_started", turn=turn, message_id=first.id))
 
@@ -238,13 +238,13 @@ class SessionWorkflow(KitWorkflow):
             steered = self._take_steered()
             if not calls:
                 if steered and self._interrupting is None:
-                    self._messages.append(Message(role="user", content=steered))
+                    self._tell_model(steered)
                     continue  # the model's next step sees what was said meanwhile
                 break
             results = await ctx.call_tools(calls, ctx.next_iteration())
             self._record("tool", turn, tool_results=[r.model_dump() for r in results])
             # Tool results answer the calls; what was said meanwhile follows them in the same message.
-            self._messages.append(Message(role="user", content=[*results, *steered, *self._take_steered()]))
+            self._tell_model([*results, *steered, *self._take_steered()])
         else:
             outcome = "max_iterations"
 
@@ -308,6 +308,16 @@ class SessionWorkflow(KitWorkflow):
         self._queued = deque(by_id.get(entry.id, entry) for entry in conversation.queued)
         self._assigned = max([self._carried_turn, *(e.turn for e in self._queued)])
         self._last_id = max((e.id for e in [*self._transcript, *self._queued]), default=0)
+
+    def _tell_model(self, blocks: list[Any]) -> None:
+        """A user message to the model. After an interrupted turn the conversation may end with the
+        user's side already (its tool results, or the message that was being answered): the new
+        blocks join that message, so roles keep alternating as every provider expects."""
+        last = self._messages[-1] if self._messages else None
+        if last is not None and last.role == "user":
+            self._messages[-1] = Message(role="user", content=[*last.content, *blocks])
+        else:
+            self._messages.append(Message(role="user", content=blocks))
 
     def _next_id(self) -> int:
         self._last_id += 1
