@@ -40,7 +40,7 @@ class RuleOutcome:
 
     decision: str  # "approve", "require", "deny", or "run" (no approval needed: the default)
     approvers: int = 0
-    rule: str | None = None
+    rule: str | None = None  # its name, "#N" by its place in the file, "run ..." for the run's own
 
     def stricter(self, other: RuleOutcome) -> RuleOutcome:
         mine, theirs = _STRICTNESS.get(self.decision, -1), _STRICTNESS.get(other.decision, -1)
@@ -68,7 +68,8 @@ def parse_rules(raw: object, source: str = "rules") -> list[ApprovalRule]:
 
 
 def load_rules(path: str | Path) -> list[ApprovalRule]:
-    where = f"APPROVAL_RULES_FILE {path}"
+    """The rules file; `RuleError` (one line naming the file and the rule, counted from 1)."""
+    where = str(path)
     raw = read_json_file(path, where, RuleError)
     return parse_rules(raw, where)
 
@@ -86,7 +87,7 @@ def decide(
     default = RuleOutcome("require", 1) if side_effect else RuleOutcome("run")
     found = [
         outcome
-        for outcome in (_first(operator, tool, arguments, "rule"), _first(run, tool, arguments, "run rule"))
+        for outcome in (_first(operator, tool, arguments, ""), _first(run, tool, arguments, "run "))
         if outcome
     ]
     if not found:
@@ -104,7 +105,8 @@ def _first(
             for argument, condition in rule.when.items()
         ):
             approvers = rule.approvers if rule.decision == "require" else 0
-            return RuleOutcome(rule.decision, approvers, rule.name or f"{kind} {index}")
+            # The rule's name, or its place ("#2"; "run #1": the run's own rules).
+            return RuleOutcome(rule.decision, approvers, kind + (rule.name or f"#{index}"))
     return None
 
 

@@ -135,13 +135,28 @@ class ApprovalGate:
         try:
             self.decide(decision, "signal")
         except ApplicationError as error:
-            # Signals cannot be refused to the sender; the log line is all an invalid one leaves.
+            # A Signal cannot be refused to its sender: it is recorded as refused, and changes nothing.
             workflow.logger.warning("ignored approve signal from %r: %s", decision.approver, error.message)
+            self._progress.record(
+                StepRecord(
+                    step="approve signal refused",
+                    kind="approval",
+                    ok=False,
+                    detail=f"{decision.approver}: {error.message}"[:500],
+                )
+            )
 
     # -- the waiting side ----------------------------------------------------------------------------
 
     def record_decided(
-        self, proposed: ProposedAction, hash_: str, *, approver: str, via: Via, comment: str
+        self,
+        proposed: ProposedAction,
+        hash_: str,
+        *,
+        approver: str,
+        via: Via,
+        comment: str,
+        by_rule: str | None = None,
     ) -> ApprovalRecord:
         """A decision made without asking anyone (a rule, or an earlier approval for the run): recorded
         in `status` and as a step like any other."""
@@ -154,7 +169,7 @@ class ApprovalGate:
             comment=comment,
             decided_at=workflow.now(),
             via=via,
-            by_rule=approver if via == "rule" else None,
+            by_rule=by_rule,
         )
         self._record(record)
         return record

@@ -281,11 +281,7 @@ async def test_a_rule_approves_an_allowed_url_and_the_same_tool_to_another_url_w
         waiting = status["pending_approval"]["action"]
         assert deployment.url("/other/1") in waiting and "/allowed/" not in waiting
         [by_rule] = status["decisions"]
-        assert (by_rule["via"], by_rule["by_rule"], by_rule["approved"]) == (
-            "rule",
-            "rule allowed hooks",
-            True,
-        )
+        assert (by_rule["via"], by_rule["by_rule"], by_rule["approved"]) == ("rule", "allowed hooks", True)
         assert deployment.arrived("/other/1") == 0
 
         approved = await deployment.starter(

@@ -79,7 +79,7 @@ async def test_a_rule_approves_an_allowed_url_and_the_same_tool_elsewhere_waits(
         await handle.execute_update("approve", ApprovalDecision(approver="ana", approved=True))
         result = await handle.result()
     first, second = result.decisions
-    assert (first.via, first.by_rule, first.approved) == ("rule", "rule hooks", True)
+    assert (first.via, first.approver, first.by_rule, first.approved) == ("rule", "rule hooks", "hooks", True)
     assert (second.via, second.approver) == ("update", "ana")
     assert [r.path for r in http_receiver.requests] == ["/allowed", "/other"]
 
@@ -230,3 +230,44 @@ async def test_a_signed_decision_decides_one_request_only(
         await handle.execute_update("approve", signed(ana_key, handle.id, second.action_hash))
         await handle.result()
     assert len(http_receiver.requests) == 2
+
+
+def keys_settings(kit_settings: Settings, tmp_path: Path) -> tuple[Settings, Path]:
+    ana_key, ana_pub = new_key_pair("ana", tmp_path / "keys")
+    keys_file = tmp_path / "approvers.json"
+    keys_file.write_text(json.dumps({"ana": ana_pub.read_text().strip()}))
+    return with_policy(kit_settings, approver_keys_file=str(keys_file)), ana_key
+
+
+async def test_with_keys_a_deadline_never_approves(
+    kit_env: WorkflowEnvironment, kit_settings: Settings, http_receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    settings, _ = keys_settings(kit_settings, tmp_path)
+    async with run_kit_worker(kit_env.client, settings, model=webhook_calls(f"{http_receiver.url}/late")):
+        handle = await start_agent(
+            kit_env.client, settings.temporal_task_queue, approval_policy="approve", approval_timeout_s=60
+        )
+        result = await handle.result()  # the test server skips the minute
+    [decision] = result.decisions
+    assert (decision.approver, decision.approved, decision.by_policy) == ("policy", False, True)
+    assert "only a rule approves without a person" in decision.comment
+    assert http_receiver.requests == []
+
+
+async def test_with_keys_an_unsigned_signal_is_recorded_as_refused_and_changes_nothing(
+    kit_env: WorkflowEnvironment, kit_settings: Settings, http_receiver: HttpReceiver, tmp_path: Path
+) -> None:
+    settings, ana_key = keys_settings(kit_settings, tmp_path)
+    async with run_kit_worker(kit_env.client, settings, model=webhook_calls(f"{http_receiver.url}/signal")):
+        handle = await start_agent(kit_env.client, settings.temporal_task_queue)
+        pending = await wait_for_approval(handle)
+        await handle.signal("approve", ApprovalDecision(approver="ana", approved=True))
+        status = await handle.query("status", result_type=WorkflowStatus)
+        while not any(step.step == "approve signal refused" for step in status.completed_steps):
+            status = await handle.query("status", result_type=WorkflowStatus)
+        [refused] = [step for step in status.completed_steps if step.step == "approve signal refused"]
+        assert not refused.ok and "unsigned decision" in refused.detail
+        assert status.pending_approval is not None and status.decisions == [] and http_receiver.requests == []
+        await handle.signal("approve", signed(ana_key, handle.id, pending.action_hash))
+        result = await handle.result()
+    assert [d.via for d in result.decisions] == ["signal"] and len(http_receiver.requests) == 1

@@ -251,7 +251,12 @@ class RunContext:
             if outcome.decision == "approve":
                 comment = f"approved by rule {outcome.rule!r} without asking anyone"
                 decision = self._gate.record_decided(
-                    action, digest, approver=f"rule {outcome.rule}", via="rule", comment=comment
+                    action,
+                    digest,
+                    approver=f"rule {outcome.rule}",
+                    via="rule",
+                    comment=comment,
+                    by_rule=outcome.rule,
                 )
             else:
                 decision = self._approved_for_run(action, digest) or await self.request_approval(
