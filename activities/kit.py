@@ -18,15 +18,8 @@ from activities.retrieval.grounding import (
     citations_of,
     reask_prompt,
 )
-from activities.retrieval.models import (
-    BatchRequest,
-    BatchResult,
-    Passage,
-    RemoveRequest,
-    RetrieveRequest,
-    ScanRequest,
-    ScanResult,
-)
+from activities.retrieval.models import *  # noqa: F403 - the index's contracts, listed once there
+from activities.retrieval.models import __all__ as _index_contracts
 from activities.tools.builtin import BUILTIN_TOOLS, READ_ONLY_TOOLS
 from activities.tools.declare import (
     ToolApproval,
@@ -41,18 +34,12 @@ from activities.tools.declare import (
 from common.contracts.tools import SideEffectToolInput, ToolObservation
 
 __all__ = [
+    *_index_contracts,
     "ANSWER_SYSTEM",
     "BUILTIN_TOOLS",
     "READ_ONLY_TOOLS",
-    "BatchRequest",
-    "BatchResult",
     "Citation",
     "GeneratedAnswer",
-    "Passage",
-    "RemoveRequest",
-    "RetrieveRequest",
-    "ScanRequest",
-    "ScanResult",
     "SideEffectToolInput",
     "ToolApproval",
     "ToolCall",
