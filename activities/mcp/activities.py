@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, RequestParamsMeta, Tool, ToolAnnotations
@@ -112,10 +112,7 @@ def tool_info(server: str, config: McpServerConfig, tool: Tool) -> McpToolInfo:
         tool=tool.name,
         description=tool.description or tool.title or tool.name,
         input_schema=tool.input_schema,
-        read_only=policy.read_only,
-        destructive=policy.destructive,
-        idempotent=policy.idempotent,
-        needs_approval=policy.needs_approval,
+        **asdict(policy),  # read_only, destructive, idempotent, needs_approval
         at_most_once=policy.at_most_once,
         call_timeout_s=config.call_timeout_s,
     )
