@@ -33,8 +33,9 @@ RULES: list[dict[str, Any]] = [
     {"match": {"contains": "weather"}, "reply": {"text": "Sunny, 21 degrees."}},
     {"match": {"contains": "write slowly"}, "reply": {"text": "A slow first draft.", "delay_s": 3}},
     {"match": {"contains": "in French"}, "reply": {"text": "Voilà, en français."}},
-    {"match": {"contains": "write an essay"}, "reply": {"text": "never finished", "delay_s": 60}},
+    # An interrupting message joins the cut-off one (the conversation's last user message): first.
     {"match": {"contains": "stop"}, "reply": {"text": "Stopped."}},
+    {"match": {"contains": "write an essay"}, "reply": {"text": "never finished", "delay_s": 60}},
 ]
 SLOW = 20_000  # ms: a turn on a loaded machine (the feed reads every 0.5 s)
 
