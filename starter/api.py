@@ -41,6 +41,7 @@ from common.redact import redact_url
 from common.run_summary import headline
 from common.settings import load_settings
 from starter import keys
+from starter.validation import first_invalid
 from workflows.answer import AnswerInput, AnswerResult
 from workflows.index import IndexInput, IndexResult
 from workflows.kit.delivery import delivery_channel
@@ -266,14 +267,16 @@ def build_input(input_model: type[M], /, **options: Any) -> M:
     given = {key: value for key, value in options.items() if value is not None}
     unsupported = sorted(set(given) - set(input_model.model_fields))
     if unsupported:
-        names = ", ".join(f"--{name.replace('_', '-')}" for name in unsupported)
+        names = ", ".join(f"--{_option_spelling(name)}" for name in unsupported)
         raise StarterError(f"{names}: not an input of this version's {input_model.__name__}")
     try:
         return input_model.model_validate(given)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "input"
-        raise StarterError(f"invalid {where.replace('_', '-')}: {first['msg']}") from None
+        raise StarterError(first_invalid(error, "input", _option_spelling)) from None
+
+
+def _option_spelling(name: str) -> str:
+    return name.replace("_", "-")
 
 
 # --- steering runs ---------------------------------------------------------------------------------

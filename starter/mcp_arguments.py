@@ -15,6 +15,7 @@ from pydantic.fields import FieldInfo
 
 from common.contracts.sessions import SendMode, SendRequest, TranscriptQuery
 from starter.api import StarterError
+from starter.validation import first_invalid
 from workflows.answer import AnswerInput
 from workflows.models import AgentInput, ResearchDepth, ResearchInput
 
@@ -150,6 +151,4 @@ def parse_arguments(model: type[A], raw: dict[str, Any]) -> A:
     try:
         return model.model_validate(given)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "arguments"
-        raise StarterError(f"invalid {where}: {first['msg']}") from None
+        raise StarterError(first_invalid(error, "arguments")) from None

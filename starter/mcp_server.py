@@ -28,21 +28,8 @@ from temporalio.service import RPCError
 from common.approval_signing import KeyFileError, load_private_key
 from common.client import TemporalUnreachable
 from common.settings import Settings
-from starter import api
-from starter.mcp_arguments import (
-    AgentArguments,
-    ApproveArguments,
-    AskArguments,
-    DecideArguments,
-    ResearchArguments,
-    RunResultArguments,
-    RunStatusArguments,
-    SessionSendArguments,
-    SessionTranscriptArguments,
-    StartRunArguments,
-    parse_arguments,
-)
-from starter.mcp_tools import Approver, RunTools, TemporalConnection
+from starter import api, mcp_arguments
+from starter.mcp_tools import Approver, Progress, RunTools, TemporalConnection
 
 __all__ = ["SERVER_NAME", "McpConfigError", "approver_of", "build_server", "serve"]
 
@@ -61,6 +48,15 @@ READ_ONLY = ToolAnnotations(
 STARTS_RUN = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
 )
+# A run that may reach beyond the product (web search, delivery, an agent's tools).
+STARTS_OPEN_RUN = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+# How `research` and `agent` answer, after the sentence that says what their run does.
+FOLLOWS_RUN = (
+    " Waits up to wait_s: the result, or the run's workflow_id and status (call run_result later)."
+    " Reports each step as progress."
+)
 
 
 class McpConfigError(Exception):
@@ -68,6 +64,8 @@ class McpConfigError(Exception):
 
 
 Handler = Callable[[Any, Context], Awaitable[dict[str, Any]]]
+Reporting = Callable[[Any, Progress], Awaitable[dict[str, Any]]]  # a RunTools method that reports progress
+ReadRun = Callable[[str], Awaitable[str]]  # a resource's reader: the run's workflow id -> its JSON
 
 
 @dataclass(frozen=True)
@@ -80,11 +78,64 @@ class ToolSpec:
     handler: Handler
 
 
-def _progress(ctx: Context) -> Callable[[float, str], Awaitable[None]]:
+def _progress(ctx: Context) -> Progress:
     async def report(count: float, message: str) -> None:
         await ctx.report_progress(count, None, message)
 
     return report
+
+
+def _reporting(method: Reporting) -> Handler:
+    """The handler of a tool whose method reports the run's steps as the call's progress."""
+    return lambda args, ctx: method(args, _progress(ctx))
+
+
+def _plain(method: Callable[[Any], Awaitable[dict[str, Any]]]) -> Handler:
+    """The handler of a tool whose method takes its arguments alone."""
+    return lambda args, ctx: method(args)
+
+
+def _followed_runs(tools: RunTools) -> list[ToolSpec]:
+    """`research` and `agent`: each starts its run and follows it for up to wait_s."""
+    research = (
+        "Start a ResearchWorkflow (plan, research each subtopic, write a report; with approvers, the "
+        "report waits for a person's decision)."
+    )
+    agent = (
+        "Start an AgentWorkflow (a model that calls tools until the goal is met; side-effect tools "
+        "wait for a person's approval)."
+    )
+    table: list[tuple[str, str, str, type[BaseModel], Reporting]] = [
+        ("research", "Research a topic", research, mcp_arguments.ResearchArguments, tools.research),
+        ("agent", "Run an agent", agent, mcp_arguments.AgentArguments, tools.agent),
+    ]
+    return [
+        ToolSpec(name, title, starts + FOLLOWS_RUN, arguments, STARTS_OPEN_RUN, _reporting(follow))
+        for name, title, starts, arguments, follow in table
+    ]
+
+
+def _decisions(tools: RunTools, who: str) -> list[ToolSpec]:
+    """`approve` and `reject`, signed with the key of the approver the server holds."""
+    what = (
+        f"a run's pending action as {who}, signed with {who}'s key (only for runs whose workers check "
+        "signed decisions)."
+    )
+    table = [
+        ("Approve", " Lets the action happen.", mcp_arguments.ApproveArguments, True, tools.approve),
+        ("Reject", "", mcp_arguments.DecideArguments, False, tools.reject),
+    ]
+    return [
+        ToolSpec(
+            verb.lower(),
+            f"{verb} as {who}",
+            f"{verb} {what}{effect}",
+            arguments,
+            ToolAnnotations(read_only_hint=False, destructive_hint=destructive, idempotent_hint=False),
+            _plain(decide),
+        )
+        for verb, effect, arguments, destructive, decide in table
+    ]
 
 
 def tool_specs(tools: RunTools) -> list[ToolSpec]:
@@ -95,43 +146,18 @@ def tool_specs(tools: RunTools) -> list[ToolSpec]:
             "Answer a question from an indexed corpus (AnswerWorkflow, run to its end): the answer, its "
             "citations (source, passage id, quote) and the outcome (grounded, unverified, no_answer). "
             "Reports each step as progress.",
-            AskArguments,
+            mcp_arguments.AskArguments,
             STARTS_RUN,
-            lambda args, ctx: tools.ask(args, _progress(ctx)),
+            _reporting(tools.ask),
         ),
-        ToolSpec(
-            "research",
-            "Research a topic",
-            "Start a ResearchWorkflow (plan, research each subtopic, write a report; with approvers, the "
-            "report waits for a person's decision). Waits up to wait_s: the result, or the run's "
-            "workflow_id and status (call run_result later). Reports each step as progress.",
-            ResearchArguments,
-            ToolAnnotations(
-                read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-            ),
-            lambda args, ctx: tools.research(args, _progress(ctx)),
-        ),
-        ToolSpec(
-            "agent",
-            "Run an agent",
-            "Start an AgentWorkflow (a model that calls tools until the goal is met; side-effect tools "
-            "wait for a person's approval). Waits up to wait_s: the result, or the run's workflow_id and "
-            "status (call run_result later). Reports each step as progress.",
-            AgentArguments,
-            ToolAnnotations(
-                read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-            ),
-            lambda args, ctx: tools.agent(args, _progress(ctx)),
-        ),
+        *_followed_runs(tools),
         ToolSpec(
             "start_run",
             "Start any workflow",
             "Start a run of any workflow type the product knows, with its input object; returns its "
             "workflow_id at once (run_status, run_result follow it).",
-            StartRunArguments,
-            ToolAnnotations(
-                read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-            ),
+            mcp_arguments.StartRunArguments,
+            STARTS_OPEN_RUN,
             lambda args, ctx: tools.start_run(args),
         ),
         ToolSpec(
@@ -139,7 +165,7 @@ def tool_specs(tools: RunTools) -> list[ToolSpec]:
             "Run status",
             "A run's status: phase, what it waits for (the pending approval's action in full), usage, "
             "cost, completed steps, decisions.",
-            RunStatusArguments,
+            mcp_arguments.RunStatusArguments,
             READ_ONLY,
             lambda args, ctx: tools.run_status(args),
         ),
@@ -148,9 +174,9 @@ def tool_specs(tools: RunTools) -> list[ToolSpec]:
             "Run result",
             "A run's result, waiting up to wait_s for it to end (reporting its steps as progress); still "
             "running then: its status. Works for any run, e.g. one started by a client that went away.",
-            RunResultArguments,
+            mcp_arguments.RunResultArguments,
             READ_ONLY,
-            lambda args, ctx: tools.run_result(args, _progress(ctx)),
+            _reporting(tools.run_result),
         ),
         ToolSpec(
             "pending_approvals",
@@ -166,7 +192,7 @@ def tool_specs(tools: RunTools) -> list[ToolSpec]:
             "Send to a session",
             "Send a message into a session (a SessionWorkflow conversation); returns once the session "
             "recorded it: its message id, turn and how it was taken. Read replies with session_transcript.",
-            SessionSendArguments,
+            mcp_arguments.SessionSendArguments,
             ToolAnnotations(
                 read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
             ),
@@ -176,33 +202,13 @@ def tool_specs(tools: RunTools) -> list[ToolSpec]:
             "session_transcript",
             "Session transcript",
             "A session's transcript entries after entry `after`, with its phase and turn.",
-            SessionTranscriptArguments,
+            mcp_arguments.SessionTranscriptArguments,
             READ_ONLY,
             lambda args, ctx: tools.session_transcript(args),
         ),
     ]
     if tools.approver is not None:
-        who = tools.approver.name
-        specs += [
-            ToolSpec(
-                "approve",
-                f"Approve as {who}",
-                f"Approve a run's pending action as {who}, signed with {who}'s key (only for runs whose "
-                "workers check signed decisions). Lets the action happen.",
-                ApproveArguments,
-                ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False),
-                lambda args, ctx: tools.approve(args),
-            ),
-            ToolSpec(
-                "reject",
-                f"Reject as {who}",
-                f"Reject a run's pending action as {who}, signed with {who}'s key (only for runs whose "
-                "workers check signed decisions).",
-                DecideArguments,
-                ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False),
-                lambda args, ctx: tools.reject(args),
-            ),
-        ]
+        specs += _decisions(tools, tools.approver.name)
     return specs
 
 
@@ -234,7 +240,7 @@ def as_tool(spec: ToolSpec) -> Tool:
 
     async def call(ctx: Context, **raw: Any) -> CallToolResult:
         async def run() -> dict[str, Any]:
-            args = parse_arguments(model, raw) if model is not None else None
+            args = mcp_arguments.parse_arguments(model, raw) if model is not None else None
             return await spec.handler(args, ctx)
 
         return await _answered(run)
@@ -280,23 +286,21 @@ def build_server(settings: Settings) -> MCPServer:
         log_level="WARNING",
     )
 
-    @server.resource(
-        "run://{workflow_id}",
-        name="run status",
-        description="A run's status (as run_status).",
-        mime_type="application/json",
-    )
-    async def run_status(workflow_id: str) -> str:
-        return await _resource(lambda: tools.run_status(RunStatusArguments(workflow_id=workflow_id)))
+    def json_resource(uri: str, name: str, description: str) -> Callable[[ReadRun], ReadRun]:
+        return server.resource(uri, name=name, description=description, mime_type="application/json")
 
-    @server.resource(
+    @json_resource("run://{workflow_id}", "run status", "A run's status (as run_status).")
+    async def run_status(workflow_id: str) -> str:
+        arguments = mcp_arguments.RunStatusArguments(workflow_id=workflow_id)
+        return await _resource(lambda: tools.run_status(arguments))
+
+    @json_resource(
         "run://{workflow_id}/result",
-        name="run result",
-        description="A run's result once it has ended; while it runs, its status with done: false.",
-        mime_type="application/json",
+        "run result",
+        "A run's result once it has ended; while it runs, its status with done: false.",
     )
     async def run_result(workflow_id: str) -> str:
-        arguments = RunResultArguments(workflow_id=workflow_id, wait_s=0)
+        arguments = mcp_arguments.RunResultArguments(workflow_id=workflow_id, wait_s=0)
         return await _resource(lambda: tools.run_result(arguments, _no_progress))
 
     return server

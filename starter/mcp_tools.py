@@ -22,19 +22,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from common import search_attributes as sa
 from common.client import connect
 from common.settings import Settings
-from starter import api, render
-from starter.mcp_arguments import (
-    AgentArguments,
-    ApproveArguments,
-    AskArguments,
-    DecideArguments,
-    ResearchArguments,
-    RunResultArguments,
-    RunStatusArguments,
-    SessionSendArguments,
-    SessionTranscriptArguments,
-    StartRunArguments,
-)
+from starter import api, mcp_arguments, render
 from starter.watch import AWAITING_APPROVAL, ProgressEvent, watch
 from workflows.answer import AnswerInput
 from workflows.models import AgentInput, ResearchInput
@@ -96,7 +84,7 @@ class RunTools:
 
     # --- starting and following runs -----------------------------------------------------------
 
-    async def ask(self, args: AskArguments, progress: Progress) -> dict[str, Any]:
+    async def ask(self, args: mcp_arguments.AskArguments, progress: Progress) -> dict[str, Any]:
         """Run `AnswerWorkflow` to its end: the answer, its citations and the outcome."""
         params = api.build_input(AnswerInput, **args.model_dump())
         handle = await self._start(api.ANSWER_WORKFLOW, params)
@@ -111,19 +99,19 @@ class RunTools:
             "cost_usd": result["cost_usd"],
         }
 
-    async def research(self, args: ResearchArguments, progress: Progress) -> dict[str, Any]:
+    async def research(self, args: mcp_arguments.ResearchArguments, progress: Progress) -> dict[str, Any]:
         options = args.model_dump(exclude={"wait_s"})
         # Workflows cannot read settings: the worker-side default concurrency comes with the input.
         params = api.build_input(ResearchInput, **options, max_parallel=self._settings.research_max_parallel)
         handle = await self._start(api.RESEARCH_WORKFLOW, params)
         return await self._follow(handle.id, progress, wait_s=args.wait_s)
 
-    async def agent(self, args: AgentArguments, progress: Progress) -> dict[str, Any]:
+    async def agent(self, args: mcp_arguments.AgentArguments, progress: Progress) -> dict[str, Any]:
         params = api.build_input(AgentInput, **args.model_dump(exclude={"wait_s"}))
         handle = await self._start(api.AGENT_WORKFLOW, params)
         return await self._follow(handle.id, progress, wait_s=args.wait_s)
 
-    async def start_run(self, args: StartRunArguments) -> dict[str, Any]:
+    async def start_run(self, args: mcp_arguments.StartRunArguments) -> dict[str, Any]:
         known = known_workflow_types()
         workflow_type: str = args.workflow_type
         if workflow_type not in known:
@@ -131,7 +119,7 @@ class RunTools:
         handle = await self._start(workflow_type, args.input)
         return {"workflow_id": handle.id, "workflow_type": workflow_type}
 
-    async def run_result(self, args: RunResultArguments, progress: Progress) -> dict[str, Any]:
+    async def run_result(self, args: mcp_arguments.RunResultArguments, progress: Progress) -> dict[str, Any]:
         return await self._follow(args.workflow_id, progress, wait_s=args.wait_s)
 
     async def _start(self, workflow_type: str, params: BaseModel | dict[str, Any]) -> Any:
@@ -172,7 +160,7 @@ class RunTools:
 
     # --- reading runs ----------------------------------------------------------------------------
 
-    async def run_status(self, args: RunStatusArguments) -> dict[str, Any]:
+    async def run_status(self, args: mcp_arguments.RunStatusArguments) -> dict[str, Any]:
         workflow_id: str = args.workflow_id
         client = await self._connection.client()
         workflow_type, execution = await api.describe_run(client, workflow_id)
@@ -206,19 +194,19 @@ class RunTools:
 
     # --- sessions --------------------------------------------------------------------------------
 
-    async def session_send(self, args: SessionSendArguments) -> dict[str, Any]:
+    async def session_send(self, args: mcp_arguments.SessionSendArguments) -> dict[str, Any]:
         client = await self._connection.client()
         sent = await api.send_message(client, args.workflow_id, args.text, args.mode)
         return {"workflow_id": args.workflow_id, **jsonable(sent)}
 
-    async def session_transcript(self, args: SessionTranscriptArguments) -> dict[str, Any]:
+    async def session_transcript(self, args: mcp_arguments.SessionTranscriptArguments) -> dict[str, Any]:
         client = await self._connection.client()
         page = await api.get_transcript(client, args.workflow_id, args.after)
         return {"workflow_id": args.workflow_id, **jsonable(page)}
 
     # --- decisions (only with an approver's key) ------------------------------------------------
 
-    async def decide(self, args: DecideArguments, *, approved: bool) -> dict[str, Any]:
+    async def decide(self, args: mcp_arguments.DecideArguments, *, approved: bool) -> dict[str, Any]:
         """Sign the decision with the approver's key, as `starter approve --key` does; refused for a
         run whose workers do not check signatures (there a decision would prove nothing)."""
         if self.approver is None:
@@ -243,15 +231,15 @@ class RunTools:
         )
         return {"workflow_id": workflow_id, "decision": jsonable(recorded)}
 
-    async def approve(self, args: ApproveArguments) -> dict[str, Any]:
+    async def approve(self, args: mcp_arguments.ApproveArguments) -> dict[str, Any]:
         return await self.decide(args, approved=True)
 
-    async def reject(self, args: DecideArguments) -> dict[str, Any]:
+    async def reject(self, args: mcp_arguments.DecideArguments) -> dict[str, Any]:
         return await self.decide(args, approved=False)
 
 
 def _ids(workflow_id: str) -> Any:
-    return RunStatusArguments(workflow_id=workflow_id)
+    return mcp_arguments.RunStatusArguments(workflow_id=workflow_id)
 
 
 async def _status(client: Client, workflow_id: str) -> Any:
