@@ -42,22 +42,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from common.contracts.runs import invalid_input
     from common.contracts.tools import ToolObservation
+    from workflows import models
     from workflows.actions import compact_json, proposed_action
     from workflows.activity_options import LLM_CALL, RUN_STATE
     from workflows.approval import ApprovalGate, action_hash
     from workflows.kit.tools import InvalidArguments, WorkflowTool, choose_tools, registered_tools
-    from workflows.models import (
-        ApprovalDecision,
-        ApprovalRecord,
-        ChildProgress,
-        KitInput,
-        PendingApproval,
-        ProposedAction,
-        RunCarry,
-        StepRecord,
-        UsageTotals,
-        WorkflowStatus,
-    )
     from workflows.progress import RunProgress
 
 __all__ = ["MAX_OBSERVATION_CHARS", "AgentTurn", "RunContext"]
@@ -69,7 +58,7 @@ HISTORY_EVENTS_LIMIT = 8_000
 HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
 
 Result = TypeVar("Result")
-Carry = TypeVar("Carry", bound=RunCarry)
+Carry = TypeVar("Carry", bound=models.RunCarry)
 Stashed = TypeVar("Stashed", bound=BaseModel)
 # workflow.patched id: runs recorded before carried state was sealed replay without the seal steps.
 SEALED_RUN_STATE = "sealed-run-state"
@@ -80,15 +69,15 @@ APPROVAL_POLICY = "approval-policy"  # workflow.patched id: runs recorded before
 class RunContext:
     def __init__(
         self,
-        params: KitInput,
+        params: models.KitInput,
         *,
-        carried: RunCarry | None = None,
+        carried: models.RunCarry | None = None,
         phase: str = "running",
     ) -> None:
         self.params = params
-        status = WorkflowStatus(phase=phase, budget_usd=params.budget_usd)
+        status = models.WorkflowStatus(phase=phase, budget_usd=params.budget_usd)
         if carried is not None:
-            status = WorkflowStatus(
+            status = models.WorkflowStatus(
                 phase=phase,
                 iteration=carried.iteration,
                 usage=carried.usage,
@@ -119,7 +108,7 @@ class RunContext:
             self._numbers[record.kind] = self._numbers.get(record.kind, 0) + 1
 
     @property
-    def status(self) -> WorkflowStatus:
+    def status(self) -> models.WorkflowStatus:
         """The run's state (what the `status` Query shows, less running children's totals)."""
         return self._progress.status
 
@@ -243,7 +232,7 @@ class RunContext:
             return _error(f"invalid arguments for {name}: {error}")
         digest = action_hash(name, parsed)
         outcome = await self._rule_outcome(name, parsed, side_effect=offered.needs_approval)
-        decision: ApprovalRecord | None = None
+        decision: models.ApprovalRecord | None = None
         if outcome.decision == "deny":
             return _error(f"{name} is refused by approval rule {outcome.rule!r}; it will not run")
         if outcome.decision != "run":
@@ -295,7 +284,7 @@ class RunContext:
         """Records a tool call as a step; returns how it is described (`name(arguments)`)."""
         described = f"{name}({compact_json(arguments)})"
         self._progress.record(
-            StepRecord(
+            models.StepRecord(
                 step=step,
                 kind="tool",
                 ok=not observation.is_error,
@@ -315,8 +304,8 @@ class RunContext:
     # -- approvals -----------------------------------------------------------------------------------
 
     async def request_approval(
-        self, action: ProposedAction, digest: str, *, approvals_needed: int = 1
-    ) -> ApprovalRecord:
+        self, action: models.ProposedAction, digest: str, *, approvals_needed: int = 1
+    ) -> models.ApprovalRecord:
         """Waits for a person's decision on `action` (`digest`: `action_hash` of exactly what will
         run); `approvals_needed` different people for a two-person rule. One request at a time:
         concurrent tool calls queue for the reviewer. With signed approvals configured
@@ -359,7 +348,7 @@ class RunContext:
         policy = await self._approval_policy()
         return decide(policy.rules, self.params.approval_rules, name, arguments, side_effect=side_effect)
 
-    def _approved_for_run(self, action: ProposedAction, digest: str) -> ApprovalRecord | None:
+    def _approved_for_run(self, action: models.ProposedAction, digest: str) -> models.ApprovalRecord | None:
         """An earlier approval "for the rest of this run" of this tool with these same targets (the
         same arguments, for a tool that declares none) covers this call: recorded as such."""
         wanted = _run_scope(action, digest)
@@ -377,7 +366,7 @@ class RunContext:
         total; without it `step_usd` is added). True when the run may go on."""
         status = self.status
         spent, budget = self._progress.cost_usd, status.budget_usd or 0.0
-        action = ProposedAction(
+        action = models.ProposedAction(
             kind="budget_top_up",
             name="budget",
             title=(
@@ -462,7 +451,7 @@ class RunContext:
         started; later changes are published as they happen)."""
         self._progress.publish()
 
-    def record(self, record: StepRecord) -> StepRecord:
+    def record(self, record: models.StepRecord) -> models.StepRecord:
         """Records a step of your own (a `StepRecord`): in `status`, the stream and the totals."""
         return self._progress.record(record)
 
@@ -487,7 +476,7 @@ class RunContext:
         *,
         id: str,
         step: str,
-        usage_of: Callable[[Any], tuple[UsageTotals, float, str]],
+        usage_of: Callable[[Any], tuple[models.UsageTotals, float, str]],
         **options: Any,
     ) -> Any:
         """Runs a child workflow; its live totals (its `child_progress` signals) and then its final
@@ -495,11 +484,14 @@ class RunContext:
         try:
             result = await workflow.execute_child_workflow(run, arg, id=id, **options)
         except Exception:
-            self._progress.child_finished(id, StepRecord(step=step, kind="child", ok=False))
+            self._progress.child_finished(id, models.StepRecord(step=step, kind="child", ok=False))
             raise
         usage, cost_usd, detail = usage_of(result)
         self._progress.child_finished(
-            id, StepRecord(step=step, kind="child", **usage.model_dump(), cost_usd=cost_usd, detail=detail)
+            id,
+            models.StepRecord(
+                step=step, kind="child", **usage.model_dump(), cost_usd=cost_usd, detail=detail
+            ),
         )
         return result
 
@@ -509,7 +501,7 @@ class RunContext:
         if not getattr(self.params, "report_to_parent", False) or parent is None:
             return
         status = self.status
-        progress = ChildProgress(
+        progress = models.ChildProgress(
             child_id=workflow.info().workflow_id,
             usage=status.usage,
             cost_usd=status.cost_usd,
@@ -540,7 +532,7 @@ class RunContext:
 
     async def carry(
         self,
-        model: type[Carry] = RunCarry,  # type: ignore[assignment]
+        model: type[Carry] = models.RunCarry,  # type: ignore[assignment]
         *,
         stream_items_kept: int | None = None,
         **extra: Any,
@@ -594,7 +586,7 @@ class RunContext:
         )
         return model.model_validate(data)
 
-    async def accept_carried(self, state: RunCarry | None) -> None:
+    async def accept_carried(self, state: models.RunCarry | None) -> None:
         """Fails the run (`InvalidInput`) unless `state` is None or the state this workflow's
         previous run sealed: not a first run's, a client's, a cron run's, or another run chain's.
         Call it first thing in `run` when the input has carried state."""
@@ -613,7 +605,7 @@ class RunContext:
             raise invalid_input(_cause(error)) from None
 
 
-def _seal_request(state: RunCarry) -> SealRequest:
+def _seal_request(state: models.RunCarry) -> SealRequest:
     """The run chain (type, id, first run: stable across continue-as-new, resets and retries; new for
     a new run under a reused id) and the digest of `state` without its seal."""
     info = workflow.info()
@@ -633,14 +625,16 @@ class AgentTurn:
     outcome: str | None = None  # "completed", "max_iterations", "budget_exhausted": the loop ends
 
 
-def _run_scope(action: ProposedAction, digest: str) -> tuple[str, ...]:
+def _run_scope(action: models.ProposedAction, digest: str) -> tuple[str, ...]:
     """What an approval "for the rest of this run" covers: the tool and its targets' values, or the
     exact call (its hash) when the tool declares no targets."""
     targets = [f"{field.name}={field.value}" for field in action.fields if field.target]
     return (action.name, *targets) if targets else (action.name, digest)
 
 
-def _check_signature(keys: ApproverKeys, decision: ApprovalDecision, pending: PendingApproval) -> str | None:
+def _check_signature(
+    keys: ApproverKeys, decision: models.ApprovalDecision, pending: models.PendingApproval
+) -> str | None:
     if decision.expires_at is None:
         return "unsigned decision: this deployment requires signed approvals (APPROVER_KEYS_FILE)"
     fields = decision_fields(

@@ -33,16 +33,7 @@ from activities.llm.providers.offline import (
     _tokens,
     stream_text,
 )
-from common.contracts.llm import (
-    ContentBlock,
-    LLMRequest,
-    Message,
-    ProviderReply,
-    TextBlock,
-    ToolResultBlock,
-    ToolUseBlock,
-    Usage,
-)
+from common.contracts import llm
 from common.llm_script import ScriptErrorKind, ScriptMatch, ScriptRule, load_script
 
 __all__ = ["SCRIPTED_LABEL", "ScriptedProvider", "matching_rule"]
@@ -58,7 +49,7 @@ _ERROR_STATUS: dict[ScriptErrorKind, tuple[int, str]] = {
 _HEARTBEAT_EVERY_S = 1.0
 
 
-def matching_rule(rules: Sequence[ScriptRule], request: LLMRequest, attempt: int = 1) -> int | None:
+def matching_rule(rules: Sequence[ScriptRule], request: llm.LLMRequest, attempt: int = 1) -> int | None:
     """The index of the first rule that matches `request` (on activity attempt `attempt`), or None."""
     turn = sum(1 for message in request.messages if message.role == "assistant")
     for index, rule in enumerate(rules):
@@ -67,7 +58,7 @@ def matching_rule(rules: Sequence[ScriptRule], request: LLMRequest, attempt: int
     return None
 
 
-def _matches(match: ScriptMatch, request: LLMRequest, turn: int, attempt: int) -> bool:
+def _matches(match: ScriptMatch, request: llm.LLMRequest, turn: int, attempt: int) -> bool:
     if match.step_kind is not None and match.step_kind != request.step_kind:
         return False
     if match.turn is not None and match.turn != turn:
@@ -77,21 +68,21 @@ def _matches(match: ScriptMatch, request: LLMRequest, turn: int, attempt: int) -
     return match.contains is None or any(match.contains in text for text in _searched_texts(request))
 
 
-def _searched_texts(request: LLMRequest) -> list[str]:
+def _searched_texts(request: llm.LLMRequest) -> list[str]:
     """What `contains` looks in: the last user message (its text and the tool results it carries),
     and the last tool result of the conversation."""
     texts: list[str] = []
     last_user = next((m for m in reversed(request.messages) if m.role == "user"), None)
     if last_user is not None:
-        texts.append(_message_text(Message(role="user", content=_not_tool_calls(last_user))))
-    results = [b for m in request.messages for b in m.content if isinstance(b, ToolResultBlock)]
+        texts.append(_message_text(llm.Message(role="user", content=_not_tool_calls(last_user))))
+    results = [b for m in request.messages for b in m.content if isinstance(b, llm.ToolResultBlock)]
     if results:
         texts.append(results[-1].content)
     return texts
 
 
-def _not_tool_calls(message: Message) -> list[ContentBlock]:
-    return [block for block in message.content if not isinstance(block, ToolUseBlock)]
+def _not_tool_calls(message: llm.Message) -> list[llm.ContentBlock]:
+    return [block for block in message.content if not isinstance(block, llm.ToolUseBlock)]
 
 
 class ScriptedProvider:
@@ -107,7 +98,7 @@ class ScriptedProvider:
         """The provider of a script file; `common.llm_script.ScriptError` if it does not parse."""
         return cls(load_script(path))
 
-    async def complete(self, request: LLMRequest, model: str, heartbeat: Heartbeat) -> ProviderReply:
+    async def complete(self, request: llm.LLMRequest, model: str, heartbeat: Heartbeat) -> llm.ProviderReply:
         heartbeat()
         attempt = activity.info().attempt if activity.in_activity() else 1
         index = matching_rule(self.rules, request, attempt)
@@ -123,17 +114,17 @@ class ScriptedProvider:
             if reply.usage is not None:  # what the failed attempt spent: counted by the workflow
                 report_usage(reply.usage.to_usage(), model)
             raise _scripted_error(reply.error, index, rule)
-        content: list[ContentBlock]
+        content: list[llm.ContentBlock]
         if reply.tool_calls is not None:
             turn = sum(1 for message in request.messages if message.role == "assistant")
             content = [
-                ToolUseBlock(id=f"toolu_scripted_{turn}_{n}", name=call.name, input=dict(call.input))
+                llm.ToolUseBlock(id=f"toolu_scripted_{turn}_{n}", name=call.name, input=dict(call.input))
                 for n, call in enumerate(reply.tool_calls)
             ]
         else:
-            content = [TextBlock(text=reply.text or "")]
+            content = [llm.TextBlock(text=reply.text or "")]
             await stream_text(content)
-        return ProviderReply(
+        return llm.ProviderReply(
             content=content,
             stop_reason="tool_use" if reply.tool_calls is not None else "end_turn",
             usage=reply.usage.to_usage() if reply.usage is not None else _estimated_usage(request, content),
@@ -156,19 +147,19 @@ def _scripted_error(kind: ScriptErrorKind, index: int, rule: ScriptRule) -> Appl
     return classify_status(provider=ScriptedProvider.name, status=status, headers={}, body=body)
 
 
-def _estimated_usage(request: LLMRequest, content: list[ContentBlock]) -> Usage:
+def _estimated_usage(request: llm.LLMRequest, content: list[llm.ContentBlock]) -> llm.Usage:
     """Tokens as the offline model counts them: a quarter of the characters in and out."""
     prompt = request.system + "".join(_message_text(m) for m in request.messages)
     prompt += "".join(t.name + t.description for t in request.tools)
-    output = "".join(b.text if isinstance(b, TextBlock) else b.model_dump_json() for b in content)
-    return Usage(input_tokens=_tokens(prompt), output_tokens=_tokens(output))
+    output = "".join(b.text if isinstance(b, llm.TextBlock) else b.model_dump_json() for b in content)
+    return llm.Usage(input_tokens=_tokens(prompt), output_tokens=_tokens(output))
 
 
-def _relabelled(reply: ProviderReply) -> ProviderReply:
+def _relabelled(reply: llm.ProviderReply) -> llm.ProviderReply:
     """The offline model's answer, saying it comes from the scripted model."""
-    content: list[ContentBlock] = [
-        TextBlock(text=block.text.replace(OFFLINE_LABEL, SCRIPTED_LABEL))
-        if isinstance(block, TextBlock)
+    content: list[llm.ContentBlock] = [
+        llm.TextBlock(text=block.text.replace(OFFLINE_LABEL, SCRIPTED_LABEL))
+        if isinstance(block, llm.TextBlock)
         else block
         for block in reply.content
     ]
