@@ -224,15 +224,16 @@ def decision_fields(
     decision: ApprovalDecision, *, workflow_id: str, action_hash: str, expires_at: datetime
 ) -> SignedFields:
     """What a signature of `decision` covers, on run `workflow_id` for the action `action_hash`."""
-    return SignedFields(
-        workflow_id=workflow_id,
-        action_hash=action_hash,
-        expires_at=expires_at,
-        approver=decision.approver,
-        approved=decision.approved,
-        budget_usd=decision.budget_usd,
-        for_run=decision.for_run,
-    )
+    fields: SignedFields = {
+        "workflow_id": workflow_id,
+        "action_hash": action_hash,
+        "expires_at": expires_at,
+        "approver": decision.approver,
+        "approved": decision.approved,
+        "budget_usd": decision.budget_usd,
+        "for_run": decision.for_run,
+    }
+    return fields
 
 
 def _exact_keywords(function: str, given: Mapping[str, object], expected: frozenset[str]) -> None:

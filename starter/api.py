@@ -307,13 +307,16 @@ async def approve(
     file) signs the decision, over the pending action's hash (from `status` unless given), valid for
     `expires_in_s`; `signed_by` names the key in `APPROVER_KEYS_FILE` (default: the approver)."""
     try:
-        decision = ApprovalDecision(
-            approver=approver,
-            approved=approved,
-            comment=comment,
-            action_hash=action_hash,
-            budget_usd=budget_usd,
-            for_run=for_run,
+        # Checked as a client's input: a bad value is a one-line error before anything is sent.
+        decision = ApprovalDecision.model_validate(
+            {
+                "approver": approver,
+                "approved": approved,
+                "comment": comment,
+                "action_hash": action_hash,
+                "budget_usd": budget_usd,
+                "for_run": for_run,
+            }
         )
     except ValidationError as error:
         raise StarterError(f"invalid decision: {error.errors()[0]['msg']}") from None

@@ -33,24 +33,30 @@ AWAITING_APPROVAL = "awaiting_approval"
 
 
 class PhaseChanged(BaseModel):
+    """The run's phase changed (with what it waits for, when it waits for a decision)."""
+
     kind: Literal["phase"] = "phase"
     phase: str
     pending_approval: PendingApproval | None = None
 
 
 class StepCompleted(BaseModel):
-    kind: Literal["step"] = "step"
+    """A step finished, as `status.completed_steps` lists it."""
+
     step: StepRecord
+    kind: Literal["step"] = "step"
 
 
 class ReplyStreamed(BaseModel):
     """A piece of a model reply, as it is written (`watch(..., replies=True)`)."""
 
-    kind: Literal["reply"] = "reply"
     chunk: ReplyChunk
+    kind: Literal["reply"] = "reply"
 
 
 class RunEnded(BaseModel):
+    """The run closed; the watch ends."""
+
     kind: Literal["ended"] = "ended"
     status: str  # the execution status: COMPLETED, FAILED, CANCELED, TERMINATED, TIMED_OUT
 

@@ -27,7 +27,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal, get_type_hints, overload
+from typing import Literal, TypedDict, Unpack, get_type_hints, overload
 
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
@@ -40,6 +40,7 @@ __all__ = [
     "INVALID_TOOL_ARGUMENTS",
     "ToolApproval",
     "ToolCall",
+    "ToolDeclaration",
     "ToolDefinition",
     "ToolError",
     "ToolOptions",
@@ -142,47 +143,52 @@ class ToolOptions:
     max_attempts: int | None = None
 
 
+class ToolDeclaration(TypedDict, total=False):
+    """`@tool`'s options: `name` (default the function's), `description` (default its docstring),
+    `side_effect` (False), `approval` ("side_effect"), `targets` (the arguments a reviewer sees
+    first), `timeout` (one attempt) and `max_attempts` (over the default activity options), `into`
+    (a registry other than the process-wide one)."""
+
+    name: str | None
+    description: str | None
+    side_effect: bool
+    approval: ToolApproval
+    targets: tuple[str, ...]
+    timeout: timedelta | None
+    max_attempts: int | None
+    into: ToolRegistry | None
+
+
 @overload
-def tool(function: ToolFunction, /) -> ToolDefinition: ...
+def tool(function: ToolFunction, /, **declared: Unpack[ToolDeclaration]) -> ToolDefinition: ...
 
 
 @overload
 def tool(
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    side_effect: bool = False,
-    approval: ToolApproval = "side_effect",
-    targets: tuple[str, ...] = (),
-    timeout: timedelta | None = None,
-    max_attempts: int | None = None,
-    into: ToolRegistry | None = None,
+    function: None = None, /, **declared: Unpack[ToolDeclaration]
 ) -> Callable[[ToolFunction], ToolDefinition]: ...
 
 
 def tool(
-    function: ToolFunction | None = None,
-    /,
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    side_effect: bool = False,
-    approval: ToolApproval = "side_effect",
-    targets: tuple[str, ...] = (),
-    timeout: timedelta | None = None,
-    max_attempts: int | None = None,
-    into: ToolRegistry | None = None,
+    function: ToolFunction | None = None, /, **declared: Unpack[ToolDeclaration]
 ) -> ToolDefinition | Callable[[ToolFunction], ToolDefinition]:
-    """Declares a tool (see the module docstring). `description` defaults to the docstring;
-    `targets` names the arguments a reviewer sees first; `timeout` (one attempt) and `max_attempts`
-    override the tool's activity options."""
+    """Declares a tool (see the module docstring and `ToolDeclaration` for the options)."""
+    max_attempts = declared.get("max_attempts")
     if max_attempts is not None and max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
-    options = ToolOptions(timeout=timeout, max_attempts=max_attempts)
+    options = ToolOptions(timeout=declared.get("timeout"), max_attempts=max_attempts)
 
     def declare(fn: ToolFunction) -> ToolDefinition:
-        definition = _definition(fn, name, description, side_effect, approval, tuple(targets), options)
-        (into or registry).add(definition)
+        definition = _definition(
+            fn,
+            declared.get("name"),
+            declared.get("description"),
+            declared.get("side_effect", False),
+            declared.get("approval", "side_effect"),
+            tuple(declared.get("targets", ())),
+            options,
+        )
+        (declared.get("into") or registry).add(definition)
         return definition
 
     return declare(function) if function is not None else declare
