@@ -80,15 +80,24 @@ class Conversation:
                 id=new_id("baseline-session"),
                 task_queue=queue or BASELINE_QUEUE,
             )
-        return cls(bench.product if product else bench.baseline, handle, product)
+        client = bench.product if product else bench.baseline
+        # A handle on the workflow id, not the first run: messages go to the run that is current.
+        return cls(client, client.get_workflow_handle(handle.id), product)
 
     async def say(self, text: str) -> float:
         """Seconds from sending `text` to its reply being readable."""
         began = time.perf_counter()
-        if self.product:
-            await self.handle.execute_update("send", SendRequest(text=text))
-        else:
-            await self.handle.execute_update("send", text, result_type=int)
+        sent = (
+            self.handle.execute_update("send", SendRequest(text=text))
+            if self.product
+            else self.handle.execute_update("send", text, result_type=int)
+        )
+        try:
+            await asyncio.wait_for(sent, TURN_DEADLINE_S)
+        except TimeoutError:
+            raise TimeoutError(
+                f"{self.handle.id}: message {self._answered + 1} not taken in {TURN_DEADLINE_S:g} s"
+            ) from None
         self._answered += 1
         while True:
             if await self._answered_yet():

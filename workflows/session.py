@@ -336,11 +336,11 @@ class SessionWorkflow(KitWorkflow):
         )
 
     async def _continue_as_new(self) -> None:
-        """Hands the conversation to the next run. A message that arrives while the state is being
-        sealed changes it: the state is taken again until nothing arrived meanwhile (no await stands
-        between the last take and the continue-as-new, so no message can fall in between)."""
+        """Hands the conversation to the next run. A message (or `close`) that arrives while the state
+        is being sealed changes it: the state is taken again until nothing arrived meanwhile (no
+        await stands between the last take and the continue-as-new, so nothing falls in between)."""
         while True:
-            seen = self._last_id
+            seen = (self._last_id, self._closing)
             conversation = SessionConversation(
                 messages=self._messages, transcript=self._transcript, queued=list(self._queued)
             )
@@ -357,8 +357,10 @@ class SessionWorkflow(KitWorkflow):
                 if self._mcp_tools is not None
                 else None,
             )
-            if self._last_id == seen:
+            if (self._last_id, self._closing) == seen:
                 break
+        if self._closing is not None:
+            return  # closed while the state was being handed over: the session ends in this run
         workflow.continue_as_new(self._params.model_copy(update={"carried": carried, "first_message": None}))
 
 

@@ -261,3 +261,18 @@ async def test_send_refuses_empty_oversized_and_closed(
         result = await handle.result()
     assert "the session is closed (bye)" in str(closed.value.cause)
     assert result.outcome == "closed" and result.reason == "bye" and result.last_reply == "slowly"
+
+
+async def test_a_close_during_continue_as_new_ends_the_session(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory
+) -> None:
+    """`close` sent the moment a turn is answered lands while the session hands its state to the
+    next run (continue-as-new after every turn): it must end the session, not be left behind."""
+    async with kit_worker(workflows=[SessionWorkflow]) as worker:
+        for attempt in range(3):
+            handle = await start(kit_env.client, worker.task_queue, continue_as_new_after_turns=1)
+            await say(handle, f"hello {attempt}")
+            await until(handle, answered(1))
+            await handle.execute_update("close", {"reason": "right away"})
+            result = await asyncio.wait_for(handle.result(), 20)
+            assert result.outcome == "closed" and result.reason == "right away", attempt
