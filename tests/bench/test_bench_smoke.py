@@ -23,7 +23,7 @@ FIGURES = (
     "streamed reply: the model's first token to the subscriber",
     "session turn: message sent -> reply readable",
     "idle sessions, over",
-    "slowest workflow task (continue-as-new every",
+    "turns: slowest workflow task",
 )
 
 
