@@ -188,7 +188,6 @@ async def test_a_corpus_over_the_corpus_cap_fails_at_once_with_its_reason(
     assert w.indexed_texts() == []
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
 async def test_a_file_over_the_cap_never_enters_the_workers_memory(
     dev_server_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:

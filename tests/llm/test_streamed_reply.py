@@ -14,14 +14,14 @@ import pytest
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.workflow_streams import WorkflowStream, WorkflowStreamClient
+from temporalio.contrib.workflow_streams import WorkflowStreamClient
 
 with workflow.unsafe.imports_passed_through():
-    from activities.llm.activity import LLMActivities
     from activities.llm.providers.base import reporting_text
     from activities.llm.providers.offline import MAX_CHUNKS, MIN_CHUNKS, OfflineProvider, text_chunks
     from activities.llm.providers.scripted import SCRIPTED_LABEL, ScriptedProvider
     from activities.llm.reply_stream import ReplyPublisher
+    from bench.stream import StreamedReplyWorkflow  # one streamed model call on a stream-hosting run
     from common.contracts.llm import REPLY_TOPIC, LLMRequest, LLMResponse, Message, ReplyChunk
     from common.llm_script import parse_script
     from common.settings import Settings
@@ -29,29 +29,10 @@ with workflow.unsafe.imports_passed_through():
     from tests.fakes.openai_server import OpenAIServer
     from tests.fakes.scripted_server import Reply, Truncate
     from worker.app import build_worker
-    from workflows.activity_options import LLM_CALL
 
 PUBLISH_SIGNAL = "__temporal_workflow_stream_publish"
 # About 1,000 tokens (4 characters each), streamed by the fakes 16 characters a delta: 250 deltas.
 LONG_REPLY = " ".join(f"word{i:03d}" for i in range(500))[:4000]
-
-
-@workflow.defn(name="StreamedReplyTestWorkflow")
-class StreamedReplyWorkflow:
-    """One model call on a run that hosts a Workflow Stream, as every kit run does."""
-
-    @workflow.init
-    def __init__(self, request: LLMRequest) -> None:
-        self._stream = WorkflowStream()
-
-    @workflow.run
-    async def run(self, request: LLMRequest) -> LLMResponse:
-        response = await workflow.execute_activity_method(
-            LLMActivities.complete, request, **LLM_CALL.kwargs()
-        )
-        self._stream.detach_pollers()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return response
 
 
 async def streamed_call(
