@@ -167,6 +167,12 @@ class Settings(BaseSettings):
     dedupe_ledger_path: Path = Path(".state/dedupe-ledger.sqlite3")
     dedupe_ledger_dsn: SecretStr | None = None
 
+    # Spend governance (docs/design.md): tenant reservations and the shared LLM rate limiter live in
+    # one database: a SQLite file by default (workers on one host), PostgreSQL when SPEND_LEDGER_DSN
+    # is set (workers on many hosts).
+    spend_ledger_path: Path = Path(".state/spend-ledger.sqlite3")
+    spend_ledger_dsn: SecretStr | None = None
+
     # Grounded answers (activities/retrieval): the index is a SQLite FTS5 file by default (one host),
     # PostgreSQL full-text search when INDEX_DSN is set (workers on many hosts). With
     # EMBEDDINGS_BASE_URL (an OpenAI-compatible `/v1` root) passages are also embedded and retrieved
@@ -335,7 +341,7 @@ class Settings(BaseSettings):
                 parse_origin(entry)  # a bad entry stops the process at start, not the first fetch
         return value
 
-    @field_validator("dedupe_ledger_dsn")
+    @field_validator("dedupe_ledger_dsn", "spend_ledger_dsn")
     @classmethod
     def _ledger_dsn_usable(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
