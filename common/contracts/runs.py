@@ -34,6 +34,7 @@ __all__ = [
     "ArgumentCondition",
     "ChildProgress",
     "EscalationNotice",
+    "ForkFrom",
     "KitInput",
     "NonBlank",
     "PendingApproval",
@@ -70,6 +71,9 @@ class StepRecord(BaseModel):
     retried_output_tokens: int = 0
     retried_attempts: int = 0
     priced: bool = True
+    # A forked run's step before its fork point: the source run's recorded result, taken again
+    # without running anything (no model request, tool call or delivery); it costs the fork nothing.
+    reused: bool = False
 
     @property
     def usage(self) -> Usage:
@@ -250,6 +254,21 @@ class ApprovalSettings(BaseModel):
         return self
 
 
+class ForkFrom(BaseModel):
+    """Where a forked run starts (`starter fork`): steps before `step` take the source run's results
+    as its history recorded them (the worker reads them; a client only names the run)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow_id: str = Field(min_length=1)
+    run_id: str = Field(min_length=1)  # the source's first run, or any run of its chain
+    step: int = Field(ge=1)  # as `status` numbers steps: 1 is the first of `completed_steps`
+
+    def label(self) -> str:
+        """`workflow_id/run_id@step`: the AiForkOf search attribute's value."""
+        return f"{self.workflow_id}/{self.run_id}@{self.step}"
+
+
 class KitInput(ApprovalSettings):
     """The options every kit workflow's input has (approvals, budget, model); extend it."""
 
@@ -258,6 +277,8 @@ class KitInput(ApprovalSettings):
     # Rules of this run, before the operator's (APPROVAL_RULES_FILE): stricter only ("require" with
     # more approvers, or "deny"); a client cannot grant its run auto-approval.
     approval_rules: list[ApprovalRule] = Field(default_factory=list, max_length=50)
+    # A fork of a recorded run (`starter fork`): steps before `fork_from.step` reuse its results.
+    fork_from: ForkFrom | None = None
 
     @model_validator(mode="after")
     def _run_rules_only_stricter(self) -> KitInput:
@@ -321,3 +342,4 @@ class WorkflowStatus(BaseModel):
     # Whether a decision proves who made it. False: any client that can reach the namespace may send
     # `approve` as any listed approver (the inbox checks a password; the Update itself does not).
     decisions_authenticated: bool = False
+    forked_from: ForkFrom | None = None  # a forked run: the run and step it was forked from
