@@ -279,6 +279,9 @@ class KitInput(ApprovalSettings):
     approval_rules: list[ApprovalRule] = Field(default_factory=list, max_length=50)
     # A fork of a recorded run (`starter fork`): steps before `fork_from.step` reuse its results.
     fork_from: ForkFrom | None = None
+    # An eval run (`starter eval`): side-effect tools and deliveries are simulated, never performed
+    # (workflows/kit/eval_mode.py); tools that only read run for real.
+    eval_mode: bool = False
 
     @model_validator(mode="after")
     def _run_rules_only_stricter(self) -> KitInput:

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.actions import compact_json, proposed_action
     from workflows.activity_options import LLM_CALL, RUN_STATE
     from workflows.approval import ApprovalGate, action_hash
+    from workflows.kit import eval_mode
     from workflows.kit.tools import InvalidArguments, WorkflowTool, choose_tools, registered_tools
     from workflows.progress import RunProgress
 
@@ -230,6 +231,8 @@ class RunContext:
             parsed = offered.parse(arguments)
         except InvalidArguments as error:
             return _error(f"invalid arguments for {name}: {error}")
+        if self.params.eval_mode and eval_mode.has_side_effect(offered):
+            return eval_mode.simulated_tool_call(name, parsed)  # neither approved nor run
         digest = action_hash(name, parsed)
         outcome = await self._rule_outcome(name, parsed, side_effect=offered.needs_approval)
         decision: models.ApprovalRecord | None = None
@@ -288,7 +291,11 @@ class RunContext:
                 step=step,
                 kind="tool",
                 ok=not observation.is_error,
-                detail=(observation.content[:300] if observation.is_error else described),
+                detail=(
+                    observation.content[:300]
+                    if observation.is_error or eval_mode.is_simulated(observation)
+                    else described
+                ),
             )
         )
         return described

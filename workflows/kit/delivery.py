@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.activity_options import DELIVERY
     from workflows.approval import action_hash
     from workflows.kit.context import RunContext
+    from workflows.kit.eval_mode import simulated_delivery
     from workflows.models import ApprovalRecord, StepRecord
 
 __all__ = ["Delivered", "approve_and_deliver", "delivery_channel"]
@@ -59,6 +60,10 @@ async def approve_and_deliver(
     """`what`: how the reviewer's title names the report ("the research report"); `shown`: more
     arguments the reviewer sees beside the report and the target (e.g. the topic)."""
     channel = delivery_channel(deliver_to)
+    if ctx.params.eval_mode:  # an eval never delivers, nor asks anyone to approve a delivery
+        if channel is not None and deliver_to is not None:
+            ctx.record(simulated_delivery(channel, deliver_to))
+        return Delivered("completed")
     result = Delivered("completed")
     if ctx.can_approve:
         arguments: dict[str, Any] = {**(shown or {}), "report": report}
