@@ -357,6 +357,9 @@ class SessionWorkflow(KitWorkflow):
                 if self._mcp_tools is not None
                 else None,
             )
+            # An Update delivered with the last activity result runs after this coroutine resumes:
+            # let it finish before looking, or a `close` is answered yet never reaches the next run.
+            await workflow.wait_condition(workflow.all_handlers_finished)
             if (self._last_id, self._closing) == seen:
                 break
         if self._closing is not None:
