@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     # is set (workers on many hosts).
     spend_ledger_path: Path = Path(".state/spend-ledger.sqlite3")
     spend_ledger_dsn: SecretStr | None = None
+    # Requests and tokens per minute per provider/model, shared by every worker through that database
+    # (common/rate_limits.py: a JSON object such as {"openai/*": {"rpm": 500, "tpm": 200000}}).
+    llm_rate_limits: str = ""
 
     # Grounded answers (activities/retrieval): the index is a SQLite FTS5 file by default (one host),
     # PostgreSQL full-text search when INDEX_DSN is set (workers on many hosts). With
@@ -339,6 +342,14 @@ class Settings(BaseSettings):
         for entry in value.split(","):
             if entry.strip():
                 parse_origin(entry)  # a bad entry stops the process at start, not the first fetch
+        return value
+
+    @field_validator("llm_rate_limits")
+    @classmethod
+    def _llm_rate_limits_parse(cls, value: str) -> str:
+        from common.rate_limits import parse_rate_limits
+
+        parse_rate_limits(value)  # a bad entry stops the process at start, naming it
         return value
 
     @field_validator("dedupe_ledger_dsn", "spend_ledger_dsn")
