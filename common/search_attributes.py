@@ -13,6 +13,7 @@ __all__ = [
     "APPROVAL_DEADLINE",
     "APPROVERS",
     "COST_USD",
+    "FORK_OF",
     "PHASE",
     "cli_registrations",
     "missing_on_server",
@@ -23,8 +24,9 @@ PHASE = SearchAttributeKey.for_keyword("AiPhase")
 COST_USD = SearchAttributeKey.for_float("AiCostUsd")
 APPROVAL_DEADLINE = SearchAttributeKey.for_datetime("AiApprovalDeadline")
 APPROVERS = SearchAttributeKey.for_keyword_list("AiApprovers")
+FORK_OF = SearchAttributeKey.for_keyword("AiForkOf")  # a forked run's source: workflow_id/run_id@step
 
-ALL_KEYS = (PHASE, COST_USD, APPROVAL_DEADLINE, APPROVERS)
+ALL_KEYS = (PHASE, COST_USD, APPROVAL_DEADLINE, APPROVERS, FORK_OF)
 
 # The `temporal` CLI's names for the indexed value types.
 _CLI_TYPE = {"KEYWORD": "Keyword", "DOUBLE": "Double", "DATETIME": "Datetime", "KEYWORD_LIST": "KeywordList"}

@@ -31,6 +31,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.approval_notify import ApprovalNotifier
 from activities.approval_policy import APPROVAL_POLICY_ACTIVITIES
 from activities.delivery.activity import DeliveryActivities
+from activities.fork import recorded_steps
 from activities.llm.factory import build_llm_activities
 from activities.mcp.activities import MCP_ACTIVITIES
 from activities.resources import ResourcesInterceptor, WorkerResources
@@ -120,6 +121,7 @@ def product_activities(settings: Settings) -> list[Callable[..., Any]]:
         *RETRIEVAL_ACTIVITIES,
         *RUN_STATE_ACTIVITIES,
         *APPROVAL_POLICY_ACTIVITIES,
+        recorded_steps,  # a fork's source steps (workflows/kit/fork.py)
     ]
 
 

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.activity_options import LLM_CALL, RUN_STATE
     from workflows.approval import ApprovalGate, action_hash
     from workflows.kit import eval_mode
+    from workflows.kit.fork import ForkReplay
     from workflows.kit.tools import InvalidArguments, WorkflowTool, choose_tools, registered_tools
     from workflows.progress import RunProgress
 
@@ -88,8 +89,11 @@ class RunContext:
                 decisions=list(carried.decisions),
                 runs=carried.runs,
             )
+        status.forked_from = params.fork_from
         # The stream's log carries over continue-as-new, so a watcher's offset stays valid.
         self._progress = RunProgress(status, WorkflowStream(carried.stream_state if carried else None))
+        # A fork (`params.fork_from`): the source's steps before the fork point are reused, not run.
+        self.fork = ForkReplay(params.fork_from, self._progress)
         self._gate = ApprovalGate(params, self._progress)
         self.tools: dict[str, WorkflowTool] = {}
         self.sources: list[str] = list(carried.sources) if carried else []
@@ -175,6 +179,8 @@ class RunContext:
             request = request.model_copy(update={"require_price": True})
         if summary == "":
             summary = f"{step} (llm {request.model or 'default model'})"
+        if (recorded := await self.fork.take("llm", step)) is not None:
+            return self.fork.reused_llm(recorded)
         try:
             response: LLMResponse = await workflow.execute_activity_method(
                 LLMActivities.complete,
@@ -217,11 +223,11 @@ class RunContext:
         also makes its idempotency key): unknown tools and bad arguments become error observations;
         a tool that needs approval passes the gate with its whole call first."""
         number = self._next_number("tool")
-        observation = await self._call(name, arguments, f"tool-{number}")
+        observation = await self._call(name, arguments, f"tool-{number}", f"tool {number} {name}")
         self._record_tool(f"tool {number} {name}", name, arguments, observation)
         return observation
 
-    async def _call(self, name: str, arguments: dict[str, Any], key_step: str) -> ToolObservation:
+    async def _call(self, name: str, arguments: dict[str, Any], key_step: str, step: str) -> ToolObservation:
         if self._interrupted is not None:
             return _error(f"{name} was not called: {self._interrupted}")
         offered = self.tools.get(name)
@@ -261,6 +267,8 @@ class RunContext:
             key = self.idempotency_key(key_step, f"{name}-{digest[:16]}")
         if self._interrupted is not None:  # interrupted while it waited for its turn at the gate
             return _error(f"{name} was not called: {self._interrupted}")
+        if (recorded := await self.fork.take("tool", step)) is not None:
+            return self.fork.reused_observation(recorded)
         self._tell("tool_call_started", name)
         try:
             observation = await offered.run(parsed, key, f"tool {name}", decision)
@@ -270,10 +278,9 @@ class RunContext:
         return observation
 
     async def _result(self, call: ToolUseBlock, step: int, index: int) -> ToolResultBlock:
-        observation = await self._call(call.name, call.input, f"step-{step}")
-        described = self._record_tool(
-            f"tool {step}.{index + 1} {call.name}", call.name, call.input, observation
-        )
+        name = f"tool {step}.{index + 1} {call.name}"
+        observation = await self._call(call.name, call.input, f"step-{step}", name)
+        described = self._record_tool(name, call.name, call.input, observation)
         if not observation.is_error and described not in self.sources:
             self.sources.append(described)
         content = observation.content
@@ -296,6 +303,7 @@ class RunContext:
                     if observation.is_error or eval_mode.is_simulated(observation)
                     else described
                 ),
+                reused=step in self.fork.reused,
             )
         )
         return described
@@ -319,6 +327,8 @@ class RunContext:
         (APPROVER_KEYS_FILE), only a decision signed by the approver's key counts."""
         await self._approval_policy()
         async with self._one_approval_at_a_time:
+            if (reused := await self.fork.reused_decision(self.status.decisions)) is not None:
+                return reused  # the source's decision before the fork point: nobody is asked again
             self._tell("approval_requested", action.title)
             record = await self._gate.request(action, digest, approvals_needed=approvals_needed)
             verdict = "approved" if record.approved else "rejected"

@@ -96,6 +96,11 @@ async def approve_and_deliver(
         body=report,
         data=data,
     )
+    if (recorded := await ctx.fork.take("delivery", "deliver")) is not None:
+        # A fork past its source's delivery: the recorded receipt, never delivered twice.
+        result.receipt = ctx.fork.reused_delivery(recorded)
+        result.outcome = "completed" if result.receipt is not None else "delivery_failed"
+        return result
     try:
         receipt: DeliveryReceipt = await workflow.execute_activity_method(
             DeliveryActivities.deliver, request, summary=f"deliver {channel}", **DELIVERY.kwargs()

@@ -1,0 +1,244 @@
+"""`fork.recorded_steps`: what a forked run reuses — the source run's steps before the fork point,
+each with the result its activity recorded, read by the worker from Temporal (never from a client:
+a fork's input only names the source run).
+
+The steps and their numbering are the source's `status` (its `completed_steps`, carried across
+continue-as-new, as `starter status` shows them); the results are the source chain's history:
+every run from the first, followed through continue-as-new, decoded with the worker's data
+converter (codec and payload store included). A step is joined to the activity that made it by
+name: an LLM request carries its step, a tool step names its tool (matched in completion order),
+a delivery is the run's one `delivery.deliver`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import activity
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from common.contracts.runs import ApprovalRecord, ForkFrom, StepRecord, WorkflowStatus
+
+__all__ = [
+    "FORK_SOURCE_INVALID",
+    "LLM_ACTIVITY",
+    "RecordedStep",
+    "RecordedSteps",
+    "recorded_steps",
+    "tool_of_step",
+]
+
+FORK_SOURCE_INVALID = "ForkSourceInvalid"  # not retryable: the same source never becomes valid
+LLM_ACTIVITY = "llm.complete"
+DELIVERY_ACTIVITY = "delivery.deliver"
+MCP_CALL_ACTIVITY = "mcp.call_tool"
+TOOL_ACTIVITY_PREFIX = "tool."
+_DONE = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "completed",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "failed",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "timed out",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "cancelled",
+}
+
+
+class RecordedStep(BaseModel):
+    """One step of the source before the fork point: its record, and what its activity returned
+    (`result`, JSON) or why it failed (`failure`); neither for a step no activity made (an approval,
+    a tool call refused before it ran)."""
+
+    number: int  # as `status` numbers it, from 1
+    record: StepRecord
+    activity: str | None = None
+    result: Any = None
+    failure: str | None = None
+    decision: ApprovalRecord | None = None  # an approval step's recorded decision
+
+
+class RecordedSteps(BaseModel):
+    """The source's steps 1..fork_from.step-1 and what it was (type, how many steps it had)."""
+
+    workflow_type: str
+    total_steps: int
+    steps: list[RecordedStep] = Field(default_factory=list)
+
+
+def tool_of_step(step: str) -> str:
+    """The tool a tool step names: `tool 3.1 lookup_customer` and `tool 2 send_email` end with it."""
+    return step.split(" ", 2)[-1]
+
+
+@dataclass
+class _Call:
+    activity: str
+    step: str | None  # an LLM request's step; a tool call's tool name; "deliver"
+    outcome: str
+    result: Any = None
+    failure: str | None = None
+    taken: bool = field(default=False)
+
+
+@activity.defn(name="fork.recorded_steps")
+async def recorded_steps(source: ForkFrom) -> RecordedSteps:
+    """The source run chain's steps before `source.step`, with their recorded results. A source
+    that does not exist, or a step beyond its steps, is a non-retryable `ForkSourceInvalid`."""
+    client = activity.client()
+    histories = await _chain(client, source)
+    first = histories[0].events[0].workflow_execution_started_event_attributes
+    workflow_type = first.workflow_type.name
+    last_run = histories[-1].run_id
+    status: WorkflowStatus = await client.get_workflow_handle(source.workflow_id, run_id=last_run).query(
+        "status", result_type=WorkflowStatus
+    )
+    steps = status.completed_steps
+    if source.step > len(steps) + 1:
+        raise _invalid(f"step {source.step} is beyond the source's {len(steps)} steps")
+    calls = [call for history in histories for call in await _calls(history, client.data_converter)]
+    recorded = [
+        _joined(number, record, calls, status.decisions)
+        for number, record in enumerate(steps[: source.step - 1], start=1)
+    ]
+    return RecordedSteps(workflow_type=workflow_type, total_steps=len(steps), steps=recorded)
+
+
+async def _chain(client: Client, source: ForkFrom) -> list[WorkflowHistory]:
+    """Every run's history from the chain's first run to its last (through continue-as-new)."""
+    named = await _history(client, source.workflow_id, source.run_id)
+    started = named.events[0].workflow_execution_started_event_attributes
+    run_id = started.first_execution_run_id or source.run_id
+    histories: list[WorkflowHistory] = []
+    while run_id:
+        history = named if run_id == named.run_id else await _history(client, source.workflow_id, run_id)
+        histories.append(history)
+        last = history.events[-1]
+        run_id = ""
+        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return histories
+
+
+async def _history(client: Client, workflow_id: str, run_id: str) -> WorkflowHistory:
+    try:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    except RPCError as error:
+        if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise _invalid(f"no run {workflow_id}/{run_id} to fork") from None
+        raise
+    if not history.events:
+        raise _invalid(f"no run {workflow_id}/{run_id} to fork")
+    return history
+
+
+async def _calls(history: WorkflowHistory, converter: DataConverter) -> list[_Call]:
+    """The run's activity calls in the order they ended, decoded."""
+    scheduled: dict[int, tuple[str, Payloads]] = {}
+    calls: list[_Call] = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attributes = event.activity_task_scheduled_event_attributes
+            scheduled[event.event_id] = (attributes.activity_type.name, attributes.input)
+        elif event.event_type in _DONE:
+            scheduled_id = _scheduled_id(event)
+            if scheduled_id not in scheduled:
+                continue
+            name, inputs = scheduled[scheduled_id]
+            step = await _step_of(name, inputs, converter)
+            if step is None:
+                continue  # not a step's activity (seals, approval rules, discovery)
+            call = _Call(activity=name, step=step, outcome=_DONE[event.event_type])
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                payloads = event.activity_task_completed_event_attributes.result.payloads
+                call.result = (await converter.decode(list(payloads)))[0] if payloads else None
+            else:
+                call.failure = await _failure_text(event, converter)
+            calls.append(call)
+    return calls
+
+
+def _scheduled_id(event: HistoryEvent) -> int:
+    for attributes in (
+        event.activity_task_completed_event_attributes,
+        event.activity_task_failed_event_attributes,
+        event.activity_task_timed_out_event_attributes,
+        event.activity_task_canceled_event_attributes,
+    ):
+        if attributes.scheduled_event_id:
+            return attributes.scheduled_event_id
+    return 0
+
+
+async def _step_of(name: str, inputs: Payloads, converter: DataConverter) -> str | None:
+    if name == DELIVERY_ACTIVITY:
+        return "deliver"
+    if name.startswith(TOOL_ACTIVITY_PREFIX):
+        return name.removeprefix(TOOL_ACTIVITY_PREFIX)
+    if name not in (LLM_ACTIVITY, MCP_CALL_ACTIVITY) or not inputs.payloads:
+        return None
+    request = (await converter.decode([inputs.payloads[0]]))[0]
+    key = "step" if name == LLM_ACTIVITY else "name"
+    value = request.get(key) if isinstance(request, dict) else None
+    return str(value) if value else None
+
+
+async def _failure_text(event: HistoryEvent, converter: DataConverter) -> str:
+    if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+        failure = event.activity_task_failed_event_attributes.failure
+        error = await converter.decode_failure(failure)  # the activity's own error, as the run saw it
+        return str(getattr(error, "message", None) or error)[:500]
+    return _DONE[event.event_type]
+
+
+def _joined(
+    number: int, record: StepRecord, calls: list[_Call], decisions: list[ApprovalRecord]
+) -> RecordedStep:
+    """`record` with the activity call that made it, if one did."""
+    step = RecordedStep(number=number, record=record)
+    if record.kind == "approval" and record.step.startswith("approval "):
+        index = int(record.step.removeprefix("approval ")) - 1
+        step.decision = decisions[index] if 0 <= index < len(decisions) else None
+        return step
+    call = _match(record, calls)
+    if call is not None:
+        call.taken = True
+        step.activity, step.result, step.failure = call.activity, call.result, call.failure
+    return step
+
+
+def _match(record: StepRecord, calls: list[_Call]) -> _Call | None:
+    untaken = [call for call in calls if not call.taken]
+    if record.kind == "llm":
+        return next(
+            (call for call in untaken if call.activity == LLM_ACTIVITY and call.step == record.step), None
+        )
+    if record.kind == "delivery":
+        return next((call for call in untaken if call.activity == DELIVERY_ACTIVITY), None)
+    if record.kind != "tool":
+        return None
+    tool = tool_of_step(record.step)
+    for call in untaken:
+        if call.activity in (LLM_ACTIVITY, DELIVERY_ACTIVITY) or call.step != tool:
+            continue
+        if record.ok or _same_error(record.detail, tool, call):
+            return call
+        return None  # refused before it ran (no activity): the step's own record says why
+    return None
+
+
+def _same_error(detail: str, tool: str, call: _Call) -> bool:
+    """Whether a failed tool step's detail is what this call returned or raised (the step records an
+    error observation's first 300 characters)."""
+    if call.failure is not None:
+        return detail == f"{tool} failed: {call.failure}"[:300]
+    content = call.result.get("content", "") if isinstance(call.result, dict) else ""
+    return bool(call.result and call.result.get("is_error")) and detail == str(content)[:300]
+
+
+def _invalid(message: str) -> ApplicationError:
+    return ApplicationError(f"fork: {message}", type=FORK_SOURCE_INVALID, non_retryable=True)

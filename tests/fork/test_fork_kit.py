@@ -1,0 +1,126 @@
+"""Fork through the testing kit (a real worker on the time-skipping server, a scripted model that
+keeps every request): the steps before the fork point take the source's recorded results — no model
+request, no tool call — and the steps from it run live with the fork's model."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from pydantic import BaseModel
+from temporalio.client import WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.kit import tool
+from workflows.agent import AgentWorkflow
+from workflows.kit import ForkFrom
+from workflows.kit.pytest_plugin import KitWorkerFactory
+from workflows.kit.testing import ScriptedModel
+from workflows.models import AgentInput, AgentResult, WorkflowStatus
+
+LOOKED_UP: list[str] = []
+
+
+class Lookup(BaseModel):
+    email: str
+
+
+@tool(description="Looks a customer up (counts its calls).")
+async def fork_probe_lookup(params: Lookup) -> str:
+    LOOKED_UP.append(params.email)
+    return f"{params.email} is on the pro plan"
+
+
+def five_step_model() -> ScriptedModel:
+    """llm, tool, llm, tool, llm: steps 1 to 5 of an agent run."""
+    return ScriptedModel(
+        [
+            {
+                "match": {"step_kind": "agent", "turn": 0},
+                "reply": {
+                    "tool_calls": [{"name": "fork_probe_lookup", "input": {"email": "ana@example.com"}}]
+                },
+            },
+            {
+                "match": {"step_kind": "agent", "turn": 1},
+                "reply": {
+                    "tool_calls": [{"name": "fork_probe_lookup", "input": {"email": "bo@example.com"}}]
+                },
+            },
+            {"match": {"step_kind": "agent", "turn": 2}, "reply": {"text": "Ana and Bo are on the pro plan"}},
+        ]
+    )
+
+
+def agent_input(**update: object) -> AgentInput:
+    return AgentInput(goal="Which plan are Ana and Bo on?", tools=["fork_probe_lookup"]).model_copy(
+        update=update
+    )
+
+
+async def run_source(env: WorkflowEnvironment, queue: str) -> tuple[str, str, AgentResult]:
+    workflow_id = f"fork-source-{uuid.uuid4().hex[:8]}"
+    handle = await env.client.start_workflow(
+        AgentWorkflow.run, agent_input(), id=workflow_id, task_queue=queue
+    )
+    result = await handle.result()
+    assert handle.result_run_id is not None
+    return workflow_id, handle.result_run_id, result
+
+
+async def test_a_five_step_agent_forked_at_step_3_asks_the_model_only_from_step_3(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory, kit_task_queue: str
+) -> None:
+    model = five_step_model()
+    async with kit_worker(tools=[fork_probe_lookup], model=model):
+        source_id, source_run, source = await run_source(kit_env, kit_task_queue)
+        assert [s.step for s in source.steps] == [
+            "llm step 1",
+            "tool 1.1 fork_probe_lookup",
+            "llm step 2",
+            "tool 2.1 fork_probe_lookup",
+            "llm step 3",
+        ]
+        assert len(model.requests) == 3 and LOOKED_UP[-2:] == ["ana@example.com", "bo@example.com"]
+        asked_before, looked_up_before = len(model.requests), len(LOOKED_UP)
+
+        fork = ForkFrom(workflow_id=source_id, run_id=source_run, step=3)
+        handle = await kit_env.client.start_workflow(
+            AgentWorkflow.run,
+            agent_input(fork_from=fork, model="fork-model"),
+            id=f"fork-{uuid.uuid4().hex[:8]}",
+            task_queue=kit_task_queue,
+        )
+        result = await handle.result()
+        status = await handle.query("status", result_type=WorkflowStatus)
+
+    assert result.outcome == "completed" and result.answer == source.answer
+    # Steps 1-2 reused: no request, no tool call; steps 3 and 5 asked the model, step 4 looked up.
+    live_requests = model.requests[asked_before:]
+    assert [r.step for r in live_requests] == ["llm step 2", "llm step 3"]
+    assert {r.model for r in live_requests} == {"fork-model"}
+    assert LOOKED_UP[looked_up_before:] == ["bo@example.com"]
+    assert [s.reused for s in result.steps] == [True, True, False, False, False]
+    assert [s.step for s in result.steps] == [s.step for s in source.steps]
+    assert result.steps[0].cost_usd == 0 and result.steps[0].input_tokens == 0
+    assert result.cost_usd == pytest.approx(sum(s.cost_usd for s in result.steps[2:]))
+    assert status.forked_from == fork
+
+
+async def test_a_fork_of_a_run_that_does_not_exist_fails_at_once(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory, kit_task_queue: str
+) -> None:
+    model = five_step_model()
+    async with kit_worker(tools=[fork_probe_lookup], model=model):
+        fork = ForkFrom(workflow_id="no-such-run", run_id="00000000-0000-0000-0000-000000000000", step=2)
+        handle = await kit_env.client.start_workflow(
+            AgentWorkflow.run,
+            agent_input(fork_from=fork),
+            id=f"fork-{uuid.uuid4().hex[:8]}",
+            task_queue=kit_task_queue,
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert model.requests == []
+    message = str(getattr(failure.value.cause, "message", failure.value.cause))
+    assert message == "fork: no run no-such-run/00000000-0000-0000-0000-000000000000 to fork"

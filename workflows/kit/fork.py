@@ -1,0 +1,195 @@
+"""A forked run's steps before its fork point (`KitInput.fork_from`): each LLM step, tool call,
+approval and delivery that the source run made before step N takes the source's recorded result
+(`fork.recorded_steps`, read by the worker from Temporal) instead of running again — no model
+request, no tool call, no delivery, nobody asked twice — and is recorded as a reused step that costs
+the fork nothing. From step N on the run is live.
+
+A recorded step is found by its kind and name (names are unique in a run chain). A step the fork
+makes before N that the source did not make (the workflow code or the patched input took another
+path) ends the run at once with `InvalidInput` naming the step.
+
+Workflow code only: the source is read by an activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.fork import RecordedStep, RecordedSteps, recorded_steps
+    from common.contracts.delivery import DeliveryReceipt
+    from common.contracts.llm import LLMResponse
+    from common.contracts.runs import ApprovalRecord, ForkFrom, StepRecord, invalid_input
+    from common.contracts.tools import ToolObservation
+    from common.search_attributes import FORK_OF
+    from workflows.activity_options import liveness_options
+    from workflows.progress import RunProgress
+
+__all__ = ["ForkReplay"]
+
+# Reading a long source's histories may take a while; retried while the frontend is unreachable.
+FORK_LOAD = liveness_options(timedelta(minutes=2), timedelta(minutes=10))
+# The steps a fork can reuse: what the source's own activities made, and the approvals it recorded.
+REUSABLE_KINDS = frozenset({"llm", "tool", "delivery", "approval"})
+
+
+class ForkReplay:
+    """The recorded steps of a forked run's source, taken once each (`take`)."""
+
+    def __init__(self, fork_from: ForkFrom | None, progress: RunProgress) -> None:
+        self.fork_from = fork_from
+        self._progress = progress
+        self._recorded: dict[tuple[str, str], RecordedStep] | None = None
+        self._source_kinds: dict[int, str] = {}  # the source's step kinds by number, before N
+        self._loading: asyncio.Lock | None = None
+        self._live_started = 0  # live steps started before N (concurrent calls: not yet recorded)
+        self._steps_at_load = 0
+        self.reused: set[str] = set()  # the steps this run took from the source
+
+    async def take(self, kind: str, step: str) -> RecordedStep | None:
+        """The source's recorded `step` when this run reuses it (the caller records it with
+        `record`, or as its own step marked reused); None: the step runs live."""
+        if self.fork_from is None:
+            return None
+        await self._load()
+        assert self._recorded is not None
+        found = self._recorded.pop((kind, step), None)
+        if found is not None:
+            self.reused.add(step)
+            return found
+        self._check_same_path(kind, step)
+        self._live_started += 1
+        return None
+
+    def reused_llm(self, recorded: RecordedStep) -> LLMResponse:
+        """The source's model reply (recorded as this run's step, at no cost)."""
+        if recorded.result is None:
+            self.record(recorded)
+            raise ApplicationError(
+                f"fork: the source's step {recorded.record.step!r} failed: {recorded.failure or 'no reply'}",
+                non_retryable=True,
+            )
+        response = LLMResponse.model_validate(recorded.result)
+        self.record(recorded, detail=self._reused_detail(recorded))
+        return response
+
+    def reused_observation(self, recorded: RecordedStep) -> ToolObservation:
+        """The source's tool result (the caller records the step; `reused` marks it)."""
+        if recorded.result is not None:
+            return ToolObservation.model_validate(recorded.result)
+        name = recorded.record.step.split(" ", 2)[-1]
+        if recorded.failure is not None:
+            return ToolObservation(content=f"{name} failed: {recorded.failure}", is_error=True)
+        # No activity ran (refused, simulated): the source's step kept what the model read.
+        return ToolObservation(content=recorded.record.detail, is_error=not recorded.record.ok)
+
+    async def reused_decision(self, decisions: list[ApprovalRecord]) -> ApprovalRecord | None:
+        """The source's next approval decision, when it was before the fork point: taken into this
+        run's decisions and steps, nobody is asked."""
+        recorded = await self.take("approval", f"approval {len(decisions) + 1}")
+        if recorded is None:
+            return None
+        if recorded.decision is None:
+            raise invalid_input(f"fork: the source's {recorded.record.step!r} has no recorded decision")
+        decisions.append(recorded.decision)
+        self.record(recorded)
+        return recorded.decision
+
+    def reused_delivery(self, recorded: RecordedStep) -> DeliveryReceipt | None:
+        """The source's delivery receipt (None: its delivery failed); recorded, never sent again."""
+        self.record(recorded, detail=self._reused_detail(recorded))
+        if recorded.result is None:
+            return None
+        return DeliveryReceipt.model_validate(recorded.result)
+
+    def _reused_detail(self, recorded: RecordedStep) -> str:
+        fork = self.fork_from
+        assert fork is not None
+        origin = f"reused: step {recorded.number} of {fork.workflow_id}/{fork.run_id}"
+        return f"{origin}; {recorded.record.detail}" if recorded.record.detail else origin
+
+    def record(self, recorded: RecordedStep, **update: object) -> StepRecord:
+        """Records the source's step as this run's, reused: its own cost and tokens are 0."""
+        return self._progress.record(self.reused_record(recorded.record, **update))
+
+    def reused_record(self, record: StepRecord, **update: object) -> StepRecord:
+        fork = self.fork_from
+        assert fork is not None
+        zero = {
+            name: 0 for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+        }
+        return record.model_copy(
+            update={
+                **zero,
+                "latency_ms": 0.0,
+                "cost_usd": 0.0,
+                "retried_input_tokens": 0,
+                "retried_output_tokens": 0,
+                "retried_attempts": 0,
+                "reused": True,
+                **update,
+            }
+        )
+
+    def _check_same_path(self, kind: str, step: str) -> None:
+        """A step the source did not make before N, while the fork is still before N: another path."""
+        fork = self.fork_from
+        assert fork is not None
+        status = self._progress.status
+        in_flight = self._live_started - sum(
+            1
+            for record in status.completed_steps[self._steps_at_load :]
+            if record.kind in REUSABLE_KINDS and not record.reused
+        )
+        position = len(status.completed_steps) + max(in_flight, 0) + 1
+        if position >= fork.step:
+            return
+        source_kind = self._source_kinds.get(position)
+        if in_flight > 0 and source_kind == kind:
+            return  # concurrent calls end in another order than the source's: the same turn
+        raise invalid_input(
+            f"fork: step {position} is {kind} {step!r}, which the source run did not make before "
+            f"step {fork.step} (the workflow or the patched input took another path)"
+        )
+
+    async def _load(self) -> None:
+        if self._recorded is not None:
+            return
+        if self._loading is None:
+            self._loading = asyncio.Lock()
+        async with self._loading:
+            if self._recorded is not None:
+                return
+            fork = self.fork_from
+            assert fork is not None
+            info = workflow.info()
+            workflow.upsert_search_attributes([FORK_OF.value_set(fork.label())])
+            workflow.upsert_memo({"forked_from": fork.model_dump()})
+            status = self._progress.status
+            status.forked_from = fork
+            self._steps_at_load = len(status.completed_steps)
+            if self._steps_at_load + 1 >= fork.step and info.continued_run_id is not None:
+                self._recorded = {}  # a later run of the fork, past its fork point
+                return
+            try:
+                source: RecordedSteps = await workflow.execute_activity(
+                    recorded_steps, fork, summary=f"fork of {fork.label()}", **FORK_LOAD.kwargs()
+                )
+            except ActivityError as error:
+                cause = error.cause
+                raise invalid_input(str(getattr(cause, "message", None) or cause or error)[:500]) from None
+            if source.workflow_type != info.workflow_type:
+                raise invalid_input(
+                    f"fork: the source run is a {source.workflow_type}, not a {info.workflow_type}"
+                )
+            taken = {record.step for record in status.completed_steps if record.reused}
+            self._source_kinds = {step.number: step.record.kind for step in source.steps}
+            self._recorded = {
+                (step.record.kind, step.record.step): step
+                for step in source.steps
+                if step.record.kind in REUSABLE_KINDS and step.record.step not in taken
+            }
