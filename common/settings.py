@@ -175,6 +175,9 @@ class Settings(BaseSettings):
     # Requests and tokens per minute per provider/model, shared by every worker through that database
     # (common/rate_limits.py: a JSON object such as {"openai/*": {"rpm": 500, "tpm": 200000}}).
     llm_rate_limits: str = ""
+    # Tenant budgets (common/tenant_budgets.py): a JSON object from tenant to {"daily_usd": X,
+    # "monthly_usd": Y}, re-read when it changes. Empty: no tenant has a limit.
+    tenant_budgets_file: str = ""
 
     # Grounded answers (activities/retrieval): the index is a SQLite FTS5 file by default (one host),
     # PostgreSQL full-text search when INDEX_DSN is set (workers on many hosts). With
@@ -314,6 +317,15 @@ class Settings(BaseSettings):
             from common.approval_rules import load_rules
 
             load_rules(value)  # a bad rule stops the process at start, naming it
+        return value
+
+    @field_validator("tenant_budgets_file")
+    @classmethod
+    def _tenant_budgets_load(cls, value: str) -> str:
+        if value.strip():
+            from common.tenant_budgets import load_budgets
+
+            load_budgets(Path(value))  # a bad file stops the process at start, naming it
         return value
 
     @field_validator("run_state_key")

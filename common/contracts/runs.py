@@ -25,6 +25,7 @@ __all__ = [
     "DAY_S",
     "INVALID_INPUT",
     "MIN_AUTO_APPROVE_TIMEOUT_S",
+    "TENANT_PATTERN",
     "ActionField",
     "ApprovalDecision",
     "ApprovalPolicy",
@@ -50,6 +51,8 @@ __all__ = [
 
 ApprovalPolicy = Literal["reject", "approve"]
 DAY_S = 24 * 3600.0
+# A tenant's name (`KitInput.tenant`, TENANT_BUDGETS_FILE's keys, the AiTenant search attribute).
+TENANT_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"
 MIN_AUTO_APPROVE_TIMEOUT_S = 60.0
 
 
@@ -274,6 +277,8 @@ class KitInput(ApprovalSettings):
 
     budget_usd: float | None = Field(default=None, ge=0)
     model: str | None = None  # None: the worker's LLM_MODEL / provider default
+    # Whose spend this is: TENANT_BUDGETS_FILE's limits hold across all of a tenant's runs.
+    tenant: str = Field(default="default", pattern=TENANT_PATTERN)
     # Rules of this run, before the operator's (APPROVAL_RULES_FILE): stricter only ("require" with
     # more approvers, or "deny"); a client cannot grant its run auto-approval.
     approval_rules: list[ApprovalRule] = Field(default_factory=list, max_length=50)
@@ -339,6 +344,9 @@ class WorkflowStatus(BaseModel):
     completed_steps: list[StepRecord] = Field(default_factory=list)
     outcome: str | None = None  # set when the run has ended
     budget_usd: float | None = None
+    tenant: str = "default"
+    # Why the run stopped short, in one line (e.g. its tenant's budget); None while it goes on.
+    stopped_because: str | None = None
     decisions: list[ApprovalRecord] = Field(default_factory=list)
     runs: int = 1  # AgentWorkflow: runs so far across continue-as-new
     turn: int | None = None  # SessionWorkflow: the turn running, or the last one
