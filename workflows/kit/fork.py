@@ -33,6 +33,8 @@ __all__ = ["ForkReplay"]
 
 # Reading a long source's histories may take a while; retried while the frontend is unreachable.
 FORK_LOAD = liveness_options(timedelta(minutes=2), timedelta(minutes=10))
+# How long a reused step waits for the steps numbered before it (live children may take a while).
+ORDER_TIMEOUT = timedelta(hours=1)
 # The steps a fork can reuse: what the source's own activities made, and the approvals it recorded.
 REUSABLE_KINDS = frozenset({"llm", "tool", "delivery", "approval"})
 
@@ -59,6 +61,7 @@ class ForkReplay:
         assert self._recorded is not None
         found = self._recorded.pop((kind, step), None)
         if found is not None:
+            await self._in_source_order(found)
             self.reused.add(step)
             return found
         self._check_same_path(kind, step)
@@ -134,6 +137,20 @@ class ForkReplay:
                 **update,
             }
         )
+
+    async def _in_source_order(self, found: RecordedStep) -> None:
+        """Concurrent steps (a research fan-out, a turn's tool calls) are recorded in the order the
+        source's ended, so every step keeps its source's number: a step waits for those before it."""
+        completed = self._progress.status.completed_steps
+        if found.number <= len(completed) + 1:
+            return
+        try:
+            await workflow.wait_condition(lambda: found.number <= len(completed) + 1, timeout=ORDER_TIMEOUT)
+        except TimeoutError:
+            raise invalid_input(
+                f"fork: step {found.number} {found.record.step!r} waited for steps before it that this run "
+                "did not make (the workflow or the patched input took another path)"
+            ) from None
 
     def _check_same_path(self, kind: str, step: str) -> None:
         """A step the source did not make before N, while the fork is still before N: another path."""
