@@ -28,6 +28,7 @@ from common.process_exit import exit_now
 from common.settings import Settings, load_settings
 from starter import api, keys, render
 from starter.chat import chat
+from starter.eval.cli import add_eval_parser, run_eval_command
 from starter.turns import wait_for_turn
 from starter.watch import RunEnded, watch
 from workflows.answer import AnswerInput
@@ -209,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     new_keys.add_argument("name", metavar="NAME", help="the approver (or signer) the key belongs to")
     new_keys.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder for the pair")
 
+    add_eval_parser(commands)
+
     commands.add_parser("demo", help="embedded dev server + worker + a research run with approval")
 
     mcp = commands.add_parser("mcp", help="serve the product as an MCP server (stdio; --http HOST:PORT)")
@@ -367,6 +370,8 @@ async def _dispatch(client: Client, settings: Settings, args: argparse.Namespace
         return await _say(client, args)
     if args.command == "chat":
         return await chat(client, args.workflow_id, args.sender)
+    if args.command == "eval":
+        return await run_eval_command(client, settings, args)
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -29,6 +29,7 @@ from workflows.approval import action_hash
 from workflows.kit.base import KitWorkflow
 from workflows.kit.context import MAX_OBSERVATION_CHARS, AgentTurn, RunContext
 from workflows.kit.delivery import Delivered, approve_and_deliver, delivery_channel
+from workflows.kit.evals import EvalChecks
 from workflows.kit.mcp import McpTool, discover_mcp_tools, mcp_servers_named, mcp_tools_from, offer_run_tools
 from workflows.kit.tools import (
     InvalidArguments,
@@ -67,6 +68,7 @@ __all__ = [
     "ApprovalRecord",
     "Delivered",
     "DeliveryReceipt",
+    "EvalChecks",
     "ForkFrom",
     "InvalidArguments",
     "KitInput",
