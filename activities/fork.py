@@ -12,6 +12,7 @@ a delivery is the run's one `delivery.deliver`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,14 +26,17 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from common.contracts.runs import ApprovalRecord, ForkFrom, StepRecord, WorkflowStatus
+from activities.fork_replay import replay_steps
+from common.contracts.runs import ApprovalRecord, ForkFrom, StepRecord
 
 __all__ = [
     "FORK_SOURCE_INVALID",
     "LLM_ACTIVITY",
+    "ForkActivities",
     "RecordedStep",
     "RecordedSteps",
-    "recorded_steps",
+    "SourceRun",
+    "read_source",
     "tool_of_step",
 ]
 
@@ -60,6 +64,9 @@ class RecordedStep(BaseModel):
     result: Any = None
     failure: str | None = None
     decision: ApprovalRecord | None = None  # an approval step's recorded decision
+    # Where its activity's result is in the source's history (its run, the event).
+    run_id: str | None = None
+    event_id: int | None = None
 
 
 class RecordedSteps(BaseModel):
@@ -80,32 +87,63 @@ class _Call:
     activity: str
     step: str | None  # an LLM request's step; a tool call's tool name; "deliver"
     outcome: str
+    run_id: str
+    event_id: int
     result: Any = None
     failure: str | None = None
     taken: bool = field(default=False)
 
 
-@activity.defn(name="fork.recorded_steps")
-async def recorded_steps(source: ForkFrom) -> RecordedSteps:
-    """The source run chain's steps before `source.step`, with their recorded results. A source
-    that does not exist, or a step beyond its steps, is a non-retryable `ForkSourceInvalid`."""
-    client = activity.client()
+@dataclass
+class SourceRun:
+    """A fork's source as Temporal recorded it: every run's history, first to last, and its steps."""
+
+    histories: list[WorkflowHistory]
+    steps: RecordedSteps
+
+
+class ForkActivities:
+    """`fork.recorded_steps`, replaying sources with the worker's own workflows."""
+
+    def __init__(self, workflows: Sequence[type], passthrough: Sequence[str] = ()) -> None:
+        self._workflows = list(workflows)
+        self._passthrough = list(passthrough)
+
+    @activity.defn(name="fork.recorded_steps")
+    async def recorded_steps(self, source: ForkFrom) -> RecordedSteps:
+        """The source run chain's steps before `source.step`, with their recorded results. A source
+        that does not exist, a step beyond its steps, or one this worker's code no longer makes is a
+        non-retryable `ForkSourceInvalid`."""
+        read = await read_source(activity.client(), source, self._workflows, self._passthrough)
+        return read.steps
+
+
+async def read_source(
+    client: Client, source: ForkFrom, workflows: Sequence[type], passthrough: Sequence[str] = ()
+) -> SourceRun:
+    """The source run chain and its steps before `source.step` (the activity's work; `starter fork`
+    checks a fork with it before starting one). The steps are numbered by replaying the source
+    with `workflows`: this code must make the source's history at least up to the fork point."""
     histories = await _chain(client, source)
     first = histories[0].events[0].workflow_execution_started_event_attributes
     workflow_type = first.workflow_type.name
-    last_run = histories[-1].run_id
-    status: WorkflowStatus = await client.get_workflow_handle(source.workflow_id, run_id=last_run).query(
-        "status", result_type=WorkflowStatus
-    )
-    steps = status.completed_steps
+    replayed = await replay_steps(histories, workflows, client.data_converter, passthrough)
+    steps = replayed.steps
+    if replayed.failure is not None and len(steps) < source.step - 1:
+        raise _invalid(
+            f"the workflow code no longer matches the source's history before step {source.step}: "
+            f"{replayed.failure}"
+        )
     if source.step > len(steps) + 1:
         raise _invalid(f"step {source.step} is beyond the source's {len(steps)} steps")
     calls = [call for history in histories for call in await _calls(history, client.data_converter)]
     recorded = [
-        _joined(number, record, calls, status.decisions)
+        _joined(number, record, calls, replayed.decisions)
         for number, record in enumerate(steps[: source.step - 1], start=1)
     ]
-    return RecordedSteps(workflow_type=workflow_type, total_steps=len(steps), steps=recorded)
+    return SourceRun(
+        histories, RecordedSteps(workflow_type=workflow_type, total_steps=len(steps), steps=recorded)
+    )
 
 
 async def _chain(client: Client, source: ForkFrom) -> list[WorkflowHistory]:
@@ -152,7 +190,7 @@ async def _calls(history: WorkflowHistory, converter: DataConverter) -> list[_Ca
             step = await _step_of(name, inputs, converter)
             if step is None:
                 continue  # not a step's activity (seals, approval rules, discovery)
-            call = _Call(activity=name, step=step, outcome=_DONE[event.event_type])
+            call = _Call(name, step, _DONE[event.event_type], history.run_id, event.event_id)
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
                 payloads = event.activity_task_completed_event_attributes.result.payloads
                 call.result = (await converter.decode(list(payloads)))[0] if payloads else None
@@ -208,6 +246,7 @@ def _joined(
     if call is not None:
         call.taken = True
         step.activity, step.result, step.failure = call.activity, call.result, call.failure
+        step.run_id, step.event_id = call.run_id, call.event_id
     return step
 
 

@@ -31,7 +31,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.approval_notify import ApprovalNotifier
 from activities.approval_policy import APPROVAL_POLICY_ACTIVITIES
 from activities.delivery.activity import DeliveryActivities
-from activities.fork import recorded_steps
+from activities.fork import ForkActivities
 from activities.llm.factory import build_llm_activities
 from activities.mcp.activities import MCP_ACTIVITIES
 from activities.resources import ResourcesInterceptor, WorkerResources
@@ -121,7 +121,6 @@ def product_activities(settings: Settings) -> list[Callable[..., Any]]:
         *RETRIEVAL_ACTIVITIES,
         *RUN_STATE_ACTIVITIES,
         *APPROVAL_POLICY_ACTIVITIES,
-        recorded_steps,  # a fork's source steps (workflows/kit/fork.py)
     ]
 
 
@@ -179,6 +178,11 @@ class AiWorkflowsPlugin(SimplePlugin):
             if activities is None or activities:
                 own_activities += [t.activity for t in extension.tools if t.activity not in own_activities]
                 own_activities += [a for a in extension.activities if a not in own_activities]
+        if activities is None or activities:
+            # A fork's source steps (workflows/kit/fork.py), replayed with this worker's workflows (an
+            # activities-only worker: every workflow this process knows).
+            known = own_workflows or [*product_workflows(), *(w for e in self.extensions for w in e.workflows)]
+            own_activities.append(ForkActivities(known, KIT_MODULES).recorded_steps)
         interceptors: list[Interceptor] = [
             ToolTracingInterceptor(),
             LivenessHeartbeats(stream_windows(settings)),

@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.fork import RecordedStep, RecordedSteps, recorded_steps
+    from activities.fork import ForkActivities, RecordedStep, RecordedSteps
     from common.contracts.delivery import DeliveryReceipt
     from common.contracts.llm import LLMResponse
     from common.contracts.runs import ApprovalRecord, ForkFrom, StepRecord, invalid_input
@@ -193,8 +193,11 @@ class ForkReplay:
                 self._recorded = {}  # a later run of the fork, past its fork point
                 return
             try:
-                source: RecordedSteps = await workflow.execute_activity(
-                    recorded_steps, fork, summary=f"fork of {fork.label()}", **FORK_LOAD.kwargs()
+                source: RecordedSteps = await workflow.execute_activity_method(
+                    ForkActivities.recorded_steps,
+                    fork,
+                    summary=f"fork of {fork.label()}",
+                    **FORK_LOAD.kwargs(),
                 )
             except ActivityError as error:
                 cause = error.cause
