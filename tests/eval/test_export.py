@@ -5,6 +5,7 @@ the recorded answer and tool calls, asks no model, and, in eval mode, sends no w
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -36,6 +37,18 @@ async def test_exported_runs_replay_under_pytest_with_the_scripted_model(
 
     cases = eval_cases(out)
     assert [case.workflow_id for case in cases] == ids
+    # The same runs by a visibility query (newest first), once the server's visibility lists them.
+    query = f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Completed'"
+    await visible(world, query, 3)
+    by_query = tmp_path / "by-query.jsonl"
+    run = await run_cli("eval", "export", "--query", query, "--out", str(by_query), env=world.cli)
+    assert run.returncode == 0, run.stderr
+    assert sorted(case.workflow_id for case in eval_cases(by_query)) == sorted(ids)
+    bad = await run_cli(
+        "eval", "export", "--query", "NoSuchAttribute = 1", "--out", str(by_query), env=world.cli
+    )
+    assert bad.returncode == 1 and len(bad.stderr.splitlines()) == 1, bad.stderr
+    assert bad.stderr.startswith("error: invalid --query: "), bad.stderr
     by_goal = {case.input["goal"]: case for case in cases}
     assert set(by_goal) == {MULTIPLY, ADD, NOTIFY}
     multiply = by_goal[MULTIPLY]
@@ -58,6 +71,13 @@ async def test_exported_runs_replay_under_pytest_with_the_scripted_model(
         await replay(case, kit_env, kit_worker)
     assert sum(world.double.requests_per_model().values()) == requests_before  # no model was asked
     assert len(world.receiver.requests) == 1  # the recorded webhook only
+
+
+async def visible(world: EvalWorld, query: str, count: int, within_s: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within_s
+    while (await world.client.count_workflows(query)).count < count:
+        assert asyncio.get_running_loop().time() < deadline, f"visibility never listed {count} runs: {query}"
+        await asyncio.sleep(0.2)  # a poll interval: visibility catches up on its own
 
 
 async def replay(case: RecordedRun, kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory) -> None:
