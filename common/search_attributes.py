@@ -15,6 +15,7 @@ __all__ = [
     "COST_USD",
     "FORK_OF",
     "PHASE",
+    "TENANT",
     "cli_registrations",
     "missing_on_server",
     "register_commands",
@@ -25,8 +26,9 @@ COST_USD = SearchAttributeKey.for_float("AiCostUsd")
 APPROVAL_DEADLINE = SearchAttributeKey.for_datetime("AiApprovalDeadline")
 APPROVERS = SearchAttributeKey.for_keyword_list("AiApprovers")
 FORK_OF = SearchAttributeKey.for_keyword("AiForkOf")  # a forked run's source: workflow_id/run_id@step
+TENANT = SearchAttributeKey.for_keyword("AiTenant")  # the run's `tenant` (TENANT_BUDGETS_FILE)
 
-ALL_KEYS = (PHASE, COST_USD, APPROVAL_DEADLINE, APPROVERS, FORK_OF)
+ALL_KEYS = (PHASE, COST_USD, APPROVAL_DEADLINE, APPROVERS, FORK_OF, TENANT)
 
 # The `temporal` CLI's names for the indexed value types.
 _CLI_TYPE = {"KEYWORD": "Keyword", "DOUBLE": "Double", "DATETIME": "Datetime", "KEYWORD_LIST": "KeywordList"}

@@ -7,7 +7,8 @@ model.
 - A tool that needs approval runs only after the approval gate approved that exact call (its hash),
   with an idempotency key made here, so retries never repeat it.
 - Reaching the cap or the budget ends the run with outcome "max_iterations" / "budget_exhausted"
-  (with `pause_on_budget`, the approvers are first asked for a top-up).
+  (with `pause_on_budget`, the approvers are first asked for a top-up); a model call its tenant's
+  budget refuses (TENANT_BUDGETS_FILE) ends it with "tenant_budget_exhausted" (workflows/kit/spend.py).
 - Before the history grows near Temporal's limits the run continues-as-new, carrying the
   conversation and the run's whole state, so nothing is lost and `status` keeps working.
 """
@@ -88,15 +89,15 @@ class AgentWorkflow(KitWorkflow):
 
         await ctx.finish(outcome)
         if outcome != "completed" or not answer:
-            answer = (
-                answer or f"No final answer: the run stopped ({outcome}) after {ctx.status.iteration} steps."
-            )
+            why = ctx.status.stopped_because or outcome  # the tenant's refusal, in one line
+            answer = answer or f"No final answer: the run stopped ({why}) after {ctx.status.iteration} steps."
         status = ctx.status
         return AgentResult(
             goal=params.goal,
             answer=answer,
             outcome=outcome,
             iterations=status.iteration,
+            tenant=params.tenant,
             sources=ctx.sources,
             decisions=status.decisions,
             runs=status.runs,

@@ -7,7 +7,9 @@ retrieving again, and a crash during a re-ask keeps the earlier attempts.
 - Validation (`activities.retrieval.grounding.check_answer`): the reply parses into
   `GeneratedAnswer`; every citation names a retrieved passage; every quote is in that passage.
 - Outcome: "grounded" (valid), "unverified" (still invalid after the last re-ask, with `reasons`),
-  "no_answer" (nothing relevant was retrieved, or the model said the passages do not answer).
+  "no_answer" (nothing relevant was retrieved, or the model said the passages do not answer),
+  "tenant_budget_exhausted" (the tenant's budget refused a model call: the reason in `reasons`,
+  nothing delivered).
 - With `approvers` an answer waits for a decision before delivery; `deliver_to` is checked first.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, ValidationError
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.kit import (
@@ -31,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.index import CORPUS_NAME
     from workflows.kit import (
+        TENANT_BUDGET_EXHAUSTED_OUTCOME,
         TOOL_CALL,
         DeliveryReceipt,
         KitInput,
@@ -62,7 +66,7 @@ class AnswerResult(BaseModel):
     question: str
     answer: str = ""
     citations: list[Citation] = Field(default_factory=list)
-    outcome: str = "no_answer"  # "grounded", "unverified", "no_answer"
+    outcome: str = "no_answer"  # "grounded", "unverified", "no_answer", "tenant_budget_exhausted"
     reasons: list[str] = Field(default_factory=list)  # why the last reply was not grounded
     reasks: int = 0
     passages: list[str] = Field(default_factory=list)  # the retrieved passage ids, best first
@@ -73,6 +77,7 @@ class AnswerResult(BaseModel):
     steps: list[StepRecord] = Field(default_factory=list)
     usage: UsageTotals = Field(default_factory=UsageTotals)
     cost_usd: float = 0.0
+    tenant: str = "default"
 
 
 def answer_report(result: AnswerResult) -> str:
@@ -113,10 +118,18 @@ class AnswerWorkflow(KitWorkflow):
                 + ", ".join(p.passage_id for p in passages)[:250],
             )
         )
-        result = AnswerResult(question=params.question, passages=[p.passage_id for p in passages])
+        result = AnswerResult(
+            question=params.question, passages=[p.passage_id for p in passages], tenant=params.tenant
+        )
         if passages:
-            await self._generate(params, passages, result)
-        if result.outcome != "no_answer" and (params.approvers or params.deliver_to):
+            try:
+                await self._generate(params, passages, result)
+            except ActivityError:
+                if ctx.tenant_refusal is None:
+                    raise
+                result.outcome, result.reasons = TENANT_BUDGET_EXHAUSTED_OUTCOME, [ctx.tenant_refusal]
+        answered = result.outcome in ("grounded", "unverified")
+        if answered and (params.approvers or params.deliver_to):
             delivered = await approve_and_deliver(
                 ctx,
                 what="the answer",

@@ -51,8 +51,9 @@ class ResearchResult(BaseModel):
     steps: list[StepRecord] = Field(default_factory=list)
     usage: UsageTotals = Field(default_factory=UsageTotals)
     cost_usd: float = 0.0
-    # "completed", "budget_exhausted", "rejected", "delivery_failed"
+    # "completed", "budget_exhausted", "tenant_budget_exhausted", "rejected", "delivery_failed"
     outcome: str = "completed"
+    tenant: str = "default"
     approval: ApprovalRecord | None = None
     delivery: DeliveryReceipt | None = None
 
@@ -84,8 +85,9 @@ class AgentInput(KitInput):
 class AgentResult(BaseModel):
     goal: str
     answer: str
-    outcome: str  # "completed", "max_iterations", "budget_exhausted"
+    outcome: str  # "completed", "max_iterations", "budget_exhausted", "tenant_budget_exhausted"
     iterations: int
+    tenant: str = "default"
     steps: list[StepRecord] = Field(default_factory=list)
     usage: UsageTotals = Field(default_factory=UsageTotals)
     cost_usd: float = 0.0

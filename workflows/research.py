@@ -6,7 +6,8 @@ gate -> deliver -> the report with sources, per-step usage and cost.
 - At most `max_parallel` subtopics run at once. A subtopic that fails after its retries is listed in
   `failed_subtopics`; only when every subtopic fails does the run fail.
 - `budget_usd`: once spent, no further subtopic starts and synthesis is skipped (outcome
-  "budget_exhausted"; the notes gathered so far are the report).
+  "budget_exhausted"; the notes gathered so far are the report). A model call the tenant's budget
+  refuses (TENANT_BUDGETS_FILE) stops the run the same way, outcome "tenant_budget_exhausted".
 - With `approvers`, the report waits for approval before delivery; `deliver_to` is checked before
   anything runs and delivered with the idempotency key `{workflow_id}/{first run id}/deliver`.
 """
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -26,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.kit import READ_ONLY_TOOLS
     from workflows.agent import AgentWorkflow
     from workflows.kit import (
+        TENANT_BUDGET_EXHAUSTED_OUTCOME,
         KitWorkflow,
         LLMRequest,
         Message,
@@ -36,6 +39,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.models import AgentInput, AgentResult, ResearchInput, ResearchResult
 
 __all__ = ["ResearchWorkflow", "delivery_channel", "parse_subtopics"]
+
+T = TypeVar("T")
 
 PLAN_SYSTEM = (
     "You plan research. Reply with only a JSON array of at most {n} short subtopic strings "
@@ -88,11 +93,11 @@ class ResearchWorkflow(KitWorkflow):
         ctx.announce_approvers()
         ctx.set_phase("planning")  # also the stream's first event
 
-        subtopics = await self._plan()
+        subtopics = await self._tenant_allowing(self._plan(), [])
         ctx.set_phase("researching")
         findings = await self._research_all(subtopics)
         failed = [f for f in findings if f.error is not None]
-        if failed and len(failed) == len(findings):
+        if failed and len(failed) == len(findings) and ctx.tenant_refusal is None:
             raise ApplicationError(
                 f"all {len(findings)} subtopics failed; first: {failed[0].error}",
                 type="AllSubtopicsFailed",
@@ -105,13 +110,18 @@ class ResearchWorkflow(KitWorkflow):
             failed_subtopics=[f.subtopic for f in failed],
             skipped_subtopics=[f.subtopic for f in findings if f.skipped],
             sources=[source for f in findings for source in f.sources],
+            tenant=params.tenant,
         )
-        if ctx.budget_spent():
+        if not ctx.budget_spent() and ctx.tenant_refusal is None:
+            ctx.set_phase("synthesizing")
+            result.report = await self._tenant_allowing(self._synthesize(findings), "")
+        if ctx.tenant_refusal is not None:
+            result.outcome = TENANT_BUDGET_EXHAUSTED_OUTCOME
+            result.report = self._unsynthesized_report(findings, ctx.tenant_refusal)
+        elif ctx.budget_spent():
             result.outcome = "budget_exhausted"
             result.report = self._unsynthesized_report(findings)
         else:
-            ctx.set_phase("synthesizing")
-            result.report = await self._synthesize(findings)
             delivered = await approve_and_deliver(
                 ctx,
                 what="the research report",
@@ -136,6 +146,15 @@ class ResearchWorkflow(KitWorkflow):
             )
         await ctx.finish(result.outcome)
         return result.model_copy(update=ctx.totals())
+
+    async def _tenant_allowing(self, step: Awaitable[T], stopped: T) -> T:
+        """The step's result; `stopped` when the tenant's budget refused its model call."""
+        try:
+            return await step
+        except ActivityError:
+            if self.ctx.tenant_refusal is None:
+                raise
+            return stopped
 
     # -- steps -------------------------------------------------------------------------------------
 
@@ -173,7 +192,7 @@ class ResearchWorkflow(KitWorkflow):
 
         async def research(index: int, subtopic: str) -> Finding:
             async with slots:
-                if ctx.budget_spent():
+                if ctx.budget_spent() or ctx.tenant_refusal is not None:
                     return Finding(subtopic, skipped=True)  # stop fanning out
                 try:
                     if params.depth == "deep":
@@ -210,6 +229,7 @@ class ResearchWorkflow(KitWorkflow):
                 max_iterations=params.deep_max_iterations,
                 budget_usd=budget,
                 model=params.model,
+                tenant=params.tenant,  # the children spend the same tenant's budget
                 report_to_parent=True,
             ),
             id=child_id,
@@ -222,6 +242,9 @@ class ResearchWorkflow(KitWorkflow):
                 "started_by": workflow.info().workflow_id,
             },
         )
+        if result.outcome == TENANT_BUDGET_EXHAUSTED_OUTCOME:  # the answer says why, in one line
+            self.ctx.tenant_refusal = self.ctx.status.stopped_because = result.answer
+            return Finding(subtopic, error=result.answer)
         return Finding(subtopic, notes=result.answer, sources=result.sources)
 
     async def _synthesize(self, findings: list[Finding]) -> str:
@@ -232,10 +255,11 @@ class ResearchWorkflow(KitWorkflow):
             self._request(SYNTHESIZE_SYSTEM, f"Topic: {topic}\n{material}", "synthesize", "synthesize"),
         )
 
-    def _unsynthesized_report(self, findings: list[Finding]) -> str:
+    def _unsynthesized_report(self, findings: list[Finding], refusal: str | None = None) -> str:
         researched = [f for f in findings if f.notes is not None]
+        spent = refusal or f"Budget of ${self._params.budget_usd} spent"
         header = (
-            f"Budget of ${self._params.budget_usd} spent after {len(researched)} of {len(findings)} "
-            "subtopics; synthesis skipped. Notes gathered so far:"
+            f"{spent} after {len(researched)} of {len(findings)} subtopics; synthesis skipped. "
+            "Notes gathered so far:"
         )
         return "\n\n".join([header, *(f"## {f.subtopic}\n{f.notes}" for f in researched)])

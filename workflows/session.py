@@ -14,6 +14,11 @@ steps. Between turns the session is `idle`; no message for `idle_timeout_s` clos
 `close` Update (after the running turn). The `transcript` Query reads the conversation; the run's
 Workflow Stream carries turn events (topic `turns`) and, while the model writes, its reply (topic
 `reply`). Long sessions continue-as-new between turns, carrying the conversation, sealed.
+
+A model call the tenant's budget refuses (TENANT_BUDGETS_FILE) ends the turn with outcome
+`tenant_budget_exhausted`, the reason in the transcript and `status.stopped_because`; the session
+stays open, and the next message tries again (the operator may have raised the limit, or the day
+turned).
 """
 
 from __future__ import annotations
@@ -197,6 +202,7 @@ class SessionWorkflow(KitWorkflow):
             last_reply=last_reply,
             outcome="idle_timeout" if outcome == "idle_timeout" else "closed",
             reason=self._closing or "",
+            tenant=params.tenant,
             **ctx.totals(),
         )
 
@@ -214,6 +220,7 @@ class SessionWorkflow(KitWorkflow):
         turn = self._running = first.turn
         ctx.status.turn = turn
         ctx.resume()
+        ctx.tenant_refusal = ctx.status.stopped_because = None  # each turn asks the tenant's budget anew
         if self._interrupting is first:
             self._interrupting = None
         self._tell_model([TextBlock(text=first.text)])
@@ -231,6 +238,8 @@ class SessionWorkflow(KitWorkflow):
             response = await self._think(turn, iteration)
             if response is None:
                 outcome = "interrupted" if self._interrupting is not None else "failed"
+                if ctx.tenant_refusal is not None and self._interrupting is None:
+                    outcome = "tenant_budget_exhausted"
                 break
             self._messages.append(Message(role="assistant", content=response.content))
             calls = response.tool_calls()

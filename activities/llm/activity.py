@@ -15,6 +15,7 @@ from activities.llm.pricing import PriceTable
 from activities.llm.providers.base import LLMProvider, reporting_text
 from activities.llm.reply_stream import ReplyPublisher
 from activities.llm.tracing import llm_call_span
+from activities.spend.guard import TenantSpend
 from common.contracts.llm import LLMRequest, LLMResponse, ProviderReply, SpentUsage, TextBlock
 
 __all__ = ["LLM_CALL_CANCELLED", "LLMActivities", "reply_text", "unpriced_model"]
@@ -25,15 +26,22 @@ LLM_CALL_CANCELLED = "LLMCallCancelled"  # the workflow cancelled the call: not 
 class LLMActivities:
     """Built once per worker: holds the provider client (connection pool) and the price table."""
 
-    def __init__(self, provider: LLMProvider, prices: PriceTable, default_model: str | None = None):
+    def __init__(
+        self,
+        provider: LLMProvider,
+        prices: PriceTable,
+        default_model: str | None = None,
+        spend: TenantSpend | None = None,
+    ):
         self._provider = provider
         self._prices = prices
         self._default_model = default_model or provider.default_model
+        self._spend = spend or TenantSpend()  # TENANT_BUDGETS_FILE: reserve before each call
 
     @activity.defn(name="llm.complete")
     async def complete(self, request: LLMRequest) -> LLMResponse:
         model = request.model or self._default_model
-        if request.require_price and not self._prices.is_priced(model):
+        if (request.require_price or self._spend.applies(request)) and not self._prices.is_priced(model):
             raise unpriced_model(model)
         # The GenAI span (docs/observability.md) times the call and carries usage and cost.
         with llm_call_span(request, model, self._provider.name) as span:
@@ -45,6 +53,10 @@ class LLMActivities:
             meter_usage(meter)
             on_event = progress.saw_event if progress is not None else meter.heartbeat
             async with AsyncExitStack() as streaming:
+                # The tenant's worst case is reserved first (or refused), settled however the call ends.
+                held = await streaming.enter_async_context(
+                    self._spend.hold(request, model, self._prices, meter)
+                )
                 publisher = None
                 if request.stream_reply:
                     # Out before the call returns: a client sees the text before the step's end.
@@ -67,6 +79,7 @@ class LLMActivities:
                         ),
                         meter.state.spent(),
                     ) from None
+                held.replied(reply)
                 if publisher is not None and not publisher.reported:
                     publisher.add(reply_text(reply))  # a provider that does not stream: all at once
             response = self._response(reply, meter.earlier, time.monotonic() - started)

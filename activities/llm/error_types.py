@@ -22,6 +22,7 @@ __all__ = [
     "RETRY_REQUESTED",
     "SERVER_ERROR",
     "SPEND_LIMIT",
+    "TENANT_BUDGET_EXHAUSTED",
     "TIMEOUT",
     "UNPRICED_MODEL",
     "UNPROCESSABLE",
@@ -40,6 +41,9 @@ SPEND_LIMIT = "LLMSpendLimit"
 CLIENT_ERROR = "LLMClientError"  # any other 4xx
 # The request asked for a priced model (the run has a budget) and the model has no price.
 UNPRICED_MODEL = "UnpricedModel"
+# The run's tenant has no budget left for this call (TENANT_BUDGETS_FILE; activities/spend). Raised
+# non-retryable; not in the policy's list below, which is part of every recorded LLM step's command.
+TENANT_BUDGET_EXHAUSTED = "TenantBudgetExhausted"
 
 # Retryable: the next attempt may well succeed.
 TIMEOUT = "LLMTimeout"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from activities.llm.activity import LLMActivities
 from activities.llm.pricing import PriceTable
 from activities.llm.providers.base import LLMProvider
+from activities.spend.guard import TenantSpend
 from common.settings import Settings
 
 __all__ = ["build_llm_activities", "build_provider"]
@@ -54,4 +55,5 @@ def build_llm_activities(settings: Settings) -> LLMActivities:
         build_provider(settings),
         PriceTable.load(settings.llm_pricing_file, provider_id=provider_id),
         settings.llm_model,
+        spend=TenantSpend.from_settings(settings),
     )

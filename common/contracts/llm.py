@@ -92,6 +92,9 @@ class LLMRequest(BaseModel):
     # A run with a budget sets it: a model without a price fails (`UnpricedModel`) before the call
     # instead of costing an uncounted $0.
     require_price: bool = False
+    # The run's tenant (`KitInput.tenant`): a tenant with a budget (TENANT_BUDGETS_FILE) reserves the
+    # call's worst-case cost before it is sent. None: no tenant limit applies.
+    tenant: str | None = None
     # A JSON schema the reply must follow: the provider enforces it where it can (Anthropic: a forced
     # tool whose input is the reply; OpenAI-compatible: `response_format`), and the reply's text is
     # then the JSON document. The caller still validates it.

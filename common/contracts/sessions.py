@@ -150,6 +150,7 @@ class SessionResult(BaseModel):
     steps: list[StepRecord] = Field(default_factory=list)
     usage: UsageTotals = Field(default_factory=UsageTotals)
     cost_usd: float = 0.0
+    tenant: str = "default"
 
 
 SessionInput.model_rebuild()

@@ -31,6 +31,7 @@ from workflows.kit.context import MAX_OBSERVATION_CHARS, AgentTurn, RunContext
 from workflows.kit.delivery import Delivered, approve_and_deliver, delivery_channel
 from workflows.kit.evals import EvalChecks
 from workflows.kit.mcp import McpTool, discover_mcp_tools, mcp_servers_named, mcp_tools_from, offer_run_tools
+from workflows.kit.spend import TENANT_BUDGET_EXHAUSTED_OUTCOME
 from workflows.kit.tools import (
     InvalidArguments,
     RegisteredTool,
@@ -60,6 +61,7 @@ __all__ = [
     "MAX_OBSERVATION_CHARS",
     "NOTIFY",
     "REPLY_TOPIC",
+    "TENANT_BUDGET_EXHAUSTED_OUTCOME",
     "TOOL_CALL",
     "ActionField",
     "ActivityOptions",

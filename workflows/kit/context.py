@@ -48,6 +48,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approval import ApprovalGate, action_hash
     from workflows.kit import eval_mode
     from workflows.kit.fork import ForkReplay
+    from workflows.kit.spend import (
+        TENANT_BUDGET_EXHAUSTED_OUTCOME,
+        announce_tenant,
+        ask_to_retry,
+        tenant_refusal,
+    )
     from workflows.kit.tools import InvalidArguments, WorkflowTool, choose_tools, registered_tools
     from workflows.progress import RunProgress
 
@@ -90,6 +96,9 @@ class RunContext:
                 runs=carried.runs,
             )
         status.forked_from = params.fork_from
+        status.tenant = params.tenant
+        # Why the tenant's budget refused a model call for good (activities/spend); None before.
+        self.tenant_refusal: str | None = None
         # The stream's log carries over continue-as-new, so a watcher's offset stays valid.
         self._progress = RunProgress(status, WorkflowStream(carried.stream_state if carried else None))
         # A fork (`params.fork_from`): the source's steps before the fork point are reused, not run.
@@ -174,6 +183,8 @@ class RunContext:
             request = request.model_copy(update={"step": step})
         if request.model is None and self.params.model is not None:
             request = request.model_copy(update={"model": self.params.model})
+        if request.tenant is None:  # the worker reserves against this tenant's budget, if it has one
+            request = request.model_copy(update={"tenant": self.params.tenant})
         if self.status.budget_usd is not None and not request.require_price:
             # A budget is only a limit if every call has a price: an unpriced model fails at once.
             request = request.model_copy(update={"require_price": True})
@@ -193,6 +204,10 @@ class RunContext:
         except ActivityError as error:
             # Failed for good, yet its attempts were billed: count what they used.
             self._progress.record_failed_llm(step, request.model, spent_usage_of(error.cause))
+            if (refused := tenant_refusal(error)) is not None:
+                if await ask_to_retry(self, refused):
+                    return await self.llm(request, step=step, summary=summary)
+                self.tenant_refusal = self.status.stopped_because = refused
             raise
         self._progress.record_llm(step, response)
         self.report_to_parent()
@@ -425,11 +440,16 @@ class RunContext:
             await continue_as_new()
         step = self.next_iteration()
         self.set_phase("running")
-        response = await self.llm(
-            request(step),
-            step=f"llm step {step}",
-            summary=f"llm {self.params.model or 'default model'} step {step}",
-        )
+        try:
+            response = await self.llm(
+                request(step),
+                step=f"llm step {step}",
+                summary=f"llm {self.params.model or 'default model'} step {step}",
+            )
+        except ActivityError:
+            if self.tenant_refusal is None:
+                raise
+            return AgentTurn(outcome=TENANT_BUDGET_EXHAUSTED_OUTCOME)  # the reason: `tenant_refusal`
         calls = response.tool_calls()
         if not calls:
             return AgentTurn(response, outcome="completed")
@@ -462,6 +482,7 @@ class RunContext:
         """Names the run's approvers in its AiApprovers search attribute, where the inbox and
         visibility queries find the runs a person may decide on (call it once, when a run starts)."""
         self._progress.announce_approvers(self.params.approvers)
+        announce_tenant(self.params.tenant)  # and the tenant in AiTenant
 
     def publish(self) -> None:
         """Shows the phase and cost in the run's search attributes now (a run calls it once it has
@@ -639,7 +660,8 @@ class AgentTurn:
 
     response: LLMResponse | None = None  # the model's reply; None when the run stopped before asking
     results: list[ToolResultBlock] = field(default_factory=list)  # for the next request's user message
-    outcome: str | None = None  # "completed", "max_iterations", "budget_exhausted": the loop ends
+    # "completed", "max_iterations", "budget_exhausted", "tenant_budget_exhausted": the loop ends
+    outcome: str | None = None
 
 
 def _run_scope(action: models.ProposedAction, digest: str) -> tuple[str, ...]:
