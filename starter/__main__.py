@@ -1,5 +1,5 @@
 """`python -m starter`: research, agent, index, answer, start (any kit workflow), approve, reject, status, watch,
-session, say, chat, demo, mcp.
+fork, session, say, chat, demo, mcp.
 
 Each command is a thin shell over an async function of `starter.api` / `starter.watch`; an error a
 person can act on prints one line on stderr and exits 1.
@@ -29,6 +29,7 @@ from common.settings import Settings, load_settings
 from starter import api, keys, render
 from starter.chat import chat
 from starter.eval.cli import add_eval_parser, run_eval_command
+from starter.fork import add_fork_parser, start_fork
 from starter.turns import wait_for_turn
 from starter.watch import RunEnded, watch
 from workflows.answer import AnswerInput
@@ -202,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch_parser = commands.add_parser("watch", help="live progress of run ID until it ends")
     watch_parser.add_argument("workflow_id", metavar="ID")
 
+    add_fork_parser(commands)
+
     _add_session_commands(commands)
 
     keys_parser = commands.add_parser("keys", help="approvers' signing keys (keys new NAME --out DIR)")
@@ -333,6 +336,13 @@ async def _started(
     return await follow(client, handle.id) if args.wait else 0
 
 
+async def _fork(client: Client, args: argparse.Namespace) -> int:
+    options = {"model": args.model, "input_patch": args.input_patch, "workflow_id": args.workflow_id}
+    handle, source = await start_fork(client, args.run, args.step, **options)
+    print(f"started {handle.id} (fork of {source.label()})", flush=True)
+    return await follow(client, handle.id) if args.wait else 0
+
+
 async def _decide(client: Client, args: argparse.Namespace, *, approved: bool) -> int:
     recorded = await api.approve(
         client,
@@ -364,6 +374,8 @@ async def _dispatch(client: Client, settings: Settings, args: argparse.Namespace
         return 0
     if args.command == "watch":
         return await follow(client, args.workflow_id)
+    if args.command == "fork":
+        return await _fork(client, args)
     if args.command == "session":
         return await _start_session(client, settings, args)
     if args.command == "say":

@@ -84,7 +84,7 @@ def steps_table(
     them the totals are the sums of the rows."""
     rows = [
         (
-            step.step if step.ok else f"{step.step} (failed)",
+            step.step + ("" if step.ok else " (failed)") + (" (reused)" if step.reused else ""),
             step.model or "-",
             str(step.input_tokens),
             str(step.output_tokens),
@@ -137,6 +137,12 @@ def status_text(workflow_id: str, status: WorkflowStatus) -> str:
     if status.outcome:
         head += f"  outcome: {status.outcome}"
     lines = [head]
+    if status.forked_from is not None:
+        fork = status.forked_from
+        reused = f"steps 1-{fork.step - 1} reused (cost 0), " if fork.step > 1 else ""
+        lines.append(
+            f"forked from {fork.workflow_id}/{fork.run_id} at step {fork.step}: {reused}live from step {fork.step}"
+        )
     lines.append(pending_line(status.pending_approval) if status.pending_approval else "no pending approval")
     if status.pending_approval and not status.decisions_authenticated:
         lines.append(UNAUTHENTICATED)
@@ -161,7 +167,7 @@ def event_line(event: ProgressEvent) -> str:
     if isinstance(event, StepCompleted):
         step = event.step
         model = f" {step.model}" if step.model else ""
-        state = "done" if step.ok else "FAILED"
+        state = ("done" if step.ok else "FAILED") + (" (reused)" if step.reused else "")
         return (
             f"  {state}: {step.step} [{step.kind}{model}] {step.input_tokens} in / {step.output_tokens} out"
             f" / {step.cache_read_tokens} cache read / {step.cache_write_tokens} cache write,"
