@@ -30,6 +30,7 @@ from starter import api, keys, render
 from starter.chat import chat
 from starter.eval.cli import add_eval_parser, run_eval_command
 from starter.fork import add_fork_parser, start_fork
+from starter.spend import add_spend_parser, run_spend
 from starter.turns import wait_for_turn
 from starter.watch import RunEnded, watch
 from workflows.answer import AnswerInput
@@ -61,6 +62,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--budget", dest="budget_usd", type=float, metavar="USD", help="cost budget in USD")
     parser.add_argument("--model", help="model name (default: LLM_MODEL or the provider's default)")
+    parser.add_argument("--tenant", metavar="T", help="whose spend this is (TENANT_BUDGETS_FILE)")
     parser.add_argument(
         "--approval-timeout",
         dest="approval_timeout_s",
@@ -215,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_parser(commands)
 
+    add_spend_parser(commands)
     commands.add_parser("demo", help="embedded dev server + worker + a research run with approval")
 
     mcp = commands.add_parser("mcp", help="serve the product as an MCP server (stdio; --http HOST:PORT)")
@@ -243,6 +246,7 @@ def _add_session_commands(commands: Any) -> None:
     session.add_argument("--system", metavar="TEXT", help="the assistant's instructions")
     session.add_argument("--model", help="model name (default: LLM_MODEL or the provider's default)")
     session.add_argument("--budget", dest="budget_usd", type=float, metavar="USD", help="cost budget in USD")
+    session.add_argument("--tenant", metavar="T", help="whose spend this is (TENANT_BUDGETS_FILE)")
     session.add_argument("--id", dest="workflow_id", help="workflow id (default: generated)")
     session.add_argument(
         "--first-message", dest="first_message", metavar="TEXT", help="the first turn's message"
@@ -399,6 +403,8 @@ async def run(argv: Sequence[str]) -> int:
             from starter.mcp_server import serve
 
             return await serve(settings, args.http)
+        if args.command == "spend":  # the workers' spend database: no Temporal needed
+            return await run_spend(settings, args)
         if args.command == "keys":  # local files only: no Temporal needed
             print(keys.new_keys(args.name, args.out).text())
             return 0
