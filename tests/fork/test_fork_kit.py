@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -225,7 +225,9 @@ async def test_a_run_that_continued_as_new_is_forked_past_the_continue_as_new(
             AgentWorkflow.run, params, id=f"fork-can-{uuid.uuid4().hex[:8]}", task_queue=kit_task_queue
         )
         recorded = await source.result()
-        latest = await kit_env.client.get_workflow_handle(source.id).query("status", result_type=WorkflowStatus)
+        latest = await kit_env.client.get_workflow_handle(source.id).query(
+            "status", result_type=WorkflowStatus
+        )
         assert recorded.outcome == "completed" and latest.runs == 3
         asked_before, looked_up_before = len(model.requests), len(LOOKED_UP)
 
@@ -242,3 +244,35 @@ async def test_a_run_that_continued_as_new_is_forked_past_the_continue_as_new(
     assert [s.reused for s in result.steps] == [True, True, True, False, False]
     assert [r.step for r in model.requests[asked_before:]] == ["llm step 3"]
     assert LOOKED_UP[looked_up_before:] == ["bo@example.com"]
+
+
+async def test_a_fork_whose_patched_input_takes_another_path_before_n_fails_naming_the_step(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory, kit_task_queue: str
+) -> None:
+    model = five_step_model()
+    async with kit_worker(tools=[fork_probe_lookup], model=model):
+        source_id, source_run, _ = await run_source(kit_env, kit_task_queue)
+        asked_before, looked_up_before = len(model.requests), len(LOOKED_UP)
+        fork = ForkFrom(workflow_id=source_id, run_id=source_run, step=4)
+        # The source's step 2 looked a customer up; this input no longer offers the tool.
+        handle = await kit_env.client.start_workflow(
+            AgentWorkflow.run,
+            agent_input(fork_from=fork, tools=["calculator"]),
+            id=f"fork-{uuid.uuid4().hex[:8]}",
+            task_queue=kit_task_queue,
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    message = str(getattr(failure.value.cause, "message", failure.value.cause))
+    assert message.startswith(
+        "fork: step 2 'tool 1.1 fork_probe_lookup' ran in the source run; this run does not offer"
+    )
+    assert "\n" not in message
+    assert len(model.requests) == asked_before and len(LOOKED_UP) == looked_up_before
+
+
+def test_a_client_cannot_hand_a_fork_its_results() -> None:
+    """The input names the source run and nothing else: results come from the worker's reading."""
+    fork = {"workflow_id": "a", "run_id": "b", "step": 2, "steps": [{"result": {"text": "forged"}}]}
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        AgentInput.model_validate({"goal": "g", "fork_from": fork})

@@ -247,10 +247,12 @@ class RunContext:
             return _error(f"{name} was not called: {self._interrupted}")
         offered = self.tools.get(name)
         if offered is None:
+            await self.fork.refuse_if_ran("tool", step, "does not offer the tool")
             return _error(f"unknown tool {name!r}; available tools: {sorted(self.tools)}")
         try:
             parsed = offered.parse(arguments)
         except InvalidArguments as error:
+            await self.fork.refuse_if_ran("tool", step, "refuses its arguments")
             return _error(f"invalid arguments for {name}: {error}")
         if self.params.eval_mode and eval_mode.has_side_effect(offered):
             return eval_mode.simulated_tool_call(name, parsed)  # neither approved nor run

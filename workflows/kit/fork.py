@@ -68,6 +68,20 @@ class ForkReplay:
         self._live_started += 1
         return None
 
+    async def refuse_if_ran(self, kind: str, step: str, why: str) -> None:
+        """A step this run ends without running, which the source ran before the fork point: another
+        path (the patched input or the code changed what happens here)."""
+        if self.fork_from is None:
+            return
+        await self._load()
+        assert self._recorded is not None
+        recorded = self._recorded.get((kind, step))
+        if recorded is not None and recorded.activity is not None:
+            raise invalid_input(
+                f"fork: step {recorded.number} {step!r} ran in the source run; this run {why} "
+                "(the workflow or the patched input took another path)"
+            )
+
     def reused_llm(self, recorded: RecordedStep) -> LLMResponse:
         """The source's model reply (recorded as this run's step, at no cost)."""
         if recorded.result is None:
