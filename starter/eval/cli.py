@@ -117,7 +117,6 @@ async def run_eval_command(client: Client, settings: Settings, args: argparse.Na
         min_pass=args.min_pass,
         concurrency=args.concurrency,
         case_timeout_s=args.case_timeout_s,
-        task_queue=settings.temporal_task_queue,
     )
     report = await run_eval(client, options)
     write_reports(report, args.out)

@@ -5,6 +5,7 @@ from its history and scored against the original (starter/eval/scoring.py)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +15,14 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from common.contracts.evals import RecordedRun
-from common.contracts.runs import ForkFrom
 from starter import api
 from starter.eval.history import read_run
 from starter.eval.report import EvalCaseReport, EvalReport, RunSide
 from starter.eval.scoring import checks_of, differences
 from starter.eval.select import DEFAULT_LIMIT, read_selected, select_ids
+from starter.fork import start_fork
 
-__all__ = ["DEFAULT_CASE_TIMEOUT_S", "DEFAULT_CONCURRENCY", "EvalOptions", "candidate_input", "run_eval"]
+__all__ = ["DEFAULT_CASE_TIMEOUT_S", "DEFAULT_CONCURRENCY", "EvalOptions", "run_eval"]
 
 DEFAULT_CONCURRENCY = 4  # cases running at once
 DEFAULT_CASE_TIMEOUT_S = 600.0  # how long one candidate run may take before its case fails
@@ -37,7 +38,6 @@ class EvalOptions:
     min_pass: float | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     case_timeout_s: float = DEFAULT_CASE_TIMEOUT_S
-    task_queue: str = api.DEFAULT_TASK_QUEUE
 
 
 async def run_eval(client: Client, options: EvalOptions) -> EvalReport:
@@ -63,19 +63,6 @@ async def run_eval(client: Client, options: EvalOptions) -> EvalReport:
         candidate_system=str(options.candidate_system) if options.candidate_system else None,
         min_pass=options.min_pass,
     )
-
-
-def candidate_input(source: RecordedRun, fork_step: int, model: str, system: str | None) -> dict[str, Any]:
-    """The source's input with the candidate's model (and system prompt), in eval mode, forked at
-    `fork_step` of the source's chain."""
-    patched = source.replay_input()  # the recorded input, in eval mode
-    patched.update(
-        model=model,
-        fork_from=ForkFrom(workflow_id=source.workflow_id, run_id=source.run_id, step=fork_step).model_dump(),
-    )
-    if system is not None:
-        patched["system"] = system
-    return patched
 
 
 async def _run_case(
@@ -115,11 +102,17 @@ async def _run_case(
 async def _candidate_run(
     client: Client, source: RecordedRun, fork_step: int, options: EvalOptions, system: str | None
 ) -> RecordedRun:
-    handle = await api.start_workflow(
+    # The fork checks that this code still replays the source up to the fork point, names its source
+    # (memo, AiForkOf) and starts it on the source's task queue; the patch puts it in eval mode.
+    patch: dict[str, Any] = {"eval_mode": True}
+    if system is not None:
+        patch["system"] = system
+    handle, _ = await start_fork(
         client,
-        source.workflow_type,
-        candidate_input(source, fork_step, options.candidate_model, system),
-        task_queue=options.task_queue,
+        f"{source.workflow_id}/{source.run_id}",
+        fork_step,
+        model=options.candidate_model,
+        input_patch=json.dumps(patch),
         workflow_id=f"{source.workflow_id[:180]}-eval-{uuid.uuid4().hex[:8]}",
     )
     try:

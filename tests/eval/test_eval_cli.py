@@ -60,6 +60,13 @@ async def test_an_eval_scores_two_passes_and_one_failure_and_sends_nothing(
     [simulated] = notify["candidate"]["tool_calls"]
     assert simulated["simulated"] and simulated["observation"].startswith(SIMULATED)
     assert all(case["fork_step"] == 1 for case in report["cases"])
+    for case in report["cases"]:  # each candidate is a fork of its original, from its first model step
+        status = await api.get_status(world.client, case["candidate"]["workflow_id"])
+        assert status.forked_from is not None
+        assert (status.forked_from.workflow_id, status.forked_from.step) == (
+            case["original"]["workflow_id"],
+            1,
+        )
     assert all(
         case["candidate"]["cost_usd"] > 0 and case["original"]["cost_usd"] > 0 for case in report["cases"]
     )
