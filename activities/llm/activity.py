@@ -16,6 +16,8 @@ from activities.llm.providers.base import LLMProvider, reporting_text
 from activities.llm.reply_stream import ReplyPublisher
 from activities.llm.tracing import llm_call_span
 from activities.spend.guard import TenantSpend
+from activities.spend.rate_limit import RateLimiter
+from activities.spend.rate_limit_wait import Slot, take_slot
 from common.contracts.llm import LLMRequest, LLMResponse, ProviderReply, SpentUsage, TextBlock
 
 __all__ = ["LLM_CALL_CANCELLED", "LLMActivities", "reply_text", "unpriced_model"]
@@ -31,12 +33,14 @@ class LLMActivities:
         provider: LLMProvider,
         prices: PriceTable,
         default_model: str | None = None,
+        rate_limiter: RateLimiter | None = None,
         spend: TenantSpend | None = None,
     ):
         self._provider = provider
         self._prices = prices
         self._default_model = default_model or provider.default_model
         self._spend = spend or TenantSpend()  # TENANT_BUDGETS_FILE: reserve before each call
+        self._rate_limiter = rate_limiter  # LLM_RATE_LIMITS, shared by every worker
 
     @activity.defn(name="llm.complete")
     async def complete(self, request: LLMRequest) -> LLMResponse:
@@ -62,9 +66,14 @@ class LLMActivities:
                     # Out before the call returns: a client sees the text before the step's end.
                     publisher = await streaming.enter_async_context(ReplyPublisher(request.step))
                     streaming.enter_context(reporting_text(publisher.add))
+                slot = Slot()
                 try:
+                    # The model's shared rate limit: wait for this call's turn (never fail for it).
+                    keep_alive = progress.restart if progress is not None else meter.heartbeat
+                    slot = await take_slot(self._rate_limiter, self._provider.name, model, request, keep_alive)
                     reply = await self._provider.complete(request, model, on_event)
                 except ApplicationError as error:
+                    await slot.failed(error, meter.state.usage)  # a 429 pauses the model everywhere
                     # Rebuilt, not re-raised: the failure Temporal records stays one small frame deep.
                     raise _with_spent_usage(error, meter.state.spent()) from None
                 except asyncio.CancelledError:
@@ -79,6 +88,7 @@ class LLMActivities:
                         ),
                         meter.state.spent(),
                     ) from None
+                await slot.settle(reply.usage)
                 held.replied(reply)
                 if publisher is not None and not publisher.reported:
                     publisher.add(reply_text(reply))  # a provider that does not stream: all at once

@@ -61,6 +61,11 @@ class StreamProgress:
     def saw_event(self) -> None:
         self.last_event = time.monotonic()
 
+    def restart(self) -> None:
+        """The first-byte window starts again: a call that waited for its rate limit slot has not
+        been waiting for the model (and the ticker heartbeats for it meanwhile)."""
+        self.started = time.monotonic()
+
     def is_progressing(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
         if self.last_event is None:

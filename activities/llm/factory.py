@@ -6,6 +6,7 @@ from activities.llm.activity import LLMActivities
 from activities.llm.pricing import PriceTable
 from activities.llm.providers.base import LLMProvider
 from activities.spend.guard import TenantSpend
+from activities.spend.rate_limit import rate_limiter_from
 from common.settings import Settings
 
 __all__ = ["build_llm_activities", "build_provider"]
@@ -55,5 +56,6 @@ def build_llm_activities(settings: Settings) -> LLMActivities:
         build_provider(settings),
         PriceTable.load(settings.llm_pricing_file, provider_id=provider_id),
         settings.llm_model,
+        rate_limiter=rate_limiter_from(settings),
         spend=TenantSpend.from_settings(settings),
     )

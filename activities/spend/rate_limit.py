@@ -28,7 +28,8 @@ from typing import Any, Literal, Protocol
 from temporalio.exceptions import ApplicationError
 
 from common.postgres import SharedConnection, require_psycopg
-from common.rate_limits import RateLimit, RateLimits
+from common.rate_limits import RateLimit, RateLimits, parse_rate_limits
+from common.settings import Settings
 from common.sqlite_file import SqliteFile
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "SqliteBuckets",
     "decide",
     "open_rate_limiter",
+    "rate_limiter_from",
 ]
 
 RATE_LIMITER_UNAVAILABLE = "RateLimiterUnavailable"  # retryable: the spend database did not answer
@@ -223,6 +225,12 @@ class RateLimiter:
 
     async def close(self) -> None:
         await self._buckets.close()
+
+
+def rate_limiter_from(settings: Settings) -> RateLimiter | None:
+    """The worker's limiter: LLM_RATE_LIMITS over SPEND_LEDGER_DSN or SPEND_LEDGER_PATH."""
+    dsn = settings.spend_ledger_dsn.get_secret_value() if settings.spend_ledger_dsn else None
+    return open_rate_limiter(parse_rate_limits(settings.llm_rate_limits), settings.spend_ledger_path, dsn)
 
 
 def open_rate_limiter(limits: RateLimits, path: Path, dsn: str | None) -> RateLimiter | None:
