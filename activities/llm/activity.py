@@ -70,7 +70,9 @@ class LLMActivities:
                 try:
                     # The model's shared rate limit: wait for this call's turn (never fail for it).
                     keep_alive = progress.restart if progress is not None else meter.heartbeat
-                    slot = await take_slot(self._rate_limiter, self._provider.name, model, request, keep_alive)
+                    slot = await take_slot(
+                        self._rate_limiter, self._provider.name, model, request, keep_alive
+                    )
                     reply = await self._provider.complete(request, model, on_event)
                 except ApplicationError as error:
                     await slot.failed(error, meter.state.usage)  # a 429 pauses the model everywhere

@@ -350,6 +350,9 @@ class WorkflowStatus(BaseModel):
     decisions: list[ApprovalRecord] = Field(default_factory=list)
     runs: int = 1  # AgentWorkflow: runs so far across continue-as-new
     turn: int | None = None  # SessionWorkflow: the turn running, or the last one
+    # A model call waiting for the shared rate limit (LLM_RATE_LIMITS), e.g. "rate limit
+    # openai/gpt-4o until 12:00:03Z (step plan)"; None when no call waits longer than a second.
+    waiting_for: str | None = None
     # Whether a decision proves who made it. False: any client that can reach the namespace may send
     # `approve` as any listed approver (the inbox checks a password; the Update itself does not).
     decisions_authenticated: bool = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from common.contracts.waits import RATE_LIMIT_WAIT_SIGNAL, RateLimitWait
     from workflows.kit.context import RunContext
     from workflows.models import ApprovalDecision, ApprovalRecord, ChildProgress, WorkflowStatus
 
@@ -32,6 +33,11 @@ class KitWorkflow:
     @workflow.signal(name="approve")
     def approve_signal(self, decision: ApprovalDecision) -> None:
         self.ctx._gate.on_signal(decision)
+
+    @workflow.signal(name=RATE_LIMIT_WAIT_SIGNAL)
+    def rate_limit_wait(self, wait: RateLimitWait) -> None:
+        """A model call of this run waits for the shared rate limit (sent by `llm.complete`)."""
+        self.ctx._waits.on_signal(wait)
 
     @workflow.signal(name="child_progress")
     def child_progress(self, progress: ChildProgress) -> None:

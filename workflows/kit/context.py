@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.kit.tools import InvalidArguments, WorkflowTool, choose_tools, registered_tools
     from workflows.progress import RunProgress
+    from workflows.rate_limit_waits import RateLimitWaits
 
 __all__ = ["MAX_OBSERVATION_CHARS", "AgentTurn", "RunContext"]
 
@@ -104,6 +105,7 @@ class RunContext:
         # A fork (`params.fork_from`): the source's steps before the fork point are reused, not run.
         self.fork = ForkReplay(params.fork_from, self._progress)
         self._gate = ApprovalGate(params, self._progress)
+        self._waits = RateLimitWaits(self._progress.status)  # `waiting_for` (Signal rate_limit_wait)
         self.tools: dict[str, WorkflowTool] = {}
         self.sources: list[str] = list(carried.sources) if carried else []
         self._one_approval_at_a_time = asyncio.Lock()
@@ -202,6 +204,7 @@ class RunContext:
                 **LLM_CALL.kwargs(),
             )
         except ActivityError as error:
+            self._waits.step_ended(step)
             # Failed for good, yet its attempts were billed: count what they used.
             self._progress.record_failed_llm(step, request.model, spent_usage_of(error.cause))
             if (refused := tenant_refusal(error)) is not None:
@@ -209,6 +212,7 @@ class RunContext:
                     return await self.llm(request, step=step, summary=summary)
                 self.tenant_refusal = self.status.stopped_because = refused
             raise
+        self._waits.step_ended(step)
         self._progress.record_llm(step, response)
         self.report_to_parent()
         return response
@@ -255,6 +259,8 @@ class RunContext:
             await self.fork.refuse_if_ran("tool", step, "refuses its arguments")
             return _error(f"invalid arguments for {name}: {error}")
         if self.params.eval_mode and eval_mode.has_side_effect(offered):
+            # A fork's side effect before its fork point cannot be simulated: that is another path.
+            await self.fork.refuse_if_ran("tool", step, eval_mode.WOULD_SIMULATE)
             return eval_mode.simulated_tool_call(name, parsed)  # neither approved nor run
         digest = action_hash(name, parsed)
         outcome = await self._rule_outcome(name, parsed, side_effect=offered.needs_approval)
