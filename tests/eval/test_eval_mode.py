@@ -8,15 +8,18 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
+from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.kit import tool
 from common.contracts.llm import ToolResultBlock
 from common.settings import Settings
 from workflows.agent import AgentWorkflow
+from workflows.kit import ForkFrom
 from workflows.kit.eval_mode import SIMULATED
-from workflows.kit.pytest_plugin import KitWorkerFactory, wait_for_approval
+from workflows.kit.pytest_plugin import KitWorkerFactory, decide, wait_for_approval
 from workflows.kit.testing import ScriptedModel
 from workflows.models import AgentInput, AgentResult, ResearchInput, ResearchResult, WorkflowStatus
 from workflows.research import ResearchWorkflow
@@ -145,3 +148,39 @@ async def test_a_delivery_in_eval_mode_is_neither_approved_nor_made(
     [delivery] = [s for s in result.steps if s.kind == "delivery"]
     assert delivery.detail == f"{SIMULATED} would deliver by file to file:reports"
     assert result.approval is None and result.delivery is None
+
+
+async def test_an_eval_mode_fork_past_a_performed_side_effect_fails_in_one_line(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory
+) -> None:
+    """Simulating a side effect its source performed before the fork point would be another path:
+    the fork says so at that step instead of waiting for the recorded step it did not take."""
+    SENT.clear()
+    async with kit_worker(tools=[eval_probe_send, eval_probe_lookup], model=agent_model()) as worker:
+        source = await kit_env.client.start_workflow(
+            AgentWorkflow.run,
+            agent_input(eval_mode=False),
+            id=f"eval-source-{uuid.uuid4().hex[:8]}",
+            task_queue=worker.task_queue,
+        )
+        await decide(source, "ana")
+        recorded: AgentResult = await source.result()
+        assert SENT == ["ana@example.com"]
+        last_llm = max(n for n, step in enumerate(recorded.steps, start=1) if step.kind == "llm")
+        fork = await kit_env.client.start_workflow(
+            AgentWorkflow.run,
+            agent_input(eval_mode=True).model_copy(
+                update={
+                    "fork_from": ForkFrom(
+                        workflow_id=source.id, run_id=source.result_run_id or "", step=last_llm
+                    )
+                }
+            ),
+            id=f"eval-fork-{uuid.uuid4().hex[:8]}",
+            task_queue=worker.task_queue,
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await fork.result()
+    message = str(failed.value.cause)
+    assert "eval_probe_send" in message and "would only simulate it (eval mode)" in message, message
+    assert SENT == ["ana@example.com"]  # never sent again

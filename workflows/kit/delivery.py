@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.activity_options import DELIVERY
     from workflows.approval import action_hash
     from workflows.kit.context import RunContext
-    from workflows.kit.eval_mode import simulated_delivery
+    from workflows.kit.eval_mode import WOULD_SIMULATE, simulated_delivery
     from workflows.models import ApprovalRecord, StepRecord
 
 __all__ = ["Delivered", "approve_and_deliver", "delivery_channel"]
@@ -61,6 +61,7 @@ async def approve_and_deliver(
     arguments the reviewer sees beside the report and the target (e.g. the topic)."""
     channel = delivery_channel(deliver_to)
     if ctx.params.eval_mode:  # an eval never delivers, nor asks anyone to approve a delivery
+        await ctx.fork.refuse_if_ran("delivery", "deliver", WOULD_SIMULATE)
         if channel is not None and deliver_to is not None:
             ctx.record(simulated_delivery(channel, deliver_to))
         return Delivered("completed")

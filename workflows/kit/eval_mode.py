@@ -2,7 +2,9 @@
 candidate model or prompt must not touch the world. In it, a side-effect tool (one that needs approval
 or an idempotency key: a `side_effect=True` `@tool`, an MCP tool that is not read-only) and every
 delivery never run: each returns a simulated observation and is recorded as a step whose detail starts
-with `SIMULATED`; no approval is asked for them. Tools that only read run for real.
+with `SIMULATED`; no approval is asked for them. Tools that only read run for real. A fork in eval
+mode whose source performed a side effect before the fork point fails at that step (one line): the
+fork would take another path there.
 
 Workflow code only: nothing here does I/O.
 """
@@ -23,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = [
     "SIMULATED",
+    "WOULD_SIMULATE",
     "has_side_effect",
     "is_simulated",
     "simulated_delivery",
@@ -31,6 +34,8 @@ __all__ = [
 
 # The mark of a simulated observation and of its step's detail (the eval's scoring reads it).
 SIMULATED = "[eval: side effect not performed]"
+# Why an eval-mode fork refuses a side effect its source performed before the fork point.
+WOULD_SIMULATE = "would only simulate it (eval mode)"
 # The arguments shown in a simulated observation: enough for the model to go on, never a whole report.
 _SHOWN_ARGUMENTS_CHARS = 1000
 
