@@ -387,7 +387,7 @@ async def _dispatch(client: Client, settings: Settings, args: argparse.Namespace
     if args.command == "chat":
         return await chat(client, args.workflow_id, args.sender)
     if args.command == "eval":
-        return await run_eval_command(client, settings, args)
+        return await run_eval_command(client, args)
     raise AssertionError(f"unhandled command {args.command}")
 
 

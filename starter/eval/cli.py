@@ -16,7 +16,6 @@ from typing import Any
 
 from temporalio.client import Client
 
-from common.settings import Settings
 from starter.api import StarterError
 from starter.eval.export import export_cases
 from starter.eval.report import write_reports
@@ -101,7 +100,7 @@ def add_eval_parser(commands: Any) -> None:
     )
 
 
-async def run_eval_command(client: Client, settings: Settings, args: argparse.Namespace) -> int:
+async def run_eval_command(client: Client, args: argparse.Namespace) -> int:
     if args.action == "export":
         count = await export_cases(client, args.out, query=args.query, ids=args.ids, limit=args.limit)
         print(f"exported {count} run{'s' if count != 1 else ''} to {args.out}")
