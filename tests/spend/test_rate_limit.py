@@ -10,12 +10,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from activities.spend.rate_limit import (
     Bucket,
+    Buckets,
     PostgresBuckets,
     RateLimiter,
     SqliteBuckets,
@@ -63,28 +65,47 @@ def test_a_request_larger_than_the_bucket_waits_for_a_full_bucket_instead_of_for
     assert refused.wait_s == pytest.approx(150.0 - 1.0)  # 250 tokens at 100 a minute
 
 
-async def test_settling_gives_back_what_the_estimate_overcounted(tmp_path: Path) -> None:
-    limiter = RateLimiter(parse_rate_limits('{"openai/*": {"tpm": 600}}'), SqliteBuckets(tmp_path / "s.db"))
-    limit = limiter.limit_for("openai", "m")
+@pytest.fixture(params=["sqlite", "postgres"])
+def new_buckets(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Buckets]:
+    """Makes bucket stores on one shared database, as separate worker processes would."""
+    if request.param == "sqlite":
+        path = tmp_path / "spend.sqlite3"
+        return lambda: SqliteBuckets(path)
+    dsn = request.getfixturevalue("postgres_dsn")
+    return lambda: PostgresBuckets(dsn)
+
+
+def _model(name: str) -> str:
+    return f"{name}-{os.urandom(4).hex()}"  # the PostgreSQL cluster lives for the module
+
+
+async def test_settling_gives_back_what_the_estimate_overcounted(new_buckets: Callable[[], Buckets]) -> None:
+    limiter = RateLimiter(parse_rate_limits('{"openai/*": {"tpm": 600}}'), new_buckets())
+    limit = limiter.limit_for("openai", _model("settle"))
     assert limit is not None
     assert (await limiter.try_admit(limit, 600)).admitted
     assert not (await limiter.try_admit(limit, 300)).admitted
     await limiter.settle(limit, estimated=600, used=200)  # the call used a third of its estimate
     assert (await limiter.try_admit(limit, 300)).admitted
+    await limiter.close()
 
 
-async def test_a_pause_from_a_429_holds_every_limiter_of_the_model(tmp_path: Path) -> None:
-    path = tmp_path / "spend.sqlite3"
+async def test_a_pause_from_a_429_holds_every_limiter_of_the_model(
+    new_buckets: Callable[[], Buckets],
+) -> None:
     limits = parse_rate_limits('{"anthropic/*": {}}')  # no local limit: only the shared pause
-    one, other = RateLimiter(limits, SqliteBuckets(path)), RateLimiter(limits, SqliteBuckets(path))
-    limit = one.limit_for("anthropic", "claude-x")
+    one, other = RateLimiter(limits, new_buckets()), RateLimiter(limits, new_buckets())
+    model = _model("claude")
+    limit = one.limit_for("anthropic", model)
     assert limit is not None and (await one.try_admit(limit, 10)).admitted
     await one.pause(limit, 30.0)
     refused = await other.try_admit(limit, 10)
     assert (refused.admitted, refused.waiting_for) == (False, "paused")
     assert 29.0 < refused.wait_s <= 30.0
-    other_model = other.limit_for("anthropic", "claude-y")
+    other_model = other.limit_for("anthropic", _model("claude-other"))
     assert other_model is not None and (await other.try_admit(other_model, 10)).admitted
+    await one.close()
+    await other.close()
 
 
 def test_limits_parse_and_exact_entries_win_over_the_wildcard() -> None:
