@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import answer, session, stream
+from bench import answer, session, spend, stream
 from bench import figures as measure
 from bench.analysis import ANALYSIS, MISS_REASONS
 from bench.harness import Bench, running_bench
@@ -57,6 +57,7 @@ SHAPES: dict[str, tuple[str, FigureFn]] = {
     "answer": ("grounded answer", answer.figures),
     "stream": ("streamed reply", stream.figures),
     "sessions": ("sessions", session.figures),
+    "spend": ("tenant budgets", spend.figures),
     "resume": ("resume after SIGKILL", measure.resume),
 }
 
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"- {figure.key}: {note}")
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        analysis, reasons = ANALYSIS + "\n\n" + session.ANALYSIS, {**MISS_REASONS, **session.MISS_REASONS}
+        analysis = "\n\n".join((ANALYSIS, session.ANALYSIS, spend.ANALYSIS))
+        reasons = {**MISS_REASONS, **session.MISS_REASONS, **spend.MISS_REASONS}
         output.write_text(markdown(results, info, analysis, reasons))
         print(f"\nwritten to {output}")
     failed = [figure.key for figure in results if figure.error]

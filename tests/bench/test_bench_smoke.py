@@ -24,6 +24,8 @@ FIGURES = (
     "session turn: message sent -> reply readable",
     "idle sessions, over",
     "turns: slowest workflow task",
+    "tenant budget: reservation overhead per model call",
+    "tenant budget: 10 concurrent 3-step agents of one tenant",
 )
 
 
