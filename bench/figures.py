@@ -129,6 +129,7 @@ class Sizes:
     idle_sessions: int
     idle_window_s: float  # how long the idle sessions' worker CPU is measured
     long_session_turns: int
+    rate_limit_window_s: float  # how long the shared rate limit's throughput is measured
 
 
 FULL = Sizes(
@@ -145,6 +146,7 @@ FULL = Sizes(
     idle_sessions=200,
     idle_window_s=20.0,
     long_session_turns=500,
+    rate_limit_window_s=120.0,
 )
 QUICK = Sizes(
     reps=1,
@@ -160,6 +162,7 @@ QUICK = Sizes(
     idle_sessions=50,
     idle_window_s=2.0,
     long_session_turns=50,
+    rate_limit_window_s=10.0,
 )
 
 

@@ -26,6 +26,8 @@ FIGURES = (
     "turns: slowest workflow task",
     "tenant budget: reservation overhead per model call",
     "tenant budget: 10 concurrent 3-step agents of one tenant",
+    "rate limit: 429s from a server limited to",
+    "rate limit: calls/min over",
 )
 
 
