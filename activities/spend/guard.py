@@ -6,8 +6,9 @@ while the call runs, settle it to the attempt's true cost when the call ends, ho
         reply = await provider.complete(...)
         held.replied(reply)                                  # settles to the reply's cost
 
-The worst case is an estimate of the input tokens from the request's size (characters / 3, rounded
-up: more tokens than English text has, priced at the dearer of a fresh input and a cache write) plus
+The worst case bounds the input tokens by the request's size in UTF-8 bytes (a token is at least one
+byte of text, and the JSON's quoting outweighs the few tokens a provider adds per message; priced at
+the dearer of a fresh input and a cache write) plus
 `max_tokens` of output, at the worker's price table. A reservation expires after the activity's
 heartbeat timeout unless renewed: a worker that died holding one leaves it to the next reservation
 of the tenant, which settles it as `lost` at its reserved amount.
@@ -18,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -49,16 +49,15 @@ log = logging.getLogger(__name__)
 
 # A reservation's life when the activity has no heartbeat timeout (a script, a test's bare call).
 DEFAULT_EXPIRY_S = 60.0
-CHARS_PER_TOKEN = 3
 
 
 def estimated_input_tokens(request: LLMRequest) -> int:
-    """A cheap upper estimate of the request's input tokens: its JSON (system, messages, tools,
-    schema) in characters / 3, rounded up. JSON's quoting makes it longer than what is tokenized."""
-    size = len(request.system) + len(
-        request.model_dump_json(include={"messages", "tools", "response_schema"})
+    """An upper bound of the request's input tokens: its JSON (system, messages, tools, schema) in
+    UTF-8 bytes. A guess such as characters / 3 can fall short (code, numbers, other scripts run
+    denser), and then a reservation would let the tenant's spend pass its limit."""
+    return len(request.system.encode()) + len(
+        request.model_dump_json(include={"messages", "tools", "response_schema"}).encode()
     )
-    return math.ceil(size / CHARS_PER_TOKEN)
 
 
 def worst_case_usd(prices: PriceTable, request: LLMRequest, model: str) -> float:
