@@ -1,16 +1,20 @@
 """A run whose model call waits for the shared rate limit shows it in `status` (`waiting_for`: which
 limit, until when, which step) while it waits, and no longer once the call went out; the call waits
-its turn instead of failing. Real dev server, the product's worker and the real `llm.complete`."""
+its turn instead of failing; cancelling the run ends the wait at once, the call never sent. Real dev
+server, the product's worker and the real `llm.complete`."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client
+import pytest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ActivityError, ApplicationError
 
-from activities.llm.activity import LLMActivities
+from activities.llm.activity import LLM_CALL_CANCELLED, LLMActivities
 from activities.llm.pricing import PriceTable
 from activities.llm.providers.offline import OfflineProvider
 from activities.spend.rate_limit import RateLimiter, SqliteBuckets
@@ -59,3 +63,45 @@ async def test_status_shows_the_wait_for_the_rate_limit_while_it_lasts(
         "rate_limit_wait",
         "rate_limit_wait",
     ]
+
+
+class CountingModel(OfflineProvider):
+    """The offline model, counting the requests that reach it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def complete(self, request: Any, model: str, heartbeat: Any) -> Any:
+        self.calls += 1
+        return await super().complete(request, model, heartbeat)
+
+
+async def test_cancelling_a_run_ends_its_wait_for_the_rate_limit(
+    dev_client: Client, settings: Settings, task_queue: str, tmp_path: Path
+) -> None:
+    model = f"offline-{uuid.uuid4().hex[:8]}"
+    limits = parse_rate_limits(f'{{"offline/{model}": {{"rpm": 1}}}}')  # the next slot: in a minute
+    limiter = RateLimiter(limits, SqliteBuckets(tmp_path / "spend.sqlite3"))
+    limit = limiter.limit_for("offline", model)
+    assert limit is not None and (await limiter.try_admit(limit, 1)).admitted
+    provider = CountingModel()
+    llm = LLMActivities(provider, PriceTable.load(None), rate_limiter=limiter)
+    async with worker_with(dev_client, settings, [llm.complete, *Recorder().activities()]):
+        handle = await dev_client.start_workflow(
+            AgentWorkflow.run,
+            AgentInput(goal="Say hello.", tools=[], model=model, max_iterations=1),
+            id=f"agent-{uuid.uuid4().hex}",
+            task_queue=task_queue,
+        )
+        await status_until(handle, lambda s: s.waiting_for is not None, timeout_s=10)
+        cancelled_at = time.monotonic()
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as ended:
+            await handle.result()
+        took = time.monotonic() - cancelled_at
+    # The waiting call ended as a cancelled model call (`LLMCallCancelled`), as one in flight does.
+    cause = ended.value.cause
+    assert isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError)
+    assert cause.cause.type == LLM_CALL_CANCELLED
+    assert took < 20  # the wait would have lasted a minute: the cancellation ended it
+    assert provider.calls == 0  # the call was never sent
