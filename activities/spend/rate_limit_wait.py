@@ -43,7 +43,9 @@ CHARS_PER_TOKEN = 3
 
 def estimated_tokens(request: LLMRequest) -> int:
     """What a request counts against a tokens-per-minute limit before it is sent: its input
-    (system, messages, tools, schema) in characters / 3, rounded up, plus `max_tokens`."""
+    (system, messages, tools, schema) in characters / 3, rounded up, plus `max_tokens`. Not the
+    tenant reservation's byte count (activities/spend/guard.py): that bound must never fall short,
+    while here an estimate too high only holds back calls until the true usage settles it."""
     size = len(request.system) + len(
         request.model_dump_json(include={"messages", "tools", "response_schema"})
     )
