@@ -350,7 +350,7 @@ class RunContext:
         (APPROVER_KEYS_FILE), only a decision signed by the approver's key counts."""
         await self._approval_policy()
         async with self._one_approval_at_a_time:
-            if (reused := await self.fork.reused_decision(self.status.decisions)) is not None:
+            if (reused := await self.fork.reused_decision(self.status.decisions, digest)) is not None:
                 return reused  # the source's decision before the fork point: nobody is asked again
             self._tell("approval_requested", action.title)
             record = await self._gate.request(action, digest, approvals_needed=approvals_needed)

@@ -104,14 +104,22 @@ class ForkReplay:
         # No activity ran (refused, simulated): the source's step kept what the model read.
         return ToolObservation(content=recorded.record.detail, is_error=not recorded.record.ok)
 
-    async def reused_decision(self, decisions: list[ApprovalRecord]) -> ApprovalRecord | None:
+    async def reused_decision(self, decisions: list[ApprovalRecord], digest: str) -> ApprovalRecord | None:
         """The source's next approval decision, when it was before the fork point: taken into this
-        run's decisions and steps, nobody is asked."""
+        run's decisions and steps, nobody is asked. Only for the action it decided (`digest`, its
+        `action_hash`): a patched input that changes the action (another delivery target) never
+        carries an approval over to it."""
         recorded = await self.take("approval", f"approval {len(decisions) + 1}")
         if recorded is None:
             return None
         if recorded.decision is None:
             raise invalid_input(f"fork: the source's {recorded.record.step!r} has no recorded decision")
+        if recorded.decision.action_hash != digest:
+            raise invalid_input(
+                f"fork: step {recorded.number} {recorded.record.step!r} of the source approved another "
+                f"action than this run asks for (the patched input changed it); fork from step "
+                f"{recorded.number} to ask again"
+            )
         decisions.append(recorded.decision)
         self.record(recorded)
         return recorded.decision

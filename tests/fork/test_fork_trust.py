@@ -1,0 +1,61 @@
+"""What a fork must never do with its source's recorded decisions: an approval the source recorded
+before the fork point is reused only for the very action it approved. A fork whose patched input
+changes the action (another delivery target) must not carry the approval over to it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+
+from common.settings import Settings
+from workflows.kit import ForkFrom
+from workflows.kit.pytest_plugin import KitWorkerFactory, decide
+from workflows.kit.testing import ScriptedModel
+from workflows.models import ResearchInput
+from workflows.research import ResearchWorkflow
+
+
+def delivered_files(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.is_file()) if root.exists() else []
+
+
+async def test_an_approval_of_one_target_is_not_reused_for_a_patched_target(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory, kit_task_queue: str, kit_settings: Settings
+) -> None:
+    model = ScriptedModel([{"match": {"step_kind": "plan"}, "reply": {"text": "1. reefs\n2. kelp"}}])
+    params = ResearchInput(
+        topic="ocean forests", max_subtopics=2, deliver_to="file:approved", approvers=["ana"]
+    )
+    root = kit_settings.delivery_file_root
+    async with kit_worker(model=model):
+        source = await kit_env.client.start_workflow(
+            ResearchWorkflow.run, params, id=f"fork-trust-{uuid.uuid4().hex[:8]}", task_queue=kit_task_queue
+        )
+        await decide(source, "ana")  # ana approves delivering this report to file:approved
+        recorded = await source.result()
+        assert recorded.outcome == "completed" and len(delivered_files(root / "approved")) == 1
+        steps = [s.step for s in recorded.steps]
+        assert steps[-2:] == ["approval 1", "deliver"]
+        assert source.result_run_id is not None
+
+        # Fork at the delivery, the approval before it reused, to a target nobody approved.
+        fork = ForkFrom(workflow_id=source.id, run_id=source.result_run_id, step=len(steps))
+        forked = await kit_env.client.start_workflow(
+            ResearchWorkflow.run,
+            params.model_copy(update={"fork_from": fork, "deliver_to": "file:never-approved"}),
+            id=f"fork-{uuid.uuid4().hex[:8]}",
+            task_queue=kit_task_queue,
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await forked.result()
+
+    assert delivered_files(root / "never-approved") == []  # nothing delivered without an approval
+    message = str(getattr(failure.value.cause, "message", failure.value.cause))
+    assert message.startswith(
+        f"fork: step {len(steps) - 1} 'approval 1' of the source approved another action"
+    )
+    assert "\n" not in message
