@@ -57,10 +57,6 @@ class LLMActivities:
             meter_usage(meter)
             on_event = progress.saw_event if progress is not None else meter.heartbeat
             async with AsyncExitStack() as streaming:
-                # The tenant's worst case is reserved first (or refused), settled however the call ends.
-                held = await streaming.enter_async_context(
-                    self._spend.hold(request, model, self._prices, meter)
-                )
                 publisher = None
                 if request.stream_reply:
                     # Out before the call returns: a client sees the text before the step's end.
@@ -72,6 +68,11 @@ class LLMActivities:
                     keep_alive = progress.restart if progress is not None else meter.heartbeat
                     slot = await take_slot(
                         self._rate_limiter, self._provider.name, model, request, keep_alive
+                    )
+                    # Then the tenant's worst case is reserved (or refused), settled however the call
+                    # ends: after the wait, so that a call waiting its turn holds none of the budget.
+                    held = await streaming.enter_async_context(
+                        self._spend.hold(request, model, self._prices, meter)
                     )
                     reply = await self._provider.complete(request, model, on_event)
                 except ApplicationError as error:
