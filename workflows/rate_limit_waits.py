@@ -19,8 +19,18 @@ class RateLimitWaits:
     def __init__(self, status: WorkflowStatus) -> None:
         self._status = status
         self._waiting: dict[str, RateLimitWait] = {}  # by step, in the order the waits began
+        # The model steps whose call is in flight: any client can send the Signal, so a wait is
+        # shown only for one of them (a forged one never names a step the run is not running,
+        # nor grows the status beyond the run's own calls).
+        self._in_flight: set[str] = set()
+
+    def step_started(self, step: str) -> None:
+        """The step's model call is scheduled: a wait of it may be shown."""
+        self._in_flight.add(step)
 
     def on_signal(self, wait: RateLimitWait) -> None:
+        if wait.step not in self._in_flight:
+            return
         if wait.until is None:
             self._waiting.pop(wait.step, None)
         else:
@@ -29,6 +39,7 @@ class RateLimitWaits:
 
     def step_ended(self, step: str) -> None:
         """The step's result (or failure) arrived: whatever it waited for is over."""
+        self._in_flight.discard(step)
         if self._waiting.pop(step, None) is not None:
             self._show()
 

@@ -194,6 +194,7 @@ class RunContext:
             summary = f"{step} (llm {request.model or 'default model'})"
         if (recorded := await self.fork.take("llm", step)) is not None:
             return self.fork.reused_llm(recorded)
+        self._waits.step_started(step)  # only a step in flight may be shown waiting (forged Signals)
         try:
             response: LLMResponse = await workflow.execute_activity_method(
                 LLMActivities.complete,
