@@ -18,7 +18,14 @@ from activities.llm.tracing import llm_call_span
 from activities.spend.guard import TenantSpend
 from activities.spend.rate_limit import RateLimiter
 from activities.spend.rate_limit_wait import Slot, take_slot
-from common.contracts.llm import LLMRequest, LLMResponse, ProviderReply, SpentUsage, TextBlock
+from common.contracts.llm import (
+    LLMRequest,
+    LLMResponse,
+    ProviderReply,
+    SpentUsage,
+    TextBlock,
+    UnpublishedReply,
+)
 
 __all__ = ["LLM_CALL_CANCELLED", "LLMActivities", "reply_text", "unpriced_model"]
 
@@ -60,7 +67,9 @@ class LLMActivities:
                 publisher = None
                 if request.stream_reply:
                     # Out before the call returns: a client sees the text before the step's end.
-                    publisher = await streaming.enter_async_context(ReplyPublisher(request.step))
+                    publisher = await streaming.enter_async_context(
+                        ReplyPublisher(request.step, leave_end_to_run=request.run_publishes_reply_end)
+                    )
                     streaming.enter_context(reporting_text(publisher.add))
                 slot = Slot()
                 try:
@@ -93,13 +102,20 @@ class LLMActivities:
                     ) from None
                 await slot.settle(reply.usage)
                 held.replied(reply)
-                if publisher is not None and not publisher.reported:
+                if publisher is not None and not publisher.reported and not publisher.leaves_end_to_run:
                     publisher.add(reply_text(reply))  # a provider that does not stream: all at once
-            response = self._response(reply, meter.earlier, time.monotonic() - started)
+            unpublished = publisher.unpublished(reply_text(reply)) if publisher is not None else None
+            response = self._response(reply, meter.earlier, time.monotonic() - started, unpublished)
             span.record(response)
         return response
 
-    def _response(self, reply: ProviderReply, earlier: SpentUsage, latency_s: float) -> LLMResponse:
+    def _response(
+        self,
+        reply: ProviderReply,
+        earlier: SpentUsage,
+        latency_s: float,
+        unpublished: UnpublishedReply | None = None,
+    ) -> LLMResponse:
         quote = self._prices.quote(reply.model, reply.usage)
         return LLMResponse(
             **reply.model_dump(),
@@ -110,6 +126,7 @@ class LLMActivities:
             retried_cost_usd=earlier.cost_usd,
             retried_attempts=earlier.attempts,
             priced=quote.priced and earlier.priced,
+            unpublished_reply=unpublished,
         )
 
 

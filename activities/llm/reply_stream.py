@@ -6,6 +6,13 @@ over continue-as-new) by one item per batch. The first text of an attempt, and t
 quiet spell, goes out at once: the time from the model's first token to a chat client is one Signal
 and one workflow task, not a batch interval. Publishing is best effort: a failure is logged and the
 model call goes on; a reply whose publishing failed is still returned whole.
+
+A run on the kit publishes the reply's end itself (`leave_end_to_run`, from the request's
+`run_publishes_reply_end`): when the model is done, a batch already on its way is let finish, and
+what was not sent yet goes back in the result (`unpublished`) instead of in a last Signal that the
+call would wait for. A zero-latency reply that comes in one piece is then no Signal at all, and the
+turn no extra workflow task; the run publishes the end before it records the step, so a client never
+sees the step end before its text.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from typing import Self
 from temporalio import activity
 from temporalio.contrib.workflow_streams import TopicHandle, WorkflowStreamClient
 
-from common.contracts.llm import REPLY_TOPIC, ReplyChunk
+from common.contracts.llm import REPLY_TOPIC, ReplyChunk, UnpublishedReply
 
 __all__ = ["BATCH_INTERVAL", "FINAL_FLUSH_TIMEOUT_S", "ReplyPublisher"]
 
@@ -38,7 +45,8 @@ FINAL_FLUSH_TIMEOUT_S = 5.0
 class ReplyPublisher:
     """The text of one attempt of one model call, published on topic `reply` of the activity's
     workflow. `add` is the provider's text sink (synchronous, never blocks); leaving the `async with`
-    publishes what is left and waits (a bounded time) until the run has it."""
+    publishes what is left and waits (a bounded time) until the run has it, or, with
+    `leave_end_to_run`, leaves it to the run (`unpublished`)."""
 
     def __init__(
         self,
@@ -47,6 +55,7 @@ class ReplyPublisher:
         attempt: int | None = None,
         batch_interval: timedelta = BATCH_INTERVAL,
         stream: WorkflowStreamClient | None = None,
+        leave_end_to_run: bool = False,
     ) -> None:
         self._step = step
         self._attempt = attempt if attempt is not None else activity.info().attempt
@@ -58,12 +67,21 @@ class ReplyPublisher:
         self._seq = 0
         self._sender: asyncio.Task[None] | None = None
         self._failed = False
+        self._sending = asyncio.Lock()  # held while a batch is on its way to the run
+        self.leaves_end_to_run = leave_end_to_run
+        self._left_to_run = False  # set on a clean exit in that mode: the rest is the run's to publish
         self.published_text = ""  # what was handed to the stream (a test and the fallback read it)
 
     @property
     def reported(self) -> bool:
         """Whether the provider reported any text (else the activity publishes the whole reply)."""
         return bool(self.published_text or self._pending)
+
+    def unpublished(self, text: str) -> UnpublishedReply | None:
+        """What of the reply's whole `text` the run is to publish (None: nothing, or it was sent)."""
+        if not self._left_to_run or len(text) <= len(self.published_text):
+            return None
+        return UnpublishedReply(offset=len(self.published_text), seq=self._seq, attempt=self._attempt)
 
     def add(self, text: str) -> None:
         if text and self._topic is not None:
@@ -86,11 +104,17 @@ class ReplyPublisher:
     ) -> None:
         if self._sender is None:
             return
-        self._sender.cancel()
+        async with self._sending:  # a batch on its way finishes first: it reaches the run before the result
+            self._sender.cancel()
         try:
             await self._sender
         except asyncio.CancelledError:
             pass
+        if self.leaves_end_to_run and exc_type is None and not self._failed:
+            # Every batch sent was confirmed: the rest goes back in the result, for the run to publish.
+            self._pending.clear()
+            self._left_to_run = True
+            return
         try:
             await asyncio.wait_for(self._send_pending(), FINAL_FLUSH_TIMEOUT_S)
         except Exception as error:  # TimeoutError included: the reply is returned all the same
@@ -101,10 +125,11 @@ class ReplyPublisher:
             await self._wake.wait()
             self._wake.clear()
             started = time.monotonic()
-            try:
-                await self._send_pending()
-            except Exception as error:  # kept pending by the stream client: the next flush retries it
-                self._warn(error)
+            async with self._sending:
+                try:
+                    await self._send_pending()
+                except Exception as error:  # kept pending by the stream client: the next flush retries it
+                    self._warn(error)
             # The next batch gathers meanwhile: one batch per interval, or per send if sends are slower.
             await asyncio.sleep(max(0.0, self._interval - (time.monotonic() - started)))
 

@@ -30,6 +30,7 @@ __all__ = [
     "ToolResultBlock",
     "ToolSpec",
     "ToolUseBlock",
+    "UnpublishedReply",
     "Usage",
     "spent_usage_of",
 ]
@@ -102,6 +103,9 @@ class LLMRequest(BaseModel):
     # Publish the reply's text on the run's Workflow Stream (topic `reply`, `ReplyChunk`s) while the
     # model writes it, for a chat client to show as it comes; the returned response is the same.
     stream_reply: bool = False
+    # Set by the kit (`RunContext.llm`): the run publishes the streamed reply's end itself, from the
+    # result (`LLMResponse.unpublished_reply`), so the call returns without a last Signal round trip.
+    run_publishes_reply_end: bool = False
 
 
 # The Workflow Stream topic of streamed replies (here, not in workflows/: the activity publishes it).
@@ -118,6 +122,16 @@ class ReplyChunk(BaseModel):
     text: str
     seq: int = Field(ge=0)  # the chunk's index within this attempt's reply
     attempt: int = Field(default=1, ge=1)  # the activity attempt that wrote it
+
+
+class UnpublishedReply(BaseModel):
+    """The end of a streamed reply that the activity left to its run (`run_publishes_reply_end`):
+    the text from `offset` on, to be published as chunk `seq` of `attempt`. Every chunk before it
+    reached the run before the result did."""
+
+    offset: int = Field(ge=0)
+    seq: int = Field(ge=0)
+    attempt: int = Field(ge=1)
 
 
 class SpentUsage(BaseModel):
@@ -189,6 +203,7 @@ class LLMResponse(ProviderReply):
     retried_cost_usd: float = 0.0
     retried_attempts: int = 0
     priced: bool = True
+    unpublished_reply: UnpublishedReply | None = None  # with `run_publishes_reply_end`
 
     def text(self) -> str:
         return "".join(block.text for block in self.content if isinstance(block, TextBlock))

@@ -6,6 +6,7 @@ history grows with batches (one Signal each), not with deltas."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections import defaultdict
@@ -185,3 +186,21 @@ async def test_a_publishing_failure_is_logged_not_raised(
     assert publisher.published_text == "one two three"  # handed over; the failure was only logged
     warnings = [r for r in caplog.records if "publishing the streamed reply failed" in r.getMessage()]
     assert len(warnings) == 1  # once per call, not once per batch
+
+
+async def test_a_publisher_that_failed_does_not_leave_the_end_to_the_run(
+    dev_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Which batches reached the run is unknown after a failure: the activity keeps publishing it all
+    # (the stream client's retry is deduplicated) instead of handing the run an offset it cannot trust.
+    stream = WorkflowStreamClient.create(dev_client, f"no-such-run-{uuid.uuid4().hex[:8]}")
+    loop = asyncio.get_running_loop()
+    with caplog.at_level(logging.WARNING, logger="activities.llm.reply_stream"):
+        async with ReplyPublisher("reply 1", attempt=1, stream=stream, leave_end_to_run=True) as publisher:
+            publisher.add("one ")
+            deadline = loop.time() + 10
+            while not any("publishing the streamed reply failed" in r.getMessage() for r in caplog.records):
+                assert loop.time() < deadline, "the first text's Signal was never refused"
+                await asyncio.sleep(0.01)
+            publisher.add("two")
+    assert publisher.unpublished("one two") is None and publisher.published_text == "one two"

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.kit.tools import InvalidArguments, WorkflowTool, choose_tools, registered_tools
     from workflows.progress import RunProgress
     from workflows.rate_limit_waits import RateLimitWaits
+    from workflows.reply_end import asking_for_reply_end, publish_reply_end
 
 __all__ = ["MAX_OBSERVATION_CHARS", "AgentTurn", "RunContext"]
 
@@ -198,7 +199,7 @@ class RunContext:
         try:
             response: LLMResponse = await workflow.execute_activity_method(
                 LLMActivities.complete,
-                request,
+                asking_for_reply_end(request),
                 summary=summary,
                 # A cancelled call (an interrupted turn) reports the tokens it used before it ends.
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -214,6 +215,7 @@ class RunContext:
                 self.tenant_refusal = self.status.stopped_because = refused
             raise
         self._waits.step_ended(step)
+        publish_reply_end(self.stream, step, response)  # before the step: the text, then its end
         self._progress.record_llm(step, response)
         self.report_to_parent()
         return response
