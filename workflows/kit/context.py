@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         TENANT_BUDGET_EXHAUSTED_OUTCOME,
         announce_tenant,
         ask_to_retry,
+        inherit_tenant,
         tenant_refusal,
     )
     from workflows.kit.tools import InvalidArguments, WorkflowTool, choose_tools, registered_tools
@@ -530,6 +531,7 @@ class RunContext:
     ) -> Any:
         """Runs a child workflow; its live totals (its `child_progress` signals) and then its final
         totals (`usage_of(result)`: usage, cost, detail) count as this run's."""
+        arg = inherit_tenant(self.params, eval_mode.for_child(self.params, arg))  # the run's, not lost
         try:
             result = await workflow.execute_child_workflow(run, arg, id=id, **options)
         except Exception:

@@ -18,7 +18,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from common.contracts.runs import StepRecord
+    from common.contracts.runs import KitInput, StepRecord
     from common.contracts.tools import ToolObservation
     from workflows.actions import masked_url
     from workflows.kit.tools import WorkflowTool
@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
 __all__ = [
     "SIMULATED",
     "WOULD_SIMULATE",
+    "for_child",
     "has_side_effect",
     "is_simulated",
     "simulated_delivery",
@@ -43,6 +44,14 @@ _SHOWN_ARGUMENTS_CHARS = 1000
 def has_side_effect(tool: WorkflowTool) -> bool:
     """Whether a call of `tool` may change something outside the run (eval mode simulates it)."""
     return tool.needs_approval or tool.needs_key
+
+
+def for_child(parent: KitInput, arg: object) -> object:
+    """A child's input (`ctx.child`): a child of a run in eval mode is in eval mode too, or a child
+    agent of an eval would perform the side effects its parent only simulates."""
+    if parent.eval_mode and isinstance(arg, KitInput) and not arg.eval_mode:
+        return arg.model_copy(update={"eval_mode": True})
+    return arg
 
 
 def simulated_tool_call(name: str, arguments: Mapping[str, Any]) -> ToolObservation:

@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.llm.error_types import TENANT_BUDGET_EXHAUSTED
+    from common.contracts.runs import KitInput
     from common.search_attributes import TENANT
     from workflows import models
     from workflows.approval import action_hash
@@ -28,7 +29,13 @@ with workflow.unsafe.imports_passed_through():
 if TYPE_CHECKING:
     from workflows.kit.context import RunContext
 
-__all__ = ["TENANT_BUDGET_EXHAUSTED_OUTCOME", "announce_tenant", "ask_to_retry", "tenant_refusal"]
+__all__ = [
+    "TENANT_BUDGET_EXHAUSTED_OUTCOME",
+    "announce_tenant",
+    "ask_to_retry",
+    "inherit_tenant",
+    "tenant_refusal",
+]
 
 TENANT_BUDGET_EXHAUSTED_OUTCOME = "tenant_budget_exhausted"
 # workflow.patched id: runs recorded before tenants upserted no AiTenant.
@@ -47,6 +54,15 @@ def announce_tenant(tenant: str) -> None:
     """The run's tenant in its AiTenant search attribute (`AiTenant = "acme"` finds its runs)."""
     if workflow.patched(TENANT_SEARCH_ATTRIBUTE):
         workflow.upsert_search_attributes([TENANT.value_set(tenant)])
+
+
+def inherit_tenant(parent: KitInput, arg: object) -> object:
+    """A child's input (`ctx.child`): a child whose input names no tenant of its own spends its
+    parent's, so a sub-agent's calls count against the tenant's budget even when the workflow's
+    author did not pass `tenant` on."""
+    if isinstance(arg, KitInput) and "tenant" not in arg.model_fields_set and arg.tenant != parent.tenant:
+        return arg.model_copy(update={"tenant": parent.tenant})
+    return arg
 
 
 async def ask_to_retry(ctx: RunContext, reason: str) -> bool:
