@@ -87,19 +87,31 @@ def tenant_budget_exhausted(refusal: Refusal) -> ApplicationError:
 class Held:
     """A call's reservation while it runs; `replied` gives the cost it settles to on success."""
 
-    def __init__(self, prices: PriceTable, meter: UsageMeter | None) -> None:
+    def __init__(self, prices: PriceTable, meter: UsageMeter | None, model: str = "") -> None:
         self._prices = prices
         self._meter = meter
+        self._model = model  # the model asked for: priced, as a tenant's budget requires
         self._reply: ProviderReply | None = None
 
     def replied(self, reply: ProviderReply) -> None:
         self._reply = reply
 
     def cost_usd(self) -> float:
-        """This attempt's true cost: the reply's, or what the meter saw before the call failed."""
+        """This attempt's true cost: the reply's, or what the meter saw before the call failed. A
+        reply under a model name the price table does not know (a gateway's `vendor/model`) is
+        priced as the model asked for: settling at $0 would let the budget be passed."""
         if self._reply is not None:
-            return self._prices.quote(self._reply.model, self._reply.usage).cost_usd
-        return self._meter.state.cost_usd if self._meter is not None else 0.0
+            usage, named = self._reply.usage, self._reply.model
+        elif self._meter is not None:
+            usage, named = self._meter.state.usage, ""
+            if self._meter.state.priced:
+                return self._meter.state.cost_usd
+        else:
+            return 0.0
+        quote = self._prices.quote(named, usage) if named else None
+        if quote is None or not quote.priced:
+            quote = self._prices.quote(self._model, usage)
+        return quote.cost_usd
 
     @property
     def succeeded(self) -> bool:
@@ -135,7 +147,7 @@ class TenantSpend:
     async def hold(
         self, request: LLMRequest, model: str, prices: PriceTable, meter: UsageMeter | None = None
     ) -> AsyncIterator[Held]:
-        held = Held(prices, meter)
+        held = Held(prices, meter, model)
         limited = self._limited(request)
         if limited is None or request.tenant is None:
             yield held
