@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import re
 import sys
 import time
@@ -232,11 +233,11 @@ def retry_delay(headers: Mapping[str, str]) -> timedelta | None:
     if seconds is None and after is not None:
         seconds = _as_float(after)
         if seconds is None:
-            parsed = email.utils.parsedate_tz(after)
-            seconds = email.utils.mktime_tz(parsed) - time.time() if parsed else None
-    if seconds is None or seconds <= 0:
+            seconds = _seconds_until(after)
+    if seconds is None or math.isnan(seconds) or seconds <= 0:
         return None
-    return min(timedelta(seconds=seconds), _MAX_RETRY_DELAY)
+    # Capped before it becomes a timedelta: a hostile `1e308` or `inf` would overflow it.
+    return timedelta(seconds=min(seconds, _MAX_RETRY_DELAY.total_seconds()))
 
 
 def _transport(provider: str, kind: str, what: str, error: BaseException) -> ApplicationError:
@@ -278,6 +279,15 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     if value is None:
         value = next((v for k, v in headers.items() if k.lower() == name), None)
     return value.strip().lower() if name == "x-should-retry" and value is not None else value
+
+
+def _seconds_until(http_date: str) -> float | None:
+    """Seconds from now to an HTTP date; None for one that is no date (or none a clock can hold)."""
+    try:
+        parsed = email.utils.parsedate_tz(http_date)
+        return email.utils.mktime_tz(parsed) - time.time() if parsed else None
+    except (OverflowError, ValueError):
+        return None
 
 
 def _as_float(value: str) -> float | None:
