@@ -17,18 +17,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from common.contracts.runs import TENANT_PATTERN
 
-__all__ = ["BudgetsError", "TenantBudget", "load_budgets"]
+__all__ = ["MAX_LIMIT_USD", "BudgetsError", "TenantBudget", "load_budgets"]
 
 
 class BudgetsError(ValueError):
     """A budgets file that cannot be used; the message is one line naming the file and the tenant."""
 
 
-class TenantBudget(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+# The largest limit: a billion dollars, in nanodollars still far inside a 64-bit integer (the ledger's
+# BIGINT); a larger or infinite one could not be counted in at all.
+MAX_LIMIT_USD = 1e9
 
-    daily_usd: float | None = Field(default=None, ge=0)
-    monthly_usd: float | None = Field(default=None, ge=0)
+
+class TenantBudget(BaseModel):
+    # strict: `true` or `"5"` are not amounts of money (lax mode read them as $1 and $5).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    daily_usd: float | None = Field(default=None, ge=0, le=MAX_LIMIT_USD, allow_inf_nan=False)
+    monthly_usd: float | None = Field(default=None, ge=0, le=MAX_LIMIT_USD, allow_inf_nan=False)
 
 
 def load_budgets(path: Path) -> dict[str, TenantBudget]:

@@ -38,6 +38,15 @@ def test_limits_in_nanodollars_either_may_be_absent(tmp_path: Path) -> None:
         ({"acme": {"daily": 5}}, "tenant 'acme': daily: Extra inputs are not permitted"),
         ({"acme": {"daily_usd": -1}}, "tenant 'acme': daily_usd: Input should be greater than or equal to 0"),
         ({"a cme": {"daily_usd": 1}}, "tenant 'a cme': 1-100 characters"),
+        # Limits every reservation could not use (they overflowed to an OverflowError per model
+        # call, retried forever) or that only look like numbers.
+        ('{"acme": {"daily_usd": Infinity}}', "tenant 'acme': daily_usd: Input should be a finite number"),
+        (
+            {"acme": {"monthly_usd": 1e300}},
+            "tenant 'acme': monthly_usd: Input should be less than or equal to",
+        ),
+        ({"acme": {"daily_usd": True}}, "tenant 'acme': daily_usd: Input should be a valid number"),
+        ({"acme": {"daily_usd": "5"}}, "tenant 'acme': daily_usd: Input should be a valid number"),
     ],
 )
 def test_a_bad_file_is_one_line_naming_the_setting(tmp_path: Path, content: object, problem: str) -> None:
