@@ -34,13 +34,16 @@ def add_spend_parser(commands: Any) -> None:
     spend.add_argument("--json", action="store_true", help="the same as JSON")
 
 
+_MAX_DAYS = 36600  # a century: further back than any spend, and a date the calendar still holds
+
+
 def _days(text: str) -> int:
     try:
         days = int(text)
     except ValueError:
         days = 0
-    if days < 1:
-        raise argparse.ArgumentTypeError(f"--days: a whole number of at least 1, got {text!r}")
+    if not 1 <= days <= _MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"--days: a whole number from 1 to {_MAX_DAYS}, got {text!r}")
     return days
 
 

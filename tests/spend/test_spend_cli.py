@@ -115,3 +115,13 @@ async def test_no_database_yet_is_said_in_one_line(tmp_path: Path) -> None:
     run = await run_cli("spend", env=env)
     assert run.returncode == 0 and run.stdout.startswith("no spend recorded: "), run
     assert not (tmp_path / "none.sqlite3").exists()
+
+
+async def test_more_days_than_a_calendar_holds_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "spend.sqlite3"
+    ledger = SqliteSpendLedger(path)
+    await ledger.settle(await reserve(ledger, "acme", "model-a", 5_000_000), 2_000_000, "settled")
+    env = {**cli_env("127.0.0.1:1", "unused"), "SPEND_LEDGER_PATH": str(path)}
+    run = await run_cli("spend", "--days", "999999999", env=env)
+    assert run.returncode == 2 and len(run.stderr.splitlines()) == 1, run.stderr
+    assert run.stderr.startswith("error: argument --days: --days: a whole number from 1 to 36600"), run.stderr
