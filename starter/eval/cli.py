@@ -11,6 +11,7 @@ pass rate is below `--min-pass`.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,16 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"at least 1, got {number}")
     return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"a positive number of seconds, got {value}")
+    return seconds
 
 
 def add_eval_parser(commands: Any) -> None:
@@ -86,7 +97,7 @@ def add_eval_parser(commands: Any) -> None:
     parser.add_argument(
         "--case-timeout",
         dest="case_timeout_s",
-        type=float,
+        type=_seconds,
         default=DEFAULT_CASE_TIMEOUT_S,
         metavar="SECONDS",
         help=f"a candidate run taking longer fails its case (default {DEFAULT_CASE_TIMEOUT_S:g})",
