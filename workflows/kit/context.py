@@ -105,7 +105,7 @@ class RunContext:
         # The stream's log carries over continue-as-new, so a watcher's offset stays valid.
         self._progress = RunProgress(status, WorkflowStream(carried.stream_state if carried else None))
         # A fork (`params.fork_from`): the source's steps before the fork point are reused, not run.
-        self.fork = ForkReplay(params.fork_from, self._progress)
+        self.fork = ForkReplay(params.fork_from, self._progress, eval_mode=params.eval_mode)
         self._gate = ApprovalGate(params, self._progress)
         self._waits = RateLimitWaits(self._progress.status)  # `waiting_for` (Signal rate_limit_wait)
         self.tools: dict[str, WorkflowTool] = {}

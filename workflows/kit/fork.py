@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from common.contracts.tools import ToolObservation
     from common.search_attributes import FORK_OF
     from workflows.activity_options import liveness_options
+    from workflows.kit.eval_mode import SIMULATED
     from workflows.progress import RunProgress
 
 __all__ = ["ForkReplay"]
@@ -42,9 +43,10 @@ REUSABLE_KINDS = frozenset({"llm", "tool", "delivery", "approval"})
 class ForkReplay:
     """The recorded steps of a forked run's source, taken once each (`take`)."""
 
-    def __init__(self, fork_from: ForkFrom | None, progress: RunProgress) -> None:
+    def __init__(self, fork_from: ForkFrom | None, progress: RunProgress, *, eval_mode: bool = False) -> None:
         self.fork_from = fork_from
         self._progress = progress
+        self._eval_mode = eval_mode  # this run's: only an eval run may reuse a simulated side effect
         self._recorded: dict[tuple[str, str], RecordedStep] | None = None
         self._source_kinds: dict[int, str] = {}  # the source's step kinds by number, before N
         self._loading: asyncio.Lock | None = None
@@ -61,6 +63,11 @@ class ForkReplay:
         assert self._recorded is not None
         found = self._recorded.pop((kind, step), None)
         if found is not None:
+            if not self._eval_mode and found.record.detail.startswith(SIMULATED):
+                raise invalid_input(
+                    f"fork: step {found.number} {step!r} was only simulated in the source (an eval run), "
+                    f"never performed; fork from step {found.number} to perform it"
+                )
             await self._in_source_order(found)
             self.reused.add(step)
             return found
