@@ -128,4 +128,6 @@ def session_scenarios() -> list[tuple[str, SessionInput, Drive]]:
             interrupts,
         ),
         ("session-continue-as-new", SessionInput(continue_as_new_after_turns=1), continues_as_new),
+        # Recorded after the idle clock (workflows/session.py IDLE_CLOCK): one idle timer, not one a turn.
+        ("session-idle-clock", SessionInput(tools=["calculator"]), queue_and_steer),
     ]

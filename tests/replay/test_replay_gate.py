@@ -45,6 +45,7 @@ EXPECTED = {
     "session-continue-as-new": "SessionWorkflow",
     "session-continue-as-new-run2": "SessionWorkflow",
     "session-continue-as-new-run3": "SessionWorkflow",
+    "session-idle-clock": "SessionWorkflow",
 }
 CONTINUED = {"agent-continue-as-new", "session-continue-as-new", "session-continue-as-new-run2"}
 
@@ -107,6 +108,9 @@ def test_the_committed_histories_cover_every_workflow_and_path() -> None:
         EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED in events[name]
         for name in ("session-queue-steer", "session-interrupt-approval", "session-continue-as-new")
     )
+    # The idle clock's runs: no idle timer cancelled when a message comes (the ones before: one a turn).
+    assert EventType.EVENT_TYPE_TIMER_CANCELED in events["session-queue-steer"]
+    assert EventType.EVENT_TYPE_TIMER_CANCELED not in events["session-idle-clock"]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

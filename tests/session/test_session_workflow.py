@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -32,6 +33,8 @@ from workflows.kit.testing import ScriptedModel
 from workflows.session import SessionWorkflow
 
 pytestmark = pytest.mark.timeout(90)
+
+TIMER_EVENTS = (EventType.EVENT_TYPE_TIMER_STARTED, EventType.EVENT_TYPE_TIMER_CANCELED)
 
 
 async def start(client: Client, task_queue: str, **fields: Any) -> WorkflowHandle[Any, SessionResult]:
@@ -227,6 +230,30 @@ async def test_an_idle_session_closes_itself(
         handle = await start(kit_env.client, worker.task_queue, idle_timeout_s=3600, first_message="hello")
         result = await handle.result()  # the test server skips the idle hour
     assert result.outcome == "idle_timeout" and result.turns == 1 and result.last_reply
+
+
+async def test_the_idle_timeout_counts_from_the_last_turn_with_one_timer_for_many_turns(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory
+) -> None:
+    # The idle clock's timer, set when the session first went idle, fires an hour later while the
+    # session has been idle only since its last turn: it is set again for the rest, not closing early.
+    async with kit_worker(workflows=[SessionWorkflow]) as worker:
+        handle = await start(kit_env.client, worker.task_queue, idle_timeout_s=3600)
+        for n in range(3):
+            await say(handle, f"message {n}")
+            await until(handle, answered(n + 1))
+        await kit_env.sleep(1800)
+        await say(handle, "half an hour later")
+        await until(handle, answered(4))
+        await kit_env.sleep(2400)  # past the first timer, 40 minutes after the last turn
+        assert (await transcript(handle)).phase == "idle"  # still open
+        result = await handle.result()  # closes an hour after the last turn
+    assert result.outcome == "idle_timeout" and result.turns == 4
+    history = await handle.fetch_history()
+    timers = [e.event_type for e in history.events if e.event_type in TIMER_EVENTS]
+    # The first timer, and one set again for the rest after it fired early; none cancelled per turn.
+    assert timers.count(EventType.EVENT_TYPE_TIMER_STARTED) == 2, timers
+    assert EventType.EVENT_TYPE_TIMER_CANCELED not in timers
 
 
 async def test_continue_as_new_keeps_the_conversation(
