@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import answer, rate_limit, session, spend, stream
+from bench import answer, fork, rate_limit, session, spend, stream
 from bench import figures as measure
 from bench.analysis import ANALYSIS, MISS_REASONS
 from bench.harness import Bench, running_bench
@@ -59,6 +59,7 @@ SHAPES: dict[str, tuple[str, FigureFn]] = {
     "sessions": ("sessions", session.figures),
     "spend": ("tenant budgets", spend.figures),
     "rate_limit": ("shared rate limit", rate_limit.figures),
+    "fork": ("fork from step N", fork.figures),
     "resume": ("resume after SIGKILL", measure.resume),
 }
 
@@ -113,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"- {figure.key}: {note}")
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        analysis = "\n\n".join((ANALYSIS, session.ANALYSIS, spend.ANALYSIS, rate_limit.ANALYSIS))
+        analysis = "\n\n".join(
+            (ANALYSIS, session.ANALYSIS, spend.ANALYSIS, rate_limit.ANALYSIS, fork.ANALYSIS)
+        )
         reasons = {**MISS_REASONS, **session.MISS_REASONS, **spend.MISS_REASONS, **rate_limit.MISS_REASONS}
         output.write_text(markdown(results, info, analysis, reasons))
         print(f"\nwritten to {output}")

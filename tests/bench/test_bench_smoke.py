@@ -28,6 +28,7 @@ FIGURES = (
     "tenant budget: 10 concurrent 3-step agents of one tenant",
     "rate limit: 429s from a server limited to",
     "rate limit: calls/min over",
+    "fork from step 5 of a 6-step agent",
 )
 
 
