@@ -38,6 +38,7 @@ from common.tenant_budgets import TenantBudget
 
 __all__ = [
     "DEFAULT_EXPIRY_S",
+    "TOOL_USE_PROMPT_TOKENS",
     "Held",
     "TenantSpend",
     "estimated_input_tokens",
@@ -51,12 +52,21 @@ log = logging.getLogger(__name__)
 DEFAULT_EXPIRY_S = 60.0
 
 
+# The system prompt a provider adds of its own to a request that offers tools (or forces one for a
+# response schema), billed as input: Anthropic documents up to 530 tokens (Claude 3 Opus).
+TOOL_USE_PROMPT_TOKENS = 600
+
+
 def estimated_input_tokens(request: LLMRequest) -> int:
     """An upper bound of the request's input tokens: its JSON (system, messages, tools, schema) in
-    UTF-8 bytes. A guess such as characters / 3 can fall short (code, numbers, other scripts run
-    denser), and then a reservation would let the tenant's spend pass its limit."""
-    return len(request.system.encode()) + len(
-        request.model_dump_json(include={"messages", "tools", "response_schema"}).encode()
+    UTF-8 bytes, plus the provider's own tool-use prompt when tools are offered. A guess such as
+    characters / 3 can fall short (code, numbers, other scripts run denser), and then a reservation
+    would let the tenant's spend pass its limit."""
+    added = TOOL_USE_PROMPT_TOKENS if request.tools or request.response_schema is not None else 0
+    return (
+        len(request.system.encode())
+        + len(request.model_dump_json(include={"messages", "tools", "response_schema"}).encode())
+        + added
     )
 
 

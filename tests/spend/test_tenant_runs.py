@@ -35,9 +35,13 @@ from workflows.models import AgentInput, AgentResult, ApprovalDecision, Research
 from workflows.research import ResearchWorkflow
 from workflows.session import SessionWorkflow
 
-# The offline model's worst case with max_tokens 1024 is about $0.0052 (output at $5/M): this budget
-# lets an agent run a few cheap steps (~$0.0003 each), then refuses the next one.
-BUDGET_USD = 0.0065
+# The offline model's worst case with max_tokens 1024 and tools is about $0.006 (output at $5/M, the
+# provider's tool-use prompt): this budget lets an agent run a few cheap steps (~$0.0003 each), then
+# refuses the next one.
+BUDGET_USD = 0.0075
+# A research run's calls offer no tools: their worst case is about $0.0052, and this budget refuses
+# one of its subtopics well before the last.
+RESEARCH_BUDGET_USD = 0.0065
 
 
 def priced_llm(
@@ -83,7 +87,7 @@ async def test_an_agent_whose_tenant_is_out_of_budget_ends_with_the_reason_and_a
     assert result.outcome == "tenant_budget_exhausted" and result.tenant == "acme"
     assert 2 < result.iterations < 50
     reason = status.stopped_because or ""
-    assert reason.startswith("tenant 'acme': daily budget $0.006500 would be exceeded: $0.00")
+    assert reason.startswith("tenant 'acme': daily budget $0.007500 would be exceeded: $0.00")
     assert "\n" not in reason and reason in result.answer
     assert status.tenant == "acme" and status.outcome == "tenant_budget_exhausted"
     assert attributes.get(TENANT) == "acme"
@@ -115,7 +119,7 @@ async def test_approvers_may_let_a_refused_step_be_tried_again_once_the_limit_wa
         )
         status: WorkflowStatus = await pending_approval(handle)
         assert status.pending_approval is not None
-        assert status.pending_approval.action.startswith("tenant 'acme': daily budget $0.006500 would be")
+        assert status.pending_approval.action.startswith("tenant 'acme': daily budget $0.007500 would be")
         # The operator raises the limit; the approver lets the step run again.
         (tmp_path / "budgets.json").write_text(json.dumps({"acme": {"daily_usd": 1.0}}))
         await handle.execute_update(AgentWorkflow.approve, ApprovalDecision(approver="alice", approved=True))
@@ -127,7 +131,7 @@ async def test_approvers_may_let_a_refused_step_be_tried_again_once_the_limit_wa
 async def test_a_research_run_stops_fanning_out_and_reports_what_it_has(
     ts_client: Client, settings: Settings, task_queue: str, tmp_path: Path
 ) -> None:
-    llm, ledger = priced_llm(tmp_path, {"acme": {"daily_usd": BUDGET_USD}})
+    llm, ledger = priced_llm(tmp_path, {"acme": {"daily_usd": RESEARCH_BUDGET_USD}})
     params = ResearchInput(topic="tide pools", max_subtopics=8, max_parallel=1, tenant="acme")
     async with worker_with(ts_client, settings, [llm.complete]):
         result = await ts_client.execute_workflow(
@@ -137,7 +141,7 @@ async def test_a_research_run_stops_fanning_out_and_reports_what_it_has(
     assert result.report.startswith("tenant 'acme': daily budget $0.006500 would be exceeded")
     assert result.skipped_subtopics  # no subtopic starts once the tenant is out of budget
     recorded = sum(nanos(step.cost_usd) for step in result.steps)
-    assert recorded == await ledger_total(ledger, "acme") <= nanos(BUDGET_USD)
+    assert recorded == await ledger_total(ledger, "acme") <= nanos(RESEARCH_BUDGET_USD)
 
 
 async def test_an_unpriced_model_under_a_tenant_budget_fails_before_the_call(tmp_path: Path) -> None:
