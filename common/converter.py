@@ -18,6 +18,7 @@ from temporalio.converter import (
     SerializationContext,
     StorageDriver,
     StorageDriverSelectContext,
+    StorageDriverStoreContext,
     WithSerializationContext,
 )
 from temporalio.exceptions import ApplicationError
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BoundarySelector",
     "InternalPayloadStorage",
+    "ProductDataConverter",
     "ValidatingPayloadConverter",
     "build_data_converter",
     "encrypted_data_converter",
@@ -65,7 +67,57 @@ def invalid_input_of(error: ValidationError, limit: int = 3) -> ApplicationError
     return invalid_input(f"invalid {error.title}: {'; '.join(problems)}{more}")
 
 
-product_data_converter = DataConverter(payload_converter_class=ValidatingPayloadConverter)
+@dataclasses.dataclass(frozen=True)
+class ProductDataConverter(DataConverter):
+    """`DataConverter` whose copies per serialization or store context are kept or shallow. The SDK's
+    worker asks for such a copy for every payload it visits in a workflow activation and completion;
+    its own copy (`dataclasses.replace`) builds a new pydantic payload converter each time, the
+    largest part of what the payload store added per payload (docs/benchmarks.md, "Performance at
+    parity"). The parts are immutable, so copies share them."""
+
+    _copies: dict[tuple[int, ...], Self] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "_copies", {})
+
+    def with_context(self, context: SerializationContext) -> Self:
+        parts = {
+            name: part.with_context(context) if isinstance(part, WithSerializationContext) else part
+            for name in ("payload_converter", "payload_codec", "failure_converter", "external_storage")
+            if (part := getattr(self, name)) is not None
+        }
+        # The parts answer with themselves or with one kept variant (the store's two selectors), so
+        # the copies are few: one per combination, kept (each holds its parts, so ids stay theirs).
+        key = tuple(id(part) for part in parts.values())
+        if (known := self._copies.get(key)) is None:
+            known = self._copy_with({k: v for k, v in parts.items() if v is not getattr(self, k)})
+            if len(self._copies) < 16:  # a part that made new objects per context is not kept
+                self._copies[key] = known
+        return known
+
+    def _with_store_context(self, store_ctx: StorageDriverStoreContext) -> DataConverter:
+        if self.external_storage is None:
+            return self
+        return self._copy_with({"external_storage": self.external_storage._with_store_context(store_ctx)})
+
+    def _copy_with(self, parts: dict[str, Any]) -> Self:
+        if not parts:
+            return self
+        return _shallow_copy(self, {**parts, "_copies": {}})
+
+
+def _shallow_copy(instance: Any, changes: dict[str, Any]) -> Any:
+    """`instance` (a frozen dataclass) with `changes`, without running its `__init__` (ten times
+    faster than `copy.copy`, which goes through pickling's protocol)."""
+    cloned = object.__new__(type(instance))
+    cloned.__dict__.update(instance.__dict__, **changes)
+    return cloned
+
+
+product_data_converter: DataConverter = ProductDataConverter(
+    payload_converter_class=ValidatingPayloadConverter
+)
 
 
 def build_data_converter(settings: Settings) -> DataConverter:
@@ -144,7 +196,15 @@ PUBLIC_PAYLOAD_MAX_BYTES = 1_800_000
 
 @dataclasses.dataclass(frozen=True)
 class InternalPayloadStorage(ExternalStorage, WithSerializationContext):
-    """`ExternalStorage` whose selector follows the serialization context (see `BoundarySelector`)."""
+    """`ExternalStorage` whose selector follows the serialization context (see `BoundarySelector`).
+    Each instance keeps its one variant with the other selector, so that asking for it per payload
+    (the SDK does) builds nothing."""
+
+    _other: dict[bool, Self] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "_other", {})
 
     def with_context(self, context: SerializationContext) -> Self:
         selector = self.driver_selector
@@ -152,7 +212,19 @@ class InternalPayloadStorage(ExternalStorage, WithSerializationContext):
         internal = isinstance(context, ActivitySerializationContext)
         if selector.internal == internal:
             return self
-        return dataclasses.replace(self, driver_selector=BoundarySelector(selector.driver, internal))
+        if internal not in self._other:
+            variant = dataclasses.replace(self, driver_selector=BoundarySelector(selector.driver, internal))
+            variant._other[selector.internal] = self
+            self._other[internal] = variant
+        return self._other[internal]
+
+    def _with_store_context(self, ctx: StorageDriverStoreContext) -> ExternalStorage:
+        # As the SDK's copy, without rebuilding the driver map; its own variants keep this store context.
+        select = StorageDriverSelectContext(target=ctx.target)
+        bound: ExternalStorage = _shallow_copy(
+            self, {"_store_context": ctx, "_select_context": select, "_other": {}}
+        )
+        return bound
 
 
 def encrypted_data_converter(payload_keys: str) -> DataConverter:
