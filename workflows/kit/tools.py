@@ -83,9 +83,12 @@ class RegisteredTool(WorkflowTool):
         self.needs_approval = definition.needs_approval
         self.needs_key = definition.side_effect
         self.targets = definition.targets
+        self._spec: ToolSpec | None = None
 
     def spec(self) -> ToolSpec:
-        return self.definition.spec()
+        if self._spec is None:  # built once: pydantic takes about 0.3 ms per JSON schema, per call
+            self._spec = self.definition.spec()
+        return self._spec
 
     def parse(self, arguments: dict[str, Any]) -> dict[str, Any]:
         try:
