@@ -111,7 +111,20 @@ def add_eval_parser(commands: Any) -> None:
     )
 
 
+def _writable(out: Path, *, folder: bool) -> None:
+    """`--out` can be written (a folder made when missing), checked before any run is read: the
+    reports are written last, after every case ran."""
+    try:
+        (out if folder else out.parent).mkdir(parents=True, exist_ok=True)
+        probe = (out if folder else out.parent) / f".{out.name}.writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise StarterError(f"--out {out}: cannot write: {error.strerror or error}") from None
+
+
 async def run_eval_command(client: Client, args: argparse.Namespace) -> int:
+    _writable(args.out, folder=args.action != "export")
     if args.action == "export":
         count = await export_cases(client, args.out, query=args.query, ids=args.ids, limit=args.limit)
         print(f"exported {count} run{'s' if count != 1 else ''} to {args.out}")
