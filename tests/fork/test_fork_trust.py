@@ -1,6 +1,7 @@
 """What a fork must never do with its source's recorded decisions: an approval the source recorded
-before the fork point is reused only for the very action it approved. A fork whose patched input
-changes the action (another delivery target) must not carry the approval over to it."""
+before the fork point is reused only for the very action it approved, performed as the source
+performed it. A fork whose patched input changes the action (another delivery target) must not
+carry the approval over to it, nor may a fork perform an approved side effect a second time."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.kit import tool
 from common.settings import Settings
+from workflows.agent import AgentWorkflow
 from workflows.kit import ForkFrom
 from workflows.kit.pytest_plugin import KitWorkerFactory, decide
 from workflows.kit.testing import ScriptedModel
-from workflows.models import ResearchInput
+from workflows.models import AgentInput, ResearchInput
 from workflows.research import ResearchWorkflow
 
 
@@ -58,4 +62,60 @@ async def test_an_approval_of_one_target_is_not_reused_for_a_patched_target(
     assert message.startswith(
         f"fork: step {len(steps) - 1} 'approval 1' of the source approved another action"
     )
+    assert "\n" not in message
+
+
+SENT: list[str] = []
+
+
+class Message(BaseModel):
+    to: str
+    text: str
+
+
+@tool(description="Sends a message (counts its calls).", side_effect=True, targets=("to",))
+async def fork_trust_send(params: Message) -> str:
+    SENT.append(params.to)
+    return f"sent to {params.to}"
+
+
+async def test_an_approval_is_not_reused_for_a_side_effect_the_fork_performs_again(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory, kit_task_queue: str
+) -> None:
+    """ana approved one message. A fork from the send itself (the approval before it, the send
+    live) would send it a second time under her one approval: it must ask again, or refuse."""
+    SENT.clear()
+    model = ScriptedModel(
+        [
+            {
+                "match": {"step_kind": "agent", "turn": 0},
+                "reply": {"tool_calls": [{"name": "fork_trust_send", "input": {"to": "bo", "text": "hi"}}]},
+            },
+            {"match": {"step_kind": "agent", "turn": 1}, "reply": {"text": "told Bo"}},
+        ]
+    )
+    params = AgentInput(goal="Tell Bo", tools=["fork_trust_send"], approvers=["ana"])
+    async with kit_worker(tools=[fork_trust_send], model=model):
+        source = await kit_env.client.start_workflow(
+            AgentWorkflow.run, params, id=f"fork-trust-{uuid.uuid4().hex[:8]}", task_queue=kit_task_queue
+        )
+        await decide(source, "ana")
+        recorded = await source.result()
+        steps = [s.step for s in recorded.steps]
+        assert steps == ["llm step 1", "approval 1", "tool 1.1 fork_trust_send", "llm step 2"], steps
+        assert SENT == ["bo"] and source.result_run_id is not None
+
+        fork = ForkFrom(workflow_id=source.id, run_id=source.result_run_id, step=3)
+        forked = await kit_env.client.start_workflow(
+            AgentWorkflow.run,
+            params.model_copy(update={"fork_from": fork}),
+            id=f"fork-{uuid.uuid4().hex[:8]}",
+            task_queue=kit_task_queue,
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await forked.result()
+
+    assert SENT == ["bo"]  # sent once, as ana approved
+    message = str(getattr(failure.value.cause, "message", failure.value.cause))
+    assert message.startswith("fork: step 2 'approval 1' of the source approved a side effect"), message
     assert "\n" not in message

@@ -38,6 +38,8 @@ FORK_LOAD = liveness_options(timedelta(minutes=2), timedelta(minutes=10))
 ORDER_TIMEOUT = timedelta(hours=1)
 # The steps a fork can reuse: what the source's own activities made, and the approvals it recorded.
 REUSABLE_KINDS = frozenset({"llm", "tool", "delivery", "approval"})
+# The steps an approval may let run: never live under an approval the source was given.
+SIDE_EFFECT_KINDS = frozenset({"tool", "delivery"})
 
 
 class ForkReplay:
@@ -47,6 +49,10 @@ class ForkReplay:
         self.fork_from = fork_from
         self._progress = progress
         self._eval_mode = eval_mode  # this run's: only an eval run may reuse a simulated side effect
+        # The approval each task (a tool call of a turn, the delivery) just took from the source,
+        # until that task's next step: the side effect it approved must be reused too, never
+        # performed a second time under the one approval.
+        self._approved: dict[asyncio.Task[object] | None, RecordedStep] = {}
         self._recorded: dict[tuple[str, str], RecordedStep] | None = None
         self._source_kinds: dict[int, str] = {}  # the source's step kinds by number, before N
         self._loading: asyncio.Lock | None = None
@@ -61,7 +67,13 @@ class ForkReplay:
             return None
         await self._load()
         assert self._recorded is not None
+        approval = self._approved.pop(asyncio.current_task(), None)
         found = self._recorded.pop((kind, step), None)
+        if found is None and approval is not None and kind in SIDE_EFFECT_KINDS:
+            raise invalid_input(
+                f"fork: step {approval.number} {approval.record.step!r} of the source approved a side effect "
+                f"that this run would perform again ({step!r}); fork from step {approval.number} to ask again"
+            )
         if found is not None:
             if not self._eval_mode and found.record.detail.startswith(SIMULATED):
                 raise invalid_input(
@@ -129,6 +141,8 @@ class ForkReplay:
             )
         decisions.append(recorded.decision)
         self.record(recorded)
+        if recorded.decision.approved:
+            self._approved[asyncio.current_task()] = recorded
         return recorded.decision
 
     def reused_delivery(self, recorded: RecordedStep) -> DeliveryReceipt | None:
