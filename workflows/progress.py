@@ -27,6 +27,12 @@ SPARSE_SEARCH_ATTRIBUTES = "sparse-search-attributes"  # workflow.patched id
 # history marker it writes); newer types always upsert sparsely.
 PRE_SPARSE_TYPES = frozenset({"ResearchWorkflow", "AgentWorkflow"})
 SEARCH_PHASE = {"calling_tools": "running"}  # AiPhase of a fine-grained phase
+# A session's turns (idle -> thinking -> calling_tools -> idle, every turn) are one AiPhase, "open":
+# their two upserts a turn cost the dev server more CPU than the rest of the turn (docs/benchmarks.md,
+# Sessions). Sessions recorded before replay as they ran (workflow.patched).
+SESSION_TYPES = frozenset({"SessionWorkflow"})
+SESSION_SEARCH_PHASE = {"idle": "open", "thinking": "open", "calling_tools": "open"}
+COARSE_SESSION_PHASES = "coarse-session-phases"  # workflow.patched id
 COST_UPSERT_INTERVAL = timedelta(minutes=1)  # of workflow time, between cost-only upserts
 
 
@@ -150,11 +156,12 @@ class RunProgress:
         a running run's cost and exact once the run ends (the last phase change). The agent's per-step
         running <-> calling_tools alternation is "running" here; `status` and the run's stream keep
         the detail."""
-        legacy = workflow.info().workflow_type in PRE_SPARSE_TYPES
+        workflow_type = workflow.info().workflow_type
+        legacy = workflow_type in PRE_SPARSE_TYPES
         if legacy and not workflow.patched(SPARSE_SEARCH_ATTRIBUTES):
             self._publish_every_change()  # runs started before this change replay as they ran
             return
-        phase = SEARCH_PHASE.get(self.status.phase, self.status.phase)
+        phase = self._search_phase(workflow_type)
         cost = round(self.cost_usd, 6)
         now = workflow.now()
         if self._published is not None:
@@ -164,6 +171,13 @@ class RunProgress:
                 return
         self._published, self._published_at = (phase, cost), now
         workflow.upsert_search_attributes([PHASE.value_set(phase), COST_USD.value_set(cost)])
+
+    def _search_phase(self, workflow_type: str) -> str:
+        phase = self.status.phase
+        session = phase in SESSION_SEARCH_PHASE and workflow_type in SESSION_TYPES
+        if session and workflow.patched(COARSE_SESSION_PHASES):
+            return SESSION_SEARCH_PHASE[phase]
+        return SEARCH_PHASE.get(phase, phase)
 
     def _publish_every_change(self) -> None:
         current = (self.status.phase, round(self.cost_usd, 6))

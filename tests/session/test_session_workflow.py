@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from common.contracts.llm import LLMRequest
+from common.search_attributes import COST_USD, PHASE
 from workflows.kit import (
     SendRequest,
     SendResult,
@@ -254,6 +255,28 @@ async def test_the_idle_timeout_counts_from_the_last_turn_with_one_timer_for_man
     # The first timer, and one set again for the rest after it fired early; none cancelled per turn.
     assert timers.count(EventType.EVENT_TYPE_TIMER_STARTED) == 2, timers
     assert EventType.EVENT_TYPE_TIMER_CANCELED not in timers
+
+
+async def test_turns_change_no_search_attribute_while_the_session_is_open(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory
+) -> None:
+    # AiPhase is "open" while the session waits or answers (status keeps idle/thinking): each upsert
+    # is a history event and an index write on the server, which cost more than the rest of a turn.
+    async with kit_worker(workflows=[SessionWorkflow]) as worker:
+        handle = await start(kit_env.client, worker.task_queue)
+        for n in range(3):
+            await say(handle, f"message {n}")
+            await until(handle, answered(n + 1))
+        assert (await handle.describe()).typed_search_attributes.get(PHASE) == "open"
+        await close(kit_env.client, handle)
+    history = await handle.fetch_history()
+    upserts = [
+        sorted(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    ]
+    # "open" when it starts, "closed" when it ends: none for the turns between.
+    assert [keys for keys in upserts if PHASE.name in keys] == [[COST_USD.name, PHASE.name]] * 2, upserts
 
 
 async def test_continue_as_new_keeps_the_conversation(
