@@ -17,9 +17,9 @@ from activities.kit import tool
 from common.settings import Settings
 from workflows.agent import AgentWorkflow
 from workflows.kit import ForkFrom
-from workflows.kit.pytest_plugin import KitWorkerFactory, decide
+from workflows.kit.pytest_plugin import KitWorkerFactory, decide, wait_for_approval
 from workflows.kit.testing import ScriptedModel
-from workflows.models import AgentInput, ResearchInput
+from workflows.models import AgentInput, ApprovalDecision, ResearchInput
 from workflows.research import ResearchWorkflow
 
 
@@ -119,3 +119,46 @@ async def test_an_approval_is_not_reused_for_a_side_effect_the_fork_performs_aga
     message = str(getattr(failure.value.cause, "message", failure.value.cause))
     assert message.startswith("fork: step 2 'approval 1' of the source approved a side effect"), message
     assert "\n" not in message
+
+
+async def test_an_approval_for_the_rest_of_the_source_run_does_not_cover_the_forks_live_calls(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory, kit_task_queue: str
+) -> None:
+    """ana approved messages to bo "for the rest of the run": that run. A fork is another run: its
+    live calls ask again instead of sending under her decision."""
+    SENT.clear()
+    send = {"name": "fork_trust_send", "input": {"to": "bo", "text": "hi"}}
+    model = ScriptedModel(
+        [
+            {"match": {"step_kind": "agent", "turn": 0}, "reply": {"tool_calls": [send]}},
+            {"match": {"step_kind": "agent", "turn": 1}, "reply": {"tool_calls": [send]}},
+            {"match": {"step_kind": "agent", "turn": 2}, "reply": {"text": "told Bo twice"}},
+        ]
+    )
+    params = AgentInput(goal="Tell Bo twice", tools=["fork_trust_send"], approvers=["ana"])
+    async with kit_worker(tools=[fork_trust_send], model=model):
+        source = await kit_env.client.start_workflow(
+            AgentWorkflow.run, params, id=f"fork-trust-{uuid.uuid4().hex[:8]}", task_queue=kit_task_queue
+        )
+        pending = await wait_for_approval(source)
+        await source.execute_update(
+            "approve",
+            ApprovalDecision(approver="ana", approved=True, action_hash=pending.action_hash, for_run=True),
+        )
+        recorded = await source.result()
+        steps = [s.step for s in recorded.steps]
+        assert steps[:4] == ["llm step 1", "approval 1", "tool 1.1 fork_trust_send", "llm step 2"], steps
+        assert SENT == ["bo", "bo"] and source.result_run_id is not None  # the second: for the run
+
+        fork = ForkFrom(workflow_id=source.id, run_id=source.result_run_id, step=4)
+        forked = await kit_env.client.start_workflow(
+            AgentWorkflow.run,
+            params.model_copy(update={"fork_from": fork}),
+            id=f"fork-{uuid.uuid4().hex[:8]}",
+            task_queue=kit_task_queue,
+        )
+        asked = await wait_for_approval(forked)  # the fork's live call asks ana again
+        await forked.terminate("the test saw what it needed")
+
+    assert asked.proposed is not None and asked.proposed.name == "fork_trust_send"
+    assert SENT == ["bo", "bo"]  # nothing sent under the source run's decision

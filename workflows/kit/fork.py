@@ -139,11 +139,14 @@ class ForkReplay:
                 f"action than this run asks for (the patched input changed it); fork from step "
                 f"{recorded.number} to ask again"
             )
-        decisions.append(recorded.decision)
+        decision = recorded.decision
+        if decision.for_run:  # "for the rest of the run" was the source's run: this one asks again
+            decision = decision.model_copy(update={"for_run": False})
+        decisions.append(decision)
         self.record(recorded)
-        if recorded.decision.approved:
+        if decision.approved:
             self._approved[asyncio.current_task()] = recorded
-        return recorded.decision
+        return decision
 
     def reused_delivery(self, recorded: RecordedStep) -> DeliveryReceipt | None:
         """The source's delivery receipt (None: its delivery failed); recorded, never sent again."""
