@@ -28,9 +28,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.fork_replay import replay_steps
 from common.contracts.runs import ApprovalRecord, ForkFrom, StepRecord
+from common.encryption import PayloadDecryptionError
+from common.payload_store import PayloadStoreError
 
 __all__ = [
     "FORK_SOURCE_INVALID",
+    "FORK_SOURCE_UNREADABLE",
     "LLM_ACTIVITY",
     "ForkActivities",
     "RecordedStep",
@@ -41,6 +44,7 @@ __all__ = [
 ]
 
 FORK_SOURCE_INVALID = "ForkSourceInvalid"  # not retryable: the same source never becomes valid
+FORK_SOURCE_UNREADABLE = "ForkSourceUnreadable"  # retried: the payload store was out of reach
 LLM_ACTIVITY = "llm.complete"
 DELIVERY_ACTIVITY = "delivery.deliver"
 MCP_CALL_ACTIVITY = "mcp.call_tool"
@@ -127,6 +131,9 @@ async def read_source(
     histories = await _chain(client, source)
     first = histories[0].events[0].workflow_execution_started_event_attributes
     workflow_type = first.workflow_type.name
+    # Decoded before the replay: a payload this worker cannot read would fail the replay with an
+    # opaque failure that reads as a code change.
+    calls = await _readable(histories, client.data_converter)
     replayed = await replay_steps(histories, workflows, client.data_converter, passthrough)
     steps = replayed.steps
     if replayed.failure is not None and len(steps) < source.step - 1:
@@ -136,7 +143,6 @@ async def read_source(
         )
     if source.step > len(steps) + 1:
         raise _invalid(f"step {source.step} is beyond the source's {len(steps)} steps")
-    calls = [call for history in histories for call in await _calls(history, client.data_converter)]
     recorded = [
         _joined(number, record, calls, replayed.decisions)
         for number, record in enumerate(steps[: source.step - 1], start=1)
@@ -144,6 +150,27 @@ async def read_source(
     return SourceRun(
         histories, RecordedSteps(workflow_type=workflow_type, total_steps=len(steps), steps=recorded)
     )
+
+
+async def _readable(histories: list[WorkflowHistory], converter: DataConverter) -> list[_Call]:
+    """The chain's step activities, decoded, and its input decoded too. A payload encrypted with a
+    key this worker does not hold is a non-retryable `ForkSourceInvalid` (a fork is asked for now;
+    it can be asked again once the key is deployed); one the payload store cannot give is retried
+    (the store may be out of reach for a while) with the same one-line reason."""
+    try:
+        started = histories[0].events[0].workflow_execution_started_event_attributes
+        if started.input.payloads:
+            await converter.decode(list(started.input.payloads))
+        return [call for history in histories for call in await _calls(history, converter)]
+    except PayloadDecryptionError as error:
+        raise _invalid(
+            f"the source's history cannot be read by this worker: PayloadDecryptionError: {error}"
+        ) from None
+    except PayloadStoreError as error:
+        raise ApplicationError(
+            f"fork: the source's history cannot be read by this worker: PayloadStoreError: {error}",
+            type=FORK_SOURCE_UNREADABLE,
+        ) from None
 
 
 async def _chain(client: Client, source: ForkFrom) -> list[WorkflowHistory]:
