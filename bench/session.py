@@ -25,9 +25,9 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 
 from activities.run_state import RUN_STATE_ACTIVITIES
-from bench.figures import Figure, Sizes, WorkerProcess, chain_of, count_into, in_turn, new_id, sides
+from bench.figures import Figure, Sizes, WorkerProcess, count_into, in_turn, new_id, sides
 from bench.harness import Bench
-from bench.histories import Counts, attempt_seconds, workflow_task_seconds
+from bench.histories import Counts, attempt_seconds, run_chain, workflow_task_seconds
 from bench.model import ModelConfig
 from bench.session_baseline import BaselineSessionInput
 from bench.workers import BASELINE_QUEUE, bench_activities, bench_settings
@@ -57,8 +57,11 @@ async def session_worker(bench: Bench) -> AsyncIterator[None]:
 class Conversation:
     """One session on either side: `say` sends a message and returns when its reply is readable."""
 
-    def __init__(self, client: Client, handle: WorkflowHandle[Any, Any], product: bool) -> None:
+    def __init__(
+        self, client: Client, handle: WorkflowHandle[Any, Any], product: bool, first_run_id: str | None
+    ) -> None:
         self.client, self.handle, self.product = client, handle, product
+        self.first_run_id = first_run_id  # where the continue-as-new chain starts
         self._after = 0  # the product's transcript entries already read
         self._answered = 0
 
@@ -82,7 +85,7 @@ class Conversation:
             )
         client = bench.product if product else bench.baseline
         # A handle on the workflow id, not the first run: messages go to the run that is current.
-        return cls(client, client.get_workflow_handle(handle.id), product)
+        return cls(client, client.get_workflow_handle(handle.id), product, handle.first_execution_run_id)
 
     async def say(self, text: str) -> float:
         """Seconds from sending `text` to its reply being readable."""
@@ -256,7 +259,8 @@ async def long_session(bench: Bench, sizes: Sizes) -> Figure:
             await conversation.say(f"message {n} of a long conversation")
         elapsed[product] = time.perf_counter() - began
         await conversation.close()
-        chain = await chain_of(conversation.client, conversation.handle)
+        # Every run of the chain: the handle on the workflow id alone would give only the last one.
+        chain = await run_chain(conversation.client, conversation.handle.id, conversation.first_run_id)
         counts["product" if product else "baseline"].add(chain)
         tasks[product] = [seconds for history in chain for seconds in workflow_task_seconds(history)]
         runs = len(chain) if product else runs
