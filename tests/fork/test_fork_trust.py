@@ -15,8 +15,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.kit import tool
 from common.settings import Settings
+from tests.fork.plan_probe import PlanProbeWorkflow
 from workflows.agent import AgentWorkflow
-from workflows.kit import ForkFrom
+from workflows.kit import ForkFrom, KitInput
 from workflows.kit.pytest_plugin import KitWorkerFactory, decide, wait_for_approval
 from workflows.kit.testing import ScriptedModel
 from workflows.models import AgentInput, ApprovalDecision, ResearchInput
@@ -162,3 +163,25 @@ async def test_an_approval_for_the_rest_of_the_source_run_does_not_cover_the_for
 
     assert asked.proposed is not None and asked.proposed.name == "fork_trust_send"
     assert SENT == ["bo", "bo"]  # nothing sent under the source run's decision
+
+
+async def test_a_reused_approval_of_a_plan_lets_a_later_read_only_call_run_live(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory, kit_task_queue: str
+) -> None:
+    """Only the side effect an approval approved is held to it: a plan approved before the fork
+    point, then a read-only lookup from it on, runs."""
+    params = KitInput(approvers=["ana"])
+    async with kit_worker(workflows=[PlanProbeWorkflow], model=ScriptedModel([])):
+        source = await kit_env.client.start_workflow(
+            PlanProbeWorkflow.run, params, id=f"plan-{uuid.uuid4().hex[:8]}", task_queue=kit_task_queue
+        )
+        await decide(source, "ana")
+        assert await source.result() == "2" and source.result_run_id is not None
+        fork = ForkFrom(workflow_id=source.id, run_id=source.result_run_id, step=2)
+        result = await kit_env.client.execute_workflow(
+            PlanProbeWorkflow.run,
+            params.model_copy(update={"fork_from": fork}),
+            id=f"fork-{uuid.uuid4().hex[:8]}",
+            task_queue=kit_task_queue,
+        )
+    assert result == "2"

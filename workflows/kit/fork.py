@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.fork import ForkActivities, RecordedStep, RecordedSteps
+    from activities.fork import ForkActivities, RecordedStep, RecordedSteps, tool_of_step
     from common.contracts.delivery import DeliveryReceipt
     from common.contracts.llm import LLMResponse
     from common.contracts.runs import ApprovalRecord, ForkFrom, StepRecord, invalid_input
@@ -69,7 +69,7 @@ class ForkReplay:
         assert self._recorded is not None
         approval = self._approved.pop(asyncio.current_task(), None)
         found = self._recorded.pop((kind, step), None)
-        if found is None and approval is not None and kind in SIDE_EFFECT_KINDS:
+        if found is None and approval is not None and _gates(approval, kind, step):
             raise invalid_input(
                 f"fork: step {approval.number} {approval.record.step!r} of the source approved a side effect "
                 f"that this run would perform again ({step!r}); fork from step {approval.number} to ask again"
@@ -259,3 +259,14 @@ class ForkReplay:
                 for step in source.steps
                 if step.record.kind in REUSABLE_KINDS and step.record.step not in taken
             }
+
+
+def _gates(approval: RecordedStep, kind: str, step: str) -> bool:
+    """Whether the step is the side effect `approval` approved: a call of the tool it names, or a
+    delivery (a step of another kind or tool, e.g. a read-only lookup after a plan's approval, is not)."""
+    if kind not in SIDE_EFFECT_KINDS:
+        return False
+    proposed = approval.decision.proposed if approval.decision is not None else None
+    if proposed is None or proposed.kind not in SIDE_EFFECT_KINDS:
+        return proposed is None  # an old record that does not say what it approved: assume this
+    return proposed.kind == kind and (kind == "delivery" or tool_of_step(step) == proposed.name)
