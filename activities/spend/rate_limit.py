@@ -78,6 +78,7 @@ class Admission:
     admitted: bool
     wait_s: float = 0.0  # refused: how long until it would be admitted (if nobody else comes first)
     waiting_for: Literal["", "requests", "tokens", "paused"] = ""
+    at: float = 0.0  # the decision's time, on the clock of the transaction that made it
 
 
 def decide(limit: RateLimit, bucket: Bucket, now: float, tokens: int) -> tuple[Admission, Bucket]:
@@ -94,7 +95,7 @@ def decide(limit: RateLimit, bucket: Bucket, now: float, tokens: int) -> tuple[A
         which: Literal["requests", "tokens"] = "requests" if wait_requests >= wait_tokens else "tokens"
         return Admission(False, max(wait_requests, wait_tokens), which), bucket
     taken = Bucket(requests_full_at, tokens_full_at, bucket.paused_until)
-    return Admission(True), taken
+    return Admission(True, at=now), taken
 
 
 def _take(

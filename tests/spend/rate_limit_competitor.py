@@ -1,6 +1,6 @@
 """One worker process competing for a shared rate limit (tests/spend/test_rate_limit.py starts several):
 takes slots from the spend database until `--until` (seconds since the epoch) and prints the times
-it was admitted, as JSON."""
+it was admitted (the admitting transaction's clock), as JSON."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ async def compete(limiter: RateLimiter, key: str, tokens: int, start: float, unt
     while time.time() < until:
         admission = await limiter.try_admit(limit, tokens)
         if admission.admitted:
-            admitted.append(time.time())
+            admitted.append(admission.at)
         else:
             await asyncio.sleep(min(admission.wait_s, max(0.0, until - time.time())))
     await limiter.close()

@@ -169,12 +169,13 @@ async def test_processes_competing_are_never_admitted_more_than_the_limit(
     per_second = rpm / 60
     # Every process got some: they competed rather than one of them taking all.
     assert all(json.loads(stdout) for stdout, _ in outputs)
-    # Never more than a full bucket plus what refilled, in the whole run or any part of it (a
-    # process records its time just after its transaction committed: 50 ms of slack).
+    # Never more than a full bucket plus what refilled, in the whole run or any part of it, on the
+    # clock of the transactions that admitted them (the one SQLite host's, or PostgreSQL's own).
     for i, first in enumerate(times):
         for j in range(i, len(times)):
-            allowed = burst + per_second * (times[j] - first + 0.05)
+            allowed = burst + per_second * (times[j] - first) + 1e-6
             assert j - i + 1 <= allowed, f"{j - i + 1} admitted within {times[j] - first:.3f} s"
     assert len(times) <= burst + per_second * seconds + 1
-    # ... and the limit is used, not just respected (a loaded machine may lose a few slots).
-    assert len(times) >= 0.8 * (burst + per_second * seconds)
+    # ... and the bucket refilled: more than the first burst went out (how many more depends on how
+    # busy the machine is, which a test cannot promise; the bench measures the pace).
+    assert len(times) > burst
