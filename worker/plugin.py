@@ -181,7 +181,10 @@ class AiWorkflowsPlugin(SimplePlugin):
         if activities is None or activities:
             # A fork's source steps (workflows/kit/fork.py), replayed with this worker's workflows (an
             # activities-only worker: every workflow this process knows).
-            known = own_workflows or [*product_workflows(), *(w for e in self.extensions for w in e.workflows)]
+            known = own_workflows or [
+                *product_workflows(),
+                *(w for e in self.extensions for w in e.workflows),
+            ]
             own_activities.append(ForkActivities(known, KIT_MODULES).recorded_steps)
         interceptors: list[Interceptor] = [
             ToolTracingInterceptor(),
