@@ -302,8 +302,8 @@ object. `python -m bench --only sessions` (`bench/session.py`).
   talks: the time from the `send` Update to the reply being readable (the product's `transcript`
   Query shows the turn answered; the baseline's `replies` Query counts it; both poll every 5 ms).
   The figure is the median turn of each conversation. The product's turn is a full turn: the
-  message in the transcript at once, status and search attributes, turn events on the run's
-  Workflow Stream, and the reply streamed (`stream_reply`) while the model writes it.
+  message in the transcript at once, status, turn events on the run's Workflow Stream, and the
+  reply streamed (`stream_reply`) while the model writes it.
 - **idle sessions' worker CPU**: a worker in its own process (`bench/worker_process.py`, the
   product's worker or the plain SDK one) holds 200 sessions that wait for a message (each has taken
   its first workflow task; the product's waits on its 7-day idle timer). The figure is the process's
@@ -315,23 +315,53 @@ object. `python -m bench --only sessions` (`bench/session.py`).
   WorkflowTaskStarted -> Completed of all its runs. The baseline loop sends only the newest message
   (the naive transcript would grow its history by the whole conversation every turn).
 
-What the session turn costs over the raw loop, measured from the histories (the row's note): the
-product's turn takes three workflow tasks where the loop takes two, and its model call takes about
-twice as long. The streamed reply is most of it: `llm.complete` publishes the reply's text to the run
-(a Signal of the Workflow Stream) and waits for that to be delivered before it completes, so the
-call holds a Signal round trip (15.9 ms against 7.0 ms median attempt), and the Signal is a workflow
-task of its own in the middle of the turn. Each of the product's workflow tasks also does more
-(10.5 ms against 7.4 ms median): the transcript and turn events, the status and its search
-attributes (upserted when the turn starts and ends), the idle timer cancelled and started again, the
-tracing interceptors and the payload store's visit of every payload. On a real model, whose reply
-takes seconds, the same ~20 ms is a few percent; on the zero-latency model it is the figure."""
+What the session turn cost over the raw loop, and what was changed (issue 30). Before: 1.56x (60.1
+against 38.5 ms; 1.5-1.7x in this session's shorter runs), three workflow tasks a turn against two,
+a model call twice as long, and more work in each task. Measured from the histories (workflow tasks
+and their durations, the model call's attempt), the dev server's CPU per turn (/proc, 120 turns a
+side) and py-spy over the bench process (500 Hz, 160 turns a side in separate processes):
+
+1. **The streamed reply's last Signal.** `llm.complete` published the reply's text to the run (a
+   Workflow Stream Signal) and waited for its delivery before it completed: the call held a Signal
+   round trip (13.7-15.9 ms against 5.4-7.0 ms median attempt) and the Signal was a workflow task of
+   its own in the middle of the turn. Now a run on the kit publishes what the activity had not sent
+   when the model finished (`LLMRequest.run_publishes_reply_end`, `LLMResponse.unpublished_reply`:
+   offset, seq, attempt), before it records the step. A batch already on its way is let finish
+   first, so every chunk the activity sent reaches the run before the result does, in order; a
+   reply that comes in one piece (the bench model's) is no Signal at all; a failed publish falls
+   back to the old path; replay publishes the same chunk from the result. Since: 2.0 workflow tasks
+   a turn, and the model call as long as the raw loop's (5.9 against 4.3 ms, 6.9 against 6.6 ms).
+2. **The idle timer.** Each turn cancelled the session's 7-day idle timer when the message came and
+   started a new one when the turn ended (two commands and events a turn). The idle clock sets one
+   timer when the session first goes idle and, when it fires early (turns ran meanwhile), sets it
+   again for the rest (`workflow.patched("session-idle-clock")`).
+3. **AiPhase upserts.** Each turn upserted `AiPhase` to `thinking` and back to `idle`, each a history
+   event and an index write on the server: the dev server spent 31.5-33.8 ms of CPU per product turn
+   against the raw loop's 17.9-18.9, and 18.9-23.9 with the upserts switched off. A session's
+   `AiPhase` is now `open` while it waits or answers (`awaiting_approval` and `closed` as before;
+   `status` and the transcript keep idle / thinking / calling_tools;
+   `workflow.patched("coarse-session-phases")`): 16.3-23.7 ms against 18.8-20.8.
+
+What is left is per-task and per-query work outside the session's code: the py-spy profile puts the
+product at about 10 ms more CPU per turn than the raw loop over the bench process's threads. The
+largest parts: the SDK's payload visitor and serialization-context look-ups because external storage
+is configured, and the store's writes of each turn's request (the conversation so far), about 4 ms;
+the tracing plugin's spans on the client's Queries and Updates (each 5 ms poll of `transcript` is
+traced) and on the worker's activity and workflow, about 4 ms; the activity's interceptors. The
+product's `transcript` Query takes 8.0-8.9 ms against 6.9-7.1 ms for the loop's `replies`. Those are
+`common/converter.py`, `common/payload_store.py` and the worker's interceptors, where the agent and
+fan-out rows lose their time too."""
 
 # Why a session figure misses its target (the report prints it under "Targets missed").
 MISS_REASONS = {
     "session_turn": (
-        "three workflow tasks per turn against two, and a model call twice as long: the streamed reply"
-        " publishes the text to the run by Signal and waits for it before completing (the Signal is a "
-        "workflow task of its own), and each task also keeps the transcript, turn events, status and "
-        "search attributes and the idle timer (see Sessions; the row's note has the per-turn counts)."
+        "the turn now has the raw loop's two workflow tasks, its model call and its server CPU; what is"
+        " left is per-task and per-query work outside the session: the SDK's payload visitor and the "
+        "store's writes with external storage, the tracing plugin's spans on every Query, Update, "
+        "activity and workflow task (see Sessions: the py-spy profile), and this shared machine's load."
+    ),
+    "session_workflow_task": (
+        "a task of the 500-turn session on a loaded machine (the p99 is in the row's note); the run "
+        "before measured 163.7 ms over the same 5 runs."
     ),
 }
