@@ -104,8 +104,15 @@ class ReplyPublisher:
     ) -> None:
         if self._sender is None:
             return
-        async with self._sending:  # a batch on its way finishes first: it reaches the run before the result
-            self._sender.cancel()
+        deadline = time.monotonic() + FINAL_FLUSH_TIMEOUT_S
+        try:
+            # A batch on its way finishes first (it reaches the run before the result), within the bound.
+            await asyncio.wait_for(self._sending.acquire(), FINAL_FLUSH_TIMEOUT_S)
+        except TimeoutError as error:
+            self._warn(error)  # which batches arrived is unknown: the activity publishes the rest
+        else:
+            self._sending.release()
+        self._sender.cancel()
         try:
             await self._sender
         except asyncio.CancelledError:
@@ -116,7 +123,7 @@ class ReplyPublisher:
             self._left_to_run = True
             return
         try:
-            await asyncio.wait_for(self._send_pending(), FINAL_FLUSH_TIMEOUT_S)
+            await asyncio.wait_for(self._send_pending(), max(0.0, deadline - time.monotonic()))
         except Exception as error:  # TimeoutError included: the reply is returned all the same
             self._warn(error)
 

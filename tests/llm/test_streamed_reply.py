@@ -204,3 +204,38 @@ async def test_a_publisher_that_failed_does_not_leave_the_end_to_the_run(
                 await asyncio.sleep(0.01)
             publisher.add("two")
     assert publisher.unpublished("one two") is None and publisher.published_text == "one two"
+
+
+class HangingStream:
+    """A stream whose Signals never return (a server that stopped answering)."""
+
+    def __init__(self) -> None:
+        self.published: list[ReplyChunk] = []
+
+    def topic(self, name: str, *, type: object) -> HangingStream:
+        return self
+
+    def publish(self, chunk: ReplyChunk) -> None:
+        self.published.append(chunk)
+
+    async def flush(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_a_batch_that_never_arrives_holds_the_call_no_longer_than_the_final_flush_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("activities.llm.reply_stream.FINAL_FLUSH_TIMEOUT_S", 0.3)
+    stream = HangingStream()
+    loop = asyncio.get_running_loop()
+    async with ReplyPublisher("reply 1", attempt=1, stream=stream, leave_end_to_run=True) as publisher:  # type: ignore[arg-type]
+        publisher.add("one ")
+        deadline = loop.time() + 5
+        while not stream.published:  # the first text's Signal is on its way, and stays so
+            assert loop.time() < deadline
+            await asyncio.sleep(0.01)
+        publisher.add("two")
+        began = loop.time()
+    assert loop.time() - began < 2  # bounded, not the Signal's fate
+    # Whether "one " arrived is unknown: the run is not handed an offset (the activity keeps it all).
+    assert publisher.unpublished("one two") is None
