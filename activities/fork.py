@@ -26,8 +26,10 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.fork_messages import Sent, UnplaceableMessage, sent_messages, session_messages
 from activities.fork_replay import replay_steps
 from common.contracts.runs import ApprovalRecord, ForkFrom, StepRecord
+from common.contracts.sessions import SendRequest
 from common.encryption import PayloadDecryptionError
 from common.payload_store import PayloadStoreError
 
@@ -79,6 +81,9 @@ class RecordedSteps(BaseModel):
     workflow_type: str
     total_steps: int
     steps: list[RecordedStep] = Field(default_factory=list)
+    # A session's messages (`send`) of its turns up to the one holding the fork point: a forked
+    # session takes them as queued (activities/fork_messages.py).
+    messages: list[SendRequest] = Field(default_factory=list)
 
 
 def tool_of_step(step: str) -> str:
@@ -133,7 +138,7 @@ async def read_source(
     workflow_type = first.workflow_type.name
     # Decoded before the replay: a payload this worker cannot read would fail the replay with an
     # opaque failure that reads as a code change.
-    calls = await _readable(histories, client.data_converter)
+    calls, sent = await _readable(histories, client.data_converter)
     replayed = await replay_steps(histories, workflows, client.data_converter, passthrough)
     steps = replayed.steps
     if replayed.failure is not None and len(steps) < source.step - 1:
@@ -147,21 +152,29 @@ async def read_source(
         _joined(number, record, calls, replayed.decisions)
         for number, record in enumerate(steps[: source.step - 1], start=1)
     ]
+    try:
+        messages = session_messages(sent, steps, source.step)
+    except UnplaceableMessage as error:
+        raise _invalid(str(error)) from None
     return SourceRun(
-        histories, RecordedSteps(workflow_type=workflow_type, total_steps=len(steps), steps=recorded)
+        histories,
+        RecordedSteps(workflow_type=workflow_type, total_steps=len(steps), steps=recorded, messages=messages),
     )
 
 
-async def _readable(histories: list[WorkflowHistory], converter: DataConverter) -> list[_Call]:
-    """The chain's step activities, decoded, and its input decoded too. A payload encrypted with a
-    key this worker does not hold is a non-retryable `ForkSourceInvalid` (a fork is asked for now;
-    it can be asked again once the key is deployed); one the payload store cannot give is retried
-    (the store may be out of reach for a while) with the same one-line reason."""
+async def _readable(
+    histories: list[WorkflowHistory], converter: DataConverter
+) -> tuple[list[_Call], list[Sent]]:
+    """The chain's step activities and a session's messages, decoded, and its input decoded too. A
+    payload encrypted with a key this worker does not hold is a non-retryable `ForkSourceInvalid` (a
+    fork is asked for now; it can be asked again once the key is deployed); one the payload store
+    cannot give is retried (the store may be out of reach for a while) with the same one-line reason."""
     try:
         started = histories[0].events[0].workflow_execution_started_event_attributes
         if started.input.payloads:
             await converter.decode(list(started.input.payloads))
-        return [call for history in histories for call in await _calls(history, converter)]
+        calls = [call for history in histories for call in await _calls(history, converter)]
+        return calls, await sent_messages(histories, converter)
     except PayloadDecryptionError as error:
         raise _invalid(
             f"the source's history cannot be read by this worker: PayloadDecryptionError: {error}"

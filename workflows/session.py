@@ -184,6 +184,8 @@ class SessionWorkflow(KitWorkflow):
             ctx.announce_approvers()
             if params.first_message:
                 self._take(SendRequest(text=params.first_message))
+            for message in await ctx.fork.messages():  # a fork's: its source's turns up to the fork point
+                self._take(message)
         ctx.publish()
 
         outcome = "closed"

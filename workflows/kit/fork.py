@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from common.contracts.delivery import DeliveryReceipt
     from common.contracts.llm import LLMResponse
     from common.contracts.runs import ApprovalRecord, ForkFrom, StepRecord, invalid_input
+    from common.contracts.sessions import SendRequest
     from common.contracts.tools import ToolObservation
     from common.search_attributes import FORK_OF
     from workflows.activity_options import liveness_options
@@ -55,6 +56,7 @@ class ForkReplay:
         self._approved: dict[asyncio.Task[object] | None, RecordedStep] = {}
         self._recorded: dict[tuple[str, str], RecordedStep] | None = None
         self._source_kinds: dict[int, str] = {}  # the source's step kinds by number, before N
+        self._messages: list[SendRequest] = []
         self._loading: asyncio.Lock | None = None
         self._live_started = 0  # live steps started before N (concurrent calls: not yet recorded)
         self._steps_at_load = 0
@@ -86,6 +88,14 @@ class ForkReplay:
         self._check_same_path(kind, step)
         self._live_started += 1
         return None
+
+    async def messages(self) -> list[SendRequest]:
+        """A forked session's messages: the source's, of its turns up to the one holding the fork
+        point, read from its history by the worker; the session takes them as queued, in order."""
+        if self.fork_from is None:
+            return []
+        await self._load()
+        return self._messages
 
     async def refuse_if_ran(self, kind: str, step: str, why: str) -> None:
         """A step this run ends without running, which the source ran before the fork point: another
@@ -254,6 +264,7 @@ class ForkReplay:
                 )
             taken = {record.step for record in status.completed_steps if record.reused}
             self._source_kinds = {step.number: step.record.kind for step in source.steps}
+            self._messages = source.messages
             self._recorded = {
                 (step.record.kind, step.record.step): step
                 for step in source.steps
