@@ -17,6 +17,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from activities.run_state import RUN_STATE_ACTIVITIES
 from bench.model import BenchModel
 from bench.workers import BASELINE_QUEUE, PRODUCT_QUEUE, baseline_worker, bench_activities, bench_settings
 from common.client import connect
@@ -93,7 +94,14 @@ async def running_bench(state_dir: Path) -> AsyncIterator[Bench]:
         )
         try:
             async with (
-                build_worker(product, settings, task_queue=PRODUCT_QUEUE, activities=activities, lease=lease),
+                # The product's long agents continue-as-new, sealing the state they hand over.
+                build_worker(
+                    product,
+                    settings,
+                    task_queue=PRODUCT_QUEUE,
+                    activities=[*activities, *RUN_STATE_ACTIVITIES],
+                    lease=lease,
+                ),
                 baseline_worker(baseline, settings, activities, BASELINE_QUEUE),
             ):
                 gc.freeze()  # as `python -m worker` does once its worker is built (worker/__main__.py)

@@ -33,6 +33,7 @@ def bench_settings(address: str, state_dir: Path, **overrides: Any) -> Settings:
         "payload_store_dir": state_dir / "payloads",
         "dedupe_ledger_path": state_dir / "dedupe-ledger.sqlite3",
         "worker_lease_dir": state_dir / "workers",
+        "run_state_key_file": state_dir / "run-state.key",
         "_env_file": None,
     }
     return try_load_settings(**{**values, **overrides})
