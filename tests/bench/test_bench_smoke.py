@@ -18,6 +18,7 @@ FIGURES = (
     "fan-out of 10 research steps",
     "fan-out of 20 research steps",
     "throughput:",
+    "worker CPU per step of the same",
     "workflow-task time of a",
     "resume after the worker is SIGKILLed mid-step",
     "streamed reply: the model's first token to the subscriber",
