@@ -26,6 +26,9 @@ runs alternate within every repetition, so machine load drifts over both alike.
   at once, each research step after 200 ms, the synthesis at once; start to result.
 - **throughput**: N agents started together, each a fixed number of steps, zero latency; steps
   completed per second of wall time from the first start to the last result, one worker.
+- **worker CPU per step**: the bench process's CPU time (user + system, both workers live in it but
+  only one side runs at a time) over each throughput run, divided by its steps; the dev server's CPU
+  is in the throughput row's note.
 - **workflow-task time**: WorkflowTaskStarted -> WorkflowTaskCompleted of every task of a long
   agent (all its continue-as-new runs), from the history; the slowest task is the figure. The
   baseline loop sends only the newest messages (the naive transcript would pass Temporal's history
