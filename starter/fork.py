@@ -24,7 +24,7 @@ from common.contracts.runs import ForkFrom
 from common.run_summary import headline
 from common.search_attributes import FORK_OF
 from starter import api
-from starter.validation import first_invalid
+from starter.validation import first_invalid, positive_int
 
 __all__ = ["add_fork_parser", "merge_patch", "start_fork"]
 
@@ -35,7 +35,7 @@ def add_fork_parser(commands: Any) -> None:
     fork.add_argument(
         "--from-step",
         dest="step",
-        type=int,
+        type=positive_int,
         required=True,
         metavar="N",
         help="the first live step, as status numbers it",

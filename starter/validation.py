@@ -3,11 +3,12 @@ WHERE the first bad field as that caller spells it (pydantic's report is many li
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 
 from pydantic import ValidationError
 
-__all__ = ["first_invalid"]
+__all__ = ["first_invalid", "positive_int"]
 
 
 def first_invalid(error: ValidationError, whole: str, spell: Callable[[str], str] = str) -> str:
@@ -16,3 +17,14 @@ def first_invalid(error: ValidationError, whole: str, spell: Callable[[str], str
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or whole
     return f"invalid {spell(where)}: {first['msg']}"
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1 (a usage error before anything connects)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, got {number}")
+    return number

@@ -22,6 +22,7 @@ from starter.eval.export import export_cases
 from starter.eval.report import write_reports
 from starter.eval.runner import DEFAULT_CASE_TIMEOUT_S, DEFAULT_CONCURRENCY, EvalOptions, run_eval
 from starter.eval.select import DEFAULT_LIMIT
+from starter.validation import positive_int
 
 __all__ = ["add_eval_parser", "run_eval_command"]
 
@@ -38,16 +39,6 @@ def _rate(value: str) -> float:
     if not 0.0 <= rate <= 1.0:
         raise argparse.ArgumentTypeError(f"a pass rate between 0 and 1, got {value}")
     return rate
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"at least 1, got {number}")
-    return number
 
 
 def _seconds(value: str) -> float:
@@ -78,7 +69,7 @@ def add_eval_parser(commands: Any) -> None:
     )
     chosen.add_argument("--ids", type=_ids, metavar="ID,...", help="these workflow ids (closed runs)")
     parser.add_argument(
-        "--limit", type=_positive_int, default=DEFAULT_LIMIT, metavar="N", help="runs a query selects at most"
+        "--limit", type=positive_int, default=DEFAULT_LIMIT, metavar="N", help="runs a query selects at most"
     )
     parser.add_argument("--candidate-model", metavar="M", help="the model the candidate runs use (eval)")
     parser.add_argument(
@@ -89,7 +80,7 @@ def add_eval_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_CONCURRENCY,
         metavar="N",
         help=f"cases running at once (default {DEFAULT_CONCURRENCY})",
