@@ -6,8 +6,10 @@
   continues that trace in the worker: StartWorkflow -> RunWorkflow -> StartActivity -> RunActivity ->
   `chat {model}` / `execute_tool {name}`. Workers built from such a client inherit the plugin.
 - Export: OTLP over http/protobuf or gRPC, configured by the standard OTEL_* variables; a console
-  exporter (OTEL_TRACES_CONSOLE) for local debugging. No endpoint: spans are made (the trace context
-  still propagates) but nothing is exported and nothing fails.
+  exporter (OTEL_TRACES_CONSOLE) for local debugging. No exporter: no span is recorded (the sampler
+  drops them) and clients get no tracing plugin, so a process that exports nothing pays nothing per
+  step for spans nobody reads (docs/benchmarks.md, "Performance at parity"); its runs start no trace
+  of their own and pass none on.
 - Metrics: an OTel MeterProvider for the product's metrics (`common.metrics`), exported over OTLP;
   in the worker, Temporal's own SDK metrics from the Core runtime on a Prometheus endpoint
   (METRICS_PROMETHEUS_BIND), or over OTLP when only an endpoint is set.
@@ -18,22 +20,25 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
 from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor, sampling
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
     SpanExporter,
 )
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import Link, SpanKind, Tracer
+from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 from temporalio.client import Interceptor, Plugin
 from temporalio.contrib.opentelemetry import (
@@ -58,6 +63,7 @@ __all__ = [
     "setup_telemetry",
     "span_exporter",
     "span_processors",
+    "traces_recorded",
 ]
 
 log = logging.getLogger(__name__)
@@ -173,6 +179,10 @@ class Telemetry:
     runtime: Runtime | None
     capture_content: bool
     exports_metrics: bool = False  # an OTLP metrics endpoint is configured
+    sampler: _WhileRecorded | None = None
+
+    def records_spans(self) -> bool:
+        return self.sampler is not None and self.sampler.recorded
 
     def shutdown(self) -> None:
         """Flush and stop the exporters (also happens at interpreter exit)."""
@@ -183,6 +193,49 @@ class Telemetry:
 
 
 _installed: Telemetry | None = None
+
+
+class _WhileRecorded(sampling.Sampler):
+    """Drops every span until a span processor is added (an exporter, or a test's in-memory one),
+    then samples as the SDK's default would (OTEL_TRACES_SAMPLER, else parent-based always-on).
+    A dropped span is OpenTelemetry's non-recording span: no attributes kept, nothing ended."""
+
+    def __init__(self) -> None:
+        self.recorded = False
+        self._then = sampling._get_from_env_or_default()
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> sampling.SamplingResult:
+        if not self.recorded:
+            return sampling.SamplingResult(sampling.Decision.DROP)
+        return self._then.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return f"WhileRecorded{{{self._then.get_description()}}}"
+
+
+def _record_once_processed(provider: ReplaySafeTracerProvider, sampler: _WhileRecorded) -> None:
+    add = provider.add_span_processor
+
+    def adding(processor: SpanProcessor) -> None:
+        add(processor)
+        sampler.recorded = True
+
+    provider.add_span_processor = adding  # type: ignore[method-assign,assignment]
+
+
+def traces_recorded() -> bool:
+    """Whether this process records spans: telemetry is set up, not disabled, and a span processor
+    (exporter) is installed."""
+    return _installed is not None and _installed.records_spans()
 
 
 def setup_telemetry(
@@ -205,8 +258,10 @@ def setup_telemetry(
         return _installed
 
     resource = Resource.create({"service.name": name, "service.instance.id": uuid.uuid4().hex})
-    tracer_provider = create_tracer_provider(resource=resource)
+    sampler = _WhileRecorded()
+    tracer_provider = create_tracer_provider(sampler=sampler, resource=resource)
     _cache_tracers(tracer_provider)
+    _record_once_processed(tracer_provider, sampler)
     for processor in span_processors(settings):
         tracer_provider.add_span_processor(processor)
     trace.set_tracer_provider(tracer_provider)
@@ -222,6 +277,7 @@ def setup_telemetry(
         runtime,
         settings.otel_capture_content,
         exports_metrics=bool(readers),
+        sampler=sampler,
     )
     log.debug("telemetry for %s: traces -> %s", name, otlp_target(settings, "traces"))
     return _installed
@@ -280,6 +336,11 @@ def client_plugins(settings: Settings) -> list[Plugin]:
         trace.get_tracer_provider(), ReplaySafeTracerProvider
     ):
         # Tracing disabled, or someone else installed a provider the workflow interceptor cannot use.
+        return []
+    if not telemetry.records_spans():
+        # Nothing would receive the spans: their headers and interceptors cost about 5% of a
+        # step's CPU. Span ids come from a random of their own (`workflow.new_random`), so a
+        # worker with and one without the plugin replay the same workflow alike.
         return []
     # add_temporal_spans: StartWorkflow/RunWorkflow/StartActivity/RunActivity spans make the tree.
     return [OpenTelemetryPlugin(add_temporal_spans=True)]
