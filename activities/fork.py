@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.fork_messages import Sent, UnplaceableMessage, sent_messages, session_messages
 from activities.fork_replay import replay_steps
+from activities.llm.activity import LLM_ACTIVITY
 from common.contracts.runs import ApprovalRecord, ForkFrom, StepRecord
 from common.contracts.sessions import SendRequest
 from common.encryption import PayloadDecryptionError
@@ -36,7 +37,6 @@ from common.payload_store import PayloadStoreError
 __all__ = [
     "FORK_SOURCE_INVALID",
     "FORK_SOURCE_UNREADABLE",
-    "LLM_ACTIVITY",
     "ForkActivities",
     "RecordedStep",
     "RecordedSteps",
@@ -47,7 +47,6 @@ __all__ = [
 
 FORK_SOURCE_INVALID = "ForkSourceInvalid"  # not retryable: the same source never becomes valid
 FORK_SOURCE_UNREADABLE = "ForkSourceUnreadable"  # retried: the payload store was out of reach
-LLM_ACTIVITY = "llm.complete"
 DELIVERY_ACTIVITY = "delivery.deliver"
 MCP_CALL_ACTIVITY = "mcp.call_tool"
 TOOL_ACTIVITY_PREFIX = "tool."

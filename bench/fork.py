@@ -21,6 +21,7 @@ from statistics import median
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowHistory
 
+from activities.llm.activity import LLM_ACTIVITY
 from bench.figures import Figure, Sizes, count_into, in_turn, sides
 from bench.harness import Bench
 from bench.histories import activity_completions, event_time
@@ -30,7 +31,6 @@ from workflows.models import AgentInput, AgentResult
 
 __all__ = ["ANALYSIS", "figures", "fork_step"]
 
-LLM_ACTIVITY = "llm.complete"
 FORK_ACTIVITY = "fork.recorded_steps"
 
 

@@ -27,8 +27,9 @@ from common.contracts.llm import (
     UnpublishedReply,
 )
 
-__all__ = ["LLM_CALL_CANCELLED", "LLMActivities", "reply_text", "unpriced_model"]
+__all__ = ["LLM_ACTIVITY", "LLM_CALL_CANCELLED", "LLMActivities", "reply_text", "unpriced_model"]
 
+LLM_ACTIVITY = "llm.complete"  # the activity's name: histories, forks and evals find model calls by it
 LLM_CALL_CANCELLED = "LLMCallCancelled"  # the workflow cancelled the call: not retried
 
 
@@ -49,7 +50,7 @@ class LLMActivities:
         self._spend = spend or TenantSpend()  # TENANT_BUDGETS_FILE: reserve before each call
         self._rate_limiter = rate_limiter  # LLM_RATE_LIMITS, shared by every worker
 
-    @activity.defn(name="llm.complete")
+    @activity.defn(name=LLM_ACTIVITY)
     async def complete(self, request: LLMRequest) -> LLMResponse:
         model = request.model or self._default_model
         if (request.require_price or self._spend.applies(request)) and not self._prices.is_priced(model):

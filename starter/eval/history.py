@@ -15,15 +15,15 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.converter import DataConverter, WorkflowSerializationContext
 from temporalio.service import RPCError
 
+from activities.llm.activity import LLM_ACTIVITY
 from common.contracts.evals import RecordedModelCall, RecordedRun, RecordedToolCall
 from common.contracts.llm import LLMRequest, LLMResponse, ToolResultBlock
 from common.contracts.runs import StepRecord, WorkflowStatus
 from starter.api import StarterError
 from workflows.kit.eval_mode import SIMULATED
 
-__all__ = ["LLM_ACTIVITY", "read_run"]
+__all__ = ["read_run"]
 
-LLM_ACTIVITY = "llm.complete"
 _CLOSED = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "completed",
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "failed",

@@ -40,6 +40,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.llm.activity import LLM_ACTIVITY
 from common.contracts.runs import ApprovalDecision, ApprovalRecord, PendingApproval, WorkflowStatus
 from common.converter import build_data_converter
 from common.search_attributes import ALL_KEYS
@@ -71,7 +72,6 @@ __all__ = [
 INSTALL_HINT = "pip install 'ai-workflows[testing]'"
 POLL_INTERVAL_S = 0.05  # how often the helpers ask a run for its status
 QUERY_TIMEOUT_S = 5.0  # one status query: a run no worker serves answers nothing, not forever
-LLM_ACTIVITY = "llm.complete"
 
 
 class KitModel(Protocol):
