@@ -334,7 +334,8 @@ class SessionWorkflow(KitWorkflow):
             step=f"turn {turn} step {iteration}",
             stream_reply=True,  # clients read the reply as it is written (topic `reply`)
         )
-        call = asyncio.ensure_future(ctx.llm(request))
+        # No Web UI summary: a turn's calls are many and their label is in the request (`step`).
+        call = asyncio.ensure_future(ctx.llm(request, summary=None))
         await workflow.wait_condition(lambda: call.done() or self._interrupting is not None)
         if not call.done():
             call.cancel()

@@ -181,7 +181,8 @@ class RunContext:
         """One model call as an activity (retried by Temporal, never repeated once it completed);
         the step, its usage and cost are recorded. The step's name is `request.step` when set (or
         `step`), else `"{step_kind} N"`, numbered by the context. `summary` labels it in the Web UI
-        (`""`: the step and model; `None`: none, for wide fan-outs)."""
+        (`""`: the step and model; `None`: none, for calls made many times a run, as the agent loop's
+        and a session's: each summary is one more payload the SDK visits per call)."""
         step = step or request.step or f"{request.step_kind} {self._next_number('llm')}"
         if request.step != step:
             request = request.model_copy(update={"step": step})
@@ -453,11 +454,10 @@ class RunContext:
         step = self.next_iteration()
         self.set_phase("running")
         try:
-            response = await self.llm(
-                request(step),
-                step=f"llm step {step}",
-                summary=f"llm {self.params.model or 'default model'} step {step}",
-            )
+            # No Web UI summary on an iteration's model call: the SDK passes every payload of a
+            # command through about four sandboxed look-ups (~0.15 ms each), so a summary cost
+            # about 3% of a step's CPU; the step's name is in the request and in `status`.
+            response = await self.llm(request(step), step=f"llm step {step}", summary=None)
         except ActivityError:
             if self.tenant_refusal is None:
                 raise

@@ -110,8 +110,10 @@ class RegisteredTool(WorkflowTool):
                 definition.activity, request, summary=summary, **self._options(DELIVERY).kwargs()
             )
         model = definition.input_model.model_validate(arguments)
+        # A read-only call goes without a Web UI summary (its tool is the activity's type): a
+        # summary is one more payload per call for the SDK to visit; side effects keep theirs.
         return await workflow.execute_activity(
-            definition.activity, model, summary=summary, **self._options(TOOL_CALL).kwargs()
+            definition.activity, model, **self._options(TOOL_CALL).kwargs()
         )
 
     def _options(self, default: ActivityOptions) -> ActivityOptions:
