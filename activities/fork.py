@@ -24,7 +24,6 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.fork_messages import Sent, UnplaceableMessage, sent_messages, session_messages
 from activities.fork_replay import replay_steps
@@ -33,6 +32,7 @@ from common.contracts.runs import ApprovalRecord, ForkFrom, StepRecord
 from common.contracts.sessions import SendRequest
 from common.encryption import PayloadDecryptionError
 from common.payload_store import PayloadStoreError
+from common.run_chain import NoSuchRun, read_chain
 
 __all__ = [
     "FORK_SOURCE_INVALID",
@@ -132,7 +132,10 @@ async def read_source(
     """The source run chain and its steps before `source.step` (the activity's work; `starter fork`
     checks a fork with it before starting one). The steps are numbered by replaying the source
     with `workflows`: this code must make the source's history at least up to the fork point."""
-    histories = await _chain(client, source)
+    try:
+        histories = (await read_chain(client, source.workflow_id, source.run_id)).histories
+    except NoSuchRun as error:
+        raise _invalid(f"{error} to fork") from None
     first = histories[0].events[0].workflow_execution_started_event_attributes
     workflow_type = first.workflow_type.name
     # Decoded before the replay: a payload this worker cannot read would fail the replay with an
@@ -183,34 +186,6 @@ async def _readable(
             f"fork: the source's history cannot be read by this worker: PayloadStoreError: {error}",
             type=FORK_SOURCE_UNREADABLE,
         ) from None
-
-
-async def _chain(client: Client, source: ForkFrom) -> list[WorkflowHistory]:
-    """Every run's history from the chain's first run to its last (through continue-as-new)."""
-    named = await _history(client, source.workflow_id, source.run_id)
-    started = named.events[0].workflow_execution_started_event_attributes
-    run_id = started.first_execution_run_id or source.run_id
-    histories: list[WorkflowHistory] = []
-    while run_id:
-        history = named if run_id == named.run_id else await _history(client, source.workflow_id, run_id)
-        histories.append(history)
-        last = history.events[-1]
-        run_id = ""
-        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-    return histories
-
-
-async def _history(client: Client, workflow_id: str, run_id: str) -> WorkflowHistory:
-    try:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-    except RPCError as error:
-        if error.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            raise _invalid(f"no run {workflow_id}/{run_id} to fork") from None
-        raise
-    if not history.events:
-        raise _invalid(f"no run {workflow_id}/{run_id} to fork")
-    return history
 
 
 async def _calls(history: WorkflowHistory, converter: DataConverter) -> list[_Call]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.converter import DataConverter, WorkflowSerializationContext
 from temporalio.service import RPCError
 
@@ -19,6 +19,7 @@ from activities.llm.activity import LLM_ACTIVITY
 from common.contracts.evals import RecordedModelCall, RecordedRun, RecordedToolCall
 from common.contracts.llm import LLMRequest, LLMResponse, ToolResultBlock
 from common.contracts.runs import StepRecord, WorkflowStatus
+from common.run_chain import NoSuchRun, read_chain
 from starter.api import StarterError
 from workflows.kit.eval_mode import SIMULATED
 
@@ -60,16 +61,18 @@ async def read_run(client: Client, workflow_id: str, run_id: str | None = None) 
     converter = client.data_converter.with_context(
         WorkflowSerializationContext(namespace=client.namespace, workflow_id=workflow_id)
     )
-    first_run = await _first_run_id(client, workflow_id, description.run_id)
+    try:
+        runs = await read_chain(client, workflow_id, description.run_id)
+    except NoSuchRun as error:
+        raise StarterError(str(error)) from None
     chain = _Chain(workflow_type=description.workflow_type)
-    next_run: str | None = first_run
-    while next_run is not None:
-        next_run = await _read_one(client, converter, workflow_id, next_run, chain)
+    for history in runs.histories:
+        await _add_run(converter, history, chain)
     outcome, steps = await _outcome_and_steps(client, workflow_id, chain.result)
     return RecordedRun(
         workflow_type=chain.workflow_type,
         workflow_id=workflow_id,
-        run_id=first_run,
+        run_id=runs.first_run_id,
         status=chain.status,
         input=chain.input,
         result=chain.result,
@@ -81,20 +84,10 @@ async def read_run(client: Client, workflow_id: str, run_id: str | None = None) 
     )
 
 
-async def _first_run_id(client: Client, workflow_id: str, run_id: str) -> str:
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    async for event in handle.fetch_history_events(page_size=1):
-        first = event.workflow_execution_started_event_attributes.first_execution_run_id
-        return first or run_id
-    return run_id
-
-
-async def _read_one(
-    client: Client, converter: DataConverter, workflow_id: str, run_id: str, chain: _Chain
-) -> str | None:
-    """Adds one run's history to `chain`; the run it continued as, if any."""
+async def _add_run(converter: DataConverter, history: WorkflowHistory, chain: _Chain) -> None:
+    """Adds one run's history to `chain`."""
     scheduled: dict[int, tuple[str, Any]] = {}
-    async for event in client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history_events():
+    for event in history.events:
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED and not chain.input:
             payloads = event.workflow_execution_started_event_attributes.input.payloads
@@ -111,11 +104,8 @@ async def _read_one(
                 [request] = await converter.decode(list(request_payloads), [LLMRequest])
                 [reply] = await converter.decode(list(completed.result.payloads), [LLMResponse])
                 chain.calls.append((request, reply))
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            return event.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
         elif kind in _CLOSED:
             await _closed(converter, event, chain)
-    return None
 
 
 async def _closed(converter: DataConverter, event: HistoryEvent, chain: _Chain) -> None:
