@@ -67,6 +67,9 @@ def invalid_input_of(error: ValidationError, limit: int = 3) -> ApplicationError
     return invalid_input(f"invalid {error.title}: {'; '.join(problems)}{more}")
 
 
+_RECENT_CONTEXTS = 512
+
+
 @dataclasses.dataclass(frozen=True)
 class ProductDataConverter(DataConverter):
     """`DataConverter` whose copies per serialization or store context are kept or shallow. The SDK's
@@ -76,12 +79,27 @@ class ProductDataConverter(DataConverter):
     parity"). The parts are immutable, so copies share them."""
 
     _copies: dict[tuple[int, ...], Self] = dataclasses.field(init=False, repr=False, compare=False)
+    # The answer per recent context: the worker asks again for the same activity's context in each
+    # of its payload passes (codec, store, references), and the parts' answers are pure.
+    _by_context: dict[SerializationContext, Self] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "_copies", {})
+        object.__setattr__(self, "_by_context", {})
 
     def with_context(self, context: SerializationContext) -> Self:
+        try:
+            known = self._by_context.get(context)
+        except TypeError:  # a context type of someone else's that cannot be hashed
+            return self._variant_for(context)
+        if known is None:
+            if len(self._by_context) >= _RECENT_CONTEXTS:
+                self._by_context.clear()  # bounded; a miss only costs the look-up below
+            known = self._by_context[context] = self._variant_for(context)
+        return known
+
+    def _variant_for(self, context: SerializationContext) -> Self:
         parts = {
             name: part.with_context(context) if isinstance(part, WithSerializationContext) else part
             for name in ("payload_converter", "payload_codec", "failure_converter", "external_storage")
@@ -104,7 +122,7 @@ class ProductDataConverter(DataConverter):
     def _copy_with(self, parts: dict[str, Any]) -> Self:
         if not parts:
             return self
-        return _shallow_copy(self, {**parts, "_copies": {}})
+        return _shallow_copy(self, {**parts, "_copies": {}, "_by_context": {}})
 
 
 def _shallow_copy(instance: Any, changes: dict[str, Any]) -> Any:

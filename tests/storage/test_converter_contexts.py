@@ -59,3 +59,16 @@ def test_a_store_bound_copy_keeps_its_target_and_selector(tmp_path: Path) -> Non
     assert selector_of(bound).internal
     # The unbound converter is untouched: another run's payloads get their own target.
     assert converter.external_storage._store_context.target is None  # type: ignore[union-attr]
+
+
+def test_the_answers_per_context_stay_bounded_and_right(tmp_path: Path) -> None:
+    converter = build_data_converter(
+        try_load_settings(payload_store_dir=tmp_path, payload_keys=None, _env_file=None)
+    )
+    for number in range(2_000):  # one context per activity of a long run
+        context = ACTIVITY if number % 2 else WORKFLOW
+        if number % 2:
+            context = ActivitySerializationContext(**{**ACTIVITY.__dict__, "activity_id": str(number)})
+        copy = converter.with_context(context)
+        assert selector_of(copy).internal == (number % 2 == 1)
+    assert 0 < len(converter._by_context) <= 512  # type: ignore[attr-defined]
