@@ -3,11 +3,17 @@ this code numbers them) and whether this code still makes the source's history â
 
 A replay of a closed run needs no worker, and a code change after the fork point does not stop a
 fork: the steps recorded before the first nondeterminism are the ones this code can reuse.
+
+What a replay costs is mostly the sandbox: a `Replayer` builds a workflow worker per replay, which
+validates every workflow class it is given by importing its module in a new sandbox. So a replay is
+given only the source's workflow type, and each class is validated once per process (`_runner`):
+the replay itself still runs the source in a sandbox with this code, every time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +30,11 @@ from temporalio.worker import (
     StartActivityInput,
     StartChildWorkflowInput,
     WorkflowInboundInterceptor,
+    WorkflowInstance,
+    WorkflowInstanceDetails,
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
+    WorkflowRunner,
 )
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
@@ -98,18 +107,16 @@ async def replay_steps(
     converter: DataConverter,
     passthrough: Sequence[str] = (),
 ) -> ReplayedSteps:
-    """Replays a run chain's histories (first to last) with `workflows`; stops at the first run that
-    fails to replay. `passthrough`: modules the sandbox shares (the worker's kit modules)."""
+    """Replays a run chain's histories (first to last) with `workflows` (those of the chain's type,
+    or dynamic); stops at the first run that fails to replay. `passthrough`: modules the sandbox
+    shares (the worker's kit modules)."""
     seen = ReplayedSteps()
-    runner = SandboxedWorkflowRunner()
-    runner = dataclasses.replace(
-        runner, restrictions=runner.restrictions.with_passthrough_modules(*passthrough)
-    )
+    started = histories[0].events[0].workflow_execution_started_event_attributes
     replayer = Replayer(
-        workflows=list(workflows),
+        workflows=_of_type(workflows, started.workflow_type.name),
         data_converter=converter,
         interceptors=[_Capture(seen)],
-        workflow_runner=runner,
+        workflow_runner=_runner(tuple(passthrough)),
         workflow_failure_exception_types=[ValidationError],
     )
     for history in histories:
@@ -118,3 +125,40 @@ async def replay_steps(
             seen.failure = str(result.replay_failure).strip().splitlines()[0][:300] or "replay failed"
             break
     return seen
+
+
+def _of_type(workflows: Sequence[type], workflow_type: str) -> list[type]:
+    """The classes a replay of `workflow_type` can need: its own, and a dynamic one (no name)."""
+    return [
+        cls for cls in workflows if workflow._Definition.must_from_class(cls).name in (workflow_type, None)
+    ]
+
+
+class _ValidatedOnce(WorkflowRunner):
+    """A sandboxed runner that validates a workflow class the first time a replayer is built with it
+    and not again: the class and its modules cannot change within the process, and a failed
+    validation is not remembered (it fails again, as before)."""
+
+    def __init__(self, runner: SandboxedWorkflowRunner) -> None:
+        self._runner = runner
+        self._validated: set[type] = set()
+
+    def prepare_workflow(self, defn: workflow._Definition) -> None:
+        if defn.cls not in self._validated:
+            self._runner.prepare_workflow(defn)
+            self._validated.add(defn.cls)
+
+    def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
+        return self._runner.create_instance(det)
+
+    def set_worker_level_failure_exception_types(self, types: Sequence[type[BaseException]]) -> None:
+        self._runner.set_worker_level_failure_exception_types(types)
+
+
+@functools.cache
+def _runner(passthrough: tuple[str, ...]) -> _ValidatedOnce:
+    """One runner per process and set of shared modules (a worker has one; so does a starter)."""
+    runner = SandboxedWorkflowRunner()
+    return _ValidatedOnce(
+        dataclasses.replace(runner, restrictions=runner.restrictions.with_passthrough_modules(*passthrough))
+    )
