@@ -154,14 +154,33 @@ agent at step 5.
 
 Measured 2026-12-06 07:41 UTC with `python -m bench --only fork` (load average 5.09 before, 4.76
 after: other engineers' benches and tests ran meanwhile): 424.2 ms (332.2-559.9) against 38.6 ms
-(25.0-45.0) fresh, 11x. Where it goes (the row's note, medians): 183 ms in `start_fork`, which reads
+(25.0-45.0) fresh, 11x. Where it went (the row's note, medians): 183 ms in `start_fork`, which reads
 the source's history and replays it with this code before it starts anything (the check that a
 source this code no longer makes fails in one line, and nothing starts); 176 ms in the fork's
 `fork.recorded_steps` activity, where the worker reads and replays the source again (a worker
 takes no recorded result from the client); the remaining ~65 ms the run's first workflow tasks and
-its 14 reused steps, which run no activity. A py-spy profile of the row (200 Hz) shows where the
-two reads go: 391 of the 395 samples in `replay_steps` are the `Replayer` building its workflow
+its 14 reused steps, which run no activity. A py-spy profile of the row (200 Hz) showed where the
+two reads went: 391 of the 395 samples in `replay_steps` were the `Replayer` building its workflow
 worker (every known workflow class prepared in a new sandbox, its modules imported there), for each
-read; replaying the 20 steps themselves is a few samples, and fetching the history 25. What would
-cut it, left to the fork's owners (activities/fork.py): a replayer built once per process and kept,
-or one for the source's workflow type only, and one read instead of two (the worker's must stay)."""
+read; replaying the 20 steps themselves was a few samples, and fetching the history 25.
+
+What changed (activities/fork_replay.py): a replay's `Replayer` is given only the source's workflow
+type (and a dynamic workflow, if any), and its sandbox runner is one per process (per set of shared
+modules) that validates a workflow class the first time and not again, so a read no longer imports
+every known workflow in a new sandbox. The replay itself still runs on every read, in the starter's
+check and again in the worker, with that process's code: a worker whose code no longer makes the
+source before step N refuses the fork (tests/fork/test_fork_replay.py). The first fork in a process
+(the bench's warm-up fork; every one-shot `python -m starter fork`) validates the source's type once.
+Measured 2026-12-06 10:09-10:35 UTC, two runs before and four after on the shared machine: before
+(load average 0.5) 403.2 ms (379.5-439.3) and 415.5 ms (321.5-515.8) against 34.4 and 46.5 ms fresh,
+`start_fork` 190.5 and 193.4 ms, `fork.recorded_steps` 177.0 and 173.1 ms; after (load average
+about 5, other engineers' tests running) 261.7, 299.4, 314.9 and 251.8 ms against
+25.5-41.8 ms fresh, `start_fork` 105.9-141.3 ms, `fork.recorded_steps` 83.4-112.7 ms. Before and after
+in turns at the same load (5-7.6): 642.8 and 522.4 ms before, 460.4 and 390.7 ms after;
+`fork.recorded_steps` 252.8 and 217.0 ms before, 160.7 and 166.1 ms after. What is left in a read
+is the replay proper, about 60 ms for the 20 steps in a bench process (cProfile: per
+activation the SDK's payload visitor with its codec and payload-store checks, and the core's replay
+worker; the sandboxed instance about 6 ms), and the history fetch, about 7 ms. A per-process memo
+of replays (a closed chain's histories cannot change) would skip the worker's replay for a repeat
+fork of one source; not done: this figure forks one source repeatedly, so it would then measure
+only that repeat case, not a first fork."""
