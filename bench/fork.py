@@ -175,8 +175,9 @@ Measured 2026-12-06 10:09-10:35 UTC, two runs before and four after on the share
 (load average 0.5) 403.2 ms (379.5-439.3) and 415.5 ms (321.5-515.8) against 34.4 and 46.5 ms fresh,
 `start_fork` 190.5 and 193.4 ms, `fork.recorded_steps` 177.0 and 173.1 ms; after (load average
 about 5, other engineers' tests running) 261.7, 299.4, 314.9 and 251.8 ms against
-25.5-41.8 ms fresh, `start_fork` 105.9-141.3 ms, `fork.recorded_steps` 83.4-112.7 ms. Before and after
-in turns at the same load (5-7.6): 642.8 and 522.4 ms before, 460.4 and 390.7 ms after;
+25.5-41.8 ms fresh, `start_fork` 105.9-141.3 ms, `fork.recorded_steps` 83.4-112.7 ms. The like-for-like
+pair (one tree, only activities/fork_replay.py differing, in turns at the same load 5-7.6; other
+engineers' changes landed between the runs above): 642.8 and 522.4 ms before, 460.4 and 390.7 ms after;
 `fork.recorded_steps` 252.8 and 217.0 ms before, 160.7 and 166.1 ms after. What is left in a read
 is the replay proper, about 60 ms for the 20 steps in a bench process (cProfile: per
 activation the SDK's payload visitor with its codec and payload-store checks, and the core's replay
