@@ -23,6 +23,7 @@ where its action goes (a recipient, a URL, an account), shown first to the revie
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -95,9 +96,14 @@ class ToolDefinition:
         return self.approval == "always" or (self.approval == "side_effect" and self.side_effect)
 
     def spec(self) -> ToolSpec:
-        return ToolSpec(
-            name=self.name, description=self.description, input_schema=self.input_model.model_json_schema()
-        )
+        """What the model is offered. The JSON schema is built once per process (pydantic takes about
+        1 ms per schema, and each run of a workflow asked again); each caller gets its own copy."""
+        return _spec_of(self.name, self.description, self.input_model).model_copy(deep=True)
+
+
+@functools.lru_cache(maxsize=1024)
+def _spec_of(name: str, description: str, input_model: type[BaseModel]) -> ToolSpec:
+    return ToolSpec(name=name, description=description, input_schema=input_model.model_json_schema())
 
 
 class ToolRegistry:
