@@ -11,7 +11,9 @@ reference, so history grows linearly; the store grows linearly too, because of h
   text, and its parent holds `{"$sha256": "..."}` in its place. A message that was in step 9's request
   is the same object in step 10's: written once. Long arrays (a transcript) are cut into blocks of
   `array_block` elements, so appending a message rewrites only the last block, not a list of every
-  message so far.
+  message so far. The cut reads the payload's own bytes (it does not parse and dump it again) and the
+  driver remembers what recent messages and full blocks were cut into (`CutMemory`), so a step's
+  cut costs about what is new in its request, not the whole transcript.
 - Any other payload (an encrypted one: the codec runs before external storage) is stored whole under
   the hash of its bytes. History stays linear; the store then keeps one copy per distinct payload.
 
@@ -41,7 +43,7 @@ import re
 import urllib.parse
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -261,6 +263,7 @@ __all__ = [
     "SCOPES",
     "SCOPE_ID_OBJECT",
     "ContentAddressedDriver",
+    "CutMemory",
     "LocalObjectStore",
     "ObjectStore",
     "PayloadStoreError",
@@ -282,77 +285,304 @@ def sha256_hex(data: bytes) -> str:
 
 
 # -- Merkle JSON: cutting a JSON document into content-addressed objects and joining it back --------
+#
+# The cut walks the document's own bytes with the json module's C scanner (decoded as Latin-1: one
+# character per byte, so slices are byte-exact and cheap; JSON's structure is ASCII, so the scanner
+# sees the same document), so every value's source text is known without dumping it again. A driver's
+# `CutMemory` remembers what recent values and full array blocks were cut into: a growing transcript's
+# earlier messages and full blocks are looked up (one comparison of their text), not encoded or hashed
+# again, so a step costs about what is new in it. What is new is checked as it is cut: UTF-8 (every
+# new object and the root are decoded once) and the reference keys (every string the walk decodes).
+
+# The json module's C scanner (typeshed does not declare these two).
+# (value, end) of the JSON value that starts at an index:
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+# (text, end) of the JSON string whose opening quote is just before an index:
+_scan_string: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+_REFERENCE_KEYS = (REF_KEY, BLOCKS_KEY)
+_BLOCKS_OPENING = f'{{"{BLOCKS_KEY}"'
+_Object = tuple[str, bytes]  # key, data
+# A string literal of seven characters, one of them a \u escape: "$sha256" or "$blocks" spelled so.
+_ESCAPED_KEY = re.compile(r'"(?=[^"]*\\u)(?:[^"\\]|\\u[0-9a-fA-F]{4}){7}"')
 
 
-class _Splitter:
-    def __init__(self, min_object_bytes: int, array_block: int) -> None:
+def _skip_space(text: str, at: int) -> int:
+    """The first position from `at` on that is not JSON whitespace."""
+    space = _SPACE.match(text, at)
+    return space.end() if space else at
+
+
+class _UsesReferenceKeys(ValueError):
+    """The document holds a string `"$sha256"` or `"$blocks"`: it is stored whole, so joining can
+    never mistake its content for a reference."""
+
+
+def _check_keys(source: str) -> None:
+    """Raises `_UsesReferenceKeys` when a string in `source` (JSON text) is a reference key, however
+    it is spelled. Two `memchr`s decide for almost every text."""
+    if "$" in source and (f'"{REF_KEY}"' in source or f'"{BLOCKS_KEY}"' in source):
+        raise _UsesReferenceKeys
+    if "\\" in source and "\\u" in source:
+        for match in _ESCAPED_KEY.finditer(source):
+            if json.loads(match.group()) in _REFERENCE_KEYS:
+                raise _UsesReferenceKeys
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Known:
+    """A value (or a full array block) cut before: its source text, what stands for it in its parent's
+    text (a block: its `[...]` text), every object beneath it, and a block's own object."""
+
+    source: str
+    encoded: str
+    objects: tuple[_Object, ...]
+    block: _Object | None = None
+
+    def size(self) -> int:
+        own = len(self.block[1]) if self.block else 0
+        return len(self.source) + len(self.encoded) + own + sum(len(data) for _, data in self.objects)
+
+
+class CutMemory:
+    """What recent cuts made of values and full array blocks, by their source text; least recently
+    used dropped first, about `capacity_bytes` in all. A lookup compares a candidate's whole source
+    with the document at that position, so a hit is the same text, wherever it came from: its objects
+    go to the store again (which writes those missing from the current workflow's scope)."""
+
+    _PROBE = 256  # characters of a value's start that index it
+
+    def __init__(self, min_object_bytes: int, array_block: int, capacity_bytes: int) -> None:
         self.min_object_bytes = min_object_bytes
         self.array_block = array_block
-        self.objects: dict[str, bytes] = {}
-        self._keys: dict[str, str] = {}  # object keys repeat ("type", "text", ...): dump each once
+        self._capacity = capacity_bytes
+        self._probe = max(1, min(min_object_bytes, self._PROBE))
+        self._size = 0
+        self._entries: OrderedDict[tuple[bool, str], _Known] = OrderedDict()
+        self._by_start: dict[tuple[bool, str], list[_Known]] = {}
 
-    def encode(self, node: Any) -> str:
-        """`node` as JSON text. A container whose text (its big children already replaced by
-        references) is at least `min_object_bytes` becomes an object of its own and a reference."""
-        text = str(_dumps(node))
-        if len(text) < self.min_object_bytes or not isinstance(node, dict | list):
-            return text  # small (or a scalar): inline as it is, without walking it in Python
-        composed = self.compose(node)
-        if len(composed) < self.min_object_bytes or composed.startswith('{"$blocks"'):
-            return composed  # small, or already a short list of references
-        return f'{{"{REF_KEY}":"{self._put(composed)}"}}'
+    def __len__(self) -> int:
+        return len(self._entries)
 
-    def compose(self, node: dict[str, Any] | list[Any]) -> str:
-        if isinstance(node, dict):
-            return (
-                "{" + ",".join(f"{self._key(key)}:{self.encode(value)}" for key, value in node.items()) + "}"
-            )
-        parts = [self.encode(item) for item in node]
-        if len(parts) <= self.array_block:
-            return "[" + ",".join(parts) + "]"
-        # Fixed blocks: a transcript only grows at its end, so every full block stays the same object.
-        blocks = [
-            self._put("[" + ",".join(parts[i : i + self.array_block]) + "]")
-            for i in range(0, len(parts), self.array_block)
-        ]
-        return f'{{"{BLOCKS_KEY}":[' + ",".join(f'"{key}"' for key in blocks) + "]}"
+    @property
+    def size(self) -> int:
+        """About how many bytes the remembered texts and objects take (at most `capacity_bytes`)."""
+        return self._size
 
-    def _key(self, key: str) -> str:
-        text = self._keys.get(key)
-        if text is None:
-            text = self._keys[key] = _dumps(key)
-        return text
+    def find(self, text: str, at: int, *, block: bool) -> _Known | None:
+        """The remembered value (or block) whose source is `text` at `at`, if any."""
+        candidates = self._by_start.get((block, text[at : at + self._probe]))
+        if candidates:
+            for known in candidates:
+                if text.startswith(known.source, at):
+                    self._entries.move_to_end((block, known.source))
+                    return known
+        return None
+
+    def add(self, known: _Known, *, block: bool) -> None:
+        if len(known.source) < self._probe or (block, known.source) in self._entries:
+            return  # too short to index (then cheap to cut), or known
+        size = known.size()
+        if size > self._capacity // 16:
+            return  # one huge value would push out everything else
+        self._entries[(block, known.source)] = known
+        bucket = self._by_start.setdefault((block, known.source[: self._probe]), [])
+        bucket.append(known)
+        self._size += size
+        if len(bucket) > 64:  # many values with one start: keep lookups short
+            self._drop(block, bucket[0])
+        while self._size > self._capacity:
+            oldest_block, oldest_source = next(iter(self._entries))
+            self._drop(oldest_block, self._entries[(oldest_block, oldest_source)])
+
+    def _drop(self, block: bool, known: _Known) -> None:
+        del self._entries[(block, known.source)]
+        start = (block, known.source[: self._probe])
+        bucket = self._by_start[start]
+        bucket[:] = [other for other in bucket if other is not known]
+        if not bucket:
+            del self._by_start[start]
+        self._size -= known.size()
+
+
+class _Cutter:
+    """One document's cut. A container whose source is at least `min_object_bytes` long and still is
+    once its big children are references becomes an object and `{"$sha256": ...}`; an array of more
+    than `array_block` elements becomes `{"$blocks": [...]}` of fixed blocks (a transcript only grows at
+    its end, so every full block stays the same object). Arrays are written compact, objects keep
+    their source text around what changed."""
+
+    def __init__(self, text: str, min_object_bytes: int, array_block: int, memory: CutMemory | None) -> None:
+        self.text = text
+        self.min_object_bytes = min_object_bytes
+        self.array_block = array_block
+        self.memory = memory
+        self.objects: list[_Object] = []
+        self.hits = 0  # lookups that hit so far: a container holding one is not remembered itself
+
+    def value(self, at: int) -> tuple[str | None, int]:
+        """What stands for the value at `at` in its parent's text (None: its source, unchanged), and
+        where the value ends."""
+        text = self.text
+        opening = text[at]
+        if opening != "{" and opening != "[":
+            scalar, end = _scan(text, at)
+            if scalar.__class__ is str and scalar in _REFERENCE_KEYS:
+                raise _UsesReferenceKeys
+            return None, end
+        memory = self.memory
+        if memory is not None:
+            known = memory.find(text, at, block=False)
+            if known is not None:
+                self.hits += 1
+                self.objects.extend(known.objects)
+                return known.encoded, at + len(known.source)
+        small_end = self._small_end(at)
+        if small_end is not None:
+            return None, small_end
+        first_object, hits = len(self.objects), self.hits
+        composed, end = self.compose(at)
+        if len(composed) < self.min_object_bytes or composed.startswith(_BLOCKS_OPENING):
+            encoded = composed  # small once its children are references, or a list of references
+        else:
+            encoded = f'{{"{REF_KEY}":"{self._put(composed)}"}}'
+        if memory is not None and self.hits == hits:  # all of it new: a message, not the growing list
+            memory.add(_Known(text[at:end], encoded, tuple(self.objects[first_object:])), block=False)
+        return encoded, end
+
+    def _small_end(self, at: int) -> int | None:
+        """Where the container at `at` ends when it is shorter than an object (scanning no further)."""
+        window = self.text[at : at + self.min_object_bytes]
+        try:
+            end = _scan(window, 0)[1]
+        except (StopIteration, ValueError):
+            return None  # longer (or not JSON: walking it says so)
+        if end >= self.min_object_bytes:
+            return None
+        _check_keys(window[:end])
+        return at + end
+
+    def compose(self, at: int) -> tuple[str, int]:
+        """The container at `at` with its big children replaced, and where it ends."""
+        return self._object(at) if self.text[at] == "{" else self._array(at)
+
+    def _object(self, at: int) -> tuple[str, int]:
+        text = self.text
+        pieces: list[str] = []
+        copied = at  # the source before this is in `pieces`
+        i = _skip_space(text, at + 1)
+        if text[i] != "}":
+            while True:
+                if text[i] != '"':
+                    raise ValueError("a key expected")
+                key, i = _scan_string(text, i + 1)
+                if key in _REFERENCE_KEYS:
+                    raise _UsesReferenceKeys
+                i = _skip_space(text, i)
+                if text[i] != ":":
+                    raise ValueError("':' expected")
+                i = _skip_space(text, i + 1)
+                encoded, end = self.value(i)
+                if encoded is not None:
+                    pieces += (text[copied:i], encoded)
+                    copied = end
+                i = _skip_space(text, end)
+                if text[i] == "}":
+                    break
+                if text[i] != ",":
+                    raise ValueError("',' or '}' expected")
+                i = _skip_space(text, i + 1)
+        if not pieces:
+            return text[at : i + 1], i + 1
+        pieces.append(text[copied : i + 1])
+        return "".join(pieces), i + 1
+
+    def _array(self, at: int) -> tuple[str, int]:
+        text, size, memory = self.text, self.array_block, self.memory
+        blocks: list[tuple[str, _Object | None]] = []  # each block's text, and its object when known
+        new_blocks: list[tuple[int, int, int, int, int]] = []  # index, source start and end, objects
+        parts: list[str] = []  # the block in progress
+        count = start = first_object = 0
+        i = _skip_space(text, at + 1)
+        while text[i] != "]":
+            if not parts and memory is not None:
+                known = memory.find(text, i, block=True)
+                if known is not None:
+                    after = _skip_space(text, i + len(known.source))
+                    if text[after : after + 1] in (",", "]"):  # its last element ends there too
+                        blocks.append((known.encoded, known.block))
+                        self.objects.extend(known.objects)
+                        self.hits += 1
+                        count += size
+                        i = after if text[after] == "]" else _skip_space(text, after + 1)
+                        continue
+            if not parts:
+                start, first_object = i, len(self.objects)
+            encoded, end = self.value(i)
+            parts.append(text[i:end] if encoded is None else encoded)
+            count += 1
+            if len(parts) == size:
+                new_blocks.append((len(blocks), start, end, first_object, len(self.objects)))
+                blocks.append(("[" + ",".join(parts) + "]", None))
+                parts = []
+            i = _skip_space(text, end)
+            if text[i] == ",":
+                i = _skip_space(text, i + 1)
+                if text[i] == "]":
+                    raise ValueError("a value expected")
+            elif text[i] != "]":
+                raise ValueError("',' or ']' expected")
+        if parts:
+            blocks.append(("[" + ",".join(parts) + "]", None))
+        if count <= size:
+            return (blocks[0][0] if blocks else "[]"), i + 1
+        owns: list[_Object] = []
+        for block, own in blocks:
+            if own is None:
+                self._put(block)
+                own = self.objects[-1]
+            else:
+                self.objects.append(own)
+            owns.append(own)
+        if memory is not None:
+            for index, source_start, source_end, first, last in new_blocks:
+                elements = tuple(self.objects[first:last])
+                source = text[source_start:source_end]
+                memory.add(_Known(source, blocks[index][0], elements, owns[index]), block=True)
+        return f'{{"{BLOCKS_KEY}":[' + ",".join(f'"{key}"' for key, _ in owns) + "]}", i + 1
 
     def _put(self, text: str) -> str:
-        data = text.encode()
+        data = text.encode("latin-1")  # the document's own bytes
+        data.decode()  # UTF-8, or a UnicodeDecodeError: the document is stored whole
         key = sha256_hex(data)
-        self.objects[key] = data
+        self.objects.append((key, data))
         return key
 
 
-def split_json(data: bytes, min_object_bytes: int, array_block: int) -> tuple[str, dict[str, bytes]] | None:
+def split_json(
+    data: bytes, min_object_bytes: int, array_block: int, memory: CutMemory | None = None
+) -> tuple[str, dict[str, bytes]] | None:
     """The root text and the objects of a JSON document, or None when it is not one we can cut
-    losslessly (not JSON, or it already uses the reference keys)."""
+    losslessly (not UTF-8 JSON, or it holds the reference keys). Joined, they give back the
+    document's bytes when it is compact (as the converter writes it), else the same value. Sizes are
+    in bytes. `memory` (a driver's, made for the same sizes) lets what was cut before be looked up."""
+    if memory is not None and (memory.min_object_bytes, memory.array_block) != (
+        min_object_bytes,
+        array_block,
+    ):
+        raise ValueError("this cut memory was made for other object and block sizes")
+    text = data.decode("latin-1")  # never fails; UTF-8 is checked piece by piece (`_put`, below)
+    start = _skip_space(text, 0)
+    if text[start : start + 1] not in ("{", "["):
+        return None  # a scalar, or not JSON
+    cutter = _Cutter(text, min_object_bytes, array_block, memory)
     try:
-        tree = json.loads(data)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if not isinstance(tree, dict | list):
-        return None
-    if uses_reference_keys(data, tree):
-        return None
-    splitter = _Splitter(min_object_bytes, array_block)
-    return splitter.compose(tree), splitter.objects
-
-
-def uses_reference_keys(data: bytes, tree: Any) -> bool:
-    """Whether the document already holds `"$sha256"` / `"$blocks"` (then it is stored whole, so
-    joining can never mistake its content for a reference). Without `\\u` escapes in `data`, its
-    bytes say it; with them (a key may be spelled with escapes), the normalized text does."""
-    if b"\\u" in data:
-        normalized = _dumps(tree)
-        return f'"{REF_KEY}"' in normalized or f'"{BLOCKS_KEY}"' in normalized
-    return f'"{REF_KEY}"'.encode() in data or f'"{BLOCKS_KEY}"'.encode() in data
+        root, end = cutter.compose(start)
+        if _skip_space(text, end) != len(text):
+            return None
+        return root.encode("latin-1").decode(), dict(cutter.objects)
+    except (ValueError, StopIteration, IndexError, RecursionError):
+        return None  # not UTF-8 JSON, it holds the reference keys, or it nests too deep to walk
 
 
 def referenced_keys(text: str) -> list[str]:
@@ -428,6 +658,7 @@ class ContentAddressedDriver(StorageDriver):
         min_object_bytes: int = 1024,
         array_block: int = 8,
         cache_bytes: int = 64 * 1024 * 1024,
+        cut_memory_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.object_store = store
         self._name = name
@@ -435,6 +666,8 @@ class ContentAddressedDriver(StorageDriver):
         self._min_object_bytes = min_object_bytes
         self._array_block = array_block
         self._cache = _ObjectCache(cache_bytes)
+        # What earlier cuts made of values and blocks: a transcript's old messages are looked up.
+        self._cut_memory = CutMemory(min_object_bytes, array_block, cut_memory_bytes)
         # Objects this process knows are in the store, as (run, object name): see `_run_of`.
         self._present: set[tuple[str, str]] = set()
         # (scope, payload digest) -> root key, for payloads stored before by this process: a replay or
@@ -501,7 +734,7 @@ class ContentAddressedDriver(StorageDriver):
     def _cut(self, payload: Payload, serialized: bytes) -> tuple[bytes, dict[str, bytes]]:
         """The root object's bytes and the other new objects of one payload."""
         if self._split and payload.metadata.get("encoding") == b"json/plain":
-            cut = split_json(payload.data, self._min_object_bytes, self._array_block)
+            cut = split_json(payload.data, self._min_object_bytes, self._array_block, self._cut_memory)
             if cut is not None:
                 text, objects = cut
                 root = Payload(metadata=dict(payload.metadata), data=text.encode())

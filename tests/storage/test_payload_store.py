@@ -28,6 +28,7 @@ from common import payload_store
 from common.converter import build_data_converter
 from common.payload_store import (
     ContentAddressedDriver,
+    CutMemory,
     LocalObjectStore,
     PayloadStoreError,
     S3ObjectStore,
@@ -292,10 +293,10 @@ async def test_a_payload_stored_before_is_not_cut_again(
     real_split = payload_store.split_json
 
     def counting_split(
-        data: bytes, min_object_bytes: int, array_block: int
+        data: bytes, min_object_bytes: int, array_block: int, memory: CutMemory | None = None
     ) -> tuple[str, dict[str, bytes]] | None:
         cuts.append(len(data))
-        return real_split(data, min_object_bytes, array_block)
+        return real_split(data, min_object_bytes, array_block, memory)
 
     monkeypatch.setattr(payload_store, "split_json", counting_split)
     driver, payload = driver_at(tmp_path), json_payload(transcript(5))
