@@ -10,7 +10,10 @@ model.
   (with `pause_on_budget`, the approvers are first asked for a top-up); a model call its tenant's
   budget refuses (TENANT_BUDGETS_FILE) ends it with "tenant_budget_exhausted" (workflows/kit/spend.py).
 - Before the history grows near Temporal's limits the run continues-as-new, carrying the
-  conversation and the run's whole state, so nothing is lost and `status` keeps working.
+  conversation and the run's whole state, so nothing is lost and `status` keeps working. The
+  conversation goes through the payload store (only its digest is in the carried input: inline, a
+  long transcript grew every continue-as-new event towards Temporal's 2 MB payload limit), and the
+  run's stream hands on its newest items.
 """
 
 from __future__ import annotations
@@ -30,9 +33,14 @@ with workflow.unsafe.imports_passed_through():
         invalid_input,
         offer_run_tools,
     )
-    from workflows.models import AgentCarryState, AgentInput, AgentResult
+    from workflows.models import AgentCarryState, AgentConversation, AgentInput, AgentResult
 
 __all__ = ["AGENT_SYSTEM", "READ_ONLY_TOOLS", "AgentWorkflow"]
+
+# Runs recorded before the transcript went through the store replay with it inline.
+STASHED_TRANSCRIPT = "agent-stashed-transcript"
+# The stream's newest items handed to the next run (a watcher further behind reads `status`).
+STREAM_ITEMS_KEPT = 1000
 
 AGENT_SYSTEM = (
     "You are a careful agent working towards the user's goal. Call tools when they help; several "
@@ -65,6 +73,8 @@ class AgentWorkflow(KitWorkflow):
         check_internal_fields(params)
         ctx = self.ctx
         await ctx.accept_carried(params.carried)
+        if params.carried is not None and params.carried.conversation is not None:
+            self._messages = (await ctx.unstash(params.carried.conversation, AgentConversation)).messages
         await self._offer_tools(params)
         if params.carried is None:
             ctx.announce_approvers()
@@ -121,5 +131,17 @@ class AgentWorkflow(KitWorkflow):
         )
 
     async def _continue_as_new(self) -> None:
-        carried = await self.ctx.carry(AgentCarryState, messages=self._messages, mcp_tools=self._mcp_tools)
+        if not workflow.patched(STASHED_TRANSCRIPT):
+            carried = await self.ctx.carry(
+                AgentCarryState, messages=self._messages, mcp_tools=self._mcp_tools
+            )
+        else:
+            digest = await self.ctx.stash(AgentConversation(messages=self._messages))
+            carried = await self.ctx.carry(
+                AgentCarryState,
+                stream_items_kept=STREAM_ITEMS_KEPT,
+                messages=self._messages if digest is None else [],
+                conversation=digest,
+                mcp_tools=self._mcp_tools,
+            )
         workflow.continue_as_new(self._params.model_copy(update={"carried": carried}))

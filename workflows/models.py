@@ -17,6 +17,7 @@ from common.contracts.runs import __all__ as _run_contracts
 __all__ = [
     *_run_contracts,
     "AgentCarryState",
+    "AgentConversation",
     "AgentInput",
     "AgentResult",
     "ResearchDepth",
@@ -58,10 +59,19 @@ class ResearchResult(BaseModel):
     delivery: DeliveryReceipt | None = None
 
 
-class AgentCarryState(RunCarry):
-    """What an agent run hands to its next run when it continues-as-new: the conversation too."""
+class AgentConversation(BaseModel):
+    """An agent's transcript, kept in the payload store while the run continues-as-new."""
 
     messages: list[Message]
+
+
+class AgentCarryState(RunCarry):
+    """What an agent run hands to its next run when it continues-as-new: the conversation too, as
+    the digest of its `AgentConversation` in the payload store (`conversation`, covered by the seal),
+    or inline (`messages`) when the worker has no store or the run began before stashing."""
+
+    messages: list[Message] = Field(default_factory=list)
+    conversation: str | None = None
     # The MCP tools discovery found when the run started: the next run keeps them, not a new list.
     mcp_tools: list[McpToolInfo] | None = None
 

@@ -12,6 +12,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from activities.llm.models import TextBlock, ToolResultBlock, ToolUseBlock
+from common.run_chain import read_chain
 from common.search_attributes import COST_USD, PHASE
 from common.settings import Settings
 from tests.workflow.doubles import Recorder, ScriptedModel, offline_llm
@@ -253,3 +254,34 @@ async def test_continue_as_new_carries_the_state_and_status(
     first_run = ts_client.get_workflow_handle(handle.id, run_id=first_run_id)
     events = [e.event_type async for e in first_run.fetch_history_events()]
     assert events[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+
+
+async def test_continue_as_new_hands_the_transcript_over_through_the_store(
+    ts_client: Client, settings: Settings, task_queue: str
+) -> None:
+    """The transcript goes to the next run through the payload store, not inline in the
+    continue-as-new event: a long agent's carried input stays small however long its messages (a
+    2 MB payload would fail the run at its continue-as-new), and the stream hands on its newest items."""
+    long_text = "an observation worth keeping " * 700  # about 20 KB a reply
+    call = ToolUseBlock(id="c", name="calculator", input={"expression": "1 + 1"})
+    model = ScriptedModel([[TextBlock(text=long_text), call]])
+    params = AgentInput(
+        goal="think at length", tools=["calculator"], max_iterations=6, continue_as_new_after_iterations=2
+    )
+    recorder = Recorder()
+    async with worker_with(ts_client, settings, [model.complete, *recorder.activities()]):
+        handle = await ts_client.start_workflow(
+            AgentWorkflow.run, params, id=f"agent-{uuid.uuid4().hex}", task_queue=task_queue
+        )
+        result = await handle.result()
+    assert result.outcome == "max_iterations" and result.runs == 3
+    # Nothing of the conversation was lost: the last request holds every message so far.
+    assert len(model.requests[-1].messages) == 1 + 2 * 5
+    assert sum(long_text in str(m.content) for m in model.requests[-1].messages) == 5
+    chain = await read_chain(ts_client, handle.id, handle.first_execution_run_id or "")
+    carried_inputs = [
+        history.events[-1].workflow_execution_continued_as_new_event_attributes.input.payloads[0].ByteSize()
+        for history in chain.histories[:-1]
+    ]
+    assert len(carried_inputs) == 2
+    assert carried_inputs and max(carried_inputs) < 16_000, carried_inputs
