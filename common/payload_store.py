@@ -68,8 +68,6 @@ SCOPE_ID_OBJECT = "workflow-id"  # inside a hashed scope: the workflow id it sta
 _MAX_SCOPE_CHARS = 200  # a file name or key segment stays well below 255 bytes
 _HEX = re.compile(r"[0-9a-f]{64}")
 _REFERENCE = re.compile(r'\{"\$sha256":"([0-9a-f]{64})"\}|\{"\$blocks":\[((?:"[0-9a-f]{64}",?)*)\]\}')
-# One encoder for every call: `json.dumps` with options builds a new encoder each time.
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class PayloadStoreError(Exception):
