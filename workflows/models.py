@@ -71,7 +71,9 @@ class AgentCarryState(RunCarry):
     or inline (`messages`) when the worker has no store or the run began before stashing."""
 
     messages: list[Message] = Field(default_factory=list)
-    conversation: str | None = None
+    # Left out of the dump when unset: the seal hashes the dump, and a state sealed before this field
+    # existed (a run that continued-as-new just before a deploy) must still verify.
+    conversation: str | None = Field(default=None, exclude_if=lambda value: value is None)
     # The MCP tools discovery found when the run started: the next run keeps them, not a new list.
     mcp_tools: list[McpToolInfo] | None = None
 
