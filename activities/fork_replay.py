@@ -111,9 +111,13 @@ async def replay_steps(
     or dynamic); stops at the first run that fails to replay. `passthrough`: modules the sandbox
     shares (the worker's kit modules)."""
     seen = ReplayedSteps()
-    started = histories[0].events[0].workflow_execution_started_event_attributes
+    workflow_type = histories[0].events[0].workflow_execution_started_event_attributes.workflow_type.name
+    chosen = _of_type(workflows, workflow_type)
+    if not chosen:  # a Replayer with no workflow raises ValueError: say what is missing instead
+        seen.failure = f"this code has no workflow {workflow_type!r}"
+        return seen
     replayer = Replayer(
-        workflows=_of_type(workflows, started.workflow_type.name),
+        workflows=chosen,
         data_converter=converter,
         interceptors=[_Capture(seen)],
         workflow_runner=_runner(tuple(passthrough)),
