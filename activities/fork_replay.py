@@ -6,7 +6,7 @@ fork: the steps recorded before the first nondeterminism are the ones this code 
 
 What a replay costs is mostly the sandbox: a `Replayer` builds a workflow worker per replay, which
 validates every workflow class it is given by importing its module in a new sandbox. So a replay is
-given only the source's workflow type, and each class is validated once per process (`_runner`):
+given only the source's workflow types, and each class is validated once per process (`_runner`):
 the replay itself still runs the source in a sandbox with this code, every time.
 """
 
@@ -107,14 +107,17 @@ async def replay_steps(
     converter: DataConverter,
     passthrough: Sequence[str] = (),
 ) -> ReplayedSteps:
-    """Replays a run chain's histories (first to last) with `workflows` (those of the chain's type,
+    """Replays a run chain's histories (first to last) with `workflows` (those of the chain's types,
     or dynamic); stops at the first run that fails to replay. `passthrough`: modules the sandbox
     shares (the worker's kit modules)."""
     seen = ReplayedSteps()
-    workflow_type = histories[0].events[0].workflow_execution_started_event_attributes.workflow_type.name
-    chosen = _of_type(workflows, workflow_type)
+    # Each run's own: a run may continue-as-new as another workflow type.
+    types = {
+        h.events[0].workflow_execution_started_event_attributes.workflow_type.name: None for h in histories
+    }
+    chosen = _of_type(workflows, set(types))
     if not chosen:  # a Replayer with no workflow raises ValueError: say what is missing instead
-        seen.failure = f"this code has no workflow {workflow_type!r}"
+        seen.failure = f"this code has no workflow {next(iter(types))!r}"
         return seen
     replayer = Replayer(
         workflows=chosen,
@@ -131,10 +134,12 @@ async def replay_steps(
     return seen
 
 
-def _of_type(workflows: Sequence[type], workflow_type: str) -> list[type]:
-    """The classes a replay of `workflow_type` can need: its own, and a dynamic one (no name)."""
+def _of_type(workflows: Sequence[type], workflow_types: set[str]) -> list[type]:
+    """The classes a replay of `workflow_types` can need: theirs, and a dynamic one (no name)."""
     return [
-        cls for cls in workflows if workflow._Definition.must_from_class(cls).name in (workflow_type, None)
+        cls
+        for cls in workflows
+        if (name := workflow._Definition.must_from_class(cls).name) is None or name in workflow_types
     ]
 
 
