@@ -2,10 +2,11 @@
 
 Workflow code runs again on every replay, so these spans must come from the replay-safe tracer
 provider that `common.telemetry` installs (`temporalio.contrib.opentelemetry.create_tracer_provider`):
-span ids come from the workflow's deterministic random, and a span is only ended (exported) by
-the execution that really reaches its end, so a worker restart during a three-day wait still yields
-exactly one `await_approval` span with its true start and end. With no tracing set up, the tracer
-is OpenTelemetry's no-op one and this costs nothing.
+span ids come from a deterministic random of their own (`workflow.new_random()`, seeded like the
+workflow's, which they leave alone), and a span is only ended (exported) by the execution that
+really reaches its end, so a worker restart during a three-day wait still yields exactly one
+`await_approval` span with its true start and end. With no tracing set up, or no exporter, the span
+is a non-recording one and this costs next to nothing.
 
 Import it in workflow modules inside `workflow.unsafe.imports_passed_through()`.
 """
