@@ -6,8 +6,10 @@ ANALYSIS = """## How each figure is measured
 Both sides run in this process against one `temporal server start-dev` (in memory, the embedded dev
 server's search attributes and fast-dispatch config), each with its own worker on its own task queue.
 The product side is the product as shipped: `common.client.connect` (pydantic converter with the
-payload store, OpenTelemetry tracing plugin), `worker.app.build_worker` (liveness heartbeats, tool
-spans), `AgentWorkflow` / `ResearchWorkflow`. The baseline (`bench/baseline.py`) is the same shape
+payload store; the OpenTelemetry tracing plugin only when spans are exported, and the bench, like a
+deployment without OTEL_* settings, exports none: "Performance at parity" gives what tracing costs
+when it is on), `worker.app.build_worker` (liveness heartbeats, the in-flight journal, tool spans),
+`AgentWorkflow` / `ResearchWorkflow`. The baseline (`bench/baseline.py`) is the same shape
 on the bare SDK: plain pydantic converter, no status, search attributes, stream, budget or tracing;
 it returns the answer (agent) or the report and its subtopics (research), where the product returns
 its full result (answer or report, every step's record, usage, cost, sources).
@@ -268,10 +270,8 @@ What the profile showed, and what changed:
   activity side, the model's and the tool's spans). One part was waste: every span asked the OTel
   SDK for a tracer, which built a new replay-safe wrapper and reset Python's warnings filters each
   time (15 µs per call, about 15% of the tracing's samples); `common/telemetry.py` keeps one tracer per
-  module (0.4 µs). Spans cannot simply be skipped when nothing exports them: the replay-safe
-  provider draws span ids inside a workflow from the workflow's deterministic random, so a worker
-  that made fewer spans would hand the workflow's own `workflow.random()` and `workflow.uuid4()`
-  other values than the history was recorded with (non-determinism on replay).
+  module (0.4 µs). (This pass said spans could not be skipped when nothing exports them, as span
+  ids came from the workflow's own random; that was wrong, see the second pass below.)
 - **The rest of the product's own work** is small in both shapes: the in-flight journal (two
   appends per attempt) 1-2%, liveness heartbeats about 1%, status, step records, stream entries and
   search attributes about 1%.
@@ -304,6 +304,63 @@ The 500-wide fan-out's single runs overlap widely (3.5-5.8 s against 3.7-6.5 s);
 of the same rows an hour earlier measured 3.10 s against 3.80 s (0.82x) and the 100-wide one 1.03x.
 The long agent's replay of its three histories with the product converter stayed deterministic.
 
+### Second pass: what was left, and what changed
+
+Profiled again (this time also the throughput shape: 200 agents of 10 steps at once, four rounds a
+side, `py-spy -r 100`), and measured each change with product and raw-SDK runs alternating in one
+process: 40 ten-step agents a side, CPU per step from `time.process_time()` (precise, where the bench's
+/proc figure counts 10 ms ticks), the ratio of the medians.
+
+| change | worker CPU per step, product / raw SDK |
+| --- | --- |
+| before this pass | 20.0 / 15.0 ms: 1.33x |
+| no spans when nothing records them | 17.87 / 14.93: 1.20x |
+| no Web UI summary on an agent iteration's model call or a read-only tool call | 12.82 / 11.40: 1.13x (a quieter minute) |
+| converter answers kept per context | 13.69 / 12.40: 1.10x |
+| with spans recorded (an in-memory exporter behind a batch processor), for comparison | 18.50 / 15.44: 1.20x |
+
+- **Span ids do not come from the workflow's random.** The SDK's `TemporalIdGenerator` draws them
+  from `workflow.new_random()`, a generator of its own seeded like the workflow's, so spans made or
+  not made leave `workflow.random()` and `workflow.uuid4()` alone. A process with no span exporter
+  now records no span (a sampler that drops until a span processor is added) and its clients carry
+  no tracing plugin (no StartActivity/RunActivity spans, no trace header per command). Tested: a run
+  recorded with the plugin replays without it, and a control that draws one random more fails
+  replay (tests/observability/test_tracing_unrecorded.py). With an exporter configured, tracing
+  costs about 7% of an agent step's worker CPU (the last row).
+- **Activity summaries are payloads.** The SDK passes every payload of a command through about four
+  sandboxed context look-ups (~0.15 ms each), so the two Web UI summaries of an agent step (model
+  call and tool call) cost about 1 ms of its CPU: that was all of the look-ups the product made
+  beyond the raw loop (348 against 234 serialization-context look-ups per 20 steps, counted with a
+  wrapper). An agent iteration's and a session turn's model call and a read-only tool call now go
+  without one (the step's name is in the request, `status` and the step records; the tool's in the
+  activity type); side-effect tools, deliveries, approvals, research steps and run-state calls keep
+  theirs.
+- **The converter's answer per context is kept** (512 recent contexts): the worker asks for the
+  same activity's context in each payload pass, and each answer rebuilt its parts' variants.
+- **The store's cut is incremental** (82cfdc7): it walks the payload's own bytes with the json
+  module's C scanner instead of parsing it and dumping every big node again, and each driver
+  remembers (bounded, 64 MiB) what recent messages and full blocks of 8 were cut into, found by
+  comparing their text, so a step cuts and hashes only what is new. The objects are the same as
+  before for the converter's compact ASCII JSON, and a remembered message is still written into
+  every workflow scope that uses it (tests/storage/test_incremental_cut.py). `python -m
+  bench.store_cut` (a 300-message transcript of 2 KB replies, 150 steps): 9.1-11.0 ms per step on
+  average before, 0.45-0.62 ms after; the 1,000-step agent's p99 workflow task went from 61-70 ms
+  to 27-29 ms and its run from 67-74 s to 51-53 s.
+- **A long agent's continue-as-new carried its whole transcript and stream inline.** The carried
+  input held every message and every stream item of the run so far: 798 KB at the first
+  continue-as-new of the bench's 1,000-step agent (200-byte replies) and 1.6 MB at the second, past
+  Temporal's 512 KB warning and near its 2 MB payload limit, which longer replies would have passed
+  (failing the run at its continue-as-new). Decoding it was the long agent's slowest task (149.5 ms,
+  the next run's first). The agent now hands its transcript over through the payload store (the
+  digest is carried, under the seal) and its stream hands on its newest 1,000 items, as a session
+  does (workflows/agent.py; runs recorded before replay inline). The slowest task of that run fell
+  to 91 ms; what is left in that first task is the carried step records (about 360 bytes a step).
+- **Tool specs** were built once per `RegisteredTool`, but the workflow sandbox gives every run its
+  own, so each run built its JSON schemas again (1-2% of the throughput shape's samples); the spec
+  is now built once per process.
+- **The in-flight journal** asked the kernel for its size after every append (an `fstat`: half of
+  its syscalls, 3% of the throughput shape's samples); the writer counts it.
+
 ## Streamed replies
 
 `python -m bench --only stream` (`bench/stream.py`): a model writes a 1,000-token reply as 250 deltas
@@ -335,36 +392,36 @@ bare activity. Measured 2026-12-06, 9 replies per side, on the shared 2-core mac
 # report prints the reason of each figure that missed in the run it describes.
 MISS_REASONS = {
     "agent_step": (
-        "with a zero-latency model a step is all CPU, and the product spends about 5 ms more of it "
-        'per step on the worker (the worker CPU row). Measured per cause ("Performance at parity"): '
-        "once the request passes the store's 8 KiB threshold (the last third of a 20-step run) the "
-        "driver cutting it into content-addressed objects is the largest part (about 10% of the "
-        "product's busy samples), then tracing (7%: StartActivity/RunActivity spans and their headers, "
-        "the model's and the tool's spans), the storage step per activity payload (6%, was 11%), the "
-        "status, step records and stream (1%), the in-flight journal and heartbeats (1-2%). The SDK's "
-        "own context lookups per payload (about 105 us each, seven per activity) are paid on both "
-        "sides. With 20-step runs on this shared 2-core machine the ratio moves by about 0.15 between "
-        "runs (1.19 here, 1.37 in a run an hour before)."
+        "with a zero-latency model a step is all CPU and round trips, and the 20-step runs on this "
+        "shared 2-core machine move the ratio by about 0.15 between runs (0.95x and 1.11x in two "
+        'runs of this code an hour apart, "Performance at parity"). Per step the product still does '
+        "a little more on the worker than the raw loop (about 1.1x its CPU, measured alternating): "
+        "the payload store's cut and writes once the request passes 8 KiB, the converter's storage "
+        "step per activity payload, the in-flight journal (two appends per attempt), status, step "
+        "records and stream entries; and its run has 7 more history events (a marker and a "
+        "TemporalChangeVersion upsert per `workflow.patched` gate kept for runs recorded before, the "
+        "tenant and phase search attributes)."
     ),
     "throughput": (
-        "one Python process runs every workflow task and activity of the worker and saturates first, "
-        "so its CPU per step sets the ratio: see the worker CPU row (the dev server's CPU per step is "
-        "about the same for both, the note). More worker processes (the production shape, or "
-        "--role workflows|activities) scale it out."
+        "at 200 agents at once the two cores are saturated by the dev server (about 115% CPU, 18-19 "
+        "ms of its CPU per step on both sides) and this process, so the ratio follows the sum of "
+        "both per step: the worker's (the next row) and the server's, which handles the product's "
+        "7 more events per 10-step run (a marker and a TemporalChangeVersion upsert for each of two "
+        "`workflow.patched` gates kept for runs recorded before, the tenant search attribute; "
+        "about 4% more server CPU per step). Single runs spread widely (compare min and max). More "
+        "worker processes (the production shape, or --role workflows|activities) scale it out."
     ),
     "worker_cpu": (
-        "per step the product runs more Python on the worker than the raw loop: tracing (four spans "
-        "and two headers per agent step), the storage step per activity payload, the status, step "
-        "records and stream entries, the in-flight journal, the liveness ticker and the tool-resource "
-        'interceptor. Each is a few percent of the samples ("Performance at parity"), together about '
-        "5 ms per step here; none is a single cause that can go without giving up what it is for "
-        "(traces, linear history, crash recovery, status). Tracing cannot be skipped when nothing "
-        "exports it either: span ids come from the workflow's deterministic random."
+        "per step the product runs a little more Python on the worker than the raw loop: the "
+        "converter's storage step per activity payload and the payload store's writes, the "
+        "in-flight journal, the status, step records and stream entries, the liveness ticker "
+        '("Performance at parity": 1.10x measured alternating 40 ten-step agents a side, 1.13x '
+        "in a bench run of this row alone, more when other processes share the machine)."
     ),
     "fan_out_100": (
-        "per research step the product does more on the worker than the raw loop: a tracing span "
-        "around scheduling and running the activity and their headers, a liveness heartbeat, the step "
-        "record and its stream entry, and it returns a full result (every step's record). Single "
+        "per research step the product does more on the worker than the raw loop: the in-flight "
+        "journal, the liveness ticker, the step record and its stream entry, and it returns a full "
+        "result (every step's record). Single "
         "100-step runs on this shared machine also vary by 20% or more."
     ),
     "fan_out_500": (
@@ -384,16 +441,9 @@ MISS_REASONS = {
         "0.3 s first retry; on a loaded machine the start-up alone can pass the target."
     ),
     "workflow_task": (
-        "the product's long agent hands its whole request to the payload store on every step, and the "
-        "store's driver cuts it into content-addressed objects (JSON parsed, every big node dumped to "
-        "measure it, new blocks hashed and written): in a py-spy profile of a 300-step agent 21% of the "
-        "product's busy samples (start-up aside), about 6 ms per step on average and growing with the "
-        "transcript until the run continues-as-new; the raw loop sends only its new messages and "
-        "stores nothing. That explains the p99 (about 150 ms against the raw loop's under 100), not "
-        "by itself the single slowest task, which this run did not attribute (earlier runs: the "
-        "cyclic garbage collector's full passes, which gc.freeze of the start-up heap shortened from "
-        "186 ms to 57 ms in a 600-step run). The figure is the single slowest of about 2,000 tasks and"
-        " moves with the machine: 192-229 ms for the product and 63-139 ms for the raw loop in the "
-        "last runs."
+        "the single slowest of about 2,000 tasks, which moves with the machine (the raw loop's "
+        "measured 21-139 ms in the last runs). The product's largest tasks are each continued run's "
+        "first (decoding the carried step records, about 360 bytes a step, and accepting the "
+        "sealed state) and the cyclic garbage collector's full passes"
     ),
 }
