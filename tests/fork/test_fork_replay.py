@@ -14,14 +14,13 @@ from temporalio.testing import WorkflowEnvironment
 from activities.fork_replay import replay_steps
 from common.contracts.runs import ForkFrom
 from common.run_chain import read_chain
+from tests.fork.probe_source import PROBE_MODEL, finished_probe_source
 from tests.fork.probe_workflows import ForkProbe, ForkProbeChanged
 from tests.fork.unsandboxable import Unsandboxable
 from worker.plugin import KIT_MODULES
 from workflows.kit import KitInput
 from workflows.kit.pytest_plugin import KitWorkerFactory
 from workflows.kit.testing import ScriptedModel
-
-PROBE_MODEL = [{"match": {"step_kind": "probe"}, "reply": {"text": "probed"}}]
 
 
 async def fork(client: Client, queue: str, source: ForkFrom) -> str:
@@ -39,13 +38,10 @@ async def test_a_worker_refuses_a_fork_its_code_no_longer_makes_after_forking_it
     kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory, kit_task_queue: str
 ) -> None:
     client = kit_env.client
+    source = await finished_probe_source(client, kit_worker, kit_task_queue, "fork-replay-src")
+    assert source.result_run_id is not None
+    at_two = ForkFrom(workflow_id=source.id, run_id=source.result_run_id, step=2)
     async with kit_worker(workflows=[ForkProbe], model=ScriptedModel(PROBE_MODEL)):
-        source = await client.start_workflow(
-            ForkProbe.run, KitInput(), id=f"fork-replay-src-{uuid.uuid4().hex[:8]}", task_queue=kit_task_queue
-        )
-        await source.result()
-        assert source.result_run_id is not None
-        at_two = ForkFrom(workflow_id=source.id, run_id=source.result_run_id, step=2)
         # Twice on one worker: the second replay reuses the first one's sandbox validation.
         assert [await fork(client, kit_task_queue, at_two) for _ in range(2)] == ["probed", "probed"]
 
@@ -60,11 +56,7 @@ async def test_the_replay_numbers_steps_with_only_the_source_type_and_again_with
     kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory, kit_task_queue: str
 ) -> None:
     client = kit_env.client
-    async with kit_worker(workflows=[ForkProbe], model=ScriptedModel(PROBE_MODEL)):
-        source = await client.start_workflow(
-            ForkProbe.run, KitInput(), id=f"fork-replay-src-{uuid.uuid4().hex[:8]}", task_queue=kit_task_queue
-        )
-        await source.result()
+    source = await finished_probe_source(client, kit_worker, kit_task_queue, "fork-replay-src")
     chain = await read_chain(client, source.id, source.first_execution_run_id or "")
     converter = client.data_converter
     for _ in range(2):

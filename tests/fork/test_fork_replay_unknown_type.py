@@ -5,31 +5,21 @@ activity, a traceback in `starter fork`)."""
 
 from __future__ import annotations
 
-import uuid
-
 from temporalio.testing import WorkflowEnvironment
 
 from activities.fork_replay import replay_steps
 from common.run_chain import read_chain
-from tests.fork.probe_workflows import ForkProbe
+from tests.fork.probe_source import finished_probe_source
 from worker.plugin import KIT_MODULES
 from workflows.agent import AgentWorkflow
-from workflows.kit import KitInput
 from workflows.kit.pytest_plugin import KitWorkerFactory
-from workflows.kit.testing import ScriptedModel
-
-PROBE_MODEL = [{"match": {"step_kind": "probe"}, "reply": {"text": "probed"}}]
 
 
 async def test_a_source_of_a_type_this_code_lacks_is_a_replay_failure(
     kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory, kit_task_queue: str
 ) -> None:
     client = kit_env.client
-    async with kit_worker(workflows=[ForkProbe], model=ScriptedModel(PROBE_MODEL)):
-        source = await client.start_workflow(
-            ForkProbe.run, KitInput(), id=f"fork-unknown-{uuid.uuid4().hex[:8]}", task_queue=kit_task_queue
-        )
-        await source.result()
+    source = await finished_probe_source(client, kit_worker, kit_task_queue, "fork-unknown")
     chain = await read_chain(client, source.id, source.first_execution_run_id or "")
     replayed = await replay_steps(chain.histories, [AgentWorkflow], client.data_converter, KIT_MODULES)
     assert replayed.steps == []
