@@ -63,7 +63,6 @@ __all__ = [
     "setup_telemetry",
     "span_exporter",
     "span_processors",
-    "traces_recorded",
 ]
 
 log = logging.getLogger(__name__)
@@ -230,12 +229,6 @@ def _record_once_processed(provider: ReplaySafeTracerProvider, sampler: _WhileRe
         sampler.recorded = True
 
     provider.add_span_processor = adding  # type: ignore[method-assign,assignment]
-
-
-def traces_recorded() -> bool:
-    """Whether this process records spans: telemetry is set up, not disabled, and a span processor
-    (exporter) is installed."""
-    return _installed is not None and _installed.records_spans()
 
 
 def setup_telemetry(

@@ -21,10 +21,9 @@ from common.telemetry import Telemetry, client_plugins, set_capture_content, set
 _memory = InMemorySpanExporter()
 
 
-@pytest.fixture(scope="session")
-def telemetry() -> Telemetry:
-    # No exporter of the developer's shell: this process only keeps spans in memory.
-    quiet = try_load_settings(
+def quiet_settings() -> Settings:
+    """Tracing on, but no exporter of the developer's shell: spans go only where a test puts them."""
+    return try_load_settings(
         _env_file=None,
         otel_exporter_otlp_endpoint=None,
         otel_exporter_otlp_traces_endpoint=None,
@@ -33,7 +32,11 @@ def telemetry() -> Telemetry:
         otel_sdk_disabled=False,
         metrics_prometheus_bind=None,
     )
-    installed = setup_telemetry(quiet, "ai-workflows-tests")
+
+
+@pytest.fixture(scope="session")
+def telemetry() -> Telemetry:
+    installed = setup_telemetry(quiet_settings(), "ai-workflows-tests")
     if installed.tracer_provider is None:
         pytest.fail("telemetry was set up with OTEL_SDK_DISABLED in this process; tracing tests need it on")
     installed.tracer_provider.add_span_processor(SimpleSpanProcessor(_memory))

@@ -24,25 +24,17 @@ _UNRECORDED = textwrap.dedent(
     from opentelemetry import trace
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from common.settings import try_load_settings
-    from common.telemetry import client_plugins, setup_telemetry, traces_recorded
+    from common.telemetry import client_plugins, setup_telemetry
+    from tests.observability.conftest import quiet_settings
 
-    settings = try_load_settings(
-        _env_file=None,
-        otel_exporter_otlp_endpoint=None,
-        otel_exporter_otlp_traces_endpoint=None,
-        otel_exporter_otlp_metrics_endpoint=None,
-        otel_traces_console=False,
-        otel_sdk_disabled=False,
-        metrics_prometheus_bind=None,
-    )
+    settings = quiet_settings()
     installed = setup_telemetry(settings, "probe")
     with trace.get_tracer("probe").start_as_current_span("unrecorded") as span:
-        print("before", traces_recorded(), span.is_recording(), len(client_plugins(settings)))
+        print("before", installed.records_spans(), span.is_recording(), len(client_plugins(settings)))
     memory = InMemorySpanExporter()
     installed.tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
     with trace.get_tracer("probe").start_as_current_span("recorded") as span:
-        print("after", traces_recorded(), span.is_recording(), len(client_plugins(settings)))
+        print("after", installed.records_spans(), span.is_recording(), len(client_plugins(settings)))
     print("exported", [s.name for s in memory.get_finished_spans()])
     """
 )
