@@ -33,7 +33,7 @@ from activities.approval_policy import APPROVAL_POLICY_ACTIVITIES
 from activities.delivery.activity import DeliveryActivities
 from activities.fork import ForkActivities
 from activities.llm.factory import build_llm_activities
-from activities.mcp.activities import MCP_ACTIVITIES
+from activities.mcp.activities import MCP_ACTIVITIES, load_mcp_calls
 from activities.resources import ResourcesInterceptor, WorkerResources
 from activities.retrieval.activities import RETRIEVAL_ACTIVITIES
 from activities.run_state import RUN_STATE_ACTIVITIES
@@ -113,6 +113,8 @@ def product_activities(settings: Settings) -> list[Callable[..., Any]]:
     llm = build_llm_activities(settings)
     deliveries = DeliveryActivities.from_settings(settings)
     notifier = ApprovalNotifier.from_settings(settings)
+    if settings.mcp_servers_file:
+        load_mcp_calls()  # the `mcp` SDK now, not in a worker's first MCP call (none without servers)
     return [
         llm.complete,
         deliveries.deliver,

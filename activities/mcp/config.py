@@ -32,6 +32,7 @@ __all__ = [
     "McpServerConfig",
     "load_mcp_config",
     "stdio_environment",
+    "unknown_server",
 ]
 
 # A tool is offered to the model as `{server}__{tool}`.
@@ -47,6 +48,10 @@ ApprovalMode = Literal["annotations", "always", "never"]
 
 class McpConfigError(Exception):
     """The servers file cannot be used; the message is one line naming the file and the problem."""
+
+
+def unknown_server(name: str) -> McpConfigError:
+    return McpConfigError(f"MCP server {name!r} is not in this worker's MCP_SERVERS_FILE")
 
 
 class McpServerConfig(BaseModel):

@@ -21,10 +21,10 @@ from mcp_types import Tool
 
 from activities.mcp.config import (
     McpConfig,
-    McpConfigError,
     McpServerConfig,
     load_mcp_config,
     stdio_environment,
+    unknown_server,
 )
 from activities.mcp.http_limit import MAX_EVENT_BYTES, bounded_http_client
 from activities.mcp.stdio_transport import bounded_stdio_client
@@ -157,7 +157,7 @@ class McpSessions:
         """The connected client of `server`; raises `McpServerUnavailable` (retry) when it is down."""
         config = self.servers().get(server)
         if config is None:
-            raise McpConfigError(f"MCP server {server!r} is not in this worker's MCP_SERVERS_FILE")
+            raise unknown_server(server)
         async with self._locks.setdefault(server, asyncio.Lock()):
             session = self._sessions.get(server)
             if session is not None and session.alive and session.client is not None:
