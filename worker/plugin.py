@@ -113,8 +113,11 @@ def product_activities(settings: Settings) -> list[Callable[..., Any]]:
     llm = build_llm_activities(settings)
     deliveries = DeliveryActivities.from_settings(settings)
     notifier = ApprovalNotifier.from_settings(settings)
+    # What only a configured feature uses, imported now rather than in its first activity.
     if settings.mcp_servers_file:
-        load_mcp_calls()  # the `mcp` SDK now, not in a worker's first MCP call (none without servers)
+        load_mcp_calls()  # the `mcp` SDK
+    if settings.embeddings_base_url:
+        import_module("numpy")  # dense retrieval (activities/retrieval/dense.py)
     return [
         llm.complete,
         deliveries.deliver,

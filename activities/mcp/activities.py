@@ -8,9 +8,7 @@ server) and never imports the SDK.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sys
 from dataclasses import asdict, dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING
@@ -22,6 +20,7 @@ from activities.mcp.config import TOOL_SEPARATOR, McpServerConfig, unknown_serve
 from activities.resources import resources
 from common.contracts.mcp import McpCallRequest, McpListRequest, McpToolInfo, McpToolList
 from common.contracts.tools import ToolObservation
+from common.lazy_import import import_off_loop
 
 if TYPE_CHECKING:
     from mcp_types import Tool, ToolAnnotations
@@ -107,13 +106,6 @@ def load_mcp_calls() -> None:
     import_module(_CALLS)
 
 
-async def _calls_loaded() -> None:
-    # A worker that did not load them at start imports them on its first call, in a thread: the
-    # event loop keeps running through the SDK's 0.7 s.
-    if _CALLS not in sys.modules:
-        await asyncio.to_thread(import_module, _CALLS)
-
-
 def _servers_configured() -> bool:
     return bool(resources().settings.mcp_servers_file)
 
@@ -123,8 +115,8 @@ async def list_mcp_tools(request: McpListRequest) -> McpToolList:
     """The allowed tools of the named servers, sorted by name (the run records this list)."""
     if not _servers_configured():
         return McpToolList(unknown_servers=sorted(set(request.servers)))
-    await _calls_loaded()
-    from activities.mcp import calls  # loaded above
+    await import_off_loop(_CALLS)  # a worker that did not load it at start
+    from activities.mcp import calls
 
     return await calls.list_tools(request)
 
@@ -137,8 +129,8 @@ async def call_mcp_tool(request: McpCallRequest) -> ToolObservation:
     not idempotent is sent at most once (activities/mcp/calls.py)."""
     if not _servers_configured():
         raise ApplicationError(str(unknown_server(request.server)), type=MCP_CONFIG, non_retryable=True)
-    await _calls_loaded()
-    from activities.mcp import calls  # loaded above
+    await import_off_loop(_CALLS)  # a worker that did not load it at start
+    from activities.mcp import calls
 
     return await calls.call_tool(request)
 

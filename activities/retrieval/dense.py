@@ -1,15 +1,19 @@
 """Dense retrieval: passages and questions embedded by any OpenAI-compatible `/embeddings` endpoint,
-compared by cosine similarity (numpy), and fused with the keyword ranking by reciprocal rank."""
+compared by cosine similarity (numpy), and fused with the keyword ranking by reciprocal rank.
+
+numpy takes 0.15-0.2 s to import and only a worker with an embeddings endpoint uses it: that worker
+imports it at start (worker/plugin.py); `Embedder.embed`, which comes before any `nearest`, imports it
+off the event loop where start-up did not."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import httpx
-import numpy as np
 
 from activities.retrieval.errors import index_unavailable
 from activities.retrieval.models import Passage
+from common.lazy_import import import_off_loop
 from common.settings import Settings
 
 __all__ = ["MIN_SIMILARITY", "RRF_K", "Embedder", "fuse", "nearest"]
@@ -42,6 +46,9 @@ class Embedder:
         """Unit-length float32 vectors, one per text, as bytes."""
         if not texts:
             return []
+        await import_off_loop("numpy")
+        import numpy as np
+
         try:
             response = await self._client.post("embeddings", json={"model": self.model, "input": list(texts)})
         except httpx.HTTPError as error:
@@ -70,6 +77,8 @@ def nearest(question: bytes, stored: Sequence[tuple[str, bytes]], limit: int) ->
     best first, at least MIN_SIMILARITY."""
     if not stored:
         return []
+    import numpy as np  # loaded by the embedding of the question
+
     query = np.frombuffer(question, dtype=np.float32)
     matrix = np.vstack([np.frombuffer(vector, dtype=np.float32) for _, vector in stored])
     if matrix.shape[1] != query.shape[0]:
