@@ -5,13 +5,19 @@ endpoint, does it load numpy (dense retrieval's, 0.2 s)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import time
+import uuid
+from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from common.lazy_import import import_off_loop
 from tests.chaos.processes import clean_environment
 
 pytestmark = pytest.mark.timeout(120)
@@ -69,3 +75,38 @@ def test_a_worker_without_mcp_servers_or_embeddings_does_not_import_their_librar
         "MCP server 'files' is not in this worker's MCP_SERVERS_FILE",
     ]
     assert found["loaded"] == []
+
+
+# A module whose import waits for the test to open its gate: the test can open it only while the
+# event loop runs.
+GATED_MODULE = """
+import threading
+GATE = threading.Event()
+OPENED_BY_THE_LOOP = GATE.wait(timeout=5)
+"""
+
+
+async def test_a_second_first_use_during_the_import_waits_off_the_event_loop_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two activities' first uses at once (say a fan-out of index batches on a worker that did not load
+    numpy at start): while the first one's thread imports the module, it is already in sys.modules,
+    half run; the second must wait for it off the loop as well, not in an `import` on the loop."""
+    name = f"gated_{uuid.uuid4().hex}"
+    (tmp_path / f"{name}.py").write_text(GATED_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    async def first_use() -> ModuleType:
+        await import_off_loop(name)
+        return import_module(name)  # what an activity's `import` does next, on the loop
+
+    first = asyncio.create_task(first_use())
+    deadline = time.monotonic() + 10
+    while name not in sys.modules:  # the first import is under way, in its thread
+        assert time.monotonic() < deadline, "the first import never started"
+        await asyncio.sleep(0.01)
+    second = asyncio.create_task(first_use())
+    await asyncio.sleep(0)  # the second use's first step runs
+    sys.modules[name].GATE.set()
+    modules = await asyncio.gather(first, second)
+    assert [module.OPENED_BY_THE_LOOP for module in modules] == [True, True]
