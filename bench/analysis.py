@@ -27,14 +27,18 @@ runs alternate within every repetition, so machine load drifts over both alike.
 - **fan-out**: `ResearchWorkflow` with N subtopics and `max_parallel = N`; the model answers a plan
   at once, each research step after 200 ms, the synthesis at once; start to result.
 - **throughput**: N agents started together, each a fixed number of steps, zero latency; steps
-  completed per second of wall time from the first start to the last result, one worker.
+  completed per second of wall time from the first start to the last result, one worker. One pair of
+  runs comes first and is not counted: the first time 200 runs are open at once the process grows
+  its thread pool, heap and caches, and the side that went first paid for it.
 - **worker CPU per step**: the bench process's CPU time (user + system, both workers live in it but
   only one side runs at a time) over each throughput run, divided by its steps; the dev server's CPU
   is in the throughput row's note.
 - **workflow-task time**: WorkflowTaskStarted -> WorkflowTaskCompleted of every task of a long
-  agent (all its continue-as-new runs), from the history; the slowest task is the figure. The
+  agent (all its continue-as-new runs), from the history; a run's slowest task is one repetition,
+  product and raw loop in turn, and the figure is their median (one run's slowest is one outlier:
+  a full garbage-collector pass or a pause of the machine moved it 31-139 ms for the raw loop). The
   baseline loop sends only the newest messages (the naive transcript would pass Temporal's history
-  limit long before 1,000 steps). The histories are then replayed with `Replayer` and the product
+  limit long before 1,000 steps). The first product run's histories are then replayed with `Replayer` and the product
   converter: payloads are read back from the store, and replay must be deterministic.
 - **resume**: a worker in its own process (`bench/worker_process.py`) runs a 4-step agent whose third
   model call hangs on its first attempt; at a set point of that call the worker is SIGKILLed and a
@@ -449,8 +453,8 @@ MISS_REASONS = {
         "0.3 s first retry; on a loaded machine the start-up alone can pass the target."
     ),
     "workflow_task": (
-        "the single slowest of about 2,000 tasks, which moves with the machine (the raw loop's "
-        "measured 21-139 ms in the last runs). The product's largest tasks are each continued run's "
+        "the median over runs of each run's slowest of about 2,000 tasks, which moves with the "
+        "machine (the raw loop's single runs measured 21-139 ms). The product's largest tasks are each continued run's "
         "first (decoding the carried step records, about 360 bytes a step, and accepting the "
         "sealed state) and the cyclic garbage collector's full passes."
     ),
