@@ -19,6 +19,8 @@ import pytest
 
 from common.lazy_import import import_off_loop
 from tests.chaos.processes import clean_environment
+from tests.mcp.servers import calls_in
+from tests.mcp.support import servers_file, stdio_server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -75,6 +77,60 @@ def test_a_worker_without_mcp_servers_or_embeddings_does_not_import_their_librar
         "MCP server 'files' is not in this worker's MCP_SERVERS_FILE",
     ]
     assert found["loaded"] == []
+
+
+# A worker built with MCP servers and an embeddings endpoint: what its build loaded before any
+# activity, then its first MCP call (a real stdio server), inside the worker's resources.
+CONFIGURED_PROBE = """
+import asyncio, json, sys
+from activities.mcp.activities import call_mcp_tool
+from activities.resources import using
+from common.contracts.mcp import McpCallRequest
+from common.settings import load_settings
+from worker.plugin import AiWorkflowsPlugin
+
+plugin = AiWorkflowsPlugin(load_settings())
+found = {"built": sorted(m for m in ("activities.mcp.calls", "numpy") if m in sys.modules)}
+
+async def run() -> None:
+    with using(plugin.resources):
+        request = McpCallRequest(name="tools__lookup", server="tools", tool="lookup", arguments={"city": "Oslo"})
+        observation = await call_mcp_tool(request)
+        found["call"] = [observation.is_error, observation.content]
+    await plugin.resources.aclose()
+
+asyncio.run(run())
+print(json.dumps(found))
+"""
+
+
+def test_a_worker_with_mcp_servers_and_embeddings_loads_their_libraries_when_it_is_built(
+    tmp_path: Path,
+) -> None:
+    """docs/operations.md: such a worker imports them at start, not in a first activity."""
+    servers = servers_file(tmp_path, {"tools": stdio_server(tmp_path / "calls.jsonl")})
+    env = clean_environment(
+        {
+            "LLM_PROVIDER": "offline",
+            "PAYLOAD_STORE": "off",
+            "MCP_SERVERS_FILE": str(servers),
+            "EMBEDDINGS_BASE_URL": "http://127.0.0.1:9/v1",  # never called: nothing is indexed
+            "DEDUPE_LEDGER_PATH": str(tmp_path / "ledger.sqlite3"),
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", CONFIGURED_PROBE],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["built"] == ["activities.mcp.calls", "numpy"]
+    assert found["call"][0] is False and "Oslo" in found["call"][1]
+    assert [call["tool"] for call in calls_in(tmp_path / "calls.jsonl")] == ["lookup"]
 
 
 # A module whose import waits for the test to open its gate: the test can open it only while the
