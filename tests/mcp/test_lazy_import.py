@@ -1,7 +1,9 @@
 """A worker without MCP servers does not load the `mcp` SDK (0.7 s of start-up, which a replacement
 worker spends before it polls): `mcp.list_tools` and `mcp.call_tool` are registered all the same, and
 answer without it (no servers known; a call is a configuration error). Nor, without an embeddings
-endpoint, does it load numpy (dense retrieval's, 0.2 s)."""
+endpoint, does it load numpy (dense retrieval's, 0.2 s). A worker that configures them loads them when
+it is built; one that did not imports them on first use without stalling its event loop, however
+many activities get there at once."""
 
 from __future__ import annotations
 
