@@ -6,7 +6,6 @@ calling the same `BenchModel` through the same activity objects."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import subprocess
 from collections.abc import AsyncIterator
@@ -25,6 +24,7 @@ from common.devserver import dev_server_args, temporal_binary, wait_for_port
 from common.payload_store import ContentAddressedDriver
 from common.settings import Settings
 from worker.app import build_worker
+from worker.gc_policy import settle_heap
 from worker.inflight import WorkerLease
 from worker.reaper import DEAD_WORKER_CHECK_S, watch_for_dead_workers
 
@@ -104,7 +104,7 @@ async def running_bench(state_dir: Path) -> AsyncIterator[Bench]:
                 ),
                 baseline_worker(baseline, settings, activities, BASELINE_QUEUE),
             ):
-                gc.freeze()  # as `python -m worker` does once its worker is built (worker/__main__.py)
+                settle_heap()  # as `python -m worker` does once its worker is built (worker/__main__.py)
                 yield Bench(address, state_dir, settings, product, baseline, model, server.pid)
         finally:
             reaper.cancel()

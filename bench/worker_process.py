@@ -9,7 +9,6 @@ baseline role is a plain SDK worker with the baseline workflows.
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from temporalio.worker import Worker
 
 from bench.model import BenchModel, ModelConfig
 from bench.workers import baseline_worker, bench_activities, bench_settings
+from worker.gc_policy import settle_heap
 
 HANG_TURN = 2  # the third model call of a run hangs on its first attempt
 
@@ -57,7 +57,7 @@ async def main(role: str, address: str, queue: str, state_dir: Path) -> None:
     else:
         client = await Client.connect(address, data_converter=pydantic_data_converter)
         worker = baseline_worker(client, settings, activities, queue)
-    gc.freeze()  # as `python -m worker` does
+    settle_heap()  # as `python -m worker` does
     async with worker:
         say("ready")
         await asyncio.Event().wait()  # until SIGKILL

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import signal
 from typing import Literal
@@ -27,6 +26,7 @@ from common.process_exit import exit_now
 from common.settings import load_settings
 from common.telemetry import setup_telemetry
 from worker.app import build_worker, registered_names
+from worker.gc_policy import settle_heap
 from worker.inflight import WorkerLease
 from worker.plugin import PluginLoadError, load_extensions
 from worker.reaper import DEAD_WORKER_CHECK_S, reap_quietly, watch_for_dead_workers
@@ -92,8 +92,8 @@ async def main(role: Role = "all") -> int:
     )
     # Everything imported and built so far lives as long as the process: keep it out of the cyclic
     # garbage collector's full passes, which otherwise scan it every time and stall workflow tasks
-    # for 100+ ms (docs/benchmarks.md, workflow-task time).
-    gc.freeze()
+    # for 100+ ms, and collect young objects less often (worker/gc_policy.py).
+    settle_heap()
     log.info(
         "connected to %s namespace=%s task_queue=%s provider=%s role=%s",
         settings.temporal_address,
