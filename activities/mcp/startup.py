@@ -1,10 +1,10 @@
 """The worker's start-up check: the servers file parses and every enabled server answers, so a bad
 file or an unreachable server stops the worker with one line instead of failing runs later. A worker
-without servers does not import the `mcp` SDK; one with servers loads it here, before it polls."""
+without servers does not import the `mcp` SDK (the activities' bodies load with the worker's
+activities, `product_activities`)."""
 
 from __future__ import annotations
 
-from activities.mcp.activities import load_mcp_calls
 from activities.mcp.config import McpConfigError
 from common.settings import Settings
 
@@ -19,7 +19,6 @@ async def check_mcp_servers(settings: Settings) -> list[str]:
     """Connects to each enabled server once and lists its tools; returns `name: N tools` lines."""
     if not settings.mcp_servers_file:
         return []
-    load_mcp_calls()  # the SDK, now rather than on the first call
     from activities.mcp.sessions import McpServerUnavailable, McpSessions
 
     try:
