@@ -24,6 +24,7 @@ from temporalio.converter import (
 from temporalio.exceptions import ApplicationError
 
 from common.contracts.runs import invalid_input
+from common.message_json import transcript_json
 from common.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,6 +50,18 @@ class ValidatingPayloadConverter(PydanticPayloadConverter):
     `InvalidInput` instead of pydantic's multi-line ValidationError. For a workflow's input (say, JSON
     from `temporal workflow start`) that fails the run at once with a message the Web UI shows on one
     line, instead of a workflow-task retry loop; input values are not echoed (they may be secrets)."""
+
+    def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
+        """Pydantic JSON, where a transcript's messages are serialised once each while they live
+        (common/message_json.py): the same bytes, without the per-step cost of a growing transcript."""
+        payloads = []
+        for value in values:
+            data = transcript_json(value)
+            if data is None:
+                payloads += super().to_payloads([value])
+            else:
+                payloads.append(Payload(metadata={"encoding": b"json/plain"}, data=data))
+        return payloads
 
     def from_payloads(self, payloads: Sequence[Payload], type_hints: list[type] | None = None) -> list[Any]:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.exceptions import ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
@@ -40,11 +40,15 @@ KNOWN_STEP_KINDS: tuple[str, ...] = get_args(StepKind)
 
 
 class TextBlock(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     type: Literal["text"] = "text"
     text: str
 
 
 class ToolUseBlock(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     type: Literal["tool_use"] = "tool_use"
     id: str
     name: str
@@ -52,6 +56,8 @@ class ToolUseBlock(BaseModel):
 
 
 class ToolResultBlock(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     type: Literal["tool_result"] = "tool_result"
     tool_use_id: str
     content: str
@@ -62,6 +68,10 @@ ContentBlock = Annotated[TextBlock | ToolUseBlock | ToolResultBlock, Field(discr
 
 
 class Message(BaseModel):
+    # Messages and their blocks are frozen: a sent message's JSON is kept while it lives
+    # (common/message_json.py); to change one, make a new one (`model_copy(update=...)`).
+    model_config = ConfigDict(frozen=True)
+
     role: Literal["user", "assistant"]
     content: list[ContentBlock]
 

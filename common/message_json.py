@@ -1,0 +1,121 @@
+"""The JSON of a model that holds a transcript (a `list[Message]` field), where the part of each
+transcript already serialised is not serialised again.
+
+An agent or a session sends its whole transcript in every model call, and pydantic serialises every
+message and block again each time, about a microsecond apiece: at 2,600 messages, 10 ms of each
+step's workflow task and most of it (docs/benchmarks.md, "Performance at parity"). A transcript only
+grows, so the converter keeps the JSON of the last transcript that began with a given message (while
+that message lives) and writes only the messages after it: byte for byte what `pydantic_core.to_json`
+writes (tests/storage/test_message_json.py).
+
+The kept beginning is used only when it holds the same message objects with the same blocks (their
+identities, compared in C): `Message` and its blocks are frozen, so nothing else can change them.
+"""
+
+from __future__ import annotations
+
+import operator
+import uuid
+import weakref
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic_core import to_json
+
+from common.contracts.llm import Message, TextBlock
+
+__all__ = ["transcript_json"]
+
+# A message no transcript holds: where a transcript field's JSON goes in the model's own JSON.
+_PLACEHOLDER = Message(role="user", content=[TextBlock(text=f"\x00transcript {uuid.uuid4().hex}")])
+_PLACEHOLDER_JSON = b"[" + to_json(_PLACEHOLDER) + b"]"
+
+# id(first message) -> what the last transcript that began with it was: its messages (weakly), their
+# content lists (copies) and its JSON. The entry goes with its first message.
+_Prefix = tuple[list["weakref.ref[Message]"], list[list[Any]], bytes]
+_prefixes: dict[int, _Prefix] = {}
+# A model class's transcript fields (none: not joined); weak, as a workflow sandbox makes its own classes.
+_fields_of: weakref.WeakKeyDictionary[type, tuple[str, ...]] = weakref.WeakKeyDictionary()
+_content = operator.attrgetter("content")
+
+
+def transcript_json(value: Any) -> bytes | None:
+    """`to_json(value)` for a model with transcript fields, the transcripts' known beginnings taken
+    from what they were last time; None for any other value (serialise it as usual)."""
+    if not isinstance(value, BaseModel):
+        return None
+    fields = _fields_of.get(type(value))
+    if fields is None:
+        fields = _fields_of[type(value)] = _transcript_fields(type(value))
+    if not fields:
+        return None
+    transcripts = [getattr(value, name) for name in fields]
+    if not all(type(transcript) is list for transcript in transcripts):
+        return None
+    document = to_json(value.model_copy(update={name: [_PLACEHOLDER] for name in fields}))
+    parts = document.split(_PLACEHOLDER_JSON)
+    if len(parts) != len(fields) + 1:
+        return None  # a field left out of the JSON (exclude): nothing to put back
+    pieces = [parts[0]]
+    for transcript, after in zip(transcripts, parts[1:], strict=True):
+        joined = _transcript_json(transcript)
+        if joined is None:
+            return None
+        pieces += (joined, after)
+    return b"".join(pieces)
+
+
+def _transcript_json(transcript: list[Any]) -> bytes | None:
+    """The JSON array of `transcript`, or None when it holds anything but `Message`s (pydantic writes
+    a subclass's message as a `Message`; leave that to it)."""
+    if not transcript:
+        return b"[]"
+    if set(map(type, transcript)) != {Message}:
+        return None
+    refs = list(map(weakref.ref, transcript))
+    contents = list(map(_content, transcript))
+    key = id(transcript[0])
+    entry = _prefixes.get(key)
+    if entry is not None:
+        kept_refs, kept_contents, data = entry
+        known = len(kept_refs)
+        # Compared item by item by identity first, in C: the same messages holding the same blocks
+        # (a message that died since has a dead reference, which equals no other).
+        if refs[:known] == kept_refs and contents[:known] == kept_contents:
+            if known == len(transcript):
+                return data
+            data = data[:-1] + b"," + b",".join(map(to_json, transcript[known:])) + b"]"
+            _prefixes[key] = (refs, kept_contents + list(map(list, contents[known:])), data)
+            return data
+    data = b"[" + b",".join(map(to_json, transcript)) + b"]"
+    if entry is None:
+        weakref.finalize(transcript[0], _prefixes.pop, key, None)
+    _prefixes[key] = (refs, list(map(list, contents)), data)
+    return data
+
+
+def _transcript_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields typed exactly `list[Message]`, when nothing of the model's own changes how they
+    are written (a serializer, a computed field, an exclusion)."""
+    decorators = model.__pydantic_decorators__
+    if decorators.model_serializers or decorators.computed_fields:
+        return ()
+    fields = tuple(
+        name
+        for name, info in model.model_fields.items()
+        if get_origin(info.annotation) is list and get_args(info.annotation) == (Message,)
+    )
+    touched = {
+        name for serializer in decorators.field_serializers.values() for name in serializer.info.fields
+    }
+    if any(
+        name in touched
+        or info.exclude
+        or info.exclude_if is not None
+        or info.alias not in (None, name)
+        or info.serialization_alias not in (None, name)
+        for name, info in model.model_fields.items()
+        if name in fields
+    ):
+        return ()
+    return fields
