@@ -39,8 +39,10 @@ __all__ = ["AGENT_SYSTEM", "READ_ONLY_TOOLS", "AgentWorkflow"]
 
 # Runs recorded before the transcript went through the store replay with it inline.
 STASHED_TRANSCRIPT = "agent-stashed-transcript"
-# The stream's newest items handed to the next run (a watcher further behind reads `status`).
-STREAM_ITEMS_KEPT = 1000
+# The stream's newest items handed to the next run (a watcher further behind reads `status`): about
+# the last 50 iterations (four items each). The next run's first task decodes them with the rest of
+# the carried input; 1,000 were 306 KB of a 1,000-step agent's 767 KB (docs/benchmarks.md).
+STREAM_ITEMS_KEPT = 200
 
 AGENT_SYSTEM = (
     "You are a careful agent working towards the user's goal. Call tools when they help; several "

@@ -660,11 +660,16 @@ def _seal_request(state: models.RunCarry) -> SealRequest:
     """The run chain (type, id, first run: stable across continue-as-new, resets and retries; new for
     a new run under a reused id) and the digest of `state` without its seal."""
     info = workflow.info()
-    text = state.model_copy(update={"seal": None}).model_dump_json()
     return SealRequest(
         scope=f"{info.workflow_type}/{info.workflow_id}/{info.first_execution_run_id}",
-        digest=hashlib.sha256(text.encode()).hexdigest(),
+        digest=hashlib.sha256(sealed_text(state).encode()).hexdigest(),
     )
+
+
+def sealed_text(state: models.RunCarry) -> str:
+    """What a seal's digest is over: the state's JSON without its seal, step records in full (as
+    runs sealed before the carried JSON left out their defaults wrote them)."""
+    return state.model_copy(update={"seal": None}).model_dump_json(context={models.FULL_STEP_RECORDS: True})
 
 
 @dataclass
