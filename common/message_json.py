@@ -9,11 +9,14 @@ that message lives) and writes only the messages after it: byte for byte what `p
 writes (tests/storage/test_message_json.py).
 
 The kept beginning is used only when it holds the same message objects with the same blocks (their
-identities, compared in C): `Message` and its blocks are frozen, so nothing else can change them.
+identities, compared in C; not `==`, which holds for messages pydantic writes differently, as
+`{"a": 1, "b": 2}` and `{"b": 2, "a": 1}` or 1 and 1.0): `Message` and its blocks are frozen, so
+nothing else can change them.
 """
 
 from __future__ import annotations
 
+import itertools
 import operator
 import uuid
 import weakref
@@ -30,13 +33,16 @@ __all__ = ["transcript_json"]
 _PLACEHOLDER = Message(role="user", content=[TextBlock(text=f"\x00transcript {uuid.uuid4().hex}")])
 _PLACEHOLDER_JSON = b"[" + to_json(_PLACEHOLDER) + b"]"
 
-# id(first message) -> what the last transcript that began with it was: its messages (weakly), their
-# content lists (copies) and its JSON. The entry goes with its first message.
-_Prefix = tuple[list["weakref.ref[Message]"], list[list[Any]], bytes]
+# id(first message) -> what the last transcript that began with it was: its messages (weakly), how
+# many blocks each held, those blocks (all in one list) and its JSON. The entry goes with its first message.
+_Prefix = tuple[list["weakref.ref[Message]"], list[int], list[Any], bytes]
 _prefixes: dict[int, _Prefix] = {}
 # A model class's transcript fields (none: not joined); weak, as a workflow sandbox makes its own classes.
 _fields_of: weakref.WeakKeyDictionary[type, tuple[str, ...]] = weakref.WeakKeyDictionary()
 _content = operator.attrgetter("content")
+# Model settings that change how pydantic writes the values inside a message (a tool input's floats,
+# bytes, durations are written with the outermost model's settings).
+_WRITING_SETTINGS = ("ser_json_", "json_encoders")
 
 
 def transcript_json(value: Any) -> bytes | None:
@@ -74,42 +80,51 @@ def _transcript_json(transcript: list[Any]) -> bytes | None:
         return None
     refs = list(map(weakref.ref, transcript))
     contents = list(map(_content, transcript))
+    counts = list(map(len, contents))
     key = id(transcript[0])
     entry = _prefixes.get(key)
     if entry is not None:
-        kept_refs, kept_contents, data = entry
+        kept_refs, kept_counts, kept_blocks, data = entry
         known = len(kept_refs)
-        # Compared item by item by identity first, in C: the same messages holding the same blocks
-        # (a message that died since has a dead reference, which equals no other).
-        if refs[:known] == kept_refs and contents[:known] == kept_contents:
+        # Compared by identity, in C: the same messages holding the same blocks. A live message's
+        # plain weak reference is one object (CPython hands out the one it has; were it not, only
+        # the reuse would be lost); a dead one's is no other's. The kept blocks are held, so no
+        # other block can have their addresses.
+        if (
+            known <= len(transcript)
+            and counts[:known] == kept_counts
+            and all(map(operator.is_, refs, kept_refs))
+            and all(map(operator.is_, itertools.chain.from_iterable(contents[:known]), kept_blocks))
+        ):
             if known == len(transcript):
                 return data
             data = data[:-1] + b"," + b",".join(map(to_json, transcript[known:])) + b"]"
-            _prefixes[key] = (refs, kept_contents + list(map(list, contents[known:])), data)
+            blocks = kept_blocks + list(itertools.chain.from_iterable(contents[known:]))
+            _prefixes[key] = (refs, counts, blocks, data)
             return data
     data = b"[" + b",".join(map(to_json, transcript)) + b"]"
     if entry is None:
         weakref.finalize(transcript[0], _prefixes.pop, key, None)
-    _prefixes[key] = (refs, list(map(list, contents)), data)
+    _prefixes[key] = (refs, counts, list(itertools.chain.from_iterable(contents)), data)
     return data
 
 
 def _transcript_fields(model: type[BaseModel]) -> tuple[str, ...]:
     """The fields typed exactly `list[Message]`, when nothing of the model's own changes how they
-    are written (a serializer, a computed field, an exclusion)."""
+    are written (a serializer, annotated or not, a computed field, an exclusion, a `ser_json_*`
+    setting). A field serializer on any field counts: it may read the transcript from `self`."""
     decorators = model.__pydantic_decorators__
-    if decorators.model_serializers or decorators.computed_fields:
+    if decorators.model_serializers or decorators.computed_fields or decorators.field_serializers:
+        return ()
+    if any(setting.startswith(_WRITING_SETTINGS) for setting in model.model_config):
         return ()
     fields = tuple(
         name
         for name, info in model.model_fields.items()
         if get_origin(info.annotation) is list and get_args(info.annotation) == (Message,)
     )
-    touched = {
-        name for serializer in decorators.field_serializers.values() for name in serializer.info.fields
-    }
     if any(
-        name in touched
+        info.metadata  # an annotated serializer (or anything else pydantic may apply to the value)
         or info.exclude
         or info.exclude_if is not None
         or info.alias not in (None, name)

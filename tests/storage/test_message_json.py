@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import gc
 import itertools
+import math
 import uuid
 from collections.abc import Callable
-from typing import Any
+from datetime import timedelta
+from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapSerializer, field_serializer
 from pydantic_core import to_json
 from temporalio.client import Client
 
@@ -182,3 +184,83 @@ async def test_an_agent_that_continues_as_new_sends_every_message_in_order(
         block.content for message in sent[-1] for block in message.content if block.type == "tool_result"
     ]
     assert observations == [str(number * 3) for number in range(turns)]
+
+
+def tool_call(arguments: dict[str, Any]) -> Message:
+    return Message(role="assistant", content=[ToolUseBlock(id="toolu_1", name="lookup", input=arguments)])
+
+
+@pytest.mark.parametrize(
+    ("kept", "sent"),
+    [
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}),  # equal dicts, keys in another order
+        ({"a": 1.0, "b": True}, {"a": 1, "b": 1}),  # 1.0 == True == 1, three different JSON numbers
+    ],
+    ids=["key order", "int float bool"],
+)
+def test_an_equal_message_that_is_not_the_same_one_is_written_again(
+    kept: dict[str, Any], sent: dict[str, Any]
+) -> None:
+    """Two branches from one first message whose next messages are equal (==) but written differently:
+    only the same message objects may take the kept JSON, not equal ones."""
+    first = Message.user_text("goal")
+    one, other = tool_call(kept), tool_call(sent)
+    assert one == other
+    assert encoded(request([first, one], 0)) == to_json(request([first, one], 0))
+    assert encoded(request([first, other], 1)) == to_json(request([first, other], 1))
+
+
+def test_an_equal_block_put_in_place_of_a_sent_one_is_written_again() -> None:
+    first = Message.user_text("goal")
+    message = tool_call({"n": 1})
+    assert encoded(request([first, message], 0)) == to_json(request([first, message], 0))
+    message.content[0] = ToolUseBlock(id="toolu_1", name="lookup", input={"n": 1.0})
+    assert encoded(request([first, message], 1)) == to_json(request([first, message], 1))
+
+
+class NanConstants(BaseModel):
+    model_config = ConfigDict(ser_json_inf_nan="constants")
+    messages: list[Message]
+
+
+class NanStrings(BaseModel):
+    model_config = ConfigDict(ser_json_inf_nan="strings")
+    messages: list[Message]
+
+
+class Base64Bytes(BaseModel):
+    model_config = ConfigDict(ser_json_bytes="base64", ser_json_timedelta="float")
+    messages: list[Message]
+
+
+class CountingSerializer(BaseModel):
+    messages: list[Message]
+    count: int = 0
+
+    @field_serializer("count")
+    def _count(self, count: int) -> int:
+        return len(self.messages)  # reads the transcript: it must see the real one
+
+
+@pytest.mark.parametrize(
+    "model", [NanConstants, NanStrings, Base64Bytes, CountingSerializer], ids=lambda model: model.__name__
+)
+def test_a_model_whose_config_or_serializers_reach_its_transcript_is_written_as_pydantic_writes_it(
+    model: type[BaseModel],
+) -> None:
+    """The top-level model's `ser_json_*` settings apply to the values inside a message's tool input
+    (pydantic infers them with the outer config), and another field's serializer sees `self`."""
+    arguments = {"nan": math.nan, "inf": -math.inf, "wait": timedelta(seconds=3)}
+    if model is Base64Bytes:
+        arguments["raw"] = b"\xff\x00"
+    value = model(messages=[Message.user_text("goal"), tool_call(arguments), Message.user_text("more")])
+    assert encoded(value) == to_json(value)
+
+
+class LastMessageOnly(BaseModel):
+    messages: Annotated[list[Message], WrapSerializer(lambda messages, write: write(messages[-1:]))]
+
+
+def test_a_transcript_field_with_an_annotated_serializer_is_written_as_pydantic_writes_it() -> None:
+    value = LastMessageOnly(messages=[Message.user_text("first"), Message.user_text("last")])
+    assert encoded(value) == to_json(value)
