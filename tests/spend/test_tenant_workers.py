@@ -35,12 +35,20 @@ PRICES = {"offline-model": {"input": 10.0, "output": 10.0, "cache_write": 10.0, 
 # About two calls' worst case (~$0.026 each, the provider's tool-use prompt included): a few calls'
 # true cost, and room for a killed attempt's lost reservation beside its retry's.
 DAILY_USD = 0.06
+FIRST_CALL_HOLDS_S = 3.0
 SCRIPT = [
     {"name": "slow", "match": {"contains": "slow", "attempt": 1}, "reply": {"text": "late", "delay_s": 120}},
     {
+        # Each first call holds its reservation for a while, so the six agents' first calls are in
+        # flight together and their worst cases pass the budget whatever the start order (answered
+        # at once, the calls could pass one by one, each within it).
         "name": "add",
         "match": {"step_kind": "agent", "turn": 0},
-        "reply": {"tool_calls": [{"name": "calculator", "input": {"expression": "1 + 1"}}], "usage": USAGE},
+        "reply": {
+            "tool_calls": [{"name": "calculator", "input": {"expression": "1 + 1"}}],
+            "usage": USAGE,
+            "delay_s": FIRST_CALL_HOLDS_S,
+        },
     },
     {
         "name": "answer",
