@@ -184,9 +184,22 @@ async def stopped_by_sigterm(
     return status, started, seen, workflow_id
 
 
+async def connected(port: int, within_s: float = 30.0) -> Client:
+    """A client of the dev server on `port` once its frontend serves: the port opens before the
+    frontend is healthy, and a connection in between is refused ("Frontend is not healthy yet")."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        try:
+            return await Client.connect(f"127.0.0.1:{port}")
+        except RuntimeError as error:
+            if "not healthy" not in str(error) or asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(0.2)  # polling the frontend's health, with a deadline
+
+
 async def start_a_run(port: int) -> str:
     """A run nobody works on: it must still be there after the server's restart."""
-    client = await Client.connect(f"127.0.0.1:{port}")
+    client = await connected(port)
     workflow_id = f"kept-{uuid.uuid4().hex[:8]}"
     await client.start_workflow("NoWorkerForThis", id=workflow_id, task_queue="nobody-polls")
     return workflow_id
@@ -200,7 +213,7 @@ async def assert_state_survives(cwd: Path, workflow_id: str) -> None:
     again = start_dev_server(port=port, ui_port=None, state_dir=cwd / ".state")
     try:
         await asyncio.to_thread(wait_for_port, "127.0.0.1", port)
-        client = await Client.connect(f"127.0.0.1:{port}")
+        client = await connected(port)
         description = await client.get_workflow_handle(workflow_id).describe()
         assert description.status == WorkflowExecutionStatus.RUNNING
     finally:
