@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
+from temporalio.api.common.v1 import Payload
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from activities.resources import resources
+from common.contracts.runs import invalid_input
 from common.payload_store import PayloadStoreError, SweepableStore, object_name, workflow_scope
 from common.payload_store_config import object_store_from_settings
 from common.settings import Settings
@@ -132,23 +133,26 @@ def _stash_name(digest: str) -> str:
 
 
 @activity.defn(name="run_state.stash")
-async def stash_state(state: dict[str, Any]) -> str | None:
-    """Keeps a run's state (a conversation) in the payload store for its next run, by the SHA-256 of
-    its canonical JSON (what the seal then covers); None when there is no store (`PAYLOAD_STORE=off`):
-    the state then travels inline."""
+async def stash_state(state: RawValue) -> str | None:
+    """Keeps a run's state (a conversation) in the payload store for its next run, under the SHA-256
+    of its JSON as the workflow wrote it (what the seal then covers); None when there is no store
+    (`PAYLOAD_STORE=off`): the state then travels inline. The JSON is kept as it came: parsing and
+    writing it again would hold the worker's event loop for tens of milliseconds at a long agent's
+    continue-as-new (docs/benchmarks.md)."""
     store = _store()
     if store is None:
         return None
-    data = json.dumps(state, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    data = _json_of(state.payload)
     digest = hashlib.sha256(data).hexdigest()
     await store.put(_stash_name(digest), data)
     return digest
 
 
 @activity.defn(name="run_state.unstash")
-async def unstash_state(digest: str) -> dict[str, Any]:
-    """The state `stash` kept under `digest`, checked against it. A missing object is retried (a
-    store restored from backup brings it back); a changed one is `ForgedRunState`."""
+async def unstash_state(digest: str) -> RawValue:
+    """The state `stash` kept under `digest`, checked against it, as the JSON it was kept as (the
+    workflow reads it into its model). A missing object is retried (a store restored from backup
+    brings it back); a changed one is `ForgedRunState`."""
     store = _store()
     if store is None:
         raise ApplicationError(
@@ -165,8 +169,17 @@ async def unstash_state(digest: str) -> dict[str, Any]:
             type=FORGED_RUN_STATE,
             non_retryable=True,
         )
-    loaded: dict[str, Any] = json.loads(data)
-    return loaded
+    return RawValue(Payload(metadata={"encoding": _JSON}, data=data))
+
+
+_JSON = b"json/plain"
+
+
+def _json_of(payload: Payload) -> bytes:
+    """The JSON a workflow handed to `stash`: any other encoding is a caller's mistake, never retried."""
+    if payload.metadata.get("encoding") != _JSON:
+        raise invalid_input("run_state.stash takes a JSON state (a pydantic model or a dict)")
+    return payload.data
 
 
 RUN_STATE_ACTIVITIES = (seal_run_state, verify_run_state, stash_state, unstash_state)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.contrib.workflow_streams import WorkflowStream
 from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
@@ -625,17 +626,22 @@ class RunContext:
         """Keeps `state` (a conversation, too big to travel inline) in the payload store for the next
         run: put the returned digest in the carried state, whose seal then covers it. None when the
         worker has no store (`PAYLOAD_STORE=off`): carry the state inline instead."""
+        # Handed over as the converter's JSON: a transcript's messages are written once each while
+        # they live (common/message_json.py), and the activity keeps the bytes as they come.
+        (payload,) = workflow.payload_converter().to_payloads([state])
         digest: str | None = await workflow.execute_activity(
-            stash_state, state.model_dump(mode="json"), summary="stash state", **RUN_STATE.kwargs()
+            stash_state, RawValue(payload), summary="stash state", **RUN_STATE.kwargs()
         )
         return digest
 
     async def unstash(self, digest: str, model: type[Stashed]) -> Stashed:
         """The state `stash` kept under `digest` (from carried state `accept_carried` verified)."""
-        data = await workflow.execute_activity(
+        kept = await workflow.execute_activity(
             unstash_state, digest, summary="unstash state", **RUN_STATE.kwargs()
         )
-        return model.model_validate(data)
+        # Read straight into the model: half the time of parsing to dicts and validating those.
+        state: Stashed = workflow.payload_converter().from_payload(kept.payload, model)
+        return state
 
     async def accept_carried(self, state: models.RunCarry | None) -> None:
         """Fails the run (`InvalidInput`) unless `state` is None or the state this workflow's
