@@ -9,7 +9,6 @@ import gc
 import itertools
 import math
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -18,18 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapSerializ
 from pydantic_core import to_json
 from temporalio.client import Client
 
-from activities.kit import BUILTIN_TOOLS
-from activities.run_state import RUN_STATE_ACTIVITIES
 from common import message_json
 from common.contracts.llm import LLMRequest, Message, TextBlock, ToolResultBlock, ToolUseBlock
 from common.converter import product_data_converter
 from common.settings import Settings
-from worker.app import build_worker
-from workflows.agent import AgentWorkflow
+from tests.kit.test_scripted_model import run_agent
 from workflows.kit.testing import ScriptedModel
 from workflows.models import AgentConversation, AgentInput
-
-CALCULATOR = next(tool for tool in BUILTIN_TOOLS if tool.name == "calculator")
 
 
 def encoded(value: Any) -> bytes:
@@ -164,16 +158,8 @@ async def test_an_agent_that_continues_as_new_sends_every_message_in_order(
             {"match": {"step_kind": "agent", "turn": turns}, "reply": {"text": "done: ünïcode ✓"}},
         ]
     )
-    activities: list[Callable[..., Any]] = [model.activity, CALCULATOR.activity, *RUN_STATE_ACTIVITIES]
     params = AgentInput(goal="count in threes", tools=["calculator"], continue_as_new_after_iterations=3)
-    async with build_worker(ts_client, settings, activities=activities):
-        handle = await ts_client.start_workflow(
-            AgentWorkflow.run,
-            params,
-            id=f"transcript-json-{uuid.uuid4().hex[:10]}",
-            task_queue=settings.temporal_task_queue,
-        )
-        result = await handle.result()
+    result = await run_agent(ts_client, settings, model, params)
 
     assert result.outcome == "completed" and result.runs >= 3
     sent = [request.messages for request in model.requests]
