@@ -435,7 +435,7 @@ third pass found that the last of these measured one run's outlier (below).
   under Temporal's 512 KB warning; decoding it 3.2 ms (8.1). A continued run's first task went from
   58-92 ms to 18-26 ms, and the task that decodes the unstashed transcript from 32-49 to 17-29 ms
   (single runs, task started to completed).
-- **The full run above** (17:08 UTC): the 1,000-step agent took 45.8 s (67.4 s in the 13:54 UTC run,
+- **The full run of this pass** (17:08 UTC): the 1,000-step agent took 45.8 s (67.4 s in the 13:54 UTC run,
   before the collector fix and this pass) and its p99 task is 17.1 ms (25.3). Its slowest task per run
   is what the row measures: product 123.6, 52.1, 45.6, 61.1 and 87.5 ms against the raw loop's 94.2,
   27.0, 48.5, 29.8 and 20.8 ms. The product's p99 is a quarter of its median slowest task: what is left
@@ -448,6 +448,44 @@ third pass found that the last of these measured one run's outlier (below).
   2.30-3.19). A review's targeted tests (one of them runs a real agent worker) shared the machine
   during its first minutes. `--only fan_out --reps 5` after it, alone (17:41 UTC): 3.02 (2.67-5.24)
   against 2.98 (2.58-3.23) s, 1.01x; fan-out 100 0.79x.
+
+### Fifth pass: the stash without a round through dicts, and where a long agent's slowest tasks go
+
+- **The stash.** A run that continues-as-new stashes its conversation in the payload store. It
+  went through dicts both ways: the workflow dumped the 2,000-message conversation to dicts in its
+  task (8.2 ms) for the converter to write (8 ms), the activity parsed it (8.4 ms) and wrote it again
+  with sorted keys to hash it (9.1 ms), both on the worker's event loop; the next run's unstash parsed
+  it (8.4 ms) and wrote it (8 ms) on the event loop, and its workflow task parsed it once more (8.4
+  ms) and validated the dicts (15.5 ms). The workflow now hands the stash the converter's own JSON
+  (the transcript written once per message: under 1 ms), the activity keeps those bytes under their
+  SHA-256 and gives them back as they are, and the workflow reads them straight into the model (14.8
+  ms instead of 24.8). Stashes of the release before still read back
+  (tests/workflow/test_stash_handover.py). A `--only long_agent --reps 3` run just after it: 46.1
+  (33.3-47.9) against 39.1 (19.0-42.7) ms, 1.18x.
+- **Where the slowest tasks go.** One 1,000-step run a side, each workflow task split into the time
+  before the worker took it up, its phases (payloads read from the store, the activation in the
+  workflow thread, payloads written to the store), the gaps between them and the completion's round
+  trip to the server. The product had 11 tasks over 25 ms of 2,010 (6 over 30 ms, p99 19.7 ms); the
+  raw loop 2 of 2,000 (both over 30 ms, p99 13.2 ms). The product's are of three kinds:
+  - a continued run's first tasks: the first (its activation 17-19 ms: decoding the carried input
+    4-5 ms, the seal's digest over the full step records 4-6 ms, the run's context 3-5 ms, after 8-12
+    ms in which the worker drops the run that ended) and the one that reads the unstashed
+    conversation (activation 17-20 ms, 15 of them validating 2,000 messages): 25-41 ms in all;
+  - tasks that waited 18-43 ms for the worker's event loop, before the activation or between its
+    phases (a stack sampled during one such wait: an activity decoding its 577 KB model request);
+  - tasks whose completion took 30-35 ms to reach the server, on both sides.
+  Python's collector made two young passes in a product run (11 ms at most), none in the raw loop's.
+- **What is systematic.** The product's step still costs more than the raw loop's: 46 against 27 s
+  per 1,000 steps. Its model call carries the whole transcript (577 KB at 2,600 messages), and the
+  worker's event loop decodes all of it in every step (about 15 ms at 2,000 messages), the provider
+  client writes it again and the model (in this process) reads it; the raw loop sends only the new
+  messages. A busier loop makes the waits above longer and more frequent. The next change is the
+  decode proportional to what is new, as the encode already is: a per-process memo of the decoded
+  beginning of each transcript, reused where the bytes match.
+- **The full run above** (19:32 UTC, the stash change in): every target met but the long agent's
+  slowest task, 45.5 (36.5-121.1) against 26.1 (22.9-63.6) ms, 1.75x; per run, product 121.1, 45.5,
+  36.5, 47.2, 41.6 and raw loop 26.1, 25.2, 63.6, 22.9, 37.3 ms. The 1,000-step agent took 55.3 s
+  (the partial run before it: 46.0 s; the machine was busier).
 
 ## Streamed replies
 
@@ -532,12 +570,12 @@ MISS_REASONS = {
         "0.3 s first retry; on a loaded machine the start-up alone can pass the target."
     ),
     "workflow_task": (
-        "each run's slowest task is one far off the rest (the p99 task is about a quarter of it), "
-        "and the raw loop's runs have such tasks too (compare min and max); what is systematic is "
-        "that the product's ordinary step takes about twice the raw loop's (12-17 against 7-10 ms "
-        "late in the run): the store cuts the whole request and writes its new root (every block's "
-        "key) each step, where the raw loop sends only the new messages. The continued runs' first, "
-        "unstash and last tasks, which decoded the carried state, stay under 40 ms in single runs "
-        '("Performance at parity", fourth pass).'
+        "the product's slowest tasks are a continued run's first tasks (decoding the carried input, "
+        "the seal's digest, reading the unstashed conversation: 25-41 ms in single runs) and tasks "
+        "that waited 18-43 ms for the worker's event loop, which each step keeps busier than the raw "
+        "loop's: the model call carries the whole transcript (577 KB at 2,600 messages), decoded in "
+        "full on the event loop every step, where the raw loop sends only new messages (46 against "
+        "27 s per 1,000 steps). The raw loop's runs have such waits too, fewer (2 tasks over 25 ms "
+        'against 11 in one run a side; "Performance at parity", fifth pass).'
     ),
 }
