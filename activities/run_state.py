@@ -18,6 +18,7 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -30,6 +31,9 @@ from common.contracts.runs import invalid_input
 from common.payload_store import PayloadStoreError, SweepableStore, object_name, workflow_scope
 from common.payload_store_config import object_store_from_settings
 from common.settings import Settings
+
+if TYPE_CHECKING:
+    from common.encryption import EncryptionCodec
 
 __all__ = [
     "FORGED_RUN_STATE",
@@ -138,11 +142,16 @@ async def stash_state(state: RawValue) -> str | None:
     of its JSON as the workflow wrote it (what the seal then covers); None when there is no store
     (`PAYLOAD_STORE=off`): the state then travels inline. The JSON is kept as it came: parsing and
     writing it again would hold the worker's event loop for tens of milliseconds at a long agent's
-    continue-as-new (docs/benchmarks.md)."""
+    continue-as-new (docs/benchmarks.md). With `PAYLOAD_KEYS` it is kept encrypted (the digest is
+    then the ciphertext's): the store never holds a conversation in clear."""
     store = _store()
     if store is None:
         return None
     data = _json_of(state.payload)
+    codec = _codec()
+    if codec is not None:  # with PAYLOAD_KEYS the store holds ciphertext, as for every other payload
+        (sealed,) = await codec.encode([Payload(metadata={"encoding": _JSON}, data=data)])
+        data = sealed.SerializeToString(deterministic=True)
     digest = hashlib.sha256(data).hexdigest()
     await store.put(_stash_name(digest), data)
     return digest
@@ -169,10 +178,38 @@ async def unstash_state(digest: str) -> RawValue:
             type=FORGED_RUN_STATE,
             non_retryable=True,
         )
-    return RawValue(Payload(metadata={"encoding": _JSON}, data=data))
+    return RawValue(Payload(metadata={"encoding": _JSON}, data=await _opened(data)))
 
 
 _JSON = b"json/plain"
+
+
+def _codec() -> EncryptionCodec | None:
+    return resources().get("run_state_codec", _codec_from_settings)
+
+
+def _codec_from_settings(settings: Settings) -> EncryptionCodec | None:
+    """The worker's `PAYLOAD_KEYS` codec (imported only when keys are set, as in common/converter.py)."""
+    keys = settings.payload_keys.get_secret_value().strip() if settings.payload_keys else ""
+    if not keys:
+        return None
+    from common.encryption import EncryptionCodec
+
+    return EncryptionCodec.from_setting(keys)
+
+
+async def _opened(kept: bytes) -> bytes:
+    """The JSON of a kept state: kept as it is without PAYLOAD_KEYS (and by releases before the
+    stash was encrypted), else an encrypted `Payload` (protobuf: its first byte is never `{`)."""
+    if kept[:1] == b"{":
+        return kept
+    codec = _codec()
+    if codec is None:
+        raise ApplicationError(
+            "stashed state is encrypted and this worker has no PAYLOAD_KEYS", type="PayloadDecryptionError"
+        )
+    (payload,) = await codec.decode([Payload.FromString(kept)])
+    return _json_of(payload)
 
 
 def _json_of(payload: Payload) -> bytes:
