@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from temporalio import activity
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History
+from temporalio.client import WorkflowFailureError
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.llm.activity import LLM_ACTIVITY
 from activities.resources import WorkerResources, using
 from activities.run_state import stash_state, unstash_state
 from common.contracts.llm import Message
@@ -148,3 +151,45 @@ async def test_an_encrypted_stash_reads_back_after_a_key_rotation_and_not_withou
     # Retried (not failed) until the worker has its keys, as any payload under an unknown key.
     assert refused.value.type == "PayloadDecryptionError" and not refused.value.non_retryable
     assert "PAYLOAD_KEYS" in str(refused.value) and "\n" not in str(refused.value)
+
+
+# -- a kept state the model no longer accepts ------------------------------------------------------
+
+
+@activity.defn(name="run_state.stash")
+async def stash_from_an_older_model(state: RawValue) -> str | None:
+    """The real stash, of a conversation the model rejects (as a stash kept before a deploy that
+    narrowed the model would be): its digest is genuine, so only the model can refuse it."""
+    older = state.payload.data.replace(b'"role":"assistant"', b'"role":"system"')
+    return await stash_state(RawValue(Payload(metadata=dict(state.payload.metadata), data=older)))
+
+
+async def test_a_kept_state_the_model_rejects_fails_the_run_in_one_line(
+    kit_env: WorkflowEnvironment, kit_settings: Settings
+) -> None:
+    """Not a workflow-task retry loop: the next run fails at once with `InvalidInput`."""
+    from activities.tools.builtin import BUILTIN_TOOLS
+    from worker.app import build_activities, build_worker
+
+    model = counting_model()
+    replaced = {"run_state.stash": stash_from_an_older_model, LLM_ACTIVITY: model.activity}
+    activities = [replaced.get(name_of(fn), fn) for fn in build_activities(kit_settings)]
+    activities += [tool.activity for tool in BUILTIN_TOOLS]
+    params = AgentInput(goal="count", tools=["calculator"], continue_as_new_after_iterations=1)
+    worker = build_worker(kit_env.client, kit_settings, activities=activities, workflows=[AgentWorkflow])
+    async with worker:
+        handle = await kit_env.client.start_workflow(
+            AgentWorkflow.run, params, id=f"stash-{uuid.uuid4().hex[:8]}", task_queue=worker.task_queue
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await kit_env.client.get_workflow_handle(handle.id).result()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidInput"
+    assert (
+        cause.message == "invalid AgentConversation: messages.1.role: Input should be 'user' or 'assistant'"
+    )
+
+
+def name_of(function: object) -> str:
+    definition = activity._Definition.from_callable(function)  # type: ignore[arg-type]
+    return definition.name if definition is not None and definition.name else ""
