@@ -7,7 +7,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import (
@@ -24,6 +25,7 @@ from temporalio.converter import (
 from temporalio.exceptions import ApplicationError
 
 from common.contracts.runs import invalid_input
+from common.message_decode import transcript_from_json
 from common.message_json import transcript_json
 from common.settings import Settings
 
@@ -45,6 +47,9 @@ __all__ = [
 ]
 
 
+_JSON = b"json/plain"
+
+
 class ValidatingPayloadConverter(PydanticPayloadConverter):
     """Pydantic JSON, where a payload that does not fit its model raises a one-line, non-retryable
     `InvalidInput` instead of pydantic's multi-line ValidationError. For a workflow's input (say, JSON
@@ -64,10 +69,27 @@ class ValidatingPayloadConverter(PydanticPayloadConverter):
         return payloads
 
     def from_payloads(self, payloads: Sequence[Payload], type_hints: list[type] | None = None) -> list[Any]:
+        """Pydantic JSON, where outside a workflow a transcript's messages read from the same bytes
+        before are taken as they were (common/message_decode.py): an activity's worker decodes only
+        the new messages of a model call that carries the whole transcript."""
         try:
-            return super().from_payloads(payloads, type_hints)
+            if type_hints is None or len(type_hints) != len(payloads) or workflow.in_workflow():
+                return super().from_payloads(payloads, type_hints)
+            return [
+                self._from_payload(payload, hint) for payload, hint in zip(payloads, type_hints, strict=True)
+            ]
         except ValidationError as error:
             raise invalid_input_of(error) from None
+
+    def _from_payload(self, payload: Payload, hint: type) -> Any:
+        if (
+            isinstance(hint, type)
+            and issubclass(hint, BaseModel)
+            and payload.metadata.get("encoding") == _JSON
+            and (value := transcript_from_json(payload.data, hint)) is not None
+        ):
+            return value
+        return super().from_payloads([payload], [hint])[0]
 
 
 def invalid_input_of(error: ValidationError, limit: int = 3) -> ApplicationError:

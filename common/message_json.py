@@ -27,7 +27,7 @@ from pydantic_core import to_json
 
 from common.contracts.llm import Message, TextBlock
 
-__all__ = ["transcript_json"]
+__all__ = ["transcript_fields", "transcript_json"]
 
 # A message no transcript holds: where a transcript field's JSON goes in the model's own JSON.
 _PLACEHOLDER = Message(role="user", content=[TextBlock(text=f"\x00transcript {uuid.uuid4().hex}")])
@@ -52,7 +52,7 @@ def transcript_json(value: Any) -> bytes | None:
         return None
     fields = _fields_of.get(type(value))
     if fields is None:
-        fields = _fields_of[type(value)] = _transcript_fields(type(value))
+        fields = _fields_of[type(value)] = transcript_fields(type(value))
     if not fields:
         return None
     transcripts = [getattr(value, name) for name in fields]
@@ -109,7 +109,7 @@ def _transcript_json(transcript: list[Any]) -> bytes | None:
     return data
 
 
-def _transcript_fields(model: type[BaseModel]) -> tuple[str, ...]:
+def transcript_fields(model: type[BaseModel]) -> tuple[str, ...]:
     """The fields typed exactly `list[Message]`, when nothing of the model's own changes how they
     are written (a serializer, annotated or not, a computed field, an exclusion, a `ser_json_*`
     setting). A field serializer on any field counts: it may read the transcript from `self`."""

@@ -1,0 +1,131 @@
+"""The decode of a model call's transcript (common/message_decode.py): messages already read from
+the same bytes are taken as they were, only the rest is validated, and the result is always what a
+whole decode gives: for a transcript that grew, changed in the middle, shrank, was written by another
+writer, or is invalid."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from pydantic import ValidationError
+from pydantic_core import to_json
+from temporalio.api.common.v1 import Payload
+from temporalio.exceptions import ApplicationError
+
+from common import message_decode
+from common.contracts.llm import LLMRequest, Message, TextBlock, ToolResultBlock, ToolUseBlock
+from common.converter import ValidatingPayloadConverter
+from common.message_decode import transcript_from_json
+
+
+def transcript(turns: int, goal: str | None = None) -> list[Message]:
+    messages = [Message.user_text(goal or f"goal {uuid.uuid4().hex}")]
+    for number in range(turns):
+        call = ToolUseBlock(
+            id=f"toolu_{number}", name="calculator", input={"expression": f"{number} * 3", "x": 1.5}
+        )
+        messages.append(Message(role="assistant", content=[TextBlock(text=f"step {number} ✓"), call]))
+        messages.append(
+            Message(role="user", content=[ToolResultBlock(tool_use_id=call.id, content=str(number))])
+        )
+    return messages
+
+
+def request(messages: list[Message]) -> bytes:
+    return to_json(LLMRequest(system="be brief", messages=messages, step="llm 1", max_tokens=64))
+
+
+def decode(data: bytes) -> LLMRequest:
+    """Through the converter an activity's worker decodes its input with."""
+    payload = Payload(metadata={"encoding": b"json/plain"}, data=data)
+    (value,) = ValidatingPayloadConverter().from_payloads([payload], [LLMRequest])
+    assert isinstance(value, LLMRequest)
+    assert value == LLMRequest.model_validate_json(data)  # what a whole decode gives
+    return value
+
+
+def test_a_grown_transcript_reads_only_its_new_messages() -> None:
+    messages = transcript(20)
+    first = decode(request(messages))
+    grown = decode(request([*messages, *transcript(1, "the next turn")[1:]]))
+
+    assert len(grown.messages) == len(first.messages) + 2
+    assert all(a is b for a, b in zip(first.messages, grown.messages, strict=False))  # taken as they were
+    assert grown.messages[-1] is not first.messages[-1]
+
+
+def test_a_message_changed_in_the_middle_is_read_again_with_all_after_it() -> None:
+    messages = transcript(10)
+    first = decode(request(messages))
+    changed = list(messages)
+    changed[7] = Message(role="user", content=[ToolResultBlock(tool_use_id="toolu_3", content="changed")])
+    second = decode(request(changed))
+
+    assert all(a is b for a, b in zip(first.messages[:7], second.messages[:7], strict=True))
+    assert all(a is not b for a, b in zip(first.messages[7:], second.messages[7:], strict=True))
+    assert second.messages[7].content[0] == ToolResultBlock(tool_use_id="toolu_3", content="changed")
+
+
+def test_a_shorter_transcript_and_other_fields_are_read_from_the_new_bytes() -> None:
+    messages = transcript(8)
+    decode(request(messages))
+    shorter = decode(request(messages[:5]))
+    assert len(shorter.messages) == 5
+
+    other = LLMRequest(system="be brief", messages=messages, step="llm 2", max_tokens=99, tools=[])
+    assert decode(to_json(other)).max_tokens == 99
+
+
+def test_json_of_another_writer_is_decoded_whole_every_time() -> None:
+    messages = transcript(6)
+    spaced = json.dumps(json.loads(request(messages)), indent=1).encode()  # spaces, newlines
+    first = decode(spaced)
+    again = decode(spaced)
+    assert all(a is not b for a, b in zip(first.messages, again.messages, strict=True))
+
+    reordered = json.loads(request(messages))
+    reordered["content_first"] = None
+    for message in reordered["messages"]:
+        message["content"], message["role"] = message.pop("content"), message.pop("role")  # keys swapped
+    data = json.dumps(reordered, separators=(",", ":"), ensure_ascii=False).encode()
+    one, two = decode(data), decode(data)
+    assert all(a is not b for a, b in zip(one.messages, two.messages, strict=True))
+
+
+def test_a_second_transcript_key_is_read_as_pydantic_reads_it() -> None:
+    messages = transcript(4)
+    decode(request(messages))
+    data = request(messages)
+    twice = data[:-1] + b',"messages":' + to_json(messages[:1]) + b"}"  # the last key wins
+    assert len(decode(twice).messages) == 1
+
+
+def test_an_invalid_new_message_fails_as_a_whole_decode_does() -> None:
+    messages = transcript(5)
+    decode(request(messages))
+    data = request(messages)
+    broken = data.replace(b"]}]", b']},{"role":"robot","content":[]}]', 1)
+    assert broken != data
+    with pytest.raises(ValidationError) as whole:
+        LLMRequest.model_validate_json(broken)
+    with pytest.raises(ValidationError) as kept:
+        transcript_from_json(broken, LLMRequest)
+    assert kept.value.errors() == whole.value.errors()  # the same paths: messages.11.role
+
+    with pytest.raises(ApplicationError, match=r"messages\.11\.role") as refused:
+        decode(broken)
+    assert refused.value.type == "InvalidInput"
+
+
+def test_what_is_kept_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(message_decode, "_KEPT_BYTES", 64 * 1024)
+    for _ in range(40):
+        decode(request(transcript(30)))
+    assert message_decode._kept_bytes <= 64 * 1024
+    assert message_decode._kept_bytes == sum(len(entry.data) for entry in message_decode._kept.values())
+
+
+def test_a_model_without_one_plain_transcript_is_left_to_pydantic() -> None:
+    assert transcript_from_json(b'{"text":"hi"}', TextBlock) is None
