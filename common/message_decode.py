@@ -13,11 +13,17 @@ the rest is validated. Where each message ends is known only when the array is e
 own JSON joined by commas (checked against `to_json` of each message, as the product's converter
 writes it); otherwise nothing is kept and every decode is a whole one. Decoding the same bytes gives
 the same messages, so the result equals a whole decode (tests/storage/test_message_decode.py).
+
+Finding the transcript's key in the bytes does not make it the array pydantic takes for the field
+(the same key again later, written with a space or an escape, wins; the key may sit in a nested
+object). So the messages' place is confirmed by pydantic itself: the bytes are validated with the
+known messages replaced by one marker message, which must come back as the field's first message.
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
+from common.contracts.llm import Message, TextBlock
 from common.message_json import transcript_fields
 
 __all__ = ["transcript_from_json"]
@@ -34,6 +41,10 @@ __all__ = ["transcript_from_json"]
 _KEPT_BYTES = 16 * 1024 * 1024
 # How much after the transcript's `[` names a transcript (its first message, typically all of it).
 _KEY_SPAN = 512
+# Stands in for the known messages: where it lands after validation is where they are. Its random
+# text is in no input (it never leaves the process: a failed validation with it is not reported).
+_MARKER = Message(role="user", content=[TextBlock(text=f"known messages {uuid.uuid4().hex}")])
+_MARKER_JSON = to_json(_MARKER)
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,12 @@ def transcript_from_json(data: bytes, model: type[BaseModel]) -> BaseModel | Non
         value = model.model_validate_json(data)
     messages = getattr(value, name)
     ends = known.ends[:reused] if known is not None else []
-    if _measure(data, messages, ends, start if not ends else ends[-1] + 1, skip=reused):
+    if (
+        messages
+        and _measure(data, messages, ends, start if not ends else ends[-1] + 1, skip=reused)
+        # After a reuse the marker showed the array is the field's; after a whole decode, ask.
+        and (reused or _marked(model, name, data, start, ends[-1]) == 1)
+    ):
         _keep(memo_key, _Decoded(data, start, ends, list(messages)))
     return value
 
@@ -88,7 +104,11 @@ def _transcript_field(model: type[BaseModel]) -> str | None:
     name: str | None = None
     fields = transcript_fields(model)
     decorators = model.__pydantic_decorators__
-    if len(fields) == 1 and not (decorators.model_validators or decorators.field_validators):
+    if (
+        len(fields) == 1
+        and not (decorators.model_validators or decorators.field_validators)
+        and model.__pydantic_post_init__ is None  # a post-init would see only the new messages
+    ):
         info = model.model_fields[fields[0]]
         if info.validation_alias in (None, fields[0]):
             name = fields[0]
@@ -116,14 +136,33 @@ def _with_known_beginning(
     model: type[BaseModel], name: str, data: bytes, known: _Decoded, reused: int
 ) -> BaseModel | None:
     """The model from `data`, its first `reused` messages taken from `known`, the rest validated;
-    None when the rest does not validate (a whole decode then gives pydantic's own error)."""
-    cut = known.ends[reused - 1]
-    rest = data[cut + 1 :] if data[cut : cut + 1] == b"," else data[cut:]
+    None when the rest does not validate or the messages are not where the field's are (a whole
+    decode then gives pydantic's own value or error)."""
+    tail = _validated_marked(model, data, known.start, known.ends[reused - 1])
+    if tail is None:
+        return None
+    rest = getattr(tail, name)
+    if not rest or rest[0] != _MARKER:
+        return None
+    return tail.model_copy(update={name: known.messages[:reused] + rest[1:]})
+
+
+def _validated_marked(model: type[BaseModel], data: bytes, start: int, end: int) -> BaseModel | None:
+    """`data` validated with its bytes from `start` to `end` replaced by the marker message; None
+    when that does not validate. The bytes after `end` stay as they are (a comma and what follows
+    it, or the array's end), so they are read as they would be after the known messages."""
     try:
-        tail = model.model_validate_json(data[: known.start] + rest)
+        return model.model_validate_json(data[:start] + _MARKER_JSON + data[end:])
     except ValidationError:
         return None
-    return tail.model_copy(update={name: known.messages[:reused] + getattr(tail, name)})
+
+
+def _marked(model: type[BaseModel], name: str, data: bytes, start: int, end: int) -> int:
+    """How many messages the field holds when `data`'s bytes from `start` to `end` are replaced by
+    the marker, if it is the first of them (else 0): 1 says they were all the field's messages."""
+    marked = _validated_marked(model, data, start, end)
+    messages = getattr(marked, name) if marked is not None else []
+    return len(messages) if messages and messages[0] == _MARKER else 0
 
 
 def _measure(data: bytes, messages: list[Any], ends: list[int], at: int, *, skip: int) -> bool:

@@ -129,3 +129,65 @@ def test_what_is_kept_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_model_without_one_plain_transcript_is_left_to_pydantic() -> None:
     assert transcript_from_json(b'{"text":"hi"}', TextBlock) is None
+
+
+# Hostile bytes: the array the kept offsets point into must be the one pydantic takes for the field.
+LONG = Message.user_text("x" * 600)  # longer than the span that names a transcript beginning
+
+
+def kept_then(first: bytes, then: bytes, model: type[LLMRequest] = LLMRequest) -> None:
+    """Decodes `first` (as an activity's worker would, to keep its messages), then checks that `then`
+    decodes as a whole decode does, value or error."""
+    try:
+        transcript_from_json(first, model)
+    except ValidationError:
+        pass
+    try:
+        whole = model.model_validate_json(then)
+    except ValidationError as error:
+        with pytest.raises(ValidationError) as kept:
+            transcript_from_json(then, model)
+        assert kept.value.errors() == error.errors()
+        return
+    assert transcript_from_json(then, model) in (whole, None)
+
+
+@pytest.mark.parametrize("later_key", [b'"messages" :', b'"messages": ', b'"messag\\u0065s":'])
+def test_a_later_transcript_key_pydantic_takes_is_not_mistaken_for_the_kept_array(later_key: bytes) -> None:
+    first = b'{"messages":[' + to_json(LONG) + b"]}"
+    then = first[:-1] + b"," + later_key + b"[" + to_json(Message.user_text("the real one")) + b"]}"
+    kept_then(first, then)  # whole: one message; the kept array taken as the field's beginning: two
+
+
+def test_a_trailing_comma_after_the_kept_messages_is_refused_as_a_whole_decode_refuses_it() -> None:
+    first = b'{"messages":[' + to_json(LONG) + b"]}"
+    kept_then(first, b'{"messages":[' + to_json(LONG) + b",]}")
+
+
+def test_messages_kept_from_an_array_pydantic_did_not_take_are_not_reused() -> None:
+    # The first document's literal key holds JSON of the messages pydantic read from the later key
+    # (NaN is written as null), so what was kept is not what those bytes decode to.
+    nan = b'{"role":"user","content":[{"type":"tool_use","id":"a","name":"b","input":{"x":NaN}}]}'
+    null = nan.replace(b"NaN", b"null")
+    first = (
+        b'{"messages":['
+        + null
+        + b","
+        + to_json(LONG)
+        + b'],"messages" :['
+        + nan
+        + b","
+        + to_json(LONG)
+        + b"]}"
+    )
+    then = b'{"messages":[' + null + b"," + to_json(LONG) + b"]}"
+    kept_then(first, then)  # whole: input {"x": None}
+
+
+def test_a_model_with_its_own_post_init_sees_the_whole_transcript() -> None:
+    class Counted(LLMRequest):
+        def model_post_init(self, context: object) -> None:
+            object.__setattr__(self, "system", f"{len(self.messages)} messages")
+
+    messages = transcript(3)
+    kept_then(request(messages), request([*messages, Message.user_text("one more")]), Counted)
