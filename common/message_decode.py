@@ -37,7 +37,8 @@ from common.message_json import transcript_fields
 
 __all__ = ["transcript_from_json"]
 
-# The bytes of decoded transcripts kept (their messages too, about four times as much in objects).
+# The bytes of decoded transcripts kept, with their keys' beginnings (their messages too, about four
+# times as much in objects).
 _KEPT_BYTES = 16 * 1024 * 1024
 # How much after the transcript's `[` names a transcript (its first message, typically all of it).
 _KEY_SPAN = 512
@@ -178,16 +179,22 @@ def _measure(data: bytes, messages: list[Any], ends: list[int], at: int, *, skip
     return True
 
 
+def _size(memo_key: tuple[type, bytes], decoded: _Decoded) -> int:
+    """The bytes an entry holds: its data and its key's beginning (a copy, as long as what comes
+    before the transcript, a system prompt say, plus the span)."""
+    return len(decoded.data) + len(memo_key[1])
+
+
 def _keep(memo_key: tuple[type, bytes], decoded: _Decoded) -> None:
     global _kept_bytes
     with _lock:
         previous = _kept.pop(memo_key, None)
         if previous is not None:
-            _kept_bytes -= len(previous.data)
-        if len(decoded.data) > _KEPT_BYTES:
+            _kept_bytes -= _size(memo_key, previous)
+        if _size(memo_key, decoded) > _KEPT_BYTES:
             return
         _kept[memo_key] = decoded
-        _kept_bytes += len(decoded.data)
+        _kept_bytes += _size(memo_key, decoded)
         while _kept_bytes > _KEPT_BYTES:
-            _, dropped = _kept.popitem(last=False)
-            _kept_bytes -= len(dropped.data)
+            dropped_key, dropped = _kept.popitem(last=False)
+            _kept_bytes -= _size(dropped_key, dropped)

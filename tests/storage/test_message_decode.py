@@ -124,7 +124,8 @@ def test_what_is_kept_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for _ in range(40):
         decode(request(transcript(30)))
     assert message_decode._kept_bytes <= 64 * 1024
-    assert message_decode._kept_bytes == sum(len(entry.data) for entry in message_decode._kept.values())
+    held = sum(len(entry.data) + len(beginning) for (_, beginning), entry in message_decode._kept.items())
+    assert message_decode._kept_bytes == held
 
 
 def test_a_model_without_one_plain_transcript_is_left_to_pydantic() -> None:
@@ -191,3 +192,16 @@ def test_a_model_with_its_own_post_init_sees_the_whole_transcript() -> None:
 
     messages = transcript(3)
     kept_then(request(messages), request([*messages, Message.user_text("one more")]), Counted)
+
+
+def test_the_bound_counts_the_kept_beginnings_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A long system prompt comes before the transcript: each kept entry's key holds it again.
+    monkeypatch.setattr(message_decode, "_KEPT_BYTES", 64 * 1024)
+    monkeypatch.setattr(message_decode, "_kept", message_decode._kept.__class__())
+    monkeypatch.setattr(message_decode, "_kept_bytes", 0)
+    for _ in range(12):
+        messages = transcript(2)
+        decode(to_json(LLMRequest(system="s" * 20_000, messages=messages)))
+    held = sum(len(entry.data) + len(beginning) for (_, beginning), entry in message_decode._kept.items())
+    assert held <= 64 * 1024
+    assert message_decode._kept_bytes == held
