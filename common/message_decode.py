@@ -29,7 +29,14 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    PlainValidator,
+    ValidationError,
+    WrapValidator,
+)
 from pydantic_core import to_json
 
 from common.contracts.llm import Message, TextBlock
@@ -46,6 +53,7 @@ _KEY_SPAN = 512
 # text is in no input (it never leaves the process: a failed validation with it is not reported).
 _MARKER = Message(role="user", content=[TextBlock(text=f"known messages {uuid.uuid4().hex}")])
 _MARKER_JSON = to_json(_MARKER)
+_VALIDATORS = (AfterValidator, BeforeValidator, PlainValidator, WrapValidator)
 
 
 @dataclass(frozen=True)
@@ -99,15 +107,25 @@ def transcript_from_json(data: bytes, model: type[BaseModel]) -> BaseModel | Non
 
 def _transcript_field(model: type[BaseModel]) -> str | None:
     """The model's one transcript field, when pydantic reads it without anything of the model's own
-    between (a validator, an alias)."""
+    between (a validator of any kind, a post-init, an alias): each would see only the new messages."""
     if model in _field_of:
         return _field_of[model]
     name: str | None = None
     fields = transcript_fields(model)
     decorators = model.__pydantic_decorators__
+    validators = (
+        decorators.model_validators,
+        decorators.field_validators,
+        decorators.validators,  # pydantic's V1-style `validator` and `root_validator`
+        decorators.root_validators,
+    )
     if (
         len(fields) == 1
-        and not (decorators.model_validators or decorators.field_validators)
+        and not any(validators)
+        # An annotated validator may read the transcript (`info.data`) too.
+        and not any(
+            isinstance(item, _VALIDATORS) for info in model.model_fields.values() for item in info.metadata
+        )
         and model.__pydantic_post_init__ is None  # a post-init would see only the new messages
     ):
         info = model.model_fields[fields[0]]
