@@ -30,12 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
-    PlainValidator,
     ValidationError,
-    WrapValidator,
 )
 from pydantic_core import to_json
 
@@ -53,7 +49,6 @@ _KEY_SPAN = 512
 # text is in no input (it never leaves the process: a failed validation with it is not reported).
 _MARKER = Message(role="user", content=[TextBlock(text=f"known messages {uuid.uuid4().hex}")])
 _MARKER_JSON = to_json(_MARKER)
-_VALIDATORS = (AfterValidator, BeforeValidator, PlainValidator, WrapValidator)
 
 
 @dataclass(frozen=True)
@@ -122,10 +117,8 @@ def _transcript_field(model: type[BaseModel]) -> str | None:
     if (
         len(fields) == 1
         and not any(validators)
-        # An annotated validator may read the transcript (`info.data`) too.
-        and not any(
-            isinstance(item, _VALIDATORS) for info in model.model_fields.values() for item in info.metadata
-        )
+        # An annotated validator, on any field or inside one, may read the transcript (`info.data`).
+        and not _has_function_validator(model.__pydantic_core_schema__, outermost=True)
         and model.__pydantic_post_init__ is None  # a post-init would see only the new messages
     ):
         info = model.model_fields[fields[0]]
@@ -133,6 +126,23 @@ def _transcript_field(model: type[BaseModel]) -> str | None:
             name = fields[0]
     _field_of[model] = name
     return name
+
+
+def _has_function_validator(schema: Any, *, outermost: bool) -> bool:
+    """Whether the model's core schema holds a function validator outside the models nested in it
+    (a nested model's validators see only that model's data)."""
+    if isinstance(schema, dict):
+        kind = schema.get("type")
+        if isinstance(kind, str) and kind.startswith("function-"):
+            return True
+        if kind == "model":
+            if not outermost:
+                return False
+            outermost = False
+        return any(_has_function_validator(value, outermost=outermost) for value in schema.values())
+    if isinstance(schema, list | tuple):
+        return any(_has_function_validator(value, outermost=outermost) for value in schema)
+    return False
 
 
 def _reusable(known: _Decoded, data: bytes, start: int) -> int:

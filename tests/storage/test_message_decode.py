@@ -11,7 +11,7 @@ import warnings
 from typing import Annotated, Any
 
 import pytest
-from pydantic import AfterValidator, ValidationError, ValidationInfo, root_validator, validator
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, root_validator, validator
 from pydantic_core import to_json
 from temporalio.api.common.v1 import Payload
 from temporalio.exceptions import ApplicationError
@@ -238,6 +238,11 @@ def test_a_model_whose_validators_see_the_transcript_is_decoded_whole() -> None:
     class Annotated_(LLMRequest):
         step: Annotated[str, AfterValidator(counted)] = ""
 
+    class Inside(LLMRequest):
+        tags: list[Annotated[str, AfterValidator(counted)]] = Field(default_factory=list)
+
     messages = transcript(1, "g" * 600)  # the transcript's beginning: the same in both
+    first, then = request(messages), request([*messages, *transcript(1, "more")])
     for model in (OldStyle, OldStyleRoot, Annotated_):
-        kept_then(request(messages), request([*messages, *transcript(1, "more")]), model)
+        kept_then(first, then, model)
+    kept_then(first[:-1] + b',"tags":["a"]}', then[:-1] + b',"tags":["a"]}', Inside)
