@@ -119,7 +119,9 @@ def _transcript_field(model: type[BaseModel]) -> str | None:
         and not any(validators)
         # An annotated validator, on any field or inside one, may read the transcript (`info.data`).
         and not _has_function_validator(model.__pydantic_core_schema__, outermost=True)
-        and model.__pydantic_post_init__ is None  # a post-init would see only the new messages
+        # A post-init or an `__init__` of its own would see only the new messages.
+        and model.__pydantic_post_init__ is None
+        and not model.__pydantic_custom_init__
     ):
         info = model.model_fields[fields[0]]
         if info.validation_alias in (None, fields[0]):

@@ -246,3 +246,12 @@ def test_a_model_whose_validators_see_the_transcript_is_decoded_whole() -> None:
     for model in (OldStyle, OldStyleRoot, Annotated_):
         kept_then(first, then, model)
     kept_then(first[:-1] + b',"tags":["a"]}', then[:-1] + b',"tags":["a"]}', Inside)
+
+
+def test_a_model_with_its_own_init_sees_the_whole_transcript() -> None:
+    class Counted(LLMRequest):
+        def __init__(self, **data: Any) -> None:
+            super().__init__(**{**data, "step": f"{len(data['messages'])} messages"})
+
+    messages = transcript(1, "g" * 600)
+    kept_then(request(messages), request([*messages, *transcript(1, "more")]), Counted)
