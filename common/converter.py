@@ -73,7 +73,10 @@ class ValidatingPayloadConverter(PydanticPayloadConverter):
         before are taken as they were (common/message_decode.py): an activity's worker decodes only
         the new messages of a model call that carries the whole transcript."""
         try:
-            if type_hints is None or len(type_hints) != len(payloads) or workflow.in_workflow():
+            # A workflow activation decodes its jobs' payloads before its event loop runs, where
+            # `in_workflow()` is still False: the sandbox's flag is set by then.
+            in_workflow = workflow.in_workflow() or workflow.unsafe.in_sandbox()
+            if type_hints is None or len(type_hints) != len(payloads) or in_workflow:
                 return super().from_payloads(payloads, type_hints)
             return [
                 self._from_payload(payload, hint) for payload, hint in zip(payloads, type_hints, strict=True)
