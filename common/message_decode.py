@@ -59,6 +59,10 @@ class _Decoded:
     messages: list[Any]
 
 
+# Below this a whole decode costs less than finding what is known (measured, a request growing by
+# two messages a step: 37 against 118 us at 7 KB; 154 against 85 us at 22 KB).
+_SMALLEST = 16 * 1024
+
 _kept: OrderedDict[tuple[type, bytes], _Decoded] = OrderedDict()
 _kept_bytes = 0
 _lock = threading.Lock()  # activities may decode on several threads (a sync activity's executor)
@@ -69,6 +73,8 @@ def transcript_from_json(data: bytes, model: type[BaseModel]) -> BaseModel | Non
     """`model.model_validate_json(data)`, the transcript's known beginning taken from the last
     decode of the same beginning; None when `model` has no transcript this can keep (decode it as
     usual). Raises pydantic's ValidationError as a whole decode does."""
+    if len(data) < _SMALLEST:
+        return None
     name = _transcript_field(model)
     if name is None:
         return None

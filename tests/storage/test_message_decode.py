@@ -22,6 +22,12 @@ from common.converter import ValidatingPayloadConverter
 from common.message_decode import transcript_from_json
 
 
+@pytest.fixture(autouse=True)
+def small_transcripts_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These transcripts are small; a worker decodes those whole (below `_SMALLEST`)."""
+    monkeypatch.setattr(message_decode, "_SMALLEST", 0)
+
+
 def transcript(turns: int, goal: str | None = None) -> list[Message]:
     messages = [Message.user_text(goal or f"goal {uuid.uuid4().hex}")]
     for number in range(turns):
@@ -255,3 +261,11 @@ def test_a_model_with_its_own_init_sees_the_whole_transcript() -> None:
 
     messages = transcript(1, "g" * 600)
     kept_then(request(messages), request([*messages, *transcript(1, "more")]), Counted)
+
+
+def test_a_small_request_is_decoded_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(message_decode, "_SMALLEST", 16 * 1024)
+    messages = transcript(3)
+    assert len(request(messages)) < 16 * 1024
+    first, again = decode(request(messages)), decode(request(messages))
+    assert all(a is not b for a, b in zip(first.messages, again.messages, strict=True))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from common import message_decode
@@ -15,8 +16,12 @@ from workflows.kit.pytest_plugin import KitWorkerFactory
 
 
 async def test_a_workflow_input_with_a_transcript_is_not_kept(
-    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory, kit_task_queue: str
+    kit_env: WorkflowEnvironment,
+    kit_worker: KitWorkerFactory,
+    kit_task_queue: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(message_decode, "_SMALLEST", 0)  # this small input would be decoded whole anyway
     goal = f"goal {uuid.uuid4().hex}"
     request = LLMRequest(messages=[Message.user_text(goal), Message.user_text("and another")])
     async with kit_worker(workflows=[TranscriptProbeWorkflow]):
