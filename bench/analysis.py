@@ -475,17 +475,35 @@ third pass found that the last of these measured one run's outlier (below).
     phases (a stack sampled during one such wait: an activity decoding its 577 KB model request);
   - tasks whose completion took 30-35 ms to reach the server, on both sides.
   Python's collector made two young passes in a product run (11 ms at most), none in the raw loop's.
-- **What is systematic.** The product's step still costs more than the raw loop's: 46 against 27 s
-  per 1,000 steps. Its model call carries the whole transcript (577 KB at 2,600 messages), and the
-  worker's event loop decodes all of it in every step (about 15 ms at 2,000 messages), the provider
-  client writes it again and the model (in this process) reads it; the raw loop sends only the new
-  messages. A busier loop makes the waits above longer and more frequent. The next change is the
-  decode proportional to what is new, as the encode already is: a per-process memo of the decoded
-  beginning of each transcript, reused where the bytes match.
-- **The full run above** (19:32 UTC, the stash change in): every target met but the long agent's
-  slowest task, 45.5 (36.5-121.1) against 26.1 (22.9-63.6) ms, 1.75x; per run, product 121.1, 45.5,
-  36.5, 47.2, 41.6 and raw loop 26.1, 25.2, 63.6, 22.9, 37.3 ms. The 1,000-step agent took 55.3 s
-  (the partial run before it: 46.0 s; the machine was busier).
+- **What was systematic: the decode.** The product's step cost more than the raw loop's: 46 against
+  27 s per 1,000 steps. Its model call carries the whole transcript (577 KB at 2,600 messages), and
+  the activity's worker decoded all of it in every step, on its event loop (11.5 ms at 2,600
+  messages); the raw loop sends only the new messages. A busier loop made the waits above longer and
+  more frequent. The converter now decodes a transcript as it writes one: it keeps, per transcript
+  beginning, the bytes it last decoded, where each message ended in them (checked against each
+  message's own JSON) and the messages it made, and takes the messages whose bytes are unchanged as
+  they were (frozen); the rest is validated with the known messages replaced by a marker message,
+  which must come back first in the field, so the place is pydantic's own (`common/message_decode.py`;
+  not in workflows; a model with a validator, post-init or `__init__` of its own is decoded whole; at
+  most 16 MiB kept). At 2,600 messages 0.5 ms instead of 11.5, and always what a whole decode gives: a
+  review found six ways the first version was not (a later duplicate key, a trailing comma, validators
+  that read the other fields, a workflow activation's decode, the bound), each now a test, and a
+  fuzzer found no difference in 12,000 cases (tests/storage/test_message_decode.py). The 1,000-step
+  agent took 30.0 s instead of 46.0 (p99 task 13.6 ms instead of 17.9); `--only long_agent --reps
+  3`: 38.0 (23.4-51.3) against 33.9 (25.4-35.6) ms, 1.12x.
+- **The full runs.** At 19:32 UTC (the stash change in, not the decode): every target met but the
+  long agent's slowest task, 45.5 (36.5-121.1) against 26.1 (22.9-63.6) ms, 1.75x. At 20:25 UTC (the
+  decode's first version): the long agent 68.3 against 40.6 ms (1.68x) and throughput 0.79x missed,
+  on a machine slowed from outside the bench: the throughput shape had sticky-queue misses on both
+  sides and 24 live retries on the raw SDK's (0 in every run before), and the 1,000-step agent took
+  43.7 s where it had taken 30.0 s ten minutes before. The run above (21:00 UTC, the decode as
+  the review left it): every target met but two. The long agent's slowest task met (55.0 against
+  41.2 ms, 1.34x; per run, product 75.7, 37.6, 73.3, 55.0, 33.7 and raw loop 617.7, 25.0, 41.2, 40.8,
+  54.6 ms), and the agent step missed (32.2 against 28.2 ms, 1.14x; single runs 21.7-40.8 against
+  22.1-39.0: 1.06x, 1.02x and 1.06x in the three full runs before) as did the 500-turn session's
+  slowest task (312.9 ms against 200; 104.9 and 100.3 ms in the two runs before; its p99 15.7 ms).
+  Since the run, a payload under 16 KiB is decoded whole: finding what is known costs more than it
+  saves there (118 against 37 us at 7 KB; 85 against 154 us at 22 KB).
 
 ## Streamed replies
 
