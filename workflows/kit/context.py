@@ -68,6 +68,8 @@ MAX_OBSERVATION_CHARS = 4000
 # Continue-as-new well before Temporal's history warnings (10 240 events / 10 MB).
 HISTORY_EVENTS_LIMIT = 8_000
 HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
+# temporalio.contrib.workflow_streams' Query for the offset after the newest item (its clients' name).
+_STREAM_OFFSET_QUERY = "__temporal_workflow_stream_offset"
 
 Result = TypeVar("Result")
 Carry = TypeVar("Carry", bound=models.RunCarry)
@@ -599,9 +601,8 @@ class RunContext:
         if stream_items_kept is not None:
             # The stream keeps every item and hands them all on: a long session keeps the newest
             # (a client further behind than that reads the transcript instead).
-            log = self._progress.stream.get_state()
-            end = log.base_offset + len(log.log)
-            self._progress.stream.truncate(max(log.base_offset, end - stream_items_kept))
+            # An offset at or before the stream's base truncates nothing.
+            self._progress.stream.truncate(_stream_end() - stream_items_kept)
         status = self.status
         state = model(
             iteration=status.iteration,
@@ -660,6 +661,16 @@ class RunContext:
             )
         except ActivityError as error:
             raise invalid_input(_cause(error)) from None
+
+
+def _stream_end() -> int:
+    """The offset after the run stream's newest item, from the stream's own offset Query (what
+    clients ask): `get_state()` would encode every item kept (thousands in a long run) to count them."""
+    offset_query = workflow.get_query_handler(_STREAM_OFFSET_QUERY)
+    if offset_query is None:
+        raise RuntimeError("the run's WorkflowStream registers no offset query")
+    offset: int = offset_query()
+    return offset
 
 
 def _seal_request(state: models.RunCarry) -> SealRequest:
