@@ -28,6 +28,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.resources import resources
 from common.contracts.runs import invalid_input
+from common.converter import JSON_ENCODING, payload_codec
 from common.payload_store import PayloadStoreError, SweepableStore, object_name, workflow_scope
 from common.payload_store_config import object_store_from_settings
 from common.settings import Settings
@@ -150,7 +151,7 @@ async def stash_state(state: RawValue) -> str | None:
     data = _json_of(state.payload)
     codec = _codec()
     if codec is not None:  # with PAYLOAD_KEYS the store holds ciphertext, as for every other payload
-        (sealed,) = await codec.encode([Payload(metadata={"encoding": _JSON}, data=data)])
+        (sealed,) = await codec.encode([Payload(metadata={"encoding": JSON_ENCODING}, data=data)])
         data = sealed.SerializeToString(deterministic=True)
     digest = hashlib.sha256(data).hexdigest()
     await store.put(_stash_name(digest), data)
@@ -178,24 +179,11 @@ async def unstash_state(digest: str) -> RawValue:
             type=FORGED_RUN_STATE,
             non_retryable=True,
         )
-    return RawValue(Payload(metadata={"encoding": _JSON}, data=await _opened(data)))
-
-
-_JSON = b"json/plain"
+    return RawValue(Payload(metadata={"encoding": JSON_ENCODING}, data=await _opened(data)))
 
 
 def _codec() -> EncryptionCodec | None:
-    return resources().get("run_state_codec", _codec_from_settings)
-
-
-def _codec_from_settings(settings: Settings) -> EncryptionCodec | None:
-    """The worker's `PAYLOAD_KEYS` codec (imported only when keys are set, as in common/converter.py)."""
-    keys = settings.payload_keys.get_secret_value().strip() if settings.payload_keys else ""
-    if not keys:
-        return None
-    from common.encryption import EncryptionCodec
-
-    return EncryptionCodec.from_setting(keys)
+    return resources().get("run_state_codec", payload_codec)
 
 
 async def _opened(kept: bytes) -> bytes:
@@ -214,7 +202,7 @@ async def _opened(kept: bytes) -> bytes:
 
 def _json_of(payload: Payload) -> bytes:
     """The JSON a workflow handed to `stash`: any other encoding is a caller's mistake, never retried."""
-    if payload.metadata.get("encoding") != _JSON:
+    if payload.metadata.get("encoding") != JSON_ENCODING:
         raise invalid_input("run_state.stash takes a JSON state (a pydantic model or a dict)")
     return payload.data
 

@@ -30,9 +30,11 @@ from common.message_json import transcript_json
 from common.settings import Settings
 
 if TYPE_CHECKING:
+    from common.encryption import EncryptionCodec
     from common.payload_store import ObjectStore
 
 __all__ = [
+    "JSON_ENCODING",
     "BoundarySelector",
     "InternalPayloadStorage",
     "ProductDataConverter",
@@ -40,6 +42,7 @@ __all__ = [
     "build_data_converter",
     "encrypted_data_converter",
     "invalid_input_of",
+    "payload_codec",
     "payload_storage",
     "product_data_converter",
     "storage_for",
@@ -47,7 +50,8 @@ __all__ = [
 ]
 
 
-_JSON = b"json/plain"
+# The encoding of the product's JSON payloads (`ValidatingPayloadConverter`).
+JSON_ENCODING = b"json/plain"
 
 
 class ValidatingPayloadConverter(PydanticPayloadConverter):
@@ -88,7 +92,7 @@ class ValidatingPayloadConverter(PydanticPayloadConverter):
         if (
             isinstance(hint, type)
             and issubclass(hint, BaseModel)
-            and payload.metadata.get("encoding") == _JSON
+            and payload.metadata.get("encoding") == JSON_ENCODING
             and (value := transcript_from_json(payload.data, hint)) is not None
         ):
             return value
@@ -177,11 +181,20 @@ product_data_converter: DataConverter = ProductDataConverter(
 
 
 def build_data_converter(settings: Settings) -> DataConverter:
-    if settings.payload_keys is None or not settings.payload_keys.get_secret_value().strip():
-        converter = product_data_converter
-    else:
-        converter = encrypted_data_converter(settings.payload_keys.get_secret_value())
+    codec = payload_codec(settings)
+    converter = product_data_converter if codec is None else _encrypted_with(codec)
     return with_payload_store(converter, settings)
+
+
+def payload_codec(settings: Settings) -> EncryptionCodec | None:
+    """The codec `PAYLOAD_KEYS` sets, None when it is unset or blank: what this worker's payloads
+    (and the run state it keeps apart, activities/run_state.py) are encrypted with."""
+    keys = settings.payload_keys.get_secret_value().strip() if settings.payload_keys else ""
+    if not keys:
+        return None
+    from common.encryption import EncryptionCodec  # imported lazily: only when keys are set
+
+    return EncryptionCodec.from_setting(keys)
 
 
 def with_payload_store(converter: DataConverter, settings: Settings) -> DataConverter:
@@ -290,8 +303,12 @@ def encrypted_data_converter(payload_keys: str) -> DataConverter:
     encrypts them too: an exception that quotes a prompt does not leak it into history."""
     from common.encryption import EncryptionCodec  # imported lazily: only when keys are set
 
+    return _encrypted_with(EncryptionCodec.from_setting(payload_keys))
+
+
+def _encrypted_with(codec: EncryptionCodec) -> DataConverter:
     return dataclasses.replace(
         product_data_converter,
-        payload_codec=EncryptionCodec.from_setting(payload_keys),
+        payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
