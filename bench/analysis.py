@@ -18,7 +18,9 @@ Both call the same `LLMActivities.complete` (the bench model behind it) and the 
 runs alternate within every repetition, so machine load drifts over both alike.
 
 - **agent step**: an agent whose model asks for `calculator` every turn, zero model latency, 200-byte
-  replies; wall time from start to result divided by the iterations.
+  replies; wall time from start to result divided by the iterations, six 20-iteration runs a side
+  per repetition (30 a side at `--reps 5`; 15 before this session's last full runs, whose ratio moved
+  by 0.1 between runs of the same code).
 - **history bytes / growth**: the same agent with 2 KB replies; `fetch_history()` of every run of the
   workflow, serialized as protobuf (what Temporal counts against its history limits). The baseline
   is the naive design: the whole transcript inline in every `llm.complete` input.

@@ -231,7 +231,7 @@ async def agent_step(bench: Bench, sizes: Sizes) -> Figure:
     product: list[float] = []
     baseline: list[float] = []
     counts = sides()
-    for rep in range(sizes.reps * 3):  # short runs: more repetitions cost little and steady the median
+    for rep in range(sizes.reps * 6):  # short runs: more repetitions cost little and steady the median
         for is_product in in_turn(rep):
             if is_product:
                 handle, seconds = await timed(start_product_agent(bench, n))
