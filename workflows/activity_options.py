@@ -30,9 +30,15 @@ PAYLOADS_TOO_LARGE = "PayloadsTooLarge"
 @dataclass(frozen=True)
 class ActivityOptions:
     start_to_close: timedelta
-    schedule_to_close: timedelta
+    # None: bounded by the retry policy's attempts alone (each within start_to_close), so a call
+    # waits out a time with no worker instead of timing out (and the server keeps one timer fewer).
+    schedule_to_close: timedelta | None
     heartbeat: timedelta | None
     retry: RetryPolicy
+
+    def __post_init__(self) -> None:
+        if self.schedule_to_close is None and self.retry.maximum_attempts < 1:
+            raise ValueError("options without schedule_to_close need a retry policy with maximum_attempts")
 
     def kwargs(self) -> dict[str, Any]:
         return {
@@ -61,9 +67,11 @@ LIVENESS_HEARTBEAT = timedelta(seconds=10)
 # server's retry-after becomes the error's next_retry_delay, which overrides the backoff below. The
 # first retry comes quickly: after a crash or a stall there is nothing to wait for (the server waits
 # at least 1 s before any activity retry, whatever the policy says; measured on the dev server).
+# Bounded by its 8 attempts, not a schedule-to-close timeout: a model call waiting for a worker (a
+# deploy, an outage) is taken up when one returns, rather than failing the step after 30 minutes.
 LLM_CALL = ActivityOptions(
     start_to_close=timedelta(minutes=5),
-    schedule_to_close=timedelta(minutes=30),
+    schedule_to_close=None,
     heartbeat=LIVENESS_HEARTBEAT,
     retry=RetryPolicy(
         initial_interval=timedelta(milliseconds=300),
@@ -77,14 +85,15 @@ LLM_CALL = ActivityOptions(
 
 def liveness_options(
     start_to_close: timedelta,
-    schedule_to_close: timedelta,
+    schedule_to_close: timedelta | None,
     *,
     initial_interval: timedelta = timedelta(milliseconds=500),
     maximum_interval: timedelta = timedelta(seconds=10),
     maximum_attempts: int = 0,
 ) -> ActivityOptions:
     """Options with the liveness heartbeat, retried with backoff (`maximum_attempts` 0: until
-    `schedule_to_close`); an oversized result is never retried."""
+    `schedule_to_close`; `schedule_to_close` None: `maximum_attempts` times, however long a call waits
+    for a worker); an oversized result is never retried."""
     return ActivityOptions(
         start_to_close=start_to_close,
         schedule_to_close=schedule_to_close,
@@ -98,8 +107,8 @@ def liveness_options(
     )
 
 
-# Read-only tools: short, cheap to retry.
-TOOL_CALL = liveness_options(timedelta(seconds=30), timedelta(minutes=5), maximum_attempts=5)
+# Read-only tools: short, cheap to retry; bounded by their attempts, as LLM_CALL.
+TOOL_CALL = liveness_options(timedelta(seconds=30), None, maximum_attempts=5)
 
 # Side effects: retried for longer (a receiver may be down for a while); idempotency keys make the
 # retries safe.

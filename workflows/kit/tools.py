@@ -121,7 +121,9 @@ class RegisteredTool(WorkflowTool):
         own = self.definition.options
         options = default
         if own.timeout is not None:
-            longest = max(own.timeout, options.schedule_to_close)
+            longest = (
+                None if options.schedule_to_close is None else max(own.timeout, options.schedule_to_close)
+            )
             options = replace(options, start_to_close=own.timeout, schedule_to_close=longest)
         if own.max_attempts is not None:
             options = replace(options, retry=replace(options.retry, maximum_attempts=own.max_attempts))
