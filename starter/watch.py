@@ -24,11 +24,10 @@ from temporalio.service import RPCError
 from common.contracts.llm import ReplyChunk
 from starter import api
 from workflows.models import PendingApproval, StepRecord, WorkflowStatus
-from workflows.stream_topics import PHASE_TOPIC, REPLY_TOPIC, STEPS_TOPIC
+from workflows.stream_topics import PHASE_TOPIC, REPLY_TOPIC, STEPS_TOPIC, STREAM_OFFSET_QUERY
 
 __all__ = ["PhaseChanged", "ProgressEvent", "ReplyStreamed", "RunEnded", "StepCompleted", "watch"]
 
-_STREAM_OFFSET_QUERY = "__temporal_workflow_stream_offset"
 AWAITING_APPROVAL = "awaiting_approval"
 
 
@@ -81,7 +80,7 @@ async def watch(
 
 async def _has_stream(client: Client, workflow_id: str) -> bool:
     try:
-        await client.get_workflow_handle(workflow_id).query(_STREAM_OFFSET_QUERY, result_type=int)
+        await client.get_workflow_handle(workflow_id).query(STREAM_OFFSET_QUERY, result_type=int)
     except WorkflowQueryFailedError:  # the workflow has no such query: no stream
         return False
     return True

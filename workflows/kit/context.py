@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.progress import RunProgress
     from workflows.rate_limit_waits import RateLimitWaits
     from workflows.reply_end import asking_for_reply_end, publish_reply_end
+    from workflows.stream_topics import STREAM_OFFSET_QUERY
 
 __all__ = ["MAX_OBSERVATION_CHARS", "AgentTurn", "RunContext"]
 
@@ -68,8 +69,6 @@ MAX_OBSERVATION_CHARS = 4000
 # Continue-as-new well before Temporal's history warnings (10 240 events / 10 MB).
 HISTORY_EVENTS_LIMIT = 8_000
 HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
-# temporalio.contrib.workflow_streams' Query for the offset after the newest item (its clients' name).
-_STREAM_OFFSET_QUERY = "__temporal_workflow_stream_offset"
 
 Result = TypeVar("Result")
 Carry = TypeVar("Carry", bound=models.RunCarry)
@@ -666,7 +665,7 @@ class RunContext:
 def _stream_end() -> int:
     """The offset after the run stream's newest item, from the stream's own offset Query (what
     clients ask): `get_state()` would encode every item kept (thousands in a long run) to count them."""
-    offset_query = workflow.get_query_handler(_STREAM_OFFSET_QUERY)
+    offset_query = workflow.get_query_handler(STREAM_OFFSET_QUERY)
     if offset_query is None:
         raise RuntimeError("the run's WorkflowStream registers no offset query")
     offset: int = offset_query()
