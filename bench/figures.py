@@ -214,6 +214,12 @@ def sides() -> dict[str, Counts]:
     return {"product": Counts(), "baseline": Counts()}
 
 
+def slowest_note(unit: str, slowest: dict[bool, list[float]]) -> str:
+    """A row's note listing each repetition's slowest task (ms), product then baseline."""
+    product, baseline = (", ".join(f"{v:.1f}" for v in slowest[side]) for side in (True, False))
+    return f"slowest task per {unit}: product {product} ms; baseline {baseline} ms"
+
+
 def in_turn(rep: int) -> tuple[bool, bool]:
     """Is-product for each side in the order they run: product first on even repetitions, baseline
     first on odd ones, so drift hits both alike."""
@@ -571,11 +577,7 @@ async def long_agent(bench: Bench, sizes: Sizes) -> Figure:
         1.5,
         counts=counts,
         notes=[
-            "slowest task per run: product "
-            + ", ".join(f"{v:.1f}" for v in slowest[True])
-            + " ms; baseline "
-            + ", ".join(f"{v:.1f}" for v in slowest[False])
-            + " ms",
+            slowest_note("run", slowest),
             f"a run: {len(product_tasks) // max(1, len(product_seconds))} workflow tasks in "
             f"{len(first_chain)} run(s) (continue-as-new), {events} events, took "
             f"{median(product_seconds):.1f} s (median); p99 task over all runs {tail * 1000:.1f} ms",

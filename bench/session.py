@@ -25,7 +25,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 
 from activities.run_state import RUN_STATE_ACTIVITIES
-from bench.figures import Figure, Sizes, WorkerProcess, count_into, in_turn, new_id, sides
+from bench.figures import Figure, Sizes, WorkerProcess, count_into, in_turn, new_id, sides, slowest_note
 from bench.harness import Bench
 from bench.histories import Counts, attempt_seconds, run_chain, workflow_task_seconds
 from bench.model import ModelConfig
@@ -285,11 +285,7 @@ async def long_session(bench: Bench, sizes: Sizes) -> Figure:
         200.0,
         counts=counts,
         notes=[
-            "slowest task per conversation: product "
-            + ", ".join(f"{v:.1f}" for v in slowest[True])
-            + " ms; baseline "
-            + ", ".join(f"{v:.1f}" for v in slowest[False])
-            + " ms",
+            slowest_note("conversation", slowest),
             f"a conversation: {len(product_tasks) // max(1, len(slowest[True]))} workflow tasks in {runs} "
             f"run(s), p99 task over all {tail * 1000:.1f} ms; {turns} turns took {median(elapsed[True]):.1f} s "
             f"(baseline {median(elapsed[False]):.1f} s, medians)",
