@@ -32,7 +32,9 @@ async def test_spend_per_tenant_day_and_model_with_failures_retries_lost_and_res
     await today.settle(await reserve(today, "acme", "model-a", 5_000_000), 1_000_000, "failed")
     await today.settle(await reserve(today, "acme", "model-a", 5_000_000, attempt=2), 3_000_000, "settled")
     await reserve(today, "acme", "model-b", 4_000_000)  # running now
-    dying = SqliteSpendLedger(path, clock=lambda: now - timedelta(hours=1))
+    # An hour ago, or today's first moment when that was yesterday: the reservation must be today's.
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    dying = SqliteSpendLedger(path, clock=lambda: max(now - timedelta(hours=1), midnight))
     await dying.renew(await reserve(dying, "acme", "model-b", 1_000_000), 1)  # its worker died
     await today.settle(await reserve(today, "globex", "model-a", 5_000_000), 500_000, "settled")
     budgets = tmp_path / "budgets.json"
