@@ -11,11 +11,12 @@ from datetime import timedelta
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
+from temporalio.common import RetryPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.workflow.outage_probe import ECHO, OutageCall, OutageProbe
-from workflows.activity_options import DELIVERY, LLM_CALL, TOOL_CALL, ActivityOptions
+from workflows.activity_options import LLM_CALL, TOOL_CALL, ActivityOptions
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -58,5 +59,5 @@ def test_options_without_schedule_to_close_need_bounded_attempts() -> None:
             start_to_close=timedelta(seconds=1),
             schedule_to_close=None,
             heartbeat=None,
-            retry=DELIVERY.retry.__class__(maximum_attempts=0),
+            retry=RetryPolicy(maximum_attempts=0),
         )
