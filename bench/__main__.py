@@ -21,6 +21,7 @@ from bench import figures as measure
 from bench.analysis import ANALYSIS, MISS_REASONS
 from bench.harness import Bench, running_bench
 from bench.report import RunInfo, cell, counts_notes, load_average, markdown, now, text_table
+from bench.settle import settle
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -79,8 +80,12 @@ async def run(
             name, figure = SHAPES[key]
             if key == "resume" and resuming is not None:
                 continue
-            progress(name)
-            results += await measured(name, figure(bench, sizes))
+            settled = None if quick else await settle(lambda: bench.cpu_seconds()[0])
+            progress(name + (f" ({settled.note()})" if settled else ""))
+            made = await measured(name, figure(bench, sizes))
+            if settled is not None:
+                made[0].notes.insert(0, settled.note())
+            results += made
         if resuming is not None:
             results += await resuming
     order = ["agent_step", "history_bytes", "history_growth", "store_bytes"]
