@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         offer_run_tools,
     )
     from workflows.models import AgentCarryState, AgentConversation, AgentInput, AgentResult
+    from workflows.patches import patched_since
 
 __all__ = ["AGENT_SYSTEM", "READ_ONLY_TOOLS", "AgentWorkflow"]
 
@@ -133,7 +134,7 @@ class AgentWorkflow(KitWorkflow):
         )
 
     async def _continue_as_new(self) -> None:
-        if not workflow.patched(STASHED_TRANSCRIPT):
+        if not patched_since(STASHED_TRANSCRIPT):
             carried = await self.ctx.carry(
                 AgentCarryState, messages=self._messages, mcp_tools=self._mcp_tools
             )

@@ -8,15 +8,19 @@ part of the product's per-step overhead (docs/benchmarks.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.contrib.workflow_streams import WorkflowStream
 
 with workflow.unsafe.imports_passed_through():
     from common.contracts.llm import LLMResponse, SpentUsage
-    from common.search_attributes import APPROVERS, COST_USD, PHASE
+    from common.search_attributes import APPROVERS, COST_USD, PHASE, TENANT
     from workflows.models import ChildProgress, StepRecord, WorkflowStatus
+    from workflows.patches import patched_since
     from workflows.stream_topics import PHASE_TOPIC, STEPS_TOPIC
 
 
@@ -149,6 +153,14 @@ class RunProgress:
         if approvers:
             workflow.upsert_search_attributes([APPROVERS.value_set(sorted(approvers))])
 
+    def announce(self, approvers: list[str], tenant: str) -> None:
+        """A run's start in one upsert (a run of the current generation, workflows/patches.py): its
+        tenant, its approvers (if any), its phase and cost, where a run before took one upsert each."""
+        announced: list[SearchAttributeUpdate[Any]] = [TENANT.value_set(tenant)]
+        if approvers:
+            announced.append(APPROVERS.value_set(sorted(approvers)))
+        self._upsert(workflow.info().workflow_type, announced)
+
     def publish(self) -> None:
         """Upsert AiPhase/AiCostUsd when the phase changes, and the cost alone at most once a minute
         of workflow time while it grows: a step's upsert is an index write on the server, which cost
@@ -158,24 +170,28 @@ class RunProgress:
         the detail."""
         workflow_type = workflow.info().workflow_type
         legacy = workflow_type in PRE_SPARSE_TYPES
-        if legacy and not workflow.patched(SPARSE_SEARCH_ATTRIBUTES):
+        if legacy and not patched_since(SPARSE_SEARCH_ATTRIBUTES):
             self._publish_every_change()  # runs started before this change replay as they ran
             return
+        self._upsert(workflow_type)
+
+    def _upsert(self, workflow_type: str, announced: Sequence[SearchAttributeUpdate[Any]] = ()) -> None:
+        """AiPhase/AiCostUsd when they changed as `publish` says (always with `announced`)."""
         phase = self._search_phase(workflow_type)
         cost = round(self.cost_usd, 6)
         now = workflow.now()
-        if self._published is not None:
+        if self._published is not None and not announced:
             published_phase, published_cost = self._published
             recent = now - self._published_at < COST_UPSERT_INTERVAL
             if phase == published_phase and (cost == published_cost or recent):
                 return
         self._published, self._published_at = (phase, cost), now
-        workflow.upsert_search_attributes([PHASE.value_set(phase), COST_USD.value_set(cost)])
+        workflow.upsert_search_attributes([*announced, PHASE.value_set(phase), COST_USD.value_set(cost)])
 
     def _search_phase(self, workflow_type: str) -> str:
         phase = self.status.phase
         session = phase in SESSION_SEARCH_PHASE and workflow_type in SESSION_TYPES
-        if session and workflow.patched(COARSE_SESSION_PHASES):
+        if session and patched_since(COARSE_SESSION_PHASES):
             return SESSION_SEARCH_PHASE[phase]
         return SEARCH_PHASE.get(phase, phase)
 

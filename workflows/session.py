@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         invalid_input,
         offer_run_tools,
     )
+    from workflows.patches import patched_since
 
 __all__ = ["SESSION_SYSTEM", "SessionWorkflow"]
 
@@ -217,7 +218,7 @@ class SessionWorkflow(KitWorkflow):
         )
 
     async def _message_or_close(self, timeout_s: float) -> bool:
-        if workflow.patched(IDLE_CLOCK):
+        if patched_since(IDLE_CLOCK):
             return await self._message_or_close_by_clock(timeout_s)
         try:
             await workflow.wait_condition(

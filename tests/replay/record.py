@@ -44,6 +44,13 @@ SCRIPTED_QUEUE = "replay-recording-scripted"
 APPROVER = "alice"
 # Relative to the repo (recording runs from its root): no machine's path goes into a history.
 CORPUS = "docs/corpus"
+GENERATION_SCENARIOS = (
+    "agent-tools-approval",
+    "agent-continue-as-new",
+    "research-approval-delivery",
+    "session-queue-steer",
+    "session-continue-as-new",
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,17 @@ def scenarios(receiver_url: str) -> list[Scenario]:
         for scenario in before_the_kit
         if scenario.name in ("agent-tools-approval", "research-approval-delivery")
     ]
+    sessions = [
+        Scenario(name, "SessionWorkflow", params, drive=drive, scripted=True)
+        for name, params, drive in session_scenarios()
+    ]
+    # Recorded by runs of the patch generation (workflows/patches.py): one patch marker, not one per
+    # patch; the runs above replay through the patches they took.
+    generation = [
+        dataclasses.replace(scenario, name=f"generation-{scenario.name}")
+        for scenario in [*before_the_kit, *sessions]
+        if scenario.name in GENERATION_SCENARIOS
+    ]
     return [
         *before_the_kit,
         *on_the_kit,
@@ -115,10 +133,8 @@ def scenarios(receiver_url: str) -> list[Scenario]:
             "AnswerWorkflow",
             AnswerInput(question="How long does an approval wait by default?", corpus="replay"),
         ),
-        *(
-            Scenario(name, "SessionWorkflow", params, drive=drive, scripted=True)
-            for name, params, drive in session_scenarios()
-        ),
+        *sessions,
+        *generation,
     ]
 
 

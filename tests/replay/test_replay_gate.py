@@ -22,6 +22,7 @@ from tests.replay.changed_workflows import (
     ResearchWithAPatchedExtraStep,
 )
 from tests.replay.record import HISTORIES
+from workflows.patches import GENERATION
 from workflows.registry import WORKFLOWS
 
 # What the gate must cover: each workflow type and each way a run can go.
@@ -46,8 +47,24 @@ EXPECTED = {
     "session-continue-as-new-run2": "SessionWorkflow",
     "session-continue-as-new-run3": "SessionWorkflow",
     "session-idle-clock": "SessionWorkflow",
+    # Recorded by runs of the patch generation (workflows/patches.py): one patch marker a run.
+    "generation-agent-tools-approval": "AgentWorkflow",
+    "generation-agent-continue-as-new": "AgentWorkflow",
+    "generation-agent-continue-as-new-run2": "AgentWorkflow",
+    "generation-research-approval-delivery": "ResearchWorkflow",
+    "generation-session-queue-steer": "SessionWorkflow",
+    "generation-session-continue-as-new": "SessionWorkflow",
+    "generation-session-continue-as-new-run2": "SessionWorkflow",
+    "generation-session-continue-as-new-run3": "SessionWorkflow",
 }
-CONTINUED = {"agent-continue-as-new", "session-continue-as-new", "session-continue-as-new-run2"}
+CONTINUED = {
+    "agent-continue-as-new",
+    "session-continue-as-new",
+    "session-continue-as-new-run2",
+    "generation-agent-continue-as-new",
+    "generation-session-continue-as-new",
+    "generation-session-continue-as-new-run2",
+}
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -67,6 +84,15 @@ def replayer(*workflows: type) -> Replayer:
 def workflow_type(history: WorkflowHistory) -> str:
     started = history.events[0].workflow_execution_started_event_attributes
     return started.workflow_type.name
+
+
+def patch_ids(history: WorkflowHistory) -> list[str]:
+    return [
+        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
 
 
 def activity_types(history: WorkflowHistory) -> set[str]:
@@ -111,6 +137,11 @@ def test_the_committed_histories_cover_every_workflow_and_path() -> None:
     # The idle clock's runs: no idle timer cancelled when a message comes (the ones before: one a turn).
     assert EventType.EVENT_TYPE_TIMER_CANCELED in events["session-queue-steer"]
     assert EventType.EVENT_TYPE_TIMER_CANCELED not in events["session-idle-clock"]
+    # The generation's runs took one patch each; the runs before it one marker per patch.
+    generation = [name for name in EXPECTED if name.startswith("generation-")]
+    assert all(patch_ids(history(name)) == [GENERATION] for name in generation)
+    assert all(GENERATION not in patch_ids(history(name)) for name in EXPECTED if name not in generation)
+    assert len(patch_ids(history("session-idle-clock"))) == 3  # tenant, coarse phases, idle clock
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from common.contracts.llm import LLMRequest
-from common.search_attributes import COST_USD, PHASE
+from common.search_attributes import COST_USD, PHASE, TENANT
 from workflows.kit import (
     SendRequest,
     SendResult,
@@ -275,8 +275,12 @@ async def test_turns_change_no_search_attribute_while_the_session_is_open(
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
     ]
-    # "open" when it starts, "closed" when it ends: none for the turns between.
-    assert [keys for keys in upserts if PHASE.name in keys] == [[COST_USD.name, PHASE.name]] * 2, upserts
+    # "open" when it starts (with the tenant, in one upsert), "closed" when it ends: none for the turns
+    # between.
+    assert [keys for keys in upserts if PHASE.name in keys] == [
+        [COST_USD.name, PHASE.name, TENANT.name],
+        [COST_USD.name, PHASE.name],
+    ], upserts
 
 
 async def test_continue_as_new_keeps_the_conversation(

@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         tenant_refusal,
     )
     from workflows.kit.tools import InvalidArguments, WorkflowTool, choose_tools, registered_tools
+    from workflows.patches import current_generation, patched_since
     from workflows.progress import RunProgress
     from workflows.rate_limit_waits import RateLimitWaits
     from workflows.reply_end import asking_for_reply_end, publish_reply_end
@@ -342,7 +343,7 @@ class RunContext:
         """`{workflow_id}/{first run id}/{parts}`: stable across retries, resets and continue-as-new
         (one run chain), new for a new run under a reused workflow id, whose side effects are new."""
         info = workflow.info()
-        if not workflow.patched(RUN_CHAIN_KEYS):
+        if not patched_since(RUN_CHAIN_KEYS):
             return "/".join((info.workflow_id, *parts))  # replaying a run that made keys without it
         return "/".join((info.workflow_id, info.first_execution_run_id, *parts))
 
@@ -376,7 +377,7 @@ class RunContext:
         if self._policy is not None:
             return self._policy
         policy = ApprovalPolicyConfig()
-        if workflow.patched(APPROVAL_POLICY):
+        if patched_since(APPROVAL_POLICY):
             policy = await workflow.execute_activity(
                 approval_policy, summary="approval policy", **RUN_STATE.kwargs()
             )
@@ -495,6 +496,9 @@ class RunContext:
     def announce_approvers(self) -> None:
         """Names the run's approvers in its AiApprovers search attribute, where the inbox and
         visibility queries find the runs a person may decide on (call it once, when a run starts)."""
+        if current_generation():  # one upsert: approvers, tenant (AiTenant), phase and cost
+            self._progress.announce(self.params.approvers, self.params.tenant)
+            return
         self._progress.announce_approvers(self.params.approvers)
         announce_tenant(self.params.tenant)  # and the tenant in AiTenant
 
@@ -615,7 +619,7 @@ class RunContext:
             stream_state=self._progress.stream.get_state(),
             **extra,
         )
-        if not workflow.patched(SEALED_RUN_STATE):
+        if not patched_since(SEALED_RUN_STATE):
             return state  # replaying a run recorded before seals
         seal = await workflow.execute_activity(
             seal_run_state, _seal_request(state), summary="seal carried state", **RUN_STATE.kwargs()
@@ -651,7 +655,7 @@ class RunContext:
             return
         if workflow.info().continued_run_id is None:
             raise invalid_input("`carried` is set by the workflow when it continues-as-new; omit it")
-        if not workflow.patched(SEALED_RUN_STATE):
+        if not patched_since(SEALED_RUN_STATE):
             return  # replaying a run recorded before seals
         request = _seal_request(state).model_copy(update={"seal": state.seal})
         try:

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from common.search_attributes import TENANT
     from workflows import models
     from workflows.approval import action_hash
+    from workflows.patches import patched_since
 
 if TYPE_CHECKING:
     from workflows.kit.context import RunContext
@@ -52,7 +53,7 @@ def tenant_refusal(error: BaseException) -> str | None:
 
 def announce_tenant(tenant: str) -> None:
     """The run's tenant in its AiTenant search attribute (`AiTenant = "acme"` finds its runs)."""
-    if workflow.patched(TENANT_SEARCH_ATTRIBUTE):
+    if patched_since(TENANT_SEARCH_ATTRIBUTE):
         workflow.upsert_search_attributes([TENANT.value_set(tenant)])
 
 
