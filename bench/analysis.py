@@ -557,6 +557,33 @@ third pass found that the last of these measured one run's outlier (below).
   name (`workflows.stream_topics.STREAM_OFFSET_QUERY`) for `starter watch` and `carry`: the same
   string, no change in behaviour.
 
+### Seventh pass: the server's share, one patch marker a run, and rows that start on a quiet server
+
+- **The server's CPU per step.** At 200 agents at once both cores are busy, and the dev server
+  takes more of them than the worker: in a `--only throughput,long_agent --reps 3` run (2026-12-07
+  01:31 UTC) it used 17.0 ms of CPU per product step against 15.1 per raw-SDK step (12.6% more),
+  where the worker used 1.07x. The product's 10-step run had 126 history events to the raw loop's
+  119: two patch markers and five search-attribute upserts. Each first `workflow.patched(id)` of a
+  run writes a marker and makes the SDK upsert TemporalChangeVersion; a new agent passed two
+  (`tenant-search-attribute`, `sparse-search-attributes`) and a session three, then upserted its
+  tenant, then its phase and cost, each an index write on the server.
+- **One patch generation.** A run started since takes one patch (`workflows/patches.py`,
+  `GENERATION`) and with it every change a patch guarded before (`patched_since(id)`); it announces
+  its tenant, approvers, phase and cost in one upsert (`RunProgress.announce`). The 10-step agent now
+  has 123 events: one marker and three upserts (the patch's, its start's, its end's). Runs recorded
+  before replay through the patches they took; the replay gate keeps their histories and now also
+  the generation's (`tests/replay/histories/generation-*`), and `tests/workflow/test_patch_generation.py`
+  checks a run's markers and upserts on a real worker (it fails on the code before). The same run
+  after it (01:52 UTC): server CPU per step 21.1 against 20.8 ms (1.4% more; a busier machine that
+  hour: load 0.8 before), throughput 1.00x, worker CPU per step 0.98x.
+- **Each shape starts on a quiet server** (`bench/settle.py`). After the throughput shape the dev
+  server kept using more than 10% of a core for 8-9 s after its last run closed, and the first
+  collector pass to reach the middle generation freed that shape's finished runs (261,000 objects,
+  663-757 ms) on whichever side ran next. The bench now collects and waits for
+  the server to go quiet before each shape, both sides alike, and reports both in the shape's notes.
+  The 1,000-step agent's slowest task after it: 1.42x and 1.30x in the two runs above (1.52x and
+  1.63x in the two full runs before, where it met 1.09x only when run alone).
+
 ## Streamed replies
 
 `python -m bench --only stream` (`bench/stream.py`): a model writes a 1,000-token reply as 250 deltas
@@ -594,17 +621,16 @@ MISS_REASONS = {
         "a little more on the worker than the raw loop (about 1.1x its CPU, measured alternating): "
         "the payload store's cut and writes once the request passes 2 KiB, the converter's storage "
         "step per activity payload, the in-flight journal (two appends per attempt), status, step "
-        "records and stream entries; and its run has 7 more history events (a marker and a "
-        "TemporalChangeVersion upsert per `workflow.patched` gate kept for runs recorded before, the "
-        "tenant and phase search attributes)."
+        "records and stream entries; and its run has a few more history events (one patch marker and "
+        "its TemporalChangeVersion upsert, the start's and the end's search attributes)."
     ),
     "throughput": (
         "at 200 agents at once the two cores are saturated by the dev server (about 115% CPU, 18-19 "
         "ms of its CPU per step on both sides) and this process, so the ratio follows the sum of "
         "both per step: the worker's (the next row) and the server's, which handles the product's "
-        "7 more events per 10-step run (a marker and a TemporalChangeVersion upsert for each of two "
-        "`workflow.patched` gates kept for runs recorded before, the tenant search attribute; "
-        "about 4% more server CPU per step). Single runs spread widely (compare min and max). More "
+        "4 more events per 10-step run (one patch marker and its TemporalChangeVersion upsert, the "
+        "start's and the end's search attributes: 1.4% more server CPU per step in the seventh "
+        "pass). Single runs spread widely (compare min and max). More "
         "worker processes (the production shape, or --role workflows|activities) scale it out."
     ),
     "worker_cpu": (

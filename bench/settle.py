@@ -38,16 +38,20 @@ class Settled:
         )
 
 
-async def settle(server_cpu_seconds: Callable[[], float]) -> Settled:
+async def settle(
+    server_cpu_seconds: Callable[[], float], *, window_s: float = WINDOW_S, most_s: float = MOST_S
+) -> Settled:
+    """Collects this process's garbage, then waits until the server's CPU over a window is under
+    QUIET_SHARE of a core (at most `most_s`)."""
     began = time.perf_counter()
     collected = gc.collect()
     collect_ms = (time.perf_counter() - began) * 1000
     waited_from = time.monotonic()
     share = 1.0
-    while time.monotonic() - waited_from < MOST_S:
+    while time.monotonic() - waited_from < most_s:
         before = server_cpu_seconds()
-        await asyncio.sleep(WINDOW_S)  # a sampling window of the server's CPU, not a synchronisation
-        share = (server_cpu_seconds() - before) / WINDOW_S
+        await asyncio.sleep(window_s)  # a sampling window of the server's CPU, not a synchronisation
+        share = (server_cpu_seconds() - before) / window_s
         if share < QUIET_SHARE:
             break
     return Settled(collected, collect_ms, time.monotonic() - waited_from, share)
