@@ -2,11 +2,11 @@
 
 Every `workflow.patched(id)` a run takes for the first time writes a marker and makes the SDK upsert
 the TemporalChangeVersion search attribute: an event and an index write on the server each. A new
-agent run took two at its start (the tenant's search attribute, sparse upserts) and a session three,
-which with the run's own upserts made half of the server's index writes of a 10-step agent
-(docs/benchmarks.md). A run started since the current generation takes one patch, `GENERATION`, and
-with it every change guarded by a patch before it; a run recorded before replays through the patches
-it took. A later change gets a patch of its own as usual (and a new generation may fold it in).
+agent run took two at its start (the tenant's search attribute, sparse upserts) and a session three:
+two of a 10-step agent's five upserts (docs/benchmarks.md, seventh pass). A run started since the
+current generation takes one patch, `GENERATION`, and with it every change guarded by a patch before
+it; a run recorded before replays through the patches it took. A later change gets a patch of its
+own as usual (and a new generation may fold it in).
 
 Workflow code only: deterministic, no I/O.
 """
