@@ -63,7 +63,7 @@ class LLMActivities:
             progress = current_progress()
             meter = UsageMeter(self._prices, model, progress)
             meter_usage(meter)
-            on_event = progress.saw_event if progress is not None else meter.heartbeat
+            on_event = meter.streaming(progress.saw_event if progress is not None else meter.heartbeat)
             async with AsyncExitStack() as streaming:
                 publisher = None
                 if request.stream_reply:

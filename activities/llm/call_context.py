@@ -6,6 +6,7 @@ the next attempt counts what this one spent even if its worker dies)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -108,6 +109,9 @@ class UsageMeter:
         attempt = activity.info().attempt if activity.in_activity() else 1
         earlier = _earlier_attempts(attempt)
         self.state = AttemptProgress(attempt=attempt, earlier=earlier)
+        # The provider's stream began: it read the request, so the attempt is billed even when the
+        # stream ends before its usage (an OpenAI-compatible stream reports usage in its last chunk).
+        self.streamed = False
         # A first attempt has nothing to carry yet: no heartbeat of its own (a short call sends none).
         self._publish(send=earlier != SpentUsage(attempts=earlier.attempts))
 
@@ -123,6 +127,15 @@ class UsageMeter:
             update={"usage": usage, "cost_usd": quote.cost_usd, "priced": quote.priced}
         )
         self._publish()
+
+    def streaming(self, on_event: Callable[[], None]) -> Callable[[], None]:
+        """`on_event` for the provider's stream events, noting that the stream began."""
+
+        def saw_event() -> None:
+            self.streamed = True
+            on_event()
+
+        return saw_event
 
     def heartbeat(self) -> None:
         """A heartbeat of a stream event when no liveness ticker runs: with the details."""

@@ -127,6 +127,12 @@ class Held:
     def succeeded(self) -> bool:
         return self._reply is not None
 
+    def cost_unknown(self) -> bool:
+        """A failed attempt whose stream began but reported no usage (cut before its last chunk): the
+        provider billed it, for how much is unknown."""
+        meter = self._meter
+        return self._reply is None and meter is not None and meter.streamed and meter.state.usage == Usage()
+
 
 class TenantSpend:
     """Built once per worker: the budgets file and the ledger (none: no tenant has a limit)."""
@@ -183,7 +189,9 @@ class TenantSpend:
         finally:
             renewing.cancel()
             state: Settled = "settled" if held.succeeded else "failed"
-            settling = ledger.settle(reservation.reservation_id, nanos(held.cost_usd()), state)
+            # An attempt billed for an unknown amount counts at its worst case, as a lost one does.
+            amount = reservation.amount_nanos if held.cost_unknown() else nanos(held.cost_usd())
+            settling = ledger.settle(reservation.reservation_id, amount, state)
             try:
                 # Shielded: a cancelled call (the workflow's, or a stopping worker's) still settles.
                 await asyncio.shield(settling)
