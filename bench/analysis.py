@@ -15,7 +15,10 @@ it returns the answer (agent) or the report and its subtopics (research), where 
 its full result (answer or report, every step's record, usage, cost, sources).
 Both call the same `LLMActivities.complete` (the bench model behind it) and the real
 `tool.calculator`, with the same worker concurrency and sticky-queue settings. Product and baseline
-runs alternate within every repetition, so machine load drifts over both alike.
+runs alternate within every repetition, so machine load drifts over both alike. Before each shape
+the bench collects this process's garbage and waits until the dev server uses under 10% of a core
+over a second (`bench/settle.py`; at most two minutes): a shape starts on a quiet server and a
+clean heap whatever ran before it, and the first note of each shape says what it found.
 
 - **agent step**: an agent whose model asks for `calculator` every turn, zero model latency, 200-byte
   replies; wall time from start to result divided by the iterations, six 20-iteration runs a side
