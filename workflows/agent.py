@@ -32,9 +32,9 @@ with workflow.unsafe.imports_passed_through():
         ToolSpec,
         invalid_input,
         offer_run_tools,
+        patched_since,
     )
     from workflows.models import AgentCarryState, AgentConversation, AgentInput, AgentResult
-    from workflows.patches import patched_since
 
 __all__ = ["AGENT_SYSTEM", "READ_ONLY_TOOLS", "AgentWorkflow"]
 

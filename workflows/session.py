@@ -57,8 +57,8 @@ with workflow.unsafe.imports_passed_through():
         UsageTotals,
         invalid_input,
         offer_run_tools,
+        patched_since,
     )
-    from workflows.patches import patched_since
 
 __all__ = ["SESSION_SYSTEM", "SessionWorkflow"]
 

@@ -53,6 +53,7 @@ from workflows.models import (
     UsageTotals,
     WorkflowStatus,
 )
+from workflows.patches import patched_since
 
 __all__ = [
     *_session_contracts,
@@ -107,6 +108,7 @@ __all__ = [
     "mcp_servers_named",
     "mcp_tools_from",
     "offer_run_tools",
+    "patched_since",
     "proposed_action",
     "registered_tools",
     "visible",
