@@ -36,18 +36,16 @@ class SqliteFile:
         self._busy_timeout_s = busy_timeout_s
         self._ready = False
 
-    async def run(self, work: Callable[[sqlite3.Connection], T], *, write: bool, durable: bool = True) -> T:
+    async def run(self, work: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
         """`work(connection)` in a worker thread; with `write`, in one transaction that is all or
-        nothing and survives a power cut once it returned. `durable=False`: it survives the process
-        but a power cut may undo it whole (no fsync of its own: the next durable commit or checkpoint
-        writes it), for a write whose loss the component has planned for."""
+        nothing and survives a power cut once it returned."""
         try:
-            return await asyncio.to_thread(self._execute, work, write, durable)
+            return await asyncio.to_thread(self._execute, work, write)
         except sqlite3.Error as error:
             self._ready = False  # e.g. the file was removed: the next call recreates the schema
             raise self._unavailable(f"{self._what} {self.path}: {error}") from None
 
-    def _execute(self, work: Callable[[sqlite3.Connection], T], write: bool, durable: bool = True) -> T:
+    def _execute(self, work: Callable[[sqlite3.Connection], T], write: bool) -> T:
         if not self._ready:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
@@ -56,7 +54,7 @@ class SqliteFile:
                 self._initialise(connection)
             if not write:
                 return work(connection)
-            connection.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA synchronous=FULL")
             connection.execute("BEGIN IMMEDIATE")
             result = work(connection)  # rows (RETURNING) are read before COMMIT
             connection.execute("COMMIT")

@@ -311,9 +311,7 @@ class SqliteSpendLedger:
         await self._statement(_RENEW, (self._clock().timestamp() + expires_in_s, reservation_id), "none")
 
     async def settle(self, reservation_id: str, cost_nanos: int, state: Settled) -> None:
-        # Not fsynced (the reserve before the call is): a settle that a power cut undoes leaves the
-        # reservation open, and its expiry counts it lost at its amount, never less than the call.
-        await self._run(_settle(reservation_id, cost_nanos, state, self._clock()), durable=False)
+        await self._run(_settle(reservation_id, cost_nanos, state, self._clock()))
 
     async def report(self, since_day: str, tenant: str = "") -> list[SpendRow]:
         params = (self._clock().timestamp(), since_day, tenant, tenant)
@@ -335,7 +333,7 @@ class SqliteSpendLedger:
 
         return await self._file.run(one, write=write)
 
-    async def _run(self, transaction: Transaction[T], *, durable: bool = True) -> T:
+    async def _run(self, transaction: Transaction[T]) -> T:
         def drive(connection: sqlite3.Connection) -> T:
             answer: Any = None
             try:
@@ -345,7 +343,7 @@ class SqliteSpendLedger:
             except StopIteration as done:
                 return done.value
 
-        return await self._file.run(drive, write=True, durable=durable)
+        return await self._file.run(drive, write=True)
 
 
 class PostgresSpendLedger:
@@ -366,8 +364,7 @@ class PostgresSpendLedger:
         await self._db.fetch(_RENEW.format(p="%s"), params, rows="none")
 
     async def settle(self, reservation_id: str, cost_nanos: int, state: Settled) -> None:
-        # Without waiting for the WAL flush: a lost settle expires as lost (SqliteSpendLedger.settle).
-        await self._run(_settle(reservation_id, cost_nanos, state, self._clock()), durable=False)
+        await self._run(_settle(reservation_id, cost_nanos, state, self._clock()))
 
     async def report(self, since_day: str, tenant: str = "") -> list[SpendRow]:
         params = (self._clock().timestamp(), since_day, tenant, tenant)
@@ -382,12 +379,10 @@ class PostgresSpendLedger:
     async def close(self) -> None:
         await self._db.close()
 
-    async def _run(self, transaction: Transaction[T], *, durable: bool = True) -> T:
+    async def _run(self, transaction: Transaction[T]) -> T:
         async def drive(connection: Any) -> T:
             answer: Any = None
             async with connection.transaction():
-                if not durable:
-                    await connection.execute("SET LOCAL synchronous_commit TO off")
                 try:
                     while True:
                         sql, params, rows = transaction.send(answer)

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -218,34 +216,3 @@ async def test_reservations_from_several_processes_at_once_never_exceed_the_limi
         )
     finally:
         await ledger.close()
-
-
-async def test_the_reserve_is_fsynced_before_the_call_and_the_settle_is_not(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A reserve a power cut undid would let a call the provider billed go uncounted: it is durable
-    # before the call is sent. A settle a power cut undoes leaves the reservation open, counted lost at
-    # its amount when it expires (the test above): it is not worth an fsync on every call's way back.
-    statements: list[str] = []
-    connect = sqlite3.connect
-
-    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        connection = connect(*args, **kwargs)
-        connection.set_trace_callback(statements.append)
-        return connection
-
-    monkeypatch.setattr("common.sqlite_file.sqlite3.connect", traced)
-    ledger = SqliteSpendLedger(tmp_path / "spend.sqlite3")
-    tenant = tenant_name()
-    outcome = await ledger.reserve(ask(tenant, 500), Limits(daily=1000), 60.0)
-    assert isinstance(outcome, Reserved)
-    reserving, statements[:] = list(statements), []
-    await ledger.settle(outcome.reservation_id, 200, "settled")
-
-    def synchronous_before_begin(trace: list[str]) -> str:
-        return [s for s in trace[: trace.index("BEGIN IMMEDIATE")] if "synchronous" in s][-1]
-
-    assert synchronous_before_begin(reserving) == "PRAGMA synchronous=FULL"
-    assert synchronous_before_begin(statements) == "PRAGMA synchronous=NORMAL"
-    [row] = await ledger.report("2000-01-01", tenant)
-    assert (row.state, row.nanos) == ("settled", 200)
