@@ -606,9 +606,16 @@ third pass found that the last of these measured one run's outlier (below).
   history and fan-out shapes in the same process 1.14x, 1.21x and 1.14x (15.1-18.4 ms; the raw
   SDK's rose from 11.0-12.9 to 12.6-16.2). The collector does not explain it: `gc.callbacks` over a
   `--only history,fan_out,throughput --reps 2` run measured 35-120 ms of passes per side's run of
-  about 25 s of CPU, and one middle pass of 650 ms. What the product keeps from the shapes before
-  (the payload store's cut memory and object cache, 64 MiB each, the transcript decode cache, a
-  store directory per workflow id) is the next thing to profile.
+  about 25 s of CPU, and one middle pass of 650 ms. Three runs after the full run narrowed it
+  (`--reps 2`, throughput alone otherwise): after the history shape only, 1.17x (14.19 against
+  12.16 ms); the same with the product's store caches and the transcript decode cache emptied before
+  the throughput shape, 1.22x (14.34 against 11.80: the caches held 1.6 MB, not it); and with no
+  history run at all, only the history shape's S3-store product opened and closed before it (moto's
+  S3 server in this process, a product client and worker on `PAYLOAD_STORE=s3`, nothing run on
+  them), 1.21x (14.62 against 12.05 ms) and throughput 0.81x. After it the S3 worker's tasks and
+  threads are gone and no span is recorded; what it leaves that costs the product's side is not yet
+  found. Every full run measures the throughput shape after the history shape, so after it; the next
+  step is to find what it leaves, or to run the S3 product in a process of its own.
 
 ## Streamed replies
 
@@ -665,10 +672,11 @@ MISS_REASONS = {
         "product step, 2026-12-07), after the agent-step, history and fan-out shapes 1.14x, 1.21x "
         "and 1.14x (15.1-18.4 ms a product step; the raw SDK's 12.6-16.2). Not the collector "
         "(gc.callbacks: about 100 ms of passes per 25 s of a side's CPU, one middle pass of 650 ms "
-        "in a run), not the server (the row is this process's CPU). Next suspect, not yet profiled: "
-        "what the product keeps between shapes (the payload store's cut memory and object cache, "
-        "64 MiB each, the transcript decode cache, one store directory per workflow id). Per step the "
-        "product also does more than the raw loop: the payload store's objects (1.6 new files a "
+        "in a run), not the server (the row is this process's CPU), not the product's store caches "
+        "(emptied before the shape: 1.22x). Opening and closing the history shape's S3-store product "
+        "(moto's server in this process, a client and worker on PAYLOAD_STORE=s3, nothing run on "
+        'them) before the throughput shape alone is enough: 1.21x ("Performance at parity", '
+        "seventh pass); what it leaves behind is not yet found. Per step the product also does more than the raw loop: the payload store's objects (1.6 new files a "
         "step in this shape, 50-540 us of CPU each to create on this machine's disk), the "
         "converter's storage step per activity payload, the in-flight journal, the status, step "
         "records and stream entries, the liveness ticker."
