@@ -15,6 +15,7 @@ from temporalio.workflow import NondeterminismError
 
 from common.converter import build_data_converter
 from common.settings import try_load_settings
+from tests.history_events import markers
 from tests.replay.changed_session import SessionThatPausesBeforeEachTurn
 from tests.replay.changed_workflows import (
     AgentThatPausesFirst,
@@ -86,15 +87,6 @@ def workflow_type(history: WorkflowHistory) -> str:
     return started.workflow_type.name
 
 
-def patch_ids(history: WorkflowHistory) -> list[str]:
-    return [
-        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-        and e.marker_recorded_event_attributes.marker_name == "core_patch"
-    ]
-
-
 def activity_types(history: WorkflowHistory) -> set[str]:
     return {
         e.activity_task_scheduled_event_attributes.activity_type.name
@@ -139,9 +131,9 @@ def test_the_committed_histories_cover_every_workflow_and_path() -> None:
     assert EventType.EVENT_TYPE_TIMER_CANCELED not in events["session-idle-clock"]
     # The generation's runs took one patch each; the runs before it one marker per patch.
     generation = [name for name in EXPECTED if name.startswith("generation-")]
-    assert all(patch_ids(history(name)) == [GENERATION] for name in generation)
-    assert all(GENERATION not in patch_ids(history(name)) for name in EXPECTED if name not in generation)
-    assert len(patch_ids(history("session-idle-clock"))) == 3  # tenant, coarse phases, idle clock
+    assert all(markers(history(name)) == [GENERATION] for name in generation)
+    assert all(GENERATION not in markers(history(name)) for name in EXPECTED if name not in generation)
+    assert len(markers(history("session-idle-clock"))) == 3  # tenant, coarse phases, idle clock
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

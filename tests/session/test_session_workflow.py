@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from common.contracts.llm import LLMRequest
 from common.search_attributes import COST_USD, PHASE, TENANT
+from tests.history_events import upserted_keys
 from workflows.kit import (
     SendRequest,
     SendResult,
@@ -269,12 +270,7 @@ async def test_turns_change_no_search_attribute_while_the_session_is_open(
             await until(handle, answered(n + 1))
         assert (await handle.describe()).typed_search_attributes.get(PHASE) == "open"
         await close(kit_env.client, handle)
-    history = await handle.fetch_history()
-    upserts = [
-        sorted(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
-    ]
+    upserts = upserted_keys(await handle.fetch_history())
     # "open" when it starts (with the tenant, in one upsert), "closed" when it ends: none for the turns
     # between.
     assert [keys for keys in upserts if PHASE.name in keys] == [

@@ -5,15 +5,13 @@ per patch and an upsert per attribute. Runs recorded before still replay (tests/
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from common.search_attributes import APPROVERS, COST_USD, PHASE, TENANT
+from tests.history_events import markers, upserted_keys
 from workflows.agent import AgentWorkflow
 from workflows.kit.pytest_plugin import KitWorkerFactory
 from workflows.kit.testing import ScriptedModel
@@ -23,22 +21,6 @@ from workflows.patches import GENERATION
 pytestmark = pytest.mark.timeout(90)
 
 CHANGE_VERSION = "TemporalChangeVersion"
-
-
-def patch_markers(history: WorkflowHistory) -> list[str]:
-    return [
-        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-    ]
-
-
-def upserted_keys(history: WorkflowHistory) -> list[list[str]]:
-    return [
-        sorted(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
-    ]
 
 
 async def test_an_agent_run_takes_one_patch_and_announces_its_start_in_one_upsert(
@@ -73,8 +55,8 @@ async def test_an_agent_run_takes_one_patch_and_announces_its_start_in_one_upser
     assert result.outcome == "completed" and result.runs == 2
     # The first run passes the tenant, sparse-upsert and seal patches; the continued one the seal's
     # check and the stash: one marker each.
-    assert patch_markers(first) == [GENERATION]
-    assert patch_markers(last) == [GENERATION]
+    assert markers(first) == [GENERATION]
+    assert markers(last) == [GENERATION]
     announced = sorted([APPROVERS.name, COST_USD.name, PHASE.name, TENANT.name])
     assert upserted_keys(first)[:2] == [[CHANGE_VERSION], announced]
     assert [keys for keys in upserted_keys(first) if CHANGE_VERSION in keys] == [[CHANGE_VERSION]]
