@@ -80,11 +80,11 @@ async def run(
             name, figure = SHAPES[key]
             if key == "resume" and resuming is not None:
                 continue
-            settled = None if quick else await settle(lambda: bench.cpu_seconds()[0])
-            progress(name + (f" ({settled.note()})" if settled else ""))
+            settled = None if quick else (await settle(lambda: bench.cpu_seconds()[0])).note()
+            progress(name + (f" ({settled})" if settled else ""))
             made = await measured(name, figure(bench, sizes))
             if settled is not None:
-                made[0].notes.insert(0, settled.note())
+                made[0].notes.insert(0, settled)
             results += made
         if resuming is not None:
             results += await resuming

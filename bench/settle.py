@@ -3,9 +3,9 @@ left to finish its deferred work, so a shape measures itself and not the one bef
 
 Why: after the throughput shape (200 agents at once, five times a side), the next collector pass
 that reaches the middle generation collects that shape's finished runs (about 260,000 objects,
-560-600 ms in one pass), and it lands on one task of whichever side the next shape runs; the dev
-server keeps working on that shape's closed runs for a while (timers, retention, visibility), and
-the next shape's tasks wait on it. Both sides get the same pause; what it found is in the notes."""
+560-760 ms in one pass), and it lands on one task of whichever side the next shape runs; the dev
+server stays above 10% of a core for 4-9 s after that shape's last run closed, and the next
+shape's tasks wait on it. Both sides get the same pause; what it found is in the notes."""
 
 from __future__ import annotations
 
