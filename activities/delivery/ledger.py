@@ -114,7 +114,7 @@ class SqliteLedger:
         return LedgerEntry(str(row[0]), str(row[1]), int(row[2])) if row else None
 
     async def close(self) -> None:
-        return None  # no connection is held between calls
+        await self._file.close()  # the writer's kept connection
 
     async def _run(self, sql: str, params: tuple[object, ...], *, fetch: bool) -> Any:
         def statement(connection: sqlite3.Connection) -> Any:

@@ -150,7 +150,7 @@ class SqliteIndex:
         return [found[p] for p in passage_ids if p in found]
 
     async def close(self) -> None:
-        return None  # no connection is held between calls
+        await self._file.close()  # the writer's kept connection
 
     async def _run(self, work: Any, *, write: bool = False) -> Any:
         return await self._file.run(work, write=write)

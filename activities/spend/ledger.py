@@ -323,7 +323,7 @@ class SqliteSpendLedger:
         return {(str(t), str(p)): int(n) for t, p, n in rows}
 
     async def close(self) -> None:
-        return None  # no connection is held between calls
+        await self._file.close()  # the writer's kept connection
 
     async def _statement(
         self, sql: str, params: tuple[Any, ...], rows: Literal["one", "all", "none"], *, write: bool = True

@@ -157,7 +157,7 @@ class SqliteBuckets:
         return await self._file.run(transaction, write=True)
 
     async def close(self) -> None:
-        return None  # no connection is held between calls
+        await self._file.close()  # the writer's kept connection
 
 
 class PostgresBuckets:
