@@ -12,7 +12,6 @@ entry-point group `ai_workflows.plugins`, or the setting `WORKER_PLUGINS` lists 
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -43,6 +42,7 @@ from activities.tools.declare import ToolDefinition, registry
 from common.converter import build_data_converter
 from common.settings import Settings
 from worker.liveness import LivenessHeartbeats, stream_windows
+from worker.sandbox_runner import CompiledOnceSandboxRunner
 
 __all__ = ["ENTRY_POINT_GROUP", "AiWorkflowsPlugin", "Extension", "PluginLoadError", "load_extensions"]
 
@@ -235,7 +235,9 @@ class AiWorkflowsPlugin(SimplePlugin):
         runner = config.get("workflow_runner")
         if isinstance(runner, SandboxedWorkflowRunner):
             restrictions = runner.restrictions.with_passthrough_modules(*KIT_MODULES)
-            config["workflow_runner"] = dataclasses.replace(runner, restrictions=restrictions)
+            config["workflow_runner"] = CompiledOnceSandboxRunner(
+                restrictions=restrictions, runner_class=runner.runner_class
+            )
         return config
 
     @asynccontextmanager

@@ -1,0 +1,56 @@
+"""The product's worker runs workflows in `CompiledOnceSandboxRunner` (worker/sandbox_runner.py): the
+SDK's sandbox, whose snippets are compiled once per process. A run on a real worker shows that the
+runner is in use, that it compiles each snippet once however many payloads it visits, and that the
+sandbox still restricts a workflow as the SDK's does. This fails when the SDK's private method the
+runner overrides changes shape (the workflow task would fail)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from tests.workflow.sandbox_probe import SandboxProbeWorkflow
+from worker.sandbox_runner import CompiledOnceSandboxRunner, compiled_snippet
+from workflows.agent import AgentWorkflow
+from workflows.kit.pytest_plugin import KitWorkerFactory
+from workflows.kit.testing import ScriptedModel
+from workflows.models import AgentInput
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def test_workflows_run_in_the_compiled_once_sandbox_and_it_still_restricts_them(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory
+) -> None:
+    turns = [
+        {
+            "match": {"step_kind": "agent", "turn": n},
+            "reply": {"tool_calls": [{"name": "calculator", "input": {"expression": f"{n} * 2"}}]},
+        }
+        for n in range(3)
+    ]
+    model = ScriptedModel([*turns, {"match": {"step_kind": "agent", "turn": 3}, "reply": {"text": "done"}}])
+    async with kit_worker(workflows=[AgentWorkflow, SandboxProbeWorkflow], model=model) as worker:
+        assert isinstance(worker.config(active_config=True)["workflow_runner"], CompiledOnceSandboxRunner)
+        before = compiled_snippet.cache_info()
+        result = await kit_env.client.execute_workflow(
+            AgentWorkflow.run,
+            AgentInput(goal="double", tools=["calculator"]),
+            id=f"compiled-once-{uuid.uuid4().hex[:8]}",
+            task_queue=worker.task_queue,
+        )
+        after = compiled_snippet.cache_info()
+        probe = await kit_env.client.execute_workflow(
+            SandboxProbeWorkflow.run,
+            "probe",
+            id=f"probe-{uuid.uuid4().hex[:8]}",
+            task_queue=worker.task_queue,
+        )
+
+    assert result.outcome == "completed"
+    # Every activation and every payload's context look-up ran a snippet; each was compiled once.
+    assert after.hits - before.hits > 10
+    assert after.misses - before.misses <= 6  # the import of the workflow class and a fixed few others
+    assert probe == "probe: restricted"

@@ -1,0 +1,49 @@
+"""The product's workflow sandbox: the SDK's own (`SandboxedWorkflowRunner`, same restrictions, same
+isolation), except that the few lines of code the SDK runs inside a workflow's sandbox are compiled
+once per process instead of on every run of them.
+
+The SDK enters a workflow's sandbox by `exec` of a source string: once per activation, and once per
+payload sequence its converter visits, to look up that payload's serialization context (about 16
+times per agent step, 11.7 of them for the context). `exec` of a string compiles it each time, which
+was most of a lookup's cost: in a py-spy profile of the bench's throughput shape the compiling was
+4% of the worker process's CPU, on both sides (docs/benchmarks.md, "Eighth pass"). The strings are
+the same every time (one per workflow class for the import), so each is compiled once and its code
+object reused; `exec` of a code object runs exactly what `exec` of its source would.
+
+This overrides one private method of the SDK (`_Instance._run_code`), for the SDK version the project
+pins; `tests/workflow/test_sandbox_runner.py` fails when that method changes shape.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from types import CodeType
+from typing import Any
+
+from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox._runner import _Instance
+
+__all__ = ["CompiledOnceSandboxRunner", "compiled_snippet"]
+
+
+@functools.lru_cache(maxsize=512)
+def compiled_snippet(source: str) -> CodeType:
+    """The code object of one of the SDK's sandbox snippets (bounded: one import line per workflow
+    class, and a fixed few others)."""
+    return compile(source, "<string>", "exec")
+
+
+class _CompiledOnceInstance(_Instance):
+    def _run_code(self, code: str, **extra_globals: Any) -> None:
+        # `exec` takes a code object where the SDK passes the source: the same run, without compiling.
+        super()._run_code(compiled_snippet(code), **extra_globals)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class CompiledOnceSandboxRunner(SandboxedWorkflowRunner):
+    """`SandboxedWorkflowRunner` whose sandbox snippets are compiled once per process."""
+
+    def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
+        return _CompiledOnceInstance(det, self.runner_class, self.restrictions)
