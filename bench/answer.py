@@ -202,7 +202,9 @@ async def figures(bench: Bench, sizes: Sizes) -> list[Figure]:
     answer_ms: dict[str, list[float]] = {"product": [], "baseline": []}
     index_counts, answer_counts = sides(), sides()
     async with answer_workers(bench):
-        for rep in range(sizes.reps + 1):  # the first repetition warms both sides up, unrecorded
+        # The first repetition warms both sides up, unrecorded. A run indexes in about half a second, so
+        # single runs spread 3x on this machine: three times the repetitions steady the median.
+        for rep in range(sizes.reps * 3 + 1):
             for is_product in in_turn(rep):
                 corpus = f"bench-{uuid.uuid4().hex[:8]}"  # a new corpus: every file is indexed
                 side = index[is_product]
