@@ -375,6 +375,12 @@ MISS_REASONS = {
         "store's writes with external storage, the tracing plugin's spans on every Query, Update, "
         "activity and workflow task (see Sessions: the py-spy profile), and this shared machine's load."
     ),
+    "session_idle_cpu": (
+        "the figure is one 20 s window per side, counted in 10 ms clock ticks: 1.50 ms/s is three ticks "
+        "(30 ms of CPU) where the target allows two; the worker with no session measured 1.50 ms/s "
+        "itself that run. It measured 0.50 ms/s (one tick) in the full run before, and -0.00 in the "
+        "one before that."
+    ),
     "session_workflow_task": (
         "the slowest task of each conversation is in the row's note, with the p99 over all of them: "
         "the slowest are the continue-as-new hand-overs (stash, seal and carried stream), whose work grows "
