@@ -30,7 +30,9 @@ clean heap whatever ran before it, and the first note of each shape says what it
 - **payload store**: new bytes the product's store wrote during the long history run, next to the
   bytes of the payloads it was handed (what content-addressing whole payloads would have written).
 - **fan-out**: `ResearchWorkflow` with N subtopics and `max_parallel = N`; the model answers a plan
-  at once, each research step after 200 ms, the synthesis at once; start to result.
+  at once, each research step after 200 ms, the synthesis at once; start to result, three runs a
+  side per repetition (15 at `--reps 5`; five until the ninth pass of "Performance at parity", when
+  fan-out 500's median moved from 1.02x to 1.12x between two full runs of the same code).
 - **throughput**: N agents started together, each a fixed number of steps, zero latency; steps
   completed per second of wall time from the first start to the last result, one worker. One pair of
   runs comes first and is not counted: the first time 200 runs are open at once the process grows
@@ -40,8 +42,9 @@ clean heap whatever ran before it, and the first note of each shape says what it
   is in the throughput row's note.
 - **workflow-task time**: WorkflowTaskStarted -> WorkflowTaskCompleted of every task of a long
   agent (all its continue-as-new runs), from the history; a run's slowest task is one repetition,
-  product and raw loop in turn, and the figure is their median (one run's slowest is one outlier:
-  a full garbage-collector pass or a pause of the machine moved it 31-139 ms for the raw loop). The
+  product and raw loop in turn, two runs a side per repetition (10 at `--reps 5`; five until the
+  ninth pass), and the figure is their median (one run's slowest is one outlier: a full
+  garbage-collector pass or a pause of the machine moved it 31-139 ms for the raw loop). The
   baseline loop sends only the newest messages (the naive transcript would pass Temporal's history
   limit long before 1,000 steps). The first product run's histories are then replayed with `Replayer` and the product
   converter: payloads are read back from the store, and replay must be deterministic.

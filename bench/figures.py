@@ -411,7 +411,9 @@ async def fan_out(bench: Bench, sizes: Sizes) -> list[Figure]:
         product: list[float] = []
         baseline: list[float] = []
         counts = sides()
-        for rep in range(sizes.reps):
+        # Three runs a side per repetition: a run is a few seconds, and one run's time is one sample
+        # of a wide spread (fan-out 500 took 1.91-4.46 s in one full run's five).
+        for rep in range(sizes.reps * 3):
             for is_product in in_turn(rep):
                 topic = f"bench topic {uuid.uuid4().hex}"
                 if is_product:
@@ -544,7 +546,9 @@ async def long_agent(bench: Bench, sizes: Sizes) -> Figure:
     product_seconds: list[float] = []
     product_tasks: list[float] = []
     first_chain: list = []
-    for rep in range(sizes.reps):
+    # Two runs a side per repetition: a run's slowest task is its one outlier, and five of them a side
+    # gave medians 1.31x and 1.63x of the raw loop in two full runs of the same code.
+    for rep in range(sizes.reps * 2):
         for is_product in in_turn(rep):
             if is_product:
                 handle, seconds = await timed(start_product_agent(bench, n))
@@ -625,6 +629,18 @@ class WorkerProcess:
                 if read.decode().strip() == line:
                     self.ready_at = time.time() if line == "ready" else self.ready_at
                     return
+
+    async def cpu_seconds(self, timeout_s: float = 10.0) -> float:
+        """The process's CPU time so far, all threads, to the nanosecond (it answers SIGUSR1)."""
+        assert self.process.stdout is not None
+        self.process.send_signal(signal.SIGUSR1)
+        async with asyncio.timeout(timeout_s):
+            while True:
+                read = await self.process.stdout.readline()
+                if not read:
+                    raise RuntimeError("worker process exited before saying its CPU time")
+                if read.startswith(b"cpu "):
+                    return float(read.split()[1])
 
     def kill(self) -> None:
         if self.process.returncode is None:

@@ -2,6 +2,8 @@
 `python -m bench.worker_process product|baseline ADDRESS TASK_QUEUE STATE_DIR`.
 
 Prints `ready` once it polls and `hanging` when the model call it will never finish is in flight.
+On SIGUSR1 it prints `cpu SECONDS`: its CPU time so far, all threads, to the nanosecond (the idle
+sessions' figure; /proc counts 10 ms clock ticks, too coarse for a window of a few ms of CPU).
 The product role is the product's worker (`build_worker`, the product client and settings); the
 baseline role is a plain SDK worker with the baseline workflows.
 """
@@ -9,7 +11,9 @@ baseline role is a plain SDK worker with the baseline workflows.
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
+import time
 from pathlib import Path
 
 from temporalio.client import Client
@@ -58,6 +62,10 @@ async def main(role: str, address: str, queue: str, state_dir: Path) -> None:
         client = await Client.connect(address, data_converter=pydantic_data_converter)
         worker = baseline_worker(client, settings, activities, queue)
     settle_heap()  # as `python -m worker` does
+    # CLOCK_PROCESS_CPUTIME_ID: every thread's time, those that ended too.
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGUSR1, lambda: say(f"cpu {time.process_time():.9f}")
+    )
     async with worker:
         say("ready")
         await asyncio.Event().wait()  # until SIGKILL
