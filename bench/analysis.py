@@ -674,6 +674,42 @@ third pass found that the last of these measured one run's outlier (below).
   files a step); the first makes a dead worker's journal name attempts that already ended, the
   second changes the stored format.
 
+### Ninth pass: steadier noisy rows, and where the long agent's slowest tasks come from
+
+- **Idle sessions' CPU from the worker's own clock.** The row read /proc's utime + stime, counted in
+  10 ms clock ticks: over a 20 s window a tick moved the figure by 0.5 ms/s, and the last full run
+  missed by one tick (1.50 ms/s). The worker process now answers SIGUSR1 with `time.process_time()`
+  (every thread's CPU time, those that ended too, in nanoseconds), read before and after each window
+  (`bench/worker_process.py`). The target stays 1 ms/s. The full run of 2026-12-07 07:40 UTC
+  measured 0.41 ms/s (the raw SDK's worker 0.10).
+- **More runs where one run is a wide sample.** The fan-outs now take three runs a side per
+  repetition (fan-out 500 ranged 1.91-4.46 s over five), and the 1,000-step agent two (its median
+  was 1.31x and 1.63x in two full runs of the same code). The 07:40 UTC run met both fan-outs (0.95x
+  and 1.06x over 15 runs a side).
+- **The long agent's slowest tasks are slower in nearly every product run, not in one outlier.**
+  In the 07:40 UTC run the product's slowest task per run was 41.2-91.1 ms in nine of ten runs
+  (386.0 in one), the raw loop's 21.5-59.1: 1.67x with ten runs a side. Alone on a quiet machine
+  (three pairs, 07:33 UTC) it measured 35.6, 38.9 and 43.3 ms against 22.2, 34.5 and 35.0. A
+  diagnostic run of the row right after the throughput shape, as a full run has it, with
+  `gc.callbacks` and an event-loop lag probe (a 5 ms sleep that reports oversleeping): the
+  product's slowest tasks were 61.0 ms (mid-run, no collection, no lag), 93.6 ms (a continued run's
+  first task: a young-generation collection of 52 ms and 62 ms of event-loop lag within it) and
+  49.1 ms (a continued run's third task, which decodes the unstashed conversation: a 28 ms
+  collection within it); the raw loop's 39.1, 36.5 and 65.8. The product continues-as-new when
+  Temporal suggests it (about every 4,100 events: three runs per 1,000 steps) and the raw loop never
+  does. The hand-over is where the product allocates most at once: the new run decodes its carried
+  state (step records, approvals, the stream's state) and its whole conversation in its first tasks
+  while the old run's instance becomes garbage. Measured apart (outside the sandbox, 1,340 step
+  records): decoding the carried input 2-4 ms, the seal's digest 3-4 ms, a 340 KB conversation 2-3
+  ms; the rest of such a task is the collector's and the machine's. Making the hand-over allocate
+  less (the conversation's messages handed over without decoding them all in the new run's first
+  tasks) is the next change this row needs.
+- **Pauses of 386-468 ms.** The same run's 500-turn session missed on one conversation's task of
+  468.3 ms (the other four 55.3-81.9), and the long agent had one of 386.0 ms. They match a full
+  collection of the bench process's heap at that point (the settle step's full pass before the long
+  agent took 522 ms, freeing 182,503 objects): both workers and the harness share one process and
+  one heap, and a full pass that starts during a task stalls it.
+
 ## Streamed replies
 
 `python -m bench --only stream` (`bench/stream.py`): a model writes a 1,000-token reply as 250 deltas
@@ -762,18 +798,16 @@ MISS_REASONS = {
         "0.3 s first retry; on a loaded machine the start-up alone can pass the target."
     ),
     "workflow_task": (
-        "in the full run of 2026-12-07 06:17 UTC one product run's slowest task took 123.3 ms and two "
-        "others 80.1 and 74.3 (1.31x in the run before). In a full run the row follows the 200-agent throughput shape, and there the product's slowest "
-        "tasks are slower than in a run of the row alone (1.09x at 22:14 UTC, before the "
-        "schedule-to-close change): they waited 30-68 ms between the server starting them and the worker taking "
-        "them up, with the worker's event loop idle (sampled), on a dev server then using about 110% "
-        'of a core; the raw loop\'s slowest waited up to 22 ms so ("Performance at parity", sixth '
-        "pass). Apart from those, the product's slowest tasks are a continued run's first tasks (decoding the carried input, "
-        "the seal's digest, reading the unstashed conversation: 25-41 ms in single runs) and tasks "
-        "that waited 18-43 ms for the worker's event loop, which each step keeps busier than the raw "
-        "loop's: the model call carries the whole transcript (577 KB at 2,600 messages), decoded in "
-        "full on the event loop every step, where the raw loop sends only new messages (46 against "
-        "27 s per 1,000 steps). The raw loop's runs have such waits too, fewer (2 tasks over 25 ms "
-        'against 11 in one run a side; "Performance at parity", fifth pass).'
+        "the product is slower in nearly every run, not in one outlier: in the full run of 2026-12-07 "
+        "07:40 UTC its slowest task per run was 41.2-91.1 ms in nine of ten runs (386.0 in one), the raw "
+        "loop's 21.5-59.1, so ten runs a side instead of five did not bring the median under. Alone on "
+        "a quiet machine the row measured about 1.1-1.3x (three pairs a side, 07:33 UTC). After the "
+        "throughput shape, as in a full run, the product's slowest tasks were a continued run's first "
+        "tasks (93.6 ms, during which a young-generation collection took 52 ms and the event loop "
+        "lagged 62; 49.1 ms with a 28 ms collection) and one mid-run task of 61.0 ms, where the raw "
+        "loop, which never continues-as-new, had 39.1, 36.5 and 65.8 (gc.callbacks and an event-loop "
+        'lag probe; "Performance at parity", ninth pass). The hand-over is where the product '
+        "allocates most at once: the new run decodes its carried state and its whole conversation in "
+        "its first tasks while the old run's instance becomes garbage."
     ),
 }

@@ -369,14 +369,17 @@ MISS_REASONS = {
         "activity and workflow task (see Sessions: the py-spy profile), and this shared machine's load."
     ),
     "session_idle_cpu": (
-        "the figure is one 20 s window per side, counted in 10 ms clock ticks: 1.50 ms/s is three ticks "
-        "(30 ms of CPU) where the target allows two; the worker with no session measured 1.50 ms/s "
-        "itself that run. It measured 0.50 ms/s (one tick) in the full run before, and -0.00 in the "
-        "one before that."
+        "the figure is one 20 s window per side, less the same worker's window with no session; the "
+        "note gives both. Read from the worker's own CPU clock it measured 0.41 ms/s in the full run "
+        "of 2026-12-07 07:40 UTC (0.10 for the raw SDK's worker)."
     ),
     "session_workflow_task": (
-        "the slowest task of each conversation is in the row's note, with the p99 over all of them: "
-        "the slowest are the continue-as-new hand-overs (stash, seal and carried stream), whose work grows "
-        "with the conversation, and any GC pause or load elsewhere on this shared machine lands on one."
+        "the row is judged by its worst conversation: in the full run of 2026-12-07 07:40 UTC one "
+        "conversation's slowest task took 468.3 ms, the other four's 55.3-81.9 (78.7 and 93.1 ms, the "
+        "worst, in the two full runs before). The same run's 1,000-step agent had one task of 386.0 ms. "
+        "Pauses of that length match a full collection of the bench process's heap at that point (the "
+        "settle step's full pass before the long agent took 522 ms): one that starts during a task "
+        "stalls it, on either side. The other conversations' slowest tasks are the continue-as-new "
+        "hand-overs (stash, seal and carried stream), whose work grows with the conversation."
     ),
 }
