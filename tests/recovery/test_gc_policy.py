@@ -24,10 +24,12 @@ frozen = gc.get_freeze_count()
 settle_heap()
 print(gc.get_threshold() == ({young}, middle, old), gc.get_freeze_count() > frozen)
 
-# A transcript-sized graph that lives across a model call: no young pass runs while it is built.
+# A step's new objects (the messages it adds, its request and reply): no young pass runs while
+# they are built, though CPython's default threshold would run several.
+gc.collect()
 collections = gc.get_stats()[0]["collections"]
-transcript = [{{"role": "user", "content": [{{"text": str(i)}}]}} for i in range(10_000)]
-print(gc.get_stats()[0]["collections"] == collections)
+step = [{{"role": "user", "content": [{{"text": str(i)}}]}} for i in range({young} // 4)]
+print(gc.get_stats()[0]["collections"] == collections and len(step) * 3 > 700)
 
 # Cyclic garbage is still collected, once enough new objects have come.
 gc.collect()
