@@ -402,8 +402,8 @@ third pass found that the last of these measured one run's outlier (below).
   sending only new messages, never holds; with CPython's threshold of 700 new objects the collector
   ran a dozen times per decode, found nothing to free and promoted it all, so full passes followed.
   `python -m worker` (and the bench's processes) now raise the young threshold to 50,000
-  (`worker/gc_policy.py`; 10,000 since the ninth pass): the same agent then made 2 young passes (23 ms in all), and its run took
-  48 s instead of 55. The same two rows again after the change (`--only long_agent,throughput
+  (`worker/gc_policy.py`; 10,000 since the ninth pass): the same agent then made 2 young passes
+  (23 ms in all), and its run took 48 s instead of 55. The same two rows again after the change (`--only long_agent,throughput
   --reps 5`, 14:44 UTC): slowest task 61.9 (50.0-88.6) against 35.2 (25.5-47.5) ms, 1.76x, missed;
   throughput 55.2 against 51.4 steps/s (1.07x, met); worker CPU per step 13.06 against 11.25 ms
   (1.16x, missed; 1.115x in the 13:54 UTC full run, 1.06x and 1.11x in the two before).
@@ -805,8 +805,9 @@ MISS_REASONS = {
     "fan_out_500": (
         "in the full run of 2026-12-07 08:50 UTC the product's median over 15 runs a side was 2.38 s "
         "(1.66-3.33), the raw SDK's 2.10 (1.94-3.10); in the run before, 2.40 against 2.26 (1.06x, "
-        "met): the product's median held and the raw SDK's moved by 7%. Otherwise: 500 concurrent steps saturate the one worker process, and the product's extra worker CPU per"
-        " step (the worker CPU row) is paid 500 times within one run. The SDK's own per-payload work "
+        "met): the product's median held and the raw SDK's moved by 7%. Otherwise: 500 concurrent "
+        "steps saturate the one worker process, and the product's extra worker CPU per step (the "
+        "worker CPU row) is paid 500 times within one run. The SDK's own per-payload work "
         "(three visits of every payload of every activation and completion, each context looked up by "
         "a call into the sandbox, about 105 us) is a quarter of either side's samples. Under that load"
         " workflow tasks can also miss the sticky-queue deadline (WORKER_STICKY_QUEUE_TIMEOUT_S, 5 s; "

@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -620,27 +620,25 @@ class WorkerProcess:
         return cls(process, spawned_at)
 
     async def wait_for(self, line: str, timeout_s: float = 60.0) -> None:
-        assert self.process.stdout is not None
-        async with asyncio.timeout(timeout_s):
-            while True:
-                read = await self.process.stdout.readline()
-                if not read:
-                    raise RuntimeError(f"worker process exited before saying {line!r}")
-                if read.decode().strip() == line:
-                    self.ready_at = time.time() if line == "ready" else self.ready_at
-                    return
+        await self._next_line(lambda read: read == line, repr(line), timeout_s)
+        self.ready_at = time.time() if line == "ready" else self.ready_at
 
     async def cpu_seconds(self, timeout_s: float = 10.0) -> float:
         """The process's CPU time so far, all threads, to the nanosecond (it answers SIGUSR1)."""
-        assert self.process.stdout is not None
         self.process.send_signal(signal.SIGUSR1)
+        said = await self._next_line(lambda read: read.startswith("cpu "), "its CPU time", timeout_s)
+        return float(said.split()[1])
+
+    async def _next_line(self, wanted: Callable[[str], bool], what: str, timeout_s: float) -> str:
+        """The process's next stdout line that is `wanted` (stripped), the lines before it skipped."""
+        assert self.process.stdout is not None
         async with asyncio.timeout(timeout_s):
             while True:
                 read = await self.process.stdout.readline()
                 if not read:
-                    raise RuntimeError("worker process exited before saying its CPU time")
-                if read.startswith(b"cpu "):
-                    return float(read.split()[1])
+                    raise RuntimeError(f"worker process exited before saying {what}")
+                if wanted(line := read.decode().strip()):
+                    return line
 
     def kill(self) -> None:
         if self.process.returncode is None:

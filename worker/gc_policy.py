@@ -5,13 +5,13 @@ an agent's model call decoded its whole transcript, found nothing to free and pr
 generations, so full passes followed: a 1,000-step agent paid 94 full passes (up to 103 ms each,
 stalling whatever ran). A higher first threshold avoids that, but a young pass traverses every young
 object, so its pause grows with the threshold. In the bench's process after 200 finished runs, the
-young passes that took over 10 ms: at 50,000, 12-59 ms of CPU (median 29; the longest at a continued run's first task,
-where the new run decodes its carried state while the old run's objects die) and one middle pass
-0.7 s; at 10,000, 5-16 ms (median 10), and middle passes 35-107 ms. A 1,000-step agent's slowest
-task was then 1.07x the raw loop's (medians of three runs a side) against 1.37x at 50,000 (five
-runs; docs/benchmarks.md, "Performance at parity", ninth pass). A step no longer decodes the whole
-transcript (common/message_decode.py keeps what was decoded), so 10,000 still spans a step's new
-objects. Reference counting frees everything that is not cyclic at once."""
+young passes that took over 10 ms: at 50,000, 12-59 ms of CPU (median 29; the longest at a continued
+run's first task, where the new run decodes its carried state while the old run's objects die) and
+one middle pass 0.7 s; at 10,000, 5-16 ms (median 10), and middle passes 35-107 ms. A 1,000-step
+agent's slowest task was then 1.07x the raw loop's (medians of three runs a side) against 1.37x at
+50,000 (five runs; docs/benchmarks.md, "Performance at parity", ninth pass). A step no longer
+decodes the whole transcript (common/message_decode.py keeps what was decoded), so 10,000 still
+spans a step's new objects. Reference counting frees everything that is not cyclic at once."""
 
 from __future__ import annotations
 
