@@ -146,10 +146,8 @@ async def test_processes_competing_are_never_admitted_more_than_the_limit(
     if backend == "postgres":
         where = ["--dsn", request.getfixturevalue("postgres_dsn")]
         await PostgresBuckets(where[1]).close()
-    start = time.time() + 2.0  # after every process has imported and connected
-    until = start + seconds
     limits = json.dumps({key: {"rpm": rpm, "burst": burst}})
-    args = ["--limits", limits, "--key", key, *where, "--start", str(start), "--until", str(until)]
+    args = ["--limits", limits, "--key", key, *where]
     competitors = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -157,12 +155,20 @@ async def test_processes_competing_are_never_admitted_more_than_the_limit(
             "tests.spend.rate_limit_competitor",
             *args,
             cwd=REPO,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         for _ in range(processes)
     ]
-    outputs = [await competitor.communicate() for competitor in competitors]
+    # The window opens once every process has imported and connected, however loaded the machine.
+    for competitor in competitors:
+        assert competitor.stdout is not None
+        ready = await competitor.stdout.readline()
+        assert ready == b"ready\n", ready + (await competitor.stderr.read() if competitor.stderr else b"")
+    start = time.time() + 0.2
+    window = json.dumps({"start": start, "until": start + seconds}).encode() + b"\n"
+    outputs = await asyncio.gather(*(competitor.communicate(window) for competitor in competitors))
     for competitor, (_, stderr) in zip(competitors, outputs, strict=True):
         assert competitor.returncode == 0, stderr.decode()[-2000:]
     times = sorted(t for stdout, _ in outputs for t in json.loads(stdout))
