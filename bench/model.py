@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from activities.llm.providers.base import Heartbeat
 from common.contracts.llm import (
     ContentBlock,
     LLMRequest,
+    Message,
     ProviderReply,
     TextBlock,
     ToolUseBlock,
@@ -84,13 +86,36 @@ class BenchModel:
         else:
             content = [TextBlock(text=_filler(f"{request.step_kind} notes: ", config.reply_bytes))]
             stop = "end_turn"
-        prompt_chars = sum(len(m.model_dump_json()) for m in request.messages) + len(request.system)
+        prompt_chars = sum(map(_json_length, request.messages)) + len(request.system)
         return ProviderReply(
             content=content,
             stop_reason=stop,
             usage=Usage(input_tokens=math.ceil(prompt_chars / 4), output_tokens=config.reply_bytes // 4 + 10),
             model=model,
         )
+
+
+# id(message) -> (the message, weakly; the length of its JSON). A real model counts a prompt on its own
+# machines; this one runs in the worker's process, and writing every message of a 2,000-message
+# transcript again in every call was a third of the product's main thread in a 1,000-step agent (the
+# raw loop sends only the newest messages, so it paid almost none of it). A message is frozen, and the
+# product's worker hands the model the same message objects step after step.
+_json_lengths: dict[int, tuple[weakref.ref[Message], int]] = {}
+
+
+def _json_length(message: Message) -> int:
+    key = id(message)
+    kept = _json_lengths.get(key)
+    if kept is not None and kept[0]() is message:
+        return kept[1]
+    length = len(message.model_dump_json())
+
+    def forget(ref: weakref.ref[Message]) -> None:
+        if _json_lengths.get(key, (None, 0))[0] is ref:
+            del _json_lengths[key]
+
+    _json_lengths[key] = (weakref.ref(message, forget), length)
+    return length
 
 
 def _filler(prefix: str, size: int) -> str:

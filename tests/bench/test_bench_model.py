@@ -1,0 +1,46 @@
+"""The bench's model (bench/model.py) counts a prompt's characters once per message object: the
+usage it reports is the same as writing every message again, for a transcript that grows step by
+step with the same objects and for new messages that may take a freed message's place in memory."""
+
+from __future__ import annotations
+
+import gc
+import math
+
+from bench.model import BenchModel
+from common.contracts.llm import LLMRequest, Message, TextBlock, ToolResultBlock, ToolUseBlock
+
+
+def _written(request: LLMRequest) -> int:
+    chars = sum(len(message.model_dump_json()) for message in request.messages) + len(request.system)
+    return math.ceil(chars / 4)
+
+
+async def test_a_growing_transcript_is_counted_as_if_written_whole() -> None:
+    model = BenchModel()
+    messages = [Message.user_text("the goal")]
+    for turn in range(40):
+        request = LLMRequest(system="be brief", messages=list(messages), step_kind="agent")
+        reply = await model.complete(request, "claude-haiku-4-5", lambda *details: None)
+        assert reply.usage.input_tokens == _written(request)
+        messages += [
+            Message(role="assistant", content=[*reply.content]),
+            Message(
+                role="user", content=[ToolResultBlock(tool_use_id=f"toolu_{turn}", content=str(turn) * turn)]
+            ),
+        ]
+
+
+async def test_a_new_message_in_a_freed_message_s_place_is_counted_anew() -> None:
+    model = BenchModel()
+    for size in range(1, 200):
+        message = Message(role="assistant", content=[TextBlock(text="x" * size)])
+        if size % 2:
+            message = Message(
+                role="assistant", content=[ToolUseBlock(id="t", name="calculator", input={"n": size})]
+            )
+        request = LLMRequest(system="", messages=[Message.user_text("goal"), message], step_kind="agent")
+        reply = await model.complete(request, "claude-haiku-4-5", lambda *details: None)
+        assert reply.usage.input_tokens == _written(request)
+        del message, request
+        gc.collect()
