@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Replayer
 
 from bench.baseline import BaselineAgentInput, BaselineReport, BaselineResearchInput
+from bench.collector import CollectorPasses, counting_passes
 from bench.harness import Bench
 from bench.histories import (
     Counts,
@@ -546,17 +547,21 @@ async def long_agent(bench: Bench, sizes: Sizes) -> Figure:
     product_seconds: list[float] = []
     product_tasks: list[float] = []
     first_chain: list = []
+    # The collector is the two sides' one: where its older passes landed (bench/collector.py).
+    passes = {True: CollectorPasses(), False: CollectorPasses()}
     # Two runs a side per repetition: a run's slowest task is its one outlier, and five of them a side
     # gave medians 1.31x and 1.63x of the raw loop in two full runs of the same code.
     for rep in range(sizes.reps * 2):
         for is_product in in_turn(rep):
             if is_product:
-                handle, seconds = await timed(start_product_agent(bench, n))
+                with counting_passes(passes[True]):
+                    handle, seconds = await timed(start_product_agent(bench, n))
                 chain = await chain_of(bench.product, handle)
                 product_seconds.append(seconds)
                 first_chain = first_chain or chain
             else:
-                handle, _ = await timed(start_baseline_agent(bench, n, transcript="new"))
+                with counting_passes(passes[False]):
+                    handle, _ = await timed(start_baseline_agent(bench, n, transcript="new"))
                 chain = await chain_of(bench.baseline, handle)
             counts["product" if is_product else "baseline"].add(chain)
             tasks = [s for h in chain for s in workflow_task_seconds(h)]
@@ -582,6 +587,8 @@ async def long_agent(bench: Bench, sizes: Sizes) -> Figure:
         counts=counts,
         notes=[
             slowest_note("run", slowest),
+            f"the collector during the runs (one for both sides): product's {passes[True].summary()}; "
+            f"baseline's {passes[False].summary()}",
             f"a run: {len(product_tasks) // max(1, len(product_seconds))} workflow tasks in "
             f"{len(first_chain)} run(s) (continue-as-new), {events} events, took "
             f"{median(product_seconds):.1f} s (median); p99 task over all runs {tail * 1000:.1f} ms",
