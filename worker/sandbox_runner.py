@@ -11,17 +11,8 @@ pass"), and a look-up took 70 us compiled once against 100-140 us. The strings a
 the same every time (one per workflow class for the import), so each is compiled once and its code
 object reused; `exec` of a code object runs exactly what `exec` of its source would.
 
-It also lets an evicted run's workflow object drop its attributes once the eviction has torn the run
-down. The SDK's instance of a run is a web of cycles (its event loop, tasks, handlers), so all it held
-waited for the cyclic collector: a 600-step agent left 14,857 objects of cyclic garbage (its
-transcript's messages, step records, stream items) where the raw SDK's loop left 293, and a later
-middle-generation pass that freed them took 175 ms of whichever run was then in a workflow task. Let
-go at eviction, what the object held is freed by reference counting then and there; 4,854 objects
-were left for the collector (docs/benchmarks.md, "Performance at parity", tenth pass).
-
-This overrides two private methods of the SDK (`_Instance._run_code` and `_Instance.activate`) and
-reads the sandbox's workflow object where the SDK keeps it, for the SDK version the project pins;
-`tests/workflow/test_sandbox_runner.py` fails when they change shape.
+This overrides one private method of the SDK (`_Instance._run_code`), for the SDK version the project
+pins; `tests/workflow/test_sandbox_runner.py` fails when that method changes shape.
 """
 
 from __future__ import annotations
@@ -31,8 +22,6 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import Any
 
-from temporalio.bridge.proto.workflow_activation import WorkflowActivation
-from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _Instance
@@ -51,23 +40,6 @@ class _CompiledOnceInstance(_Instance):
     def _run_code(self, code: str, **extra_globals: Any) -> None:
         # `exec` takes a code object where the SDK passes the source: the same run, without compiling.
         super()._run_code(compiled_snippet(code), **extra_globals)  # type: ignore[arg-type]
-
-    def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
-        completion = super().activate(act)
-        # An eviction comes alone, and once it returns the run's tasks are done: nothing of the
-        # workflow's code runs on this object again (a replay makes a new instance).
-        if any(job.HasField("remove_from_cache") for job in act.jobs):
-            _release_workflow_object(self.globals_and_locals.get("__temporal_in_sandbox"))
-        return completion
-
-
-def _release_workflow_object(in_sandbox: Any) -> None:
-    """Clears the attributes of the workflow object an evicted sandbox ran (the SDK's `InSandbox`
-    holds the run's instance, which holds the object), so what only it held is freed at once."""
-    workflow_object = getattr(getattr(in_sandbox, "instance", None), "_object", None)
-    attributes = getattr(workflow_object, "__dict__", None)
-    if isinstance(attributes, dict):
-        attributes.clear()
 
 
 @dataclass(frozen=True)

@@ -17,20 +17,3 @@ class SandboxProbeWorkflow:
         except RestrictedWorkflowAccessError:
             return f"{message}: restricted"
         return f"{message}: the host's clock was read"
-
-
-with workflow.unsafe.imports_passed_through():
-    from tests.workflow.held_marks import Held, held
-
-
-@workflow.defn
-class HoldingWorkflow:
-    """Keeps objects in an attribute for the whole run, as an agent keeps its transcript."""
-
-    def __init__(self) -> None:
-        self._held: list[Held] = []
-
-    @workflow.run
-    async def run(self, count: int) -> int:
-        self._held = held(count)
-        return len(self._held)
