@@ -15,7 +15,8 @@ from activities.llm.pricing import PriceTable
 from activities.llm.providers.base import LLMProvider, reporting_text
 from activities.llm.reply_stream import ReplyPublisher
 from activities.llm.tracing import llm_call_span
-from activities.spend.guard import TenantSpend
+from activities.spend.guard import TenantSpend, worst_case_nanos
+from activities.spend.ledger import usd
 from activities.spend.rate_limit import RateLimiter
 from activities.spend.rate_limit_wait import Slot, take_slot
 from common.contracts.llm import (
@@ -87,14 +88,19 @@ class LLMActivities:
                     reply = await self._provider.complete(request, model, on_event)
                 except ApplicationError as error:
                     await slot.failed(error, meter.state.usage)  # a 429 pauses the model everywhere
+                    self._count_unknown_cost(meter, request, model)
                     # Rebuilt, not re-raised: the failure Temporal records stays one small frame deep.
                     raise _with_spent_usage(error, meter.state.spent()) from None
                 except asyncio.CancelledError:
                     reason = activity.cancellation_details()
                     if reason is None or not reason.cancel_requested:
-                        raise  # the worker is stopping (or the run went away): retried elsewhere
+                        # The worker is stopping (or the run went away): retried elsewhere, and the
+                        # next attempt counts this one from its last heartbeat.
+                        self._count_unknown_cost(meter, request, model)
+                        raise
                     # The workflow cancelled it (an interrupted session turn): it ends for good, and
                     # reports the tokens used so far, which were billed (a cancellation carries none).
+                    self._count_unknown_cost(meter, request, model)
                     raise _with_spent_usage(
                         ApplicationError(
                             "the model call was cancelled", type=LLM_CALL_CANCELLED, non_retryable=True
@@ -109,6 +115,14 @@ class LLMActivities:
             response = self._response(reply, meter.earlier, time.monotonic() - started, unpublished)
             span.record(response)
         return response
+
+    def _count_unknown_cost(self, meter: UsageMeter, request: LLMRequest, model: str) -> None:
+        """A failed attempt whose stream began but reported no usage counts at the call's worst
+        case (the amount a tenant's reservation settles at), not as free. Worked out only then: the
+        estimate writes the request's JSON."""
+        if meter.cost_unknown:
+            worst = worst_case_nanos(self._prices, request, model)
+            meter.count_worst_case(usd(worst), self._prices.is_priced(model))
 
     def _response(
         self,

@@ -112,6 +112,7 @@ class UsageMeter:
         # The provider's stream began: it read the request, so the attempt is billed even when the
         # stream ends before its usage (an OpenAI-compatible stream reports usage in its last chunk).
         self.streamed = False
+        self.reported = False  # the provider reported this attempt's usage (any of it)
         # A first attempt has nothing to carry yet: no heartbeat of its own (a short call sends none).
         self._publish(send=earlier != SpentUsage(attempts=earlier.attempts))
 
@@ -121,11 +122,25 @@ class UsageMeter:
 
     def saw_usage(self, usage: Usage, model: str | None = None) -> None:
         """The usage the stream reported so far for this attempt (cumulative)."""
+        self.reported = True
         self._model = model or self._model
         quote = self._prices.quote(self._model, usage)
         self.state = self.state.model_copy(
             update={"usage": usage, "cost_usd": quote.cost_usd, "priced": quote.priced}
         )
+        self._publish()
+
+    @property
+    def cost_unknown(self) -> bool:
+        """The stream began but reported no usage (cut before its last chunk): the provider billed
+        the attempt, for how much is unknown."""
+        return self.streamed and not self.reported
+
+    def count_worst_case(self, cost_usd: float, priced: bool) -> None:
+        """An attempt whose cost is unknown counts at the call's worst case (what a tenant's ledger
+        settles it at), so that neither the run's totals nor its budget take it as free. Its tokens
+        stay as reported: unknown."""
+        self.state = self.state.model_copy(update={"cost_usd": cost_usd, "priced": priced})
         self._publish()
 
     def streaming(self, on_event: Callable[[], None]) -> Callable[[], None]:

@@ -25,7 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.llm.call_context import UsageMeter
 from activities.llm.error_types import TENANT_BUDGET_EXHAUSTED
@@ -43,6 +43,7 @@ __all__ = [
     "TenantSpend",
     "estimated_input_tokens",
     "tenant_budget_exhausted",
+    "worst_case_nanos",
     "worst_case_usd",
 ]
 
@@ -79,6 +80,11 @@ def worst_case_usd(prices: PriceTable, request: LLMRequest, model: str) -> float
     return max(prices.quote(model, as_input).cost_usd, prices.quote(model, as_cache_write).cost_usd)
 
 
+def worst_case_nanos(prices: PriceTable, request: LLMRequest, model: str) -> int:
+    """The call's worst case in nanodollars, rounded up: what a reservation holds."""
+    return nanos(worst_case_usd(prices, request, model), round_up=True)
+
+
 def tenant_budget_exhausted(refusal: Refusal) -> ApplicationError:
     return ApplicationError(
         refusal.message(),
@@ -91,6 +97,9 @@ def tenant_budget_exhausted(refusal: Refusal) -> ApplicationError:
         },
         type=TENANT_BUDGET_EXHAUSTED,
         non_retryable=True,
+        # The tenant's rule at work, not a fault: the SDK logs it at debug level, without a
+        # traceback, and counts it in no failure metric (the run's outcome and status say it).
+        category=ApplicationErrorCategory.BENIGN,
     )
 
 
@@ -130,8 +139,7 @@ class Held:
     def cost_unknown(self) -> bool:
         """A failed attempt whose stream began but reported no usage (cut before its last chunk): the
         provider billed it, for how much is unknown."""
-        meter = self._meter
-        return self._reply is None and meter is not None and meter.streamed and meter.state.usage == Usage()
+        return self._reply is None and self._meter is not None and self._meter.cost_unknown
 
 
 class TenantSpend:
@@ -175,7 +183,7 @@ class TenantSpend:
             reservation_id=uuid.uuid4().hex,
             tenant=request.tenant,
             model=model,
-            amount_nanos=nanos(worst_case_usd(prices, request, model), round_up=True),
+            amount_nanos=worst_case_nanos(prices, request, model),
             workflow_id=(attempt.workflow_id or "") if attempt else "",
             step=request.step,
             attempt=attempt.attempt if attempt else 1,

@@ -21,7 +21,7 @@ from activities.llm.providers.offline import OfflineProvider
 from activities.spend.budgets import BudgetsFile
 from activities.spend.guard import TenantSpend, worst_case_usd
 from activities.spend.ledger import SqliteSpendLedger, nanos
-from common.contracts.llm import LLMRequest, Message
+from common.contracts.llm import LLMRequest, Message, SpentUsage, spent_usage_of
 from common.settings import Settings
 from tests.fakes.openai_server import OpenAIServer
 from tests.fakes.scripted_server import Fail, Reply, Truncate
@@ -74,10 +74,13 @@ async def test_an_openai_stream_cut_before_its_usage_settles_at_the_reservation(
     )
     openai_server.script(Fail(status=500, message="down"), step="refused")
 
+    spent: list[SpentUsage | None] = []
+
     async def failed_attempts(step: str) -> list[tuple[str, int, int]]:
         request = LLMRequest(messages=[Message.user_text(f"hi {step}")], tenant="acme", step=step)
-        with pytest.raises(ApplicationError):
+        with pytest.raises(ApplicationError) as raised:
             await ActivityEnvironment().run(llm.complete, request)
+        spent.append(spent_usage_of(raised.value))
         return [(row.state, row.attempts, row.nanos) for row in await ledger.report("2000-01-01", "acme")]
 
     worst = nanos(
@@ -86,3 +89,8 @@ async def test_an_openai_stream_cut_before_its_usage_settles_at_the_reservation(
     assert await failed_attempts("cut") == [("failed", 1, worst)]
     # A call the server refused before any output cost nothing: it adds an attempt, not money.
     assert await failed_attempts("refused") == [("failed", 2, worst)]
+    # The run counts what the ledger holds: the cut attempt at its worst case (its tokens unknown),
+    # the refused one at nothing.
+    cut, refused = spent
+    assert cut is not None and nanos(cut.cost_usd) == worst and cut.usage == Usage() and cut.attempts == 1
+    assert refused is not None and refused.cost_usd == 0.0 and refused.attempts == 1

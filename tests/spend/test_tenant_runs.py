@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from activities.llm.activity import LLMActivities
@@ -63,8 +64,9 @@ def recorded_nanos(result: AgentResult) -> int:
 
 
 async def test_an_agent_whose_tenant_is_out_of_budget_ends_with_the_reason_and_another_tenant_goes_on(
-    ts_client: Client, settings: Settings, task_queue: str, tmp_path: Path
+    ts_client: Client, settings: Settings, task_queue: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="temporalio.activity")
     llm, ledger = priced_llm(tmp_path, {"acme": {"daily_usd": BUDGET_USD}})
     recorder = Recorder()
     async with worker_with(ts_client, settings, [llm.complete, *recorder.activities()]):
@@ -98,6 +100,8 @@ async def test_an_agent_whose_tenant_is_out_of_budget_ends_with_the_reason_and_a
     assert recorded_nanos(result) == await ledger_total(ledger, "acme") <= nanos(BUDGET_USD)
     assert other_result.outcome == "max_iterations" and other_result.tenant == "globex"
     assert await ledger_total(ledger, "globex") == 0  # no budget: nothing reserved
+    # A refusal is the tenant's rule at work, not the worker failing: no warning with a traceback.
+    assert not [r.getMessage() for r in caplog.records if "'activity_type': 'llm.complete'" in r.getMessage()]
 
 
 async def test_approvers_may_let_a_refused_step_be_tried_again_once_the_limit_was_raised(
@@ -162,6 +166,8 @@ async def test_a_refusal_is_non_retryable_and_names_tenant_limit_and_spend(tmp_p
     with pytest.raises(ApplicationError) as raised:
         await ActivityEnvironment().run(llm.complete, request)
     assert raised.value.type == TENANT_BUDGET_EXHAUSTED and raised.value.non_retryable
+    # Benign: the SDK logs it at debug level and counts it in no failure metric.
+    assert raised.value.category == ApplicationErrorCategory.BENIGN
     assert raised.value.message.startswith(
         "tenant 'acme': monthly budget $0.001000 would be exceeded: $0.000000 spent or reserved this month"
     )
