@@ -51,8 +51,10 @@ SESSION_SCRIPT: list[dict[str, Any]] = [
         },
     },
     {"match": {"contains": "cancel that"}, "reply": {"text": "cancelled; nothing was paid"}},
-    {"match": {"contains": "write an essay"}, "reply": {"text": "never finished", "delay_s": 60}},
+    # Before the essay's rule: the interrupting message joins the cut-off turn's user message, which
+    # still holds "write an essay", and the first rule that matches answers.
     {"match": {"contains": "stop writing"}, "reply": {"text": "stopped"}},
+    {"match": {"contains": "write an essay"}, "reply": {"text": "never finished", "delay_s": 60}},
     # continue-as-new: one turn per run.
     {"match": {"contains": "first"}, "reply": {"text": "re: first"}},
     {"match": {"contains": "second"}, "reply": {"text": "re: second"}},
