@@ -92,15 +92,14 @@ class LLMActivities:
                     # Rebuilt, not re-raised: the failure Temporal records stays one small frame deep.
                     raise _with_spent_usage(error, meter.state.spent()) from None
                 except asyncio.CancelledError:
+                    self._count_unknown_cost(meter, request, model)
                     reason = activity.cancellation_details()
                     if reason is None or not reason.cancel_requested:
                         # The worker is stopping (or the run went away): retried elsewhere, and the
                         # next attempt counts this one from its last heartbeat.
-                        self._count_unknown_cost(meter, request, model)
                         raise
                     # The workflow cancelled it (an interrupted session turn): it ends for good, and
                     # reports the tokens used so far, which were billed (a cancellation carries none).
-                    self._count_unknown_cost(meter, request, model)
                     raise _with_spent_usage(
                         ApplicationError(
                             "the model call was cancelled", type=LLM_CALL_CANCELLED, non_retryable=True
