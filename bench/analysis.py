@@ -47,9 +47,11 @@ clean heap whatever ran before it, and the first note of each shape says what it
   garbage-collector pass or a pause of the machine moved it 31-139 ms for the raw loop). The
   baseline loop sends only the newest messages (the naive transcript would pass Temporal's history
   limit long before 1,000 steps). The first product run's histories are then replayed with `Replayer` and the product
-  converter: payloads are read back from the store, and replay must be deterministic. The notes
-  count the collector's passes during each side's runs (`bench/collector.py`): the sides share one
-  collector, and an older pass lands on whichever side is running (eleventh pass).
+  converter: payloads are read back from the store, and replay must be deterministic. Each side's
+  worker runs in a process of its own (`bench/worker_process.py`, started for the row), as a
+  deployed worker does, so each side's collector frees only its own side's garbage; until the
+  twelfth pass both ran in the bench's process and one collector's passes landed on whichever side
+  was running. The notes give each worker process's collector passes (`bench/collector.py`).
 - **resume**: a worker in its own process (`bench/worker_process.py`) runs a 4-step agent whose third
   model call hangs on its first attempt; at a set point of that call the worker is SIGKILLed and a
   replacement process is spawned at once. The figure is the time from spawning the replacement to

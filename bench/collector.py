@@ -1,17 +1,19 @@
 """The cyclic collector's passes during a stretch of a figure, for its notes.
 
-Why: both sides run in one process, so one collector serves both. A middle or full pass frees
-whatever cyclic garbage is waiting, whichever side made it, and its pause lands on one task of
-whichever side is running then. The 1,000-step agent's row is its slowest task per run, so such a
-pass can decide it: in one diagnostic, the passes that freed the product's earlier runs (29,017
-objects, 137 ms) landed in raw-loop runs, and the row read 0.36x; in a full run that read 1.73x, 22
-of them (the longest 297 ms) landed in product runs and 3 in raw-loop runs ("Performance at parity",
-eleventh pass). The note says where they landed, so the row can be read.
+Why: a middle or full pass frees whatever cyclic garbage is waiting, whoever made it, and its pause
+lands on one task of whatever is running then. The 1,000-step agent's row is its slowest task per
+run, so such a pass can decide it. When both sides ran in the bench's process, one collector served
+both: in one diagnostic, the passes that freed the product's earlier runs (29,017 objects, 137 ms)
+landed in raw-loop runs, and the row read 0.36x; in a full run that read 1.73x, 22 of them (the
+longest 297 ms) landed in product runs and 3 in raw-loop runs ("Performance at parity", eleventh
+pass). Each side's worker now runs in its own process and reports its passes (`to_json`), so the
+note says what each side's own collector did.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +31,15 @@ class CollectorPasses:
 
     passes: list[tuple[float, int]] = field(default_factory=list)
     young: int = 0
+
+    def to_json(self) -> str:
+        """One line, for a worker process to report its passes (`bench/worker_process.py`)."""
+        return json.dumps({"young": self.young, "passes": self.passes})
+
+    @classmethod
+    def from_json(cls, line: str) -> CollectorPasses:
+        read = json.loads(line)
+        return cls([(float(ms), int(freed)) for ms, freed in read["passes"]], int(read["young"]))
 
     def summary(self) -> str:
         if not self.passes:

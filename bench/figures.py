@@ -21,7 +21,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Replayer
 
 from bench.baseline import BaselineAgentInput, BaselineReport, BaselineResearchInput
-from bench.collector import CollectorPasses, counting_passes
+from bench.collector import CollectorPasses
 from bench.harness import Bench
 from bench.histories import (
     Counts,
@@ -539,35 +539,48 @@ async def throughput(bench: Bench, sizes: Sizes) -> list[Figure]:
 async def long_agent(bench: Bench, sizes: Sizes) -> Figure:
     """The slowest workflow task of each run, product and raw loop in turn, `sizes.reps` times: one
     run's slowest task is one outlier (a full garbage-collector pass, a continued run's first task, a
-    pause of the machine), so the figure is the median over runs, as for the other ratio rows."""
-    bench.model.config = ModelConfig(reply_bytes=200)
+    pause of the machine), so the figure is the median over runs, as for the other ratio rows.
+
+    Each side's worker runs in a process of its own (`bench/worker_process.py`), as a deployed
+    worker does: in one process one collector served both, and a pass freeing one side's garbage
+    landed in whichever side's task was running (the row read 0.36x-1.73x of the same code;
+    "Performance at parity", eleventh pass)."""
     n = sizes.long_agent_steps
     counts = sides()
     slowest: dict[bool, list[float]] = {True: [], False: []}
     product_seconds: list[float] = []
     product_tasks: list[float] = []
     first_chain: list = []
-    # The collector is the two sides' one: where its older passes landed (bench/collector.py).
-    passes = {True: CollectorPasses(), False: CollectorPasses()}
-    # Two runs a side per repetition: a run's slowest task is its one outlier, and five of them a side
-    # gave medians 1.31x and 1.63x of the raw loop in two full runs of the same code.
-    for rep in range(sizes.reps * 2):
-        for is_product in in_turn(rep):
-            if is_product:
-                with counting_passes(passes[True]):
-                    handle, seconds = await timed(start_product_agent(bench, n))
-                chain = await chain_of(bench.product, handle)
-                product_seconds.append(seconds)
-                first_chain = first_chain or chain
-            else:
-                with counting_passes(passes[False]):
-                    handle, _ = await timed(start_baseline_agent(bench, n, transcript="new"))
-                chain = await chain_of(bench.baseline, handle)
-            counts["product" if is_product else "baseline"].add(chain)
-            tasks = [s for h in chain for s in workflow_task_seconds(h)]
-            slowest[is_product].append(max(tasks) * 1000)
-            if is_product:
-                product_tasks.extend(tasks)
+    suffix = uuid.uuid4().hex[:8]
+    queues = {True: f"bench-long-product-{suffix}", False: f"bench-long-baseline-{suffix}"}
+    workers: dict[bool, WorkerProcess] = {}
+    try:
+        for is_product in (True, False):
+            role = "product" if is_product else "baseline"
+            workers[is_product] = await WorkerProcess.spawn(role, bench, queues[is_product], hang=False)
+            await workers[is_product].wait_for("ready")
+        # Two runs a side per repetition: a run's slowest task is its one outlier, and five of them a
+        # side gave medians 1.31x and 1.63x of the raw loop in two full runs of the same code.
+        for rep in range(sizes.reps * 2):
+            for is_product in in_turn(rep):
+                if is_product:
+                    handle, seconds = await timed(start_product_agent(bench, n, queue=queues[True]))
+                    chain = await chain_of(bench.product, handle)
+                    product_seconds.append(seconds)
+                    first_chain = first_chain or chain
+                else:
+                    start = start_baseline_agent(bench, n, transcript="new", queue=queues[False])
+                    handle, _ = await timed(start)
+                    chain = await chain_of(bench.baseline, handle)
+                counts["product" if is_product else "baseline"].add(chain)
+                tasks = [s for h in chain for s in workflow_task_seconds(h)]
+                slowest[is_product].append(max(tasks) * 1000)
+                if is_product:
+                    product_tasks.extend(tasks)
+        passes = {side: await worker.collector_passes() for side, worker in workers.items()}
+    finally:
+        for worker in workers.values():
+            await worker.stop()
     replayer = Replayer(workflows=WORKFLOWS, data_converter=bench.product.data_converter)
     began = time.perf_counter()
     for history in first_chain:
@@ -587,7 +600,7 @@ async def long_agent(bench: Bench, sizes: Sizes) -> Figure:
         counts=counts,
         notes=[
             slowest_note("run", slowest),
-            f"the collector during the runs (one for both sides): product's {passes[True].summary()}; "
+            f"the collector of each side's worker process: product's {passes[True].summary()}; "
             f"baseline's {passes[False].summary()}",
             f"a run: {len(product_tasks) // max(1, len(product_seconds))} workflow tasks in "
             f"{len(first_chain)} run(s) (continue-as-new), {events} events, took "
@@ -611,7 +624,8 @@ class WorkerProcess:
         self.ready_at = 0.0
 
     @classmethod
-    async def spawn(cls, role: str, bench: Bench, queue: str) -> WorkerProcess:
+    async def spawn(cls, role: str, bench: Bench, queue: str, hang: bool = True) -> WorkerProcess:
+        """`hang`: the third model call of an agent run hangs on its first attempt (resume)."""
         spawned_at = time.time()
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -621,6 +635,7 @@ class WorkerProcess:
             bench.address,
             queue,
             str(bench.state_dir),
+            *([] if hang else ["--no-hang"]),
             stdout=asyncio.subprocess.PIPE,
             env={**os.environ, "OTEL_SDK_DISABLED": os.environ.get("OTEL_SDK_DISABLED", "false")},
         )
@@ -635,6 +650,12 @@ class WorkerProcess:
         self.process.send_signal(signal.SIGUSR1)
         said = await self._next_line(lambda read: read.startswith("cpu "), "its CPU time", timeout_s)
         return float(said.split()[1])
+
+    async def collector_passes(self, timeout_s: float = 10.0) -> CollectorPasses:
+        """The collector's passes in the process since it was ready (it answers SIGUSR2)."""
+        self.process.send_signal(signal.SIGUSR2)
+        said = await self._next_line(lambda read: read.startswith("passes "), "its passes", timeout_s)
+        return CollectorPasses.from_json(said.removeprefix("passes "))
 
     async def _next_line(self, wanted: Callable[[str], bool], what: str, timeout_s: float) -> str:
         """The process's next stdout line that is `wanted` (stripped), the lines before it skipped."""

@@ -16,8 +16,10 @@ import asyncio
 import hashlib
 import json
 import math
+import operator
 import re
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -86,7 +88,7 @@ class BenchModel:
         else:
             content = [TextBlock(text=_filler(f"{request.step_kind} notes: ", config.reply_bytes))]
             stop = "end_turn"
-        prompt_chars = sum(map(_json_length, request.messages)) + len(request.system)
+        prompt_chars = _prompt_chars(request.messages) + len(request.system)
         return ProviderReply(
             content=content,
             stop_reason=stop,
@@ -95,27 +97,45 @@ class BenchModel:
         )
 
 
-# id(message) -> (the message, weakly; the length of its JSON). A real model counts a prompt on its own
-# machines; this one runs in the worker's process, and writing every message of a 2,000-message
-# transcript again in every call was a third of the product's main thread in a 1,000-step agent (the
-# raw loop sends only the newest messages, so it paid almost none of it). A message is frozen, and the
-# product's worker hands the model the same message objects step after step.
-_json_lengths: dict[int, tuple[weakref.ref[Message], int]] = {}
+# A real model counts a prompt on its own machines; this one runs in the worker's process, and
+# writing every message of a 2,000-message transcript again in every call was a third of the
+# product's main thread in a 1,000-step agent (the raw loop sends only the newest messages, so it paid
+# almost none of it). The product's worker hands the model the same message objects step after step
+# (they are frozen), so per transcript (its first message's id) the last prompt's messages are kept,
+# weakly, with their JSON lengths summed, and only the messages after them are written.
+# A message's plain weak reference is one object that CPython hands out again, and a dead message's
+# is no other's, so comparing them by identity finds the kept beginning. Why not a reference with a
+# callback per message, as before: four objects the collector tracks per message (the reference, its
+# callback and cell, the entry), in the worker whose collector passes decide the 1,000-step agent's
+# slowest task. Short prompts (the raw loop's) are written whole and keep nothing.
+_SHORT = 16  # messages
+_KEPT_PROMPTS = 1024  # transcripts (the throughput shape runs 200 agents at once)
+_prompts: OrderedDict[int, tuple[list[weakref.ref[Message]], list[int]]] = OrderedDict()
 
 
 def _json_length(message: Message) -> int:
-    key = id(message)
-    kept = _json_lengths.get(key)
-    if kept is not None and kept[0]() is message:
-        return kept[1]
-    length = len(message.model_dump_json())
+    return len(message.model_dump_json())
 
-    def forget(ref: weakref.ref[Message]) -> None:
-        if _json_lengths.get(key, (None, 0))[0] is ref:
-            del _json_lengths[key]
 
-    _json_lengths[key] = (weakref.ref(message, forget), length)
-    return length
+def _prompt_chars(messages: list[Message]) -> int:
+    """The characters of `messages`' JSON, each message of a long transcript written once."""
+    if len(messages) < _SHORT:
+        return sum(map(_json_length, messages))
+    refs = list(map(weakref.ref, messages))
+    key = id(messages[0])
+    known: list[weakref.ref[Message]] = []
+    sums: list[int] = []
+    kept = _prompts.pop(key, None)
+    if kept is not None and len(kept[0]) <= len(refs) and all(map(operator.is_, kept[0], refs)):
+        known, sums = kept
+    total = sums[-1] if sums else 0
+    for message in messages[len(known) :]:
+        total += _json_length(message)
+        sums.append(total)
+    _prompts[key] = (refs, sums)
+    if len(_prompts) > _KEPT_PROMPTS:
+        _prompts.popitem(last=False)
+    return total
 
 
 def _filler(prefix: str, size: int) -> str:

@@ -1,6 +1,7 @@
 """The bench's model (bench/model.py) counts a prompt's characters once per message object: the
 usage it reports is the same as writing every message again, for a transcript that grows step by
-step with the same objects and for new messages that may take a freed message's place in memory."""
+step with the same objects, for transcripts that share a beginning and then part (a fork, a retry
+with other messages) and for new messages that may take a freed message's place in memory."""
 
 from __future__ import annotations
 
@@ -28,6 +29,26 @@ async def test_a_growing_transcript_is_counted_as_if_written_whole() -> None:
                 role="user", content=[ToolResultBlock(tool_use_id=f"toolu_{turn}", content=str(turn) * turn)]
             ),
         ]
+
+
+async def test_transcripts_that_share_their_first_message_and_then_part_are_each_counted_whole() -> None:
+    model = BenchModel()
+    # Long enough to be kept (a short prompt is written whole).
+    start = [Message.user_text("the goal")] + [Message.user_text(f"note {i}") for i in range(20)]
+    short = Message(role="assistant", content=[TextBlock(text="short")])
+    longer = Message(role="assistant", content=[TextBlock(text="a much longer reply " * 20)])
+    prompts = [
+        [*start, short],
+        [*start, longer],
+        start,
+        [*start, longer, short],
+        [*start, short],
+        [start[0], longer, *start[1:]],
+    ]
+    for messages in prompts:
+        request = LLMRequest(system="", messages=messages, step_kind="agent")
+        reply = await model.complete(request, "claude-haiku-4-5", lambda *details: None)
+        assert reply.usage.input_tokens == _written(request)
 
 
 async def test_a_new_message_in_a_freed_message_s_place_is_counted_anew() -> None:

@@ -54,8 +54,9 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
         [row] = [line for line in rows if figure in line]
         product, baseline = row.split(" | ")[2:4]
         assert product != "-" and baseline != "-", row  # a measured value on both sides
-    # The long agent's row says where the collector's passes landed (bench/collector.py).
-    assert "- workflow_task: the collector during the runs (one for both sides): product's " in markdown
+    # The long agent's sides run in worker processes of their own, which report their collector's
+    # passes (bench/worker_process.py, bench/collector.py).
+    assert "- workflow_task: the collector of each side's worker process: product's " in markdown
     for heading in ("## Run", "- machine:", "- load average", "temporalio 1.", "## Figures"):
         assert heading in markdown
     assert (docs.read_bytes() if docs.exists() else None) == docs_before

@@ -34,3 +34,10 @@ def test_stops_counting_when_the_block_ends() -> None:
     gc.collect()
     assert seen.passes == [] and seen.young == 0
     assert seen.summary() == "0 young passes, no middle or full pass"
+
+
+def test_a_worker_process_reports_its_passes_in_one_line_read_back_whole() -> None:
+    seen = CollectorPasses([(12.5, 300), (3.0, 0)], young=7)
+    line = seen.to_json()
+    assert "\n" not in line
+    assert CollectorPasses.from_json(line) == seen
