@@ -164,8 +164,9 @@ def markdown(figures: list[Figure], info: RunInfo, analysis: str, reasons: dict[
             "Written by `python -m bench`"
             + (" --quick (a smoke run: sizes are not the targets')" if info.quick else "")
             + ". Every figure is the median (min-max) over repetitions; the baseline is the same shape "
-            "written directly on the Temporal SDK (`bench/baseline.py`), run in the same process against "
-            "the same dev server, and the ratio is product / baseline (medians).",
+            "written directly on the Temporal SDK (`bench/baseline.py`), run in the same process (or, "
+            "where a row's method says so, a worker process of its own per side) against the same dev "
+            "server, and the ratio is product / baseline (medians).",
             "",
             "## Run",
             "",

@@ -374,12 +374,13 @@ MISS_REASONS = {
         "of 2026-12-07 07:40 UTC (0.10 for the raw SDK's worker)."
     ),
     "session_workflow_task": (
-        "the row is judged by its worst conversation: in the full run of 2026-12-07 07:40 UTC one "
-        "conversation's slowest task took 468.3 ms, the other four's 55.3-81.9 (78.7 and 93.1 ms, the "
-        "worst, in the two full runs before). The same run's 1,000-step agent had one task of 386.0 ms. "
-        "Pauses of that length match a full collection of the bench process's heap at that point (the "
-        "settle step's full pass before the long agent took 522 ms): one that starts during a task "
-        "stalls it, on either side. The other conversations' slowest tasks are the continue-as-new "
-        "hand-overs (stash, seal and carried stream), whose work grows with the conversation."
+        "the row is judged by its worst conversation, and that is one task: in the full run of "
+        "2026-12-07 17:30 UTC two conversations' slowest tasks took 211.3 and 186.7 ms, the other "
+        "three's 58.9-77.6 (the worst was 73.2, 101.4, 175.2 and 468.3 ms in earlier full runs). "
+        "Both sides' workers run in the bench's process, with one collector and one heap: the 468.3 "
+        "ms task matched a full collection of that heap (the settle step's full pass before the long "
+        "agent took 522 ms), which stalls a task on either side; this run's were not diagnosed. The "
+        "other conversations' slowest tasks are the continue-as-new hand-overs (stash, seal and "
+        "carried stream), whose work grows with the conversation."
     ),
 }
