@@ -898,7 +898,9 @@ third pass found that the last of these measured one run's outlier (below).
   ten runs (the longest 139 ms, 812 ms in all), the raw loop's 12 and 1 (19 ms); the product's four
   runs at or under 50.7 ms are about the raw loop's median. And the 500-turn session's worst
   conversation: 211.3 ms against 200 (the others 58.9-186.7; that row still runs both sides in the
-  bench's process, and its worst tasks were not diagnosed in this pass). Agent step 1.04x (28.3
+  bench's process; in a diagnostic of that row at 18:42 UTC the product's three slowest
+  conversations, 113.9, 197.0 and 215.6 ms, each held a middle-generation pass of 108-163 ms freeing
+  54,000-59,000 objects, its continued runs' garbage). Agent step 1.04x (28.3
   against 27.2 ms), fan-outs 0.81x and 0.83x, throughput 0.97x, worker CPU per step 1.01x, index
   1.09x, grounded answer 1.09x, session turn 1.02x, idle sessions 0.00 ms/s, reservation 1.90 ms.
   No run has met every target.

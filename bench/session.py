@@ -379,8 +379,12 @@ MISS_REASONS = {
         "three's 58.9-77.6 (the worst was 73.2, 101.4, 175.2 and 468.3 ms in earlier full runs). "
         "Both sides' workers run in the bench's process, with one collector and one heap: the 468.3 "
         "ms task matched a full collection of that heap (the settle step's full pass before the long "
-        "agent took 522 ms), which stalls a task on either side; this run's were not diagnosed. The "
-        "other conversations' slowest tasks are the continue-as-new hand-overs (stash, seal and "
+        "agent took 522 ms). A diagnostic of the row after the fan-out and throughput shapes (18:42 "
+        "UTC) found the product's three slowest conversations (113.9, 197.0 and 215.6 ms) each "
+        "holding a middle-generation pass of 108-163 ms that freed 54,000-59,000 objects: the "
+        "product's continued runs, whose instances are cyclic garbage, as in the 1,000-step agent's "
+        'row ("Performance at parity", twelfth pass); the raw loop\'s runs never continue-as-new. '
+        "The other conversations' slowest tasks are the continue-as-new hand-overs (stash, seal and "
         "carried stream), whose work grows with the conversation."
     ),
 }
