@@ -1,7 +1,9 @@
 """The benchmark's model: an in-process `LLMProvider` with configurable latency and reply size.
 
-Product and baseline workers call the same instance through the same `LLMActivities`, so both pay
-the same model cost; the harness changes `config` between figures (they run one after another).
+Product and baseline workers in the bench's process call the same instance through the same
+`LLMActivities`, so both pay the same model cost; the harness changes `config` between figures (they
+run one after another). A worker in a process of its own (`bench/worker_process.py`) makes its own
+instance, alike on both sides.
 - agent turns: a text of `reply_bytes` and one `calculator` call, every turn (the run ends at its
   iteration cap);
 - plan: a JSON array of as many subtopics as the system prompt asks for ("at most N");

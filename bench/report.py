@@ -177,7 +177,7 @@ def markdown(figures: list[Figure], info: RunInfo, analysis: str, reasons: dict[
             f"- Python {platform.python_version()}, temporalio {version('temporalio')}, "
             f"{temporal_cli_version()} (`temporal server start-dev`, state in memory, dynamic config {dispatch})",
             "- model: in-process `BenchModel` (`bench/model.py`) behind the product's `LLMActivities`, "
-            "same instance for product and baseline",
+            "same instance for product and baseline (a worker process of its own makes its own, alike)",
             "",
             "## Figures",
             "",
