@@ -15,7 +15,9 @@ before it sleep (heartbeating) until its worker is killed; the retry answers at 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import itertools
 import json
 import math
 import operator
@@ -103,38 +105,49 @@ class BenchModel:
 # writing every message of a 2,000-message transcript again in every call was a third of the
 # product's main thread in a 1,000-step agent (the raw loop sends only the newest messages, so it paid
 # almost none of it). The product's worker hands the model the same message objects step after step
-# (they are frozen), so per transcript (its first message's id) the last prompt's messages are kept,
-# weakly, with their JSON lengths summed, and only the messages after them are written.
-# A message's plain weak reference is one object that CPython hands out again, and a dead message's
-# is no other's, so comparing them by identity finds the kept beginning. Why not a reference with a
-# callback per message, as before: four objects the collector tracks per message (the reference, its
-# callback and cell, the entry), in the worker whose collector passes decide the 1,000-step agent's
-# slowest task. Short prompts (the raw loop's) are written whole and keep nothing.
+# (they are frozen), so per transcript (its first message's id) the last prompt's messages are kept
+# with their JSON lengths summed, and only the messages after them are written: the first message
+# weakly (the entry goes with it), the others held, so none of them can be another's address and
+# comparing by identity finds the kept beginning. Why not a weak reference per message, as before: an
+# object the collector tracks per message in the worker whose collector passes decide the 1,000-step
+# agent's slowest task (a reference with a callback, before that, was four). Short prompts (the raw
+# loop's) are written whole and keep nothing.
 _SHORT = 16  # messages
 _KEPT_PROMPTS = 1024  # transcripts (the throughput shape runs 200 agents at once)
-_prompts: OrderedDict[int, tuple[list[weakref.ref[Message]], list[int]]] = OrderedDict()
+_prompts: OrderedDict[int, tuple[weakref.ref[Message], list[Message], list[int]]] = OrderedDict()
 
 
 def _json_length(message: Message) -> int:
     return len(message.model_dump_json())
 
 
+def _forget_prompt(key: int, _: object) -> None:
+    _prompts.pop(key, None)
+
+
 def _prompt_chars(messages: list[Message]) -> int:
     """The characters of `messages`' JSON, each message of a long transcript written once."""
     if len(messages) < _SHORT:
         return sum(map(_json_length, messages))
-    refs = list(map(weakref.ref, messages))
-    key = id(messages[0])
-    known: list[weakref.ref[Message]] = []
+    first = messages[0]
+    key = id(first)
     sums: list[int] = []
     kept = _prompts.pop(key, None)
-    if kept is not None and len(kept[0]) <= len(refs) and all(map(operator.is_, kept[0], refs)):
-        known, sums = kept
+    if (
+        kept is not None
+        and kept[0]() is first
+        and len(kept[1]) < len(messages)
+        and all(map(operator.is_, itertools.islice(messages, 1, None), kept[1]))
+    ):
+        sums = kept[2]
+        first_ref = kept[0]
+    else:
+        first_ref = weakref.ref(first, functools.partial(_forget_prompt, key))
     total = sums[-1] if sums else 0
-    for message in messages[len(known) :]:
+    for message in messages[len(sums) :]:
         total += _json_length(message)
         sums.append(total)
-    _prompts[key] = (refs, sums)
+    _prompts[key] = (first_ref, messages[1:], sums)
     if len(_prompts) > _KEPT_PROMPTS:
         _prompts.popitem(last=False)
     return total

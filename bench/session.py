@@ -236,6 +236,9 @@ async def idle_cpu(bench: Bench, sizes: Sizes) -> Figure:
 
 
 async def long_session(bench: Bench, sizes: Sizes) -> Figure:
+    """Each side's worker runs in a process of its own (`bench/worker_process.py`), as the 1,000-step
+    agent's row: in the bench's process one collector served both sides and whatever the bench had
+    kept from the shapes before, and a full pass of that heap stalled whichever task was running."""
     turns = sizes.long_session_turns
     every = max(1, turns // 5)
     counts = sides()
@@ -245,25 +248,39 @@ async def long_session(bench: Bench, sizes: Sizes) -> Figure:
     product_tasks: list[float] = []
     runs = 0
     elapsed: dict[bool, list[float]] = {True: [], False: []}
-    for rep in range(sizes.reps):
-        for product in in_turn(rep):
-            fields: dict[str, Any] = (
-                {"continue_as_new_after_turns": every} if product else {"transcript": "new"}
-            )
-            conversation = await Conversation.start(bench, product, **fields)
-            began = time.perf_counter()
-            for n in range(turns):
-                await conversation.say(f"message {n} of a long conversation (repetition {rep})")
-            elapsed[product].append(time.perf_counter() - began)
-            await conversation.close()
-            # Every run of the chain: the handle on the workflow id alone would give only the last one.
-            chain = await run_chain(conversation.client, conversation.handle.id, conversation.first_run_id)
-            counts["product" if product else "baseline"].add(chain)
-            tasks = [seconds for history in chain for seconds in workflow_task_seconds(history)]
-            slowest[product].append(max(tasks) * 1000)
-            if product:
-                product_tasks.extend(tasks)
-                runs = len(chain)
+    suffix = uuid.uuid4().hex[:8]
+    queues = {True: f"bench-long-session-product-{suffix}", False: f"bench-long-session-baseline-{suffix}"}
+    workers: dict[bool, WorkerProcess] = {}
+    try:
+        for product in (True, False):
+            role = "product" if product else "baseline"
+            workers[product] = await WorkerProcess.spawn(role, bench, queues[product], hang=False)
+            await workers[product].wait_for("ready")
+        for rep in range(sizes.reps):
+            for product in in_turn(rep):
+                fields: dict[str, Any] = (
+                    {"continue_as_new_after_turns": every} if product else {"transcript": "new"}
+                )
+                conversation = await Conversation.start(bench, product, queue=queues[product], **fields)
+                began = time.perf_counter()
+                for n in range(turns):
+                    await conversation.say(f"message {n} of a long conversation (repetition {rep})")
+                elapsed[product].append(time.perf_counter() - began)
+                await conversation.close()
+                # Every run of the chain: the handle on the workflow id alone would give only the last one.
+                chain = await run_chain(
+                    conversation.client, conversation.handle.id, conversation.first_run_id
+                )
+                counts["product" if product else "baseline"].add(chain)
+                tasks = [seconds for history in chain for seconds in workflow_task_seconds(history)]
+                slowest[product].append(max(tasks) * 1000)
+                if product:
+                    product_tasks.extend(tasks)
+                    runs = len(chain)
+        passes = {side: await worker.collector_passes() for side, worker in workers.items()}
+    finally:
+        for worker in workers.values():
+            await worker.stop()
     tail = sorted(product_tasks)[int(0.99 * (len(product_tasks) - 1))]
     return Figure(
         "session_workflow_task",
@@ -277,6 +294,8 @@ async def long_session(bench: Bench, sizes: Sizes) -> Figure:
         counts=counts,
         notes=[
             slowest_note("conversation", slowest),
+            f"the collector of each side's worker process: product's {passes[True].summary()}; "
+            f"baseline's {passes[False].summary()}",
             f"a conversation: {len(product_tasks) // max(1, len(slowest[True]))} workflow tasks in {runs} "
             f"run(s), p99 task over all {tail * 1000:.1f} ms; {turns} turns took {median(elapsed[True]):.1f} s "
             f"(baseline {median(elapsed[False]):.1f} s, medians)",
@@ -287,8 +306,8 @@ async def long_session(bench: Bench, sizes: Sizes) -> Figure:
 async def figures(bench: Bench, sizes: Sizes) -> list[Figure]:
     bench.model.config = ModelConfig(reply_bytes=200)
     async with session_worker(bench):
-        made = [await turn_latency(bench, sizes), await long_session(bench, sizes)]
-    return [made[0], await idle_cpu(bench, sizes), made[1]]
+        turn = await turn_latency(bench, sizes)
+    return [turn, await idle_cpu(bench, sizes), await long_session(bench, sizes)]
 
 
 # docs/benchmarks.md's "Sessions" section: the harness rewrites the whole file, so the method and what
@@ -321,7 +340,10 @@ object. `python -m bench --only sessions` (`bench/session.py`).
   conversation's slowest task is a single sample, and one GC pause or a burst of load elsewhere on
   the machine sets it (312.9 ms in one run, 100-105 ms in the two before, when it was one
   conversation). The baseline loop sends only the newest message (the naive transcript would grow its
-  history by the whole conversation every turn).
+  history by the whole conversation every turn). Since 2026-12-07 each side's worker runs in a
+  process of its own (`bench/worker_process.py`), as the 1,000-step agent's row: in the bench's
+  process one collector served both sides and the bench's own heap, whose full passes took up to
+  half a second; the row's note gives each worker process's collector passes.
 
 What the session turn cost over the raw loop, and what was changed (issue 30). Before: 1.56x (60.1
 against 38.5 ms; 1.5-1.7x in this session's shorter runs), three workflow tasks a turn against two,

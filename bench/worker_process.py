@@ -1,6 +1,6 @@
 """A worker in its own process, for the figures that need one: the resume figure (the harness
-SIGKILLs it mid-step), the idle sessions' CPU and the 1,000-step agent's slowest task (each side's
-garbage collected by its own process's collector):
+SIGKILLs it mid-step), the idle sessions' CPU, and the 1,000-step agent's and the 500-turn session's
+slowest tasks (each side's garbage collected by its own process's collector):
 `python -m bench.worker_process product|baseline ADDRESS TASK_QUEUE STATE_DIR [--no-hang]`.
 
 Prints `ready` once it polls and `hanging` when the model call it will never finish is in flight

@@ -33,9 +33,11 @@ __all__ = ["transcript_fields", "transcript_json"]
 _PLACEHOLDER = Message(role="user", content=[TextBlock(text=f"\x00transcript {uuid.uuid4().hex}")])
 _PLACEHOLDER_JSON = b"[" + to_json(_PLACEHOLDER) + b"]"
 
-# id(first message) -> what the last transcript that began with it was: its messages (weakly), how
-# many blocks each held, those blocks (all in one list) and its JSON. The entry goes with its first message.
-_Prefix = tuple[list["weakref.ref[Message]"], list[int], list[Any], bytes]
+# id(first message) -> what the last transcript that began with it was: its first message (weakly:
+# the entry goes with it), the messages after it (held: one list slot each, not a weak reference
+# per message, which the collector would track; docs/benchmarks.md, "Performance at parity",
+# thirteenth pass), how many blocks each message held, those blocks (all in one list) and its JSON.
+_Prefix = tuple["weakref.ref[Message]", list[Message], list[int], list[Any], bytes]
 _prefixes: dict[int, _Prefix] = {}
 # A model class's transcript fields (none: not joined); weak, as a workflow sandbox makes its own classes.
 _fields_of: weakref.WeakKeyDictionary[type, tuple[str, ...]] = weakref.WeakKeyDictionary()
@@ -78,34 +80,35 @@ def _transcript_json(transcript: list[Any]) -> bytes | None:
         return b"[]"
     if set(map(type, transcript)) != {Message}:
         return None
-    refs = list(map(weakref.ref, transcript))
+    first = transcript[0]
     contents = list(map(_content, transcript))
     counts = list(map(len, contents))
-    key = id(transcript[0])
+    key = id(first)
     entry = _prefixes.get(key)
     if entry is not None:
-        kept_refs, kept_counts, kept_blocks, data = entry
-        known = len(kept_refs)
-        # Compared by identity, in C: the same messages holding the same blocks. A live message's
-        # plain weak reference is one object (CPython hands out the one it has; were it not, only
-        # the reuse would be lost); a dead one's is no other's. The kept blocks are held, so no
-        # other block can have their addresses.
+        first_ref, kept_rest, kept_counts, kept_blocks, data = entry
+        known = len(kept_rest) + 1
+        # Compared by identity, in C: the same messages holding the same blocks. The first message
+        # is the live one the entry goes with; the kept messages and blocks are held, so no other
+        # message or block can have their addresses.
         if (
-            known <= len(transcript)
+            first_ref() is first
+            and known <= len(transcript)
             and counts[:known] == kept_counts
-            and all(map(operator.is_, refs, kept_refs))
+            and all(map(operator.is_, itertools.islice(transcript, 1, known), kept_rest))
             and all(map(operator.is_, itertools.chain.from_iterable(contents[:known]), kept_blocks))
         ):
             if known == len(transcript):
                 return data
             data = data[:-1] + b"," + b",".join(map(to_json, transcript[known:])) + b"]"
             blocks = kept_blocks + list(itertools.chain.from_iterable(contents[known:]))
-            _prefixes[key] = (refs, counts, blocks, data)
+            _prefixes[key] = (first_ref, transcript[1:], counts, blocks, data)
             return data
     data = b"[" + b",".join(map(to_json, transcript)) + b"]"
-    if entry is None:
-        weakref.finalize(transcript[0], _prefixes.pop, key, None)
-    _prefixes[key] = (refs, counts, list(itertools.chain.from_iterable(contents)), data)
+    if entry is None or entry[0]() is not first:
+        weakref.finalize(first, _prefixes.pop, key, None)
+    blocks = list(itertools.chain.from_iterable(contents))
+    _prefixes[key] = (weakref.ref(first), transcript[1:], counts, blocks, data)
     return data
 
 

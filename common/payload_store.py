@@ -666,11 +666,12 @@ class ContentAddressedDriver(StorageDriver):
         self._cache = _ObjectCache(cache_bytes)
         # What earlier cuts made of values and blocks: a transcript's old messages are looked up.
         self._cut_memory = CutMemory(min_object_bytes, array_block, cut_memory_bytes)
-        # Objects this process knows are in the store, as (run, object name): see `_run_of`.
-        self._present: set[tuple[str, str]] = set()
-        # (scope, payload digest) -> root key, for payloads stored before by this process: a replay or
-        # a retry encodes the same request again, and cutting a long transcript costs milliseconds.
-        self._stored: OrderedDict[tuple[str | None, str], str] = OrderedDict()
+        # Objects this process knows are in the store, as `_pair(run, object name)`: see `_run_of`.
+        self._present: set[str] = set()
+        # `_pair(scope, payload digest)` -> root key, for payloads stored before by this process: a
+        # replay or a retry encodes the same request again, and cutting a long transcript costs
+        # milliseconds.
+        self._stored: OrderedDict[str, str] = OrderedDict()
         self.counters = StoreCounters()
 
     def name(self) -> str:
@@ -691,20 +692,20 @@ class ContentAddressedDriver(StorageDriver):
         for payload in payloads:
             serialized = payload.SerializeToString(deterministic=True)
             digest = sha256_hex(serialized)
-            key = self._stored.get((scope, digest))
-            if key is None or run is None or (run, object_name(scope, key)) not in self._present:
+            key = self._stored.get(_pair(scope, digest))
+            if key is None or run is None or _pair(run, object_name(scope, key)) not in self._present:
                 root, objects = self._cut(payload, serialized)
                 key = sha256_hex(root)
                 objects[key] = root
                 await self._put_all(objects, scope, run)
-                self._remember_payload((scope, digest), key)
+                self._remember_payload(_pair(scope, digest), key)
             self.counters.payloads_stored += 1
             self.counters.payload_bytes_stored += len(serialized)
             claim = {"sha256": key} if workflow_id is None else {"sha256": key, "workflow_id": workflow_id}
             claims.append(StorageDriverClaim(claim_data=claim))
         return claims
 
-    def _remember_payload(self, scoped_digest: tuple[str | None, str], key: str) -> None:
+    def _remember_payload(self, scoped_digest: str, key: str) -> None:
         self._stored[scoped_digest] = key
         if len(self._stored) > 100_000:
             self._stored.popitem(last=False)
@@ -744,7 +745,7 @@ class ContentAddressedDriver(StorageDriver):
         """Writes the objects the store lacks. Only this run's memory skips the store's own answer."""
         for key, data in objects.items():
             name = object_name(scope, key)
-            if run is not None and (run, name) in self._present:
+            if run is not None and _pair(run, name) in self._present:
                 continue
             if not await self.object_store.exists(name):
                 await self.object_store.put(name, data)
@@ -754,7 +755,7 @@ class ContentAddressedDriver(StorageDriver):
             if run is not None:
                 if len(self._present) > 1_000_000:
                     self._present.clear()  # bounded memory; forgetting only costs an `exists` check
-                self._present.add((run, name))
+                self._present.add(_pair(run, name))
 
     async def _get_tree(self, text: str, scope: str | None) -> dict[str, bytes]:
         """Every object reachable from `text`, level by level (one concurrent batch per level)."""
@@ -789,6 +790,12 @@ class ContentAddressedDriver(StorageDriver):
 
 
 _FLAT = ""  # the memory's run for the flat layout, which the sweep never deletes from
+
+
+def _pair(first: str | None, second: str) -> str:
+    """Two names as one key. A string, not a tuple: the collector tracks tuples (for a while) and
+    counts each toward its next pass, and these sets hold a few per agent step."""
+    return f"\x01{second}" if first is None else f"{first}\x00{second}"
 
 
 def _run_of(context: StorageDriverStoreContext, scope: str | None) -> str | None:

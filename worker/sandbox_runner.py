@@ -11,8 +11,16 @@ pass"), and a look-up took 70 us compiled once against 100-140 us. The strings a
 the same every time (one per workflow class for the import), so each is compiled once and its code
 object reused; `exec` of a code object runs exactly what `exec` of its source would.
 
-This overrides one private method of the SDK (`_Instance._run_code`), for the SDK version the project
-pins; `tests/workflow/test_sandbox_runner.py` fails when that method changes shape.
+When a run leaves the worker's cache (it ended, or was evicted), its workflow object's attributes are
+dropped once the SDK has finished with it. The SDK's instance of a run is cyclic (its event loop,
+tasks and handlers point back at it), so everything the run held (its transcript, step records,
+stream items) otherwise waited as cyclic garbage for the collector's next older pass, whose pause
+grows with what it frees: the 1,000-step agent's slowest tasks were such passes (docs/benchmarks.md,
+"Performance at parity", thirteenth pass). Dropped here, reference counting frees it at once.
+
+This overrides private methods of the SDK (`_Instance._run_code` and `activate`, and reads the
+run's object from the sandbox), for the SDK version the project pins;
+`tests/workflow/test_sandbox_runner.py` fails when they change shape.
 """
 
 from __future__ import annotations
@@ -22,11 +30,13 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import Any
 
+from temporalio.bridge.proto.workflow_activation import WorkflowActivation
+from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
 from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
-__all__ = ["CompiledOnceSandboxRunner", "compiled_snippet"]
+__all__ = ["CompiledOnceSandboxRunner", "compiled_snippet", "release_run_object"]
 
 
 @functools.lru_cache(maxsize=512)
@@ -40,6 +50,22 @@ class _CompiledOnceInstance(_Instance):
     def _run_code(self, code: str, **extra_globals: Any) -> None:
         # `exec` takes a code object where the SDK passes the source: the same run, without compiling.
         super()._run_code(compiled_snippet(code), **extra_globals)  # type: ignore[arg-type]
+
+    def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
+        completion = super().activate(act)
+        if any(job.HasField("remove_from_cache") for job in act.jobs):
+            # The SDK has cancelled and finished every task of the run (it fails the eviction
+            # otherwise), so nothing of the run's code runs again on this object.
+            release_run_object(self.globals_and_locals.get("__temporal_in_sandbox"))
+        return completion
+
+
+def release_run_object(in_sandbox: Any) -> None:
+    """Drops the attributes of an evicted run's workflow object (see the module's docstring)."""
+    run_object = getattr(getattr(in_sandbox, "instance", None), "_object", None)
+    attributes = getattr(run_object, "__dict__", None)
+    if isinstance(attributes, dict):
+        attributes.clear()
 
 
 @dataclass(frozen=True)

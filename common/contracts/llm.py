@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.exceptions import ApplicationError
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
+from common.contracts.lean_model import LeanModel
 from common.contracts.usage import Usage
 
 # The step kinds the shipped workflows use (and the offline model answers in kind). `step_kind` is
@@ -39,14 +40,14 @@ StepKind = Literal["plan", "research", "synthesize", "agent", "chat", "answer"]
 KNOWN_STEP_KINDS: tuple[str, ...] = get_args(StepKind)
 
 
-class TextBlock(BaseModel):
+class TextBlock(LeanModel):
     model_config = ConfigDict(frozen=True)
 
     type: Literal["text"] = "text"
     text: str
 
 
-class ToolUseBlock(BaseModel):
+class ToolUseBlock(LeanModel):
     model_config = ConfigDict(frozen=True)
 
     type: Literal["tool_use"] = "tool_use"
@@ -55,7 +56,7 @@ class ToolUseBlock(BaseModel):
     input: dict[str, Any] = Field(default_factory=dict)
 
 
-class ToolResultBlock(BaseModel):
+class ToolResultBlock(LeanModel):
     model_config = ConfigDict(frozen=True)
 
     type: Literal["tool_result"] = "tool_result"
@@ -67,7 +68,7 @@ class ToolResultBlock(BaseModel):
 ContentBlock = Annotated[TextBlock | ToolUseBlock | ToolResultBlock, Field(discriminator="type")]
 
 
-class Message(BaseModel):
+class Message(LeanModel):
     # Messages and their blocks are frozen: a sent message's JSON is kept while it lives
     # (common/message_json.py); to change one, make a new one (`model_copy(update=...)`).
     model_config = ConfigDict(frozen=True)

@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 from temporalio.contrib.workflow_streams import WorkflowStreamState
 from temporalio.exceptions import ApplicationError
 
+from common.contracts.lean_model import LeanModel
 from common.contracts.usage import Usage
 
 __all__ = [
@@ -67,7 +68,7 @@ TENANT_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"
 MIN_AUTO_APPROVE_TIMEOUT_S = 60.0
 
 
-class StepRecord(BaseModel):
+class StepRecord(LeanModel):
     step: str
     kind: str  # "llm", "tool", "delivery", "approval", "child"
     model: str | None = None

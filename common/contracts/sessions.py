@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from common.contracts.lean_model import LeanModel
 from common.contracts.llm import Message
 from common.contracts.runs import DAY_S, KitInput, NonBlank, RunCarry, StepRecord, UsageTotals
 
@@ -82,7 +83,7 @@ class TranscriptQuery(BaseModel):
     after: int = Field(default=0, ge=0)
 
 
-class TranscriptEntry(BaseModel):
+class TranscriptEntry(LeanModel):
     """One message of the conversation, as people read it."""
 
     id: int

@@ -1,11 +1,13 @@
 """The bench's model (bench/model.py) counts a prompt's characters once per message object: the
 usage it reports is the same as writing every message again, for a transcript that grows step by
 step with the same objects, for transcripts that share a beginning and then part (a fork, a retry
-with other messages) and for new messages that may take a freed message's place in memory."""
+with other messages) and for new messages that may take a freed message's place in memory. What it
+keeps of a long prompt makes no object per message."""
 
 from __future__ import annotations
 
 import math
+import weakref
 
 from bench.model import BenchModel
 from common.contracts.llm import LLMRequest, Message, TextBlock, ToolResultBlock, ToolUseBlock
@@ -63,3 +65,15 @@ async def test_a_new_message_in_a_freed_message_s_place_is_counted_anew() -> Non
         reply = await model.complete(request, "claude-haiku-4-5", lambda *details: None)
         assert reply.usage.input_tokens == _written(request)
         del message, request  # a message holds no cycle: this frees it, and its id may be reused
+
+
+async def test_a_kept_prompt_makes_no_object_per_message() -> None:
+    """The messages after the first are held in one list, not each behind a weak reference (an
+    object the worker's collector would track per message, on the product's side only)."""
+    model = BenchModel()
+    messages = [Message.user_text("the goal")] + [Message.user_text(f"note {i}") for i in range(30)]
+    for size in (30, 31):
+        request = LLMRequest(system="", messages=messages[:size], step_kind="agent")
+        reply = await model.complete(request, "claude-haiku-4-5", lambda *details: None)
+        assert reply.usage.input_tokens == _written(request)
+    assert [weakref.getweakrefcount(message) for message in messages[1:]] == [0] * 30

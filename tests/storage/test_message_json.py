@@ -9,6 +9,7 @@ import gc
 import itertools
 import math
 import uuid
+import weakref
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -104,6 +105,16 @@ def test_what_a_transcript_kept_goes_with_its_first_message() -> None:
     del first
     gc.collect()
     assert len(message_json._prefixes) == kept - 1
+
+
+def test_a_kept_transcript_makes_no_object_per_message() -> None:
+    """The messages after the first are held in one list, not each behind a weak reference (an
+    object the collector would track per message of every live transcript)."""
+    first = Message.user_text(f"goal {uuid.uuid4().hex}")
+    transcript = [first, *itertools.chain.from_iterable(turn(step) for step in range(20))]
+    encoded(request(transcript, 20))
+    encoded(request([*transcript, *turn(20)], 21))
+    assert [weakref.getweakrefcount(message) for message in transcript[1:]] == [0] * (len(transcript) - 1)
 
 
 class TwoTranscripts(BaseModel):

@@ -6,6 +6,7 @@ runner overrides changes shape (the workflow task would fail)."""
 
 from __future__ import annotations
 
+import gc
 import uuid
 
 import pytest
@@ -54,3 +55,36 @@ async def test_workflows_run_in_the_compiled_once_sandbox_and_it_still_restricts
     assert after.hits - before.hits > 10
     assert after.misses - before.misses <= 6  # the import of the workflow class and a fixed few others
     assert probe == "probe: restricted"
+
+
+async def test_a_run_s_workflow_object_lets_go_of_its_state_when_the_run_leaves_the_cache(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory
+) -> None:
+    """The SDK's instance of a run is cyclic; what the run's object held (its transcript among it)
+    is dropped at eviction, so reference counting frees it instead of the collector's next older
+    pass. With the collector off, the ended run's object is still in memory: it must be empty."""
+    turns = [
+        {
+            "match": {"step_kind": "agent", "turn": n},
+            "reply": {"tool_calls": [{"name": "calculator", "input": {"expression": f"{n} + 1"}}]},
+        }
+        for n in range(2)
+    ]
+    model = ScriptedModel([*turns, {"match": {"step_kind": "agent", "turn": 2}, "reply": {"text": "done"}}])
+    gc.collect()
+    gc.disable()
+    try:
+        async with kit_worker(workflows=[AgentWorkflow], model=model) as worker:
+            result = await kit_env.client.execute_workflow(
+                AgentWorkflow.run,
+                AgentInput(goal="add", tools=["calculator"]),
+                id=f"released-{uuid.uuid4().hex[:8]}",
+                task_queue=worker.task_queue,
+            )
+        # The worker has shut down: every run it cached has been evicted.
+        run_objects = [o for o in gc.get_objects() if type(o).__name__ == "AgentWorkflow"]
+    finally:
+        gc.enable()
+    assert result.outcome == "completed"
+    assert run_objects, "the ended run's object was freed before it could be looked at"
+    assert [vars(o) for o in run_objects] == [{} for _ in run_objects]
