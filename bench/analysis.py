@@ -905,6 +905,55 @@ third pass found that the last of these measured one run's outlier (below).
   1.09x, grounded answer 1.09x, session turn 1.02x, idle sessions 0.00 ms/s, reservation 1.90 ms.
   No run has met every target.
 
+### Thirteenth pass: fewer objects kept per step, and an ended run's state freed at once
+
+- **What the young generation held, by kind.** The twelfth pass's count again, by type and set
+  contents (one 1,000-step run a side, the bench's process, 2026-12-07 19:46 UTC): of the product's
+  75,627 objects at young passes, 18,359 were pydantic's fields sets (one `set` per `Message`, block
+  and `StepRecord`, nearly always the same few names), 7,010 weak references (one per message: the
+  request encoder's kept transcripts, `common/message_json.py`, and the bench model's), 3,312
+  `(str, str)` tuples (the payload store's memory of what it stored, keyed by pairs), then the
+  messages, blocks, step records, stream items and serialization contexts themselves.
+- **What changed.**
+  - `common/contracts/lean_model.py`: `LeanModel`, the base of `Message`, the content blocks,
+    `StepRecord` and `TranscriptEntry`. An instance holds one shared frozen set of its field names
+    until something reads its fields set (`model_fields_set`, `model_copy`, an `exclude_unset`
+    dump, pickling, an assignment), which gets a set of its own: pydantic's behaviour is unchanged
+    (`tests/unit/test_lean_model.py`).
+  - The request encoder keeps a transcript's first message weakly (its entry goes with it) and the
+    messages after it in one list, not a weak reference each; the bench model's prompt count does
+    the same (`tests/storage/test_message_json.py`, `tests/bench/test_bench_model.py`: no message
+    after the first has a weak reference).
+  - The payload store keys its memory of stored payloads and present objects by one string, not a
+    tuple.
+  - Together: 44,324 objects at young passes per 1,000 steps instead of 75,627, and 6 young passes
+    instead of 9 (the raw loop: 10,354 and 2; its messages are the same classes, so it lost its
+    fields sets too).
+- **The long agent's row alone after that** (`--only long_agent --reps 3`, 19:54 UTC): 63.9 ms
+  (45.2-76.4) against 42.1 (37.7-63.8), 1.52x. The product's worker made 3 middle or full passes in
+  six runs (the longest 69 ms, freeing 12,245 objects); the raw loop's none.
+- **An ended run's state freed at once.** The SDK's instance of a run is cyclic, so all a run held
+  waited, as cyclic garbage, for the next older pass, which then paid for freeing it. The product's
+  sandbox runner (`worker/sandbox_runner.py`) now empties the run's workflow object once the SDK has
+  processed its eviction (the SDK fails an eviction that leaves a task running, so no code of the
+  run runs on that object again), and reference counting frees the transcript, step records and
+  stream items then. The tenth pass tried this alone and reverted it (its one full run also missed
+  throughput and worker CPU, which one run could not tell from the machine); the twelfth tried it on
+  the product's own worker: passes shorter, not fewer, and the row still far off. With fewer objects
+  kept it is what was missing. The product's worker now pays for freeing its own runs' state, where
+  a shared collector could do it during the other side's runs; the full run below shows the
+  throughput and worker-CPU rows with it.
+  `tests/workflow/test_sandbox_runner.py` shows an ended run's object empty with the collector off,
+  and fails when the SDK's methods it overrides change shape.
+- **The row alone with both** (20:02 UTC): 41.4 ms (35.1-54.9) against 32.7 (23.8-38.9), 1.27x.
+  The product's worker made 30 young passes and 2 middle or full ones in six runs (the longest 32
+  ms, freeing 13,932 objects; 60 ms in all); the raw loop's 9 and none.
+- **The 500-turn session on a worker process per side.** The row ran both sides in the bench's
+  process, whose full passes of the bench's own heap took up to half a second. It now starts a
+  worker process per side, as the long agent's row does. `--only sessions --reps 3` (20:10 UTC):
+  the worst conversation 67.1 ms (53.9 the median) against the raw loop's 79.1 (41.0); the
+  product's worker made 21 young passes and 1 middle one (30 ms). The session turn read 1.00x.
+
 ## Streamed replies
 
 `python -m bench --only stream` (`bench/stream.py`): a model writes a 1,000-token reply as 250 deltas
@@ -996,15 +1045,12 @@ MISS_REASONS = {
         "0.3 s first retry; on a loaded machine the start-up alone can pass the target."
     ),
     "workflow_task": (
-        "each side's worker now runs in a process of its own, so the product pays for its own "
-        "collector passes and only for them. Its worker keeps about six times the raw loop's objects "
-        "per step (75,617 against 11,978 objects reached a young pass over 1,000 steps: the "
-        "transcript as pydantic objects in the workflow, in the activity's decode cache and again in "
-        "each continued run, each message with its dict, fields set and content list; step records; "
-        "stream items), so a middle-generation pass, which comes after ten young ones and traverses "
-        "about 100,000 objects, lands in about one task per product run (55-137 ms) and in none of "
-        "most raw-loop runs. A product run without one measured about the raw loop's slowest (39.5 "
-        'ms). Meeting the row takes halving what a step keeps, a design change ("Performance at '
-        'parity", twelfth pass).'
+        "each side's worker runs in a process of its own, so the product pays for its own collector "
+        "passes and only for them. Since the thirteenth pass its worker keeps fewer objects per step "
+        "(44,324 against the raw loop's 10,354 reached a young pass over 1,000 steps, from 75,627) "
+        "and frees an ended run's state when the run leaves the cache, but a middle-generation pass, "
+        "which comes after ten young ones, still lands in some product runs and in few raw-loop runs "
+        "(the note gives each worker process's passes). The row alone after the change read 1.27x "
+        '(41.4 against 32.7 ms; "Performance at parity", thirteenth pass).'
     ),
 }
