@@ -953,6 +953,26 @@ third pass found that the last of these measured one run's outlier (below).
   worker process per side, as the long agent's row does. `--only sessions --reps 3` (20:10 UTC):
   the worst conversation 67.1 ms (53.9 the median) against the raw loop's 79.1 (41.0); the
   product's worker made 21 young passes and 1 middle one (30 ms). The session turn read 1.00x.
+- **The full run above** (2026-12-07 20:35 UTC, d49b41e) met every target but one: the 1,000-step
+  agent's slowest task, 1.64x (45.1 against 27.4 ms). The product's figure fell from 78.9 ms in
+  the full run before to 45.1, and the raw loop's from 48.3 to 27.4: the raw loop's messages are
+  the same classes and lost their fields sets too, and its worker made 1 middle pass (12 ms) in ten
+  runs; the product's made 4 (the longest 32 ms, 110 ms in all). Per run, product 81.9, 53.3, 36.2,
+  51.4, 43.1, 29.4, 43.8, 45.7, 44.5, 47.9 and raw loop 18.4, 32.4, 31.6, 67.9, 35.7, 17.8, 20.7,
+  23.3, 40.7, 20.0 ms. The 500-turn session's worst conversation: 85.1 ms (target 200), on a
+  worker process per side. Agent step 1.09x (27.1 against 24.8 ms), fan-outs 0.96x and 0.89x,
+  throughput 1.02x and worker CPU per step 0.96x (with the product now freeing its own runs'
+  state), index 1.03x, grounded answer 1.13x, session turn 1.04x, idle sessions 0.13 ms/s,
+  reservation 1.75 ms.
+- **Where the product's slowest tasks now are.** Three runs a side on worker processes of their own
+  after the full run (21:15 UTC), each run's five slowest tasks: the product's were its
+  continue-as-new hand-overs, the last task of a run (47.6 and 46.8 ms: the carried state, every
+  step record and the kept stream items, encoded as the next run's input) and the first task of
+  the next (46.6 ms: the same decoded), then ordinary steps holding a middle pass (48.1 ms); the
+  raw loop never continues-as-new, and its slowest were ordinary steps (19.2 ms in one run; 48.9
+  in the other, with its one middle pass). So the next step for this row is the hand-over: carry
+  the step records as the conversation is carried (stashed, read when needed), so that neither
+  task handles them all.
 
 ## Streamed replies
 
@@ -1046,11 +1066,15 @@ MISS_REASONS = {
     ),
     "workflow_task": (
         "each side's worker runs in a process of its own, so the product pays for its own collector "
-        "passes and only for them. Since the thirteenth pass its worker keeps fewer objects per step "
-        "(44,324 against the raw loop's 10,354 reached a young pass over 1,000 steps, from 75,627) "
-        "and frees an ended run's state when the run leaves the cache, but a middle-generation pass, "
-        "which comes after ten young ones, still lands in some product runs and in few raw-loop runs "
-        "(the note gives each worker process's passes). The row alone after the change read 1.27x "
-        '(41.4 against 32.7 ms; "Performance at parity", thirteenth pass).'
+        "passes and only for them. Since the thirteenth pass the product's worker keeps fewer objects "
+        "per step (44,324 against the raw loop's 10,354 reached a young pass over 1,000 steps, from "
+        "75,627) and frees an ended run's state when the run leaves the cache: its slowest task fell "
+        "from 78.9 to 45.1 ms between two full runs, and its middle passes to 32 ms at most. The raw "
+        "loop's fell too (48.3 to 27.4 ms: its messages are the same classes). What is left, in a "
+        "diagnostic after the full run: the product's slowest tasks are its continue-as-new "
+        "hand-overs (the last task of a run, 46.8-47.6 ms, encodes every step record and the kept "
+        "stream items as the next run's input; the next run's first, 46.6 ms, decodes them), which "
+        "the raw loop never does, then ordinary steps holding a middle pass "
+        '("Performance at parity", thirteenth pass).'
     ),
 }

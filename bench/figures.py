@@ -551,14 +551,8 @@ async def long_agent(bench: Bench, sizes: Sizes) -> Figure:
     product_seconds: list[float] = []
     product_tasks: list[float] = []
     first_chain: list = []
-    suffix = uuid.uuid4().hex[:8]
-    queues = {True: f"bench-long-product-{suffix}", False: f"bench-long-baseline-{suffix}"}
-    workers: dict[bool, WorkerProcess] = {}
-    try:
-        for is_product in (True, False):
-            role = "product" if is_product else "baseline"
-            workers[is_product] = await WorkerProcess.spawn(role, bench, queues[is_product], hang=False)
-            await workers[is_product].wait_for("ready")
+    async with worker_process_per_side(bench, "long") as per_side:
+        queues = per_side.queues
         # Two runs a side per repetition: a run's slowest task is its one outlier, and five of them a
         # side gave medians 1.31x and 1.63x of the raw loop in two full runs of the same code.
         for rep in range(sizes.reps * 2):
@@ -577,10 +571,7 @@ async def long_agent(bench: Bench, sizes: Sizes) -> Figure:
                 slowest[is_product].append(max(tasks) * 1000)
                 if is_product:
                     product_tasks.extend(tasks)
-        passes = {side: await worker.collector_passes() for side, worker in workers.items()}
-    finally:
-        for worker in workers.values():
-            await worker.stop()
+        passes = await per_side.collector_passes()
     replayer = Replayer(workflows=WORKFLOWS, data_converter=bench.product.data_converter)
     began = time.perf_counter()
     for history in first_chain:
@@ -609,6 +600,35 @@ async def long_agent(bench: Bench, sizes: Sizes) -> Figure:
             f"read back from the store): {replay_seconds:.2f} s, deterministic",
         ],
     )
+
+
+@dataclass
+class SideWorkers:
+    """A worker process per side (True: the product's), each polling a task queue of its own."""
+
+    queues: dict[bool, str]
+    processes: dict[bool, WorkerProcess] = field(default_factory=dict)
+
+    async def collector_passes(self) -> dict[bool, CollectorPasses]:
+        return {side: await process.collector_passes() for side, process in self.processes.items()}
+
+
+@asynccontextmanager
+async def worker_process_per_side(bench: Bench, name: str) -> AsyncIterator[SideWorkers]:
+    """Starts `bench/worker_process.py --no-hang` for each side, ready before this yields, and stops
+    both on the way out."""
+    suffix = uuid.uuid4().hex[:8]
+    per_side = SideWorkers({True: f"bench-{name}-product-{suffix}", False: f"bench-{name}-baseline-{suffix}"})
+    try:
+        for is_product in (True, False):
+            role = "product" if is_product else "baseline"
+            process = await WorkerProcess.spawn(role, bench, per_side.queues[is_product], hang=False)
+            per_side.processes[is_product] = process
+            await process.wait_for("ready")
+        yield per_side
+    finally:
+        for process in per_side.processes.values():
+            await process.stop()
 
 
 # -- resume after SIGKILL -------------------------------------------------------------------------

@@ -23,7 +23,17 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 
 from activities.run_state import RUN_STATE_ACTIVITIES
-from bench.figures import Figure, Sizes, WorkerProcess, count_into, in_turn, new_id, sides, slowest_note
+from bench.figures import (
+    Figure,
+    Sizes,
+    WorkerProcess,
+    count_into,
+    in_turn,
+    new_id,
+    sides,
+    slowest_note,
+    worker_process_per_side,
+)
 from bench.harness import Bench
 from bench.histories import Counts, attempt_seconds, run_chain, workflow_task_seconds
 from bench.model import ModelConfig
@@ -248,20 +258,14 @@ async def long_session(bench: Bench, sizes: Sizes) -> Figure:
     product_tasks: list[float] = []
     runs = 0
     elapsed: dict[bool, list[float]] = {True: [], False: []}
-    suffix = uuid.uuid4().hex[:8]
-    queues = {True: f"bench-long-session-product-{suffix}", False: f"bench-long-session-baseline-{suffix}"}
-    workers: dict[bool, WorkerProcess] = {}
-    try:
-        for product in (True, False):
-            role = "product" if product else "baseline"
-            workers[product] = await WorkerProcess.spawn(role, bench, queues[product], hang=False)
-            await workers[product].wait_for("ready")
+    async with worker_process_per_side(bench, "long-session") as per_side:
         for rep in range(sizes.reps):
             for product in in_turn(rep):
                 fields: dict[str, Any] = (
                     {"continue_as_new_after_turns": every} if product else {"transcript": "new"}
                 )
-                conversation = await Conversation.start(bench, product, queue=queues[product], **fields)
+                queue = per_side.queues[product]
+                conversation = await Conversation.start(bench, product, queue=queue, **fields)
                 began = time.perf_counter()
                 for n in range(turns):
                     await conversation.say(f"message {n} of a long conversation (repetition {rep})")
@@ -277,10 +281,7 @@ async def long_session(bench: Bench, sizes: Sizes) -> Figure:
                 if product:
                     product_tasks.extend(tasks)
                     runs = len(chain)
-        passes = {side: await worker.collector_passes() for side, worker in workers.items()}
-    finally:
-        for worker in workers.values():
-            await worker.stop()
+        passes = await per_side.collector_passes()
     tail = sorted(product_tasks)[int(0.99 * (len(product_tasks) - 1))]
     return Figure(
         "session_workflow_task",

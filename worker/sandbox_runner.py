@@ -36,7 +36,7 @@ from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _Instance
 
-__all__ = ["CompiledOnceSandboxRunner", "compiled_snippet", "release_run_object"]
+__all__ = ["CompiledOnceSandboxRunner", "compiled_snippet"]
 
 
 @functools.lru_cache(maxsize=512)
@@ -56,11 +56,11 @@ class _CompiledOnceInstance(_Instance):
         if any(job.HasField("remove_from_cache") for job in act.jobs):
             # The SDK has cancelled and finished every task of the run (it fails the eviction
             # otherwise), so nothing of the run's code runs again on this object.
-            release_run_object(self.globals_and_locals.get("__temporal_in_sandbox"))
+            _release_run_object(self.globals_and_locals.get("__temporal_in_sandbox"))
         return completion
 
 
-def release_run_object(in_sandbox: Any) -> None:
+def _release_run_object(in_sandbox: Any) -> None:
     """Drops the attributes of an evicted run's workflow object (see the module's docstring)."""
     run_object = getattr(getattr(in_sandbox, "instance", None), "_object", None)
     attributes = getattr(run_object, "__dict__", None)
