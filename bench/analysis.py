@@ -970,9 +970,18 @@ third pass found that the last of these measured one run's outlier (below).
   step record and the kept stream items, encoded as the next run's input) and the first task of
   the next (46.6 ms: the same decoded), then ordinary steps holding a middle pass (48.1 ms); the
   raw loop never continues-as-new, and its slowest were ordinary steps (19.2 ms in one run; 48.9
-  in the other, with its one middle pass). So the next step for this row is the hand-over: carry
-  the step records as the conversation is carried (stashed, read when needed), so that neither
-  task handles them all.
+  in the other, with its one middle pass).
+- **What the hand-over carries.** The continued runs' inputs of one such product run, read from
+  their histories (21:39 UTC): 156,583 and 252,392 bytes inline in the history (682 and 1,362 step
+  records and the 200 stream items kept; the conversation is stashed, so no message), as the
+  next run's WorkflowExecutionStarted event: the payload store takes what passes between a
+  workflow and its activities, not a run's input. Encoding it with the product converter took
+  1.6 ms, decoding it 2.4-2.9 ms and the seal's digest 3.0 ms (best of five, in the bench's
+  process): not the 47 ms. The likeliest rest, not measured apart, is the quarter-megabyte itself,
+  sent with the task's completion and read back with the next run's first task. So the next step for this
+  row is to carry the step records as the conversation is carried (stashed in the payload store
+  under a digest the seal covers, read back by the next run), so that the hand-over's input stays
+  small.
 
 ## Streamed replies
 
@@ -1072,9 +1081,10 @@ MISS_REASONS = {
         "from 78.9 to 45.1 ms between two full runs, and its middle passes to 32 ms at most. The raw "
         "loop's fell too (48.3 to 27.4 ms: its messages are the same classes). What is left, in a "
         "diagnostic after the full run: the product's slowest tasks are its continue-as-new "
-        "hand-overs (the last task of a run, 46.8-47.6 ms, encodes every step record and the kept "
-        "stream items as the next run's input; the next run's first, 46.6 ms, decodes them), which "
-        "the raw loop never does, then ordinary steps holding a middle pass "
+        "hand-overs (the last task of a run, 46.8-47.6 ms, sends every step record and the 200 kept "
+        "stream items as the next run's input, 156-252 KB inline in its history; the next run's "
+        "first, 46.6 ms, reads them back), which the raw loop never does, then ordinary steps "
+        "holding a middle pass "
         '("Performance at parity", thirteenth pass).'
     ),
 }
