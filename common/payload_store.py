@@ -692,13 +692,14 @@ class ContentAddressedDriver(StorageDriver):
         for payload in payloads:
             serialized = payload.SerializeToString(deterministic=True)
             digest = sha256_hex(serialized)
-            key = self._stored.get(_pair(scope, digest))
+            scoped_digest = _pair(scope, digest)
+            key = self._stored.get(scoped_digest)
             if key is None or run is None or _pair(run, object_name(scope, key)) not in self._present:
                 root, objects = self._cut(payload, serialized)
                 key = sha256_hex(root)
                 objects[key] = root
                 await self._put_all(objects, scope, run)
-                self._remember_payload(_pair(scope, digest), key)
+                self._remember_payload(scoped_digest, key)
             self.counters.payloads_stored += 1
             self.counters.payload_bytes_stored += len(serialized)
             claim = {"sha256": key} if workflow_id is None else {"sha256": key, "workflow_id": workflow_id}
@@ -745,17 +746,18 @@ class ContentAddressedDriver(StorageDriver):
         """Writes the objects the store lacks. Only this run's memory skips the store's own answer."""
         for key, data in objects.items():
             name = object_name(scope, key)
-            if run is not None and _pair(run, name) in self._present:
+            present = None if run is None else _pair(run, name)
+            if present is not None and present in self._present:
                 continue
             if not await self.object_store.exists(name):
                 await self.object_store.put(name, data)
                 self.counters.objects_written += 1
                 self.counters.object_bytes_written += len(data)
             self._cache.add(key, data)
-            if run is not None:
+            if present is not None:
                 if len(self._present) > 1_000_000:
                     self._present.clear()  # bounded memory; forgetting only costs an `exists` check
-                self._present.add(_pair(run, name))
+                self._present.add(present)
 
     async def _get_tree(self, text: str, scope: str | None) -> dict[str, bytes]:
         """Every object reachable from `text`, level by level (one concurrent batch per level)."""

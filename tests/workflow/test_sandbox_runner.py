@@ -22,17 +22,27 @@ from workflows.models import AgentInput
 pytestmark = pytest.mark.timeout(90)
 
 
-async def test_workflows_run_in_the_compiled_once_sandbox_and_it_still_restricts_them(
-    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory
-) -> None:
+def calculator_agent(calls: int, expression: str) -> ScriptedModel:
+    """An agent's model that asks the calculator `calls` times (`expression` with `{n}`, the
+    turn), then answers."""
     turns = [
         {
             "match": {"step_kind": "agent", "turn": n},
-            "reply": {"tool_calls": [{"name": "calculator", "input": {"expression": f"{n} * 2"}}]},
+            "reply": {
+                "tool_calls": [{"name": "calculator", "input": {"expression": expression.format(n=n)}}]
+            },
         }
-        for n in range(3)
+        for n in range(calls)
     ]
-    model = ScriptedModel([*turns, {"match": {"step_kind": "agent", "turn": 3}, "reply": {"text": "done"}}])
+    return ScriptedModel(
+        [*turns, {"match": {"step_kind": "agent", "turn": calls}, "reply": {"text": "done"}}]
+    )
+
+
+async def test_workflows_run_in_the_compiled_once_sandbox_and_it_still_restricts_them(
+    kit_env: WorkflowEnvironment, kit_worker: KitWorkerFactory
+) -> None:
+    model = calculator_agent(3, "{n} * 2")
     async with kit_worker(workflows=[AgentWorkflow, SandboxProbeWorkflow], model=model) as worker:
         assert isinstance(worker.config(active_config=True)["workflow_runner"], CompiledOnceSandboxRunner)
         before = compiled_snippet.cache_info()
@@ -63,14 +73,7 @@ async def test_a_run_s_workflow_object_lets_go_of_its_state_when_the_run_leaves_
     """The SDK's instance of a run is cyclic; what the run's object held (its transcript among it)
     is dropped at eviction, so reference counting frees it instead of the collector's next older
     pass. With the collector off, the ended run's object is still in memory: it must be empty."""
-    turns = [
-        {
-            "match": {"step_kind": "agent", "turn": n},
-            "reply": {"tool_calls": [{"name": "calculator", "input": {"expression": f"{n} + 1"}}]},
-        }
-        for n in range(2)
-    ]
-    model = ScriptedModel([*turns, {"match": {"step_kind": "agent", "turn": 2}, "reply": {"text": "done"}}])
+    model = calculator_agent(2, "{n} + 1")
     gc.collect()
     gc.disable()
     try:
