@@ -45,6 +45,7 @@ __all__ = [
     "ApprovalRule",
     "ApprovalSettings",
     "ArgumentCondition",
+    "CarriedSteps",
     "ChildProgress",
     "EscalationNotice",
     "ForkFrom",
@@ -328,6 +329,11 @@ class RunCarry(BaseModel):
     cost_usd: float = 0.0
     budget_usd: float | None = None  # the current budget, top-ups included
     steps: list[StepRecord] = Field(default_factory=list)
+    # The payload store's digest of the step records (`CarriedSteps`) when they went through the
+    # store instead of `steps`: a 1,000-step agent's were most of its 252 KB hand-over, uploaded with
+    # the continue-as-new and read back in the next run's first task (docs/benchmarks.md). Left out of
+    # the JSON when None, so the seals of states written before it still verify.
+    steps_stash: str | None = Field(default=None, exclude_if=lambda digest: digest is None)
     decisions: list[ApprovalRecord] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)  # what the run's answer draws on
     runs: int = 1  # how many runs this workflow has had, this one included
@@ -344,14 +350,34 @@ class RunCarry(BaseModel):
         """In JSON, the step records leave out their default values: a 1,000-step agent's were 486 KB
         of its next run's input, and that run's first task decodes them (docs/benchmarks.md). The
         seal's digest is over the full records (`FULL_STEP_RECORDS`), as it was before."""
-        if not info.mode_is_json() or (info.context or {}).get(FULL_STEP_RECORDS):
-            return handler(steps)
-        return _STEP_RECORDS.dump_python(steps, mode="json", exclude_defaults=True)
+        return _records_without_defaults(steps, handler, info)
 
 
 # Serialization context of the carried state's seal digest: step records in full.
 FULL_STEP_RECORDS = "full_step_records"
 _STEP_RECORDS: TypeAdapter[list[StepRecord]] = TypeAdapter(list[StepRecord])
+
+
+class CarriedSteps(BaseModel):
+    """A run's step records on their way to its next run through the payload store
+    (`RunCarry.steps_stash`)."""
+
+    steps: list[StepRecord] = Field(default_factory=list)
+
+    @field_serializer("steps", mode="wrap")
+    def _steps_without_defaults(
+        self, steps: list[StepRecord], handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        """Written as `RunCarry` writes them: without their default values."""
+        return _records_without_defaults(steps, handler, info)
+
+
+def _records_without_defaults(
+    steps: list[StepRecord], handler: SerializerFunctionWrapHandler, info: SerializationInfo
+) -> Any:
+    if not info.mode_is_json() or (info.context or {}).get(FULL_STEP_RECORDS):
+        return handler(steps)
+    return _STEP_RECORDS.dump_python(steps, mode="json", exclude_defaults=True)
 
 
 class ChildProgress(BaseModel):

@@ -23,7 +23,7 @@ from tests.replay.changed_workflows import (
     ResearchWithAPatchedExtraStep,
 )
 from tests.replay.record import HISTORIES
-from workflows.patches import GENERATION
+from workflows.patches import GENERATIONS
 from workflows.registry import WORKFLOWS
 
 # What the gate must cover: each workflow type and each way a run can go.
@@ -131,8 +131,8 @@ def test_the_committed_histories_cover_every_workflow_and_path() -> None:
     assert EventType.EVENT_TYPE_TIMER_CANCELED not in events["session-idle-clock"]
     # The generation's runs took one patch each; the runs before it one marker per patch.
     generation = [name for name in EXPECTED if name.startswith("generation-")]
-    assert all(markers(history(name)) == [GENERATION] for name in generation)
-    assert all(GENERATION not in markers(history(name)) for name in EXPECTED if name not in generation)
+    assert all(markers(history(name)) == [GENERATIONS[0]] for name in generation)
+    assert all(GENERATIONS[0] not in markers(history(name)) for name in EXPECTED if name not in generation)
     assert len(markers(history("session-idle-clock"))) == 3  # tenant, coarse phases, idle clock
 
 

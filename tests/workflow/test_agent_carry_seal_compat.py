@@ -61,3 +61,10 @@ def test_step_records_are_sealed_in_full_and_carried_without_their_defaults() ->
     received = AgentCarryState.model_validate_json(to_json(carried))
     assert received == carried and sealed_text(received) == PREVIOUS_WITH_STEPS
     assert received.steps[1] == StepRecord.model_validate(json.loads(PREVIOUS_WITH_STEPS)["steps"][1])
+
+
+def test_stashed_step_records_are_covered_by_the_seal() -> None:
+    stashed = AgentCarryState(steps_stash="ab" * 32)
+    assert '"steps":[],"steps_stash":"' + "ab" * 32 + '"' in sealed_text(stashed)
+    assert sealed_text(stashed) != sealed_text(AgentCarryState(steps_stash="cd" * 32))
+    assert "steps_stash" not in sealed_text(AgentCarryState())  # left out when the steps are inline

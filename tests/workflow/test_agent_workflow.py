@@ -4,6 +4,8 @@ tool-call errors as observations, input errors, and continue-as-new carrying the
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import uuid
 
 import pytest
@@ -285,3 +287,70 @@ async def test_continue_as_new_hands_the_transcript_over_through_the_store(
     ]
     assert len(carried_inputs) == 2
     assert carried_inputs and max(carried_inputs) < 16_000, carried_inputs
+
+
+async def continue_as_new_twice(client: Client, settings: Settings, task_queue: str) -> tuple:
+    """An agent of five steps continuing-as-new every two: its result, its latest `status`, and what
+    each continue-as-new carried (the `carried` JSON) with the activities each run scheduled."""
+    params = AgentInput(
+        goal="count forever [loop]",
+        tools=["calculator"],
+        max_iterations=5,
+        continue_as_new_after_iterations=2,
+    )
+    async with worker_with(client, settings, [offline_llm().complete, *Recorder().activities()]):
+        handle = await client.start_workflow(
+            AgentWorkflow.run, params, id=f"agent-{uuid.uuid4().hex}", task_queue=task_queue
+        )
+        result = await handle.result()
+        status: WorkflowStatus = await client.get_workflow_handle(handle.id).query(AgentWorkflow.status)
+    chain = await read_chain(client, handle.id, handle.first_execution_run_id or "")
+    carried = [
+        json.loads(
+            history.events[-1].workflow_execution_continued_as_new_event_attributes.input.payloads[0].data
+        )["carried"]
+        for history in chain.histories[:-1]
+    ]
+    scheduled = [
+        [
+            event.activity_task_scheduled_event_attributes.activity_type.name
+            for event in history.events
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        ]
+        for history in chain.histories
+    ]
+    return result, status, carried, scheduled
+
+
+async def test_continue_as_new_hands_the_step_records_over_through_the_store(
+    ts_client: Client, settings: Settings, task_queue: str
+) -> None:
+    """Not inline in the continue-as-new event, where a 1,000-step agent's made most of a 252 KB input
+    that its next run's first task read back: their digest, under the seal, and every step in the
+    next run's `status` and in the result, numbered on across the runs."""
+    result, status, carried, scheduled = await continue_as_new_twice(ts_client, settings, task_queue)
+    assert result.outcome == "max_iterations" and result.runs == 3
+    assert [state["steps"] for state in carried] == [[], []]
+    digests = [state["steps_stash"] for state in carried]
+    assert all(re.fullmatch("[0-9a-f]{64}", digest) for digest in digests) and len(set(digests)) == 2
+    assert [s.step for s in result.steps if s.kind == "llm"] == [f"llm step {n}" for n in range(1, 6)]
+    assert [s.step for s in result.steps if s.kind == "tool"] == [
+        f"tool {n}.1 calculator" for n in range(1, 5)
+    ]
+    assert status.completed_steps == result.steps
+    # Each continued run reads its steps back once, after the seal's check.
+    for run in scheduled[1:]:
+        assert run[:3] == ["run_state.verify", "run_state.unstash", "run_state.unstash"]
+
+
+async def test_without_a_payload_store_the_step_records_stay_inline(
+    ts_client: Client, settings: Settings, task_queue: str
+) -> None:
+    """`PAYLOAD_STORE=off`: the conversation's stash found no store, so the steps are not stashed at all."""
+    off = settings.model_copy(update={"payload_store": "off"})
+    result, status, carried, scheduled = await continue_as_new_twice(ts_client, off, task_queue)
+    assert result.outcome == "max_iterations" and result.runs == 3
+    assert [len(state["steps"]) for state in carried] == [4, 8]  # an LLM step and a tool each turn
+    assert all("steps_stash" not in state for state in carried)
+    assert status.completed_steps == result.steps and len(result.steps) == 9
+    assert all(run.count("run_state.stash") <= 1 and "run_state.unstash" not in run for run in scheduled)

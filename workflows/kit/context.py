@@ -57,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
         tenant_refusal,
     )
     from workflows.kit.tools import InvalidArguments, WorkflowTool, choose_tools, registered_tools
-    from workflows.patches import current_generation, patched_since
+    from workflows.patches import GENERATIONS, current_generation, patched_since
     from workflows.progress import RunProgress
     from workflows.rate_limit_waits import RateLimitWaits
     from workflows.reply_end import asking_for_reply_end, publish_reply_end
@@ -78,6 +78,8 @@ Stashed = TypeVar("Stashed", bound=BaseModel)
 SEALED_RUN_STATE = "sealed-run-state"
 RUN_CHAIN_KEYS = "run-chain-keys"  # workflow.patched id: keys made before it name no run chain
 APPROVAL_POLICY = "approval-policy"  # workflow.patched id: runs recorded before rules and signatures
+# workflow.patched id: runs recorded before step records went through the payload store carry them inline.
+STASHED_STEP_RECORDS = "stashed-step-records"
 
 
 class RunContext:
@@ -125,7 +127,12 @@ class RunContext:
         # Told of tool calls and approvals as they start and end (`observe`): a session's turn events.
         self._observers: list[Callable[[str, str], None]] = []
         self._numbers: dict[str, int] = {}
-        for record in status.completed_steps:
+        self._count_steps(status.completed_steps)
+        # False once `stash` found no payload store on this worker: the step records then stay inline.
+        self._can_stash = True
+
+    def _count_steps(self, records: list[models.StepRecord]) -> None:
+        for record in records:
             self._numbers[record.kind] = self._numbers.get(record.kind, 0) + 1
 
     @property
@@ -607,12 +614,14 @@ class RunContext:
             # An offset at or before the stream's base truncates nothing.
             self._progress.stream.truncate(_stream_end() - stream_items_kept)
         status = self.status
+        steps, steps_stash = await self._carried_steps()
         state = model(
             iteration=status.iteration,
             usage=status.usage,
             cost_usd=status.cost_usd,
             budget_usd=status.budget_usd,
-            steps=status.completed_steps,
+            steps=steps,
+            steps_stash=steps_stash,
             decisions=status.decisions,
             runs=status.runs + 1,
             sources=self.sources,
@@ -626,6 +635,15 @@ class RunContext:
         )
         return state.model_copy(update={"seal": seal})
 
+    async def _carried_steps(self) -> tuple[list[models.StepRecord], str | None]:
+        """The step records for the carried state: inline, or through the payload store (their
+        digest), where a long run's records would make most of the next run's input."""
+        records = list(self.status.completed_steps)
+        if not records or not self._can_stash or not patched_since(STASHED_STEP_RECORDS, GENERATIONS[1]):
+            return records, None
+        digest = await self.stash(models.CarriedSteps(steps=records))
+        return ([], digest) if digest is not None else (records, None)
+
     async def stash(self, state: BaseModel) -> str | None:
         """Keeps `state` (a conversation, too big to travel inline) in the payload store for the next
         run: put the returned digest in the carried state, whose seal then covers it. None when the
@@ -636,6 +654,7 @@ class RunContext:
         digest: str | None = await workflow.execute_activity(
             stash_state, RawValue(payload), summary="stash state", **RUN_STATE.kwargs()
         )
+        self._can_stash = digest is not None
         return digest
 
     async def unstash(self, digest: str, model: type[Stashed]) -> Stashed:
@@ -664,6 +683,11 @@ class RunContext:
             )
         except ActivityError as error:
             raise invalid_input(_cause(error)) from None
+        if state.steps_stash is not None:
+            # Until here `status` lists none of the earlier runs' steps (its totals are carried inline).
+            records = (await self.unstash(state.steps_stash, models.CarriedSteps)).steps
+            self.status.completed_steps[:0] = records
+            self._count_steps(records)
 
 
 def _stream_end() -> int:
