@@ -41,6 +41,7 @@ from workflows.models import AgentInput, ApprovalDecision, ResearchInput, Workfl
 HISTORIES = Path(__file__).resolve().parent / "histories"
 TASK_QUEUE = "replay-recording"
 SCRIPTED_QUEUE = "replay-recording-scripted"
+STORED_QUEUE = "-stored"  # the suffix of the queues of the workers with a payload store
 APPROVER = "alice"
 # Relative to the repo (recording runs from its root): no machine's path goes into a history.
 CORPUS = "docs/corpus"
@@ -51,6 +52,9 @@ GENERATION_SCENARIOS = (
     "session-queue-steer",
     "session-continue-as-new",
 )
+# Recorded by runs of the second generation, on a worker with a payload store (`Scenario.stored`).
+STORED_SCENARIOS = ("agent-continue-as-new", "session-continue-as-new")
+STORED_PREFIX = "generation-2026-12b-"
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,10 @@ class Scenario:
     # waits for the run's result as every scenario does.
     drive: Callable[[WorkflowHandle[Any, Any]], Awaitable[None]] | None = None
     scripted: bool = False  # on the worker whose model answers from SESSION_SCRIPT
+    # On a worker with a payload store whose threshold keeps every payload inline: the stash path of
+    # continue-as-new (conversation and step records through the store) with a history that replays
+    # without the store.
+    stored: bool = False
 
 
 def scenarios(receiver_url: str) -> list[Scenario]:
@@ -124,6 +132,11 @@ def scenarios(receiver_url: str) -> list[Scenario]:
         for scenario in [*before_the_kit, *sessions]
         if scenario.name in GENERATION_SCENARIOS
     ]
+    stored = [
+        dataclasses.replace(scenario, name=f"{STORED_PREFIX}{scenario.name}", stored=True)
+        for scenario in [*before_the_kit, *sessions]
+        if scenario.name in STORED_SCENARIOS
+    ]
     return [
         *before_the_kit,
         *on_the_kit,
@@ -135,6 +148,7 @@ def scenarios(receiver_url: str) -> list[Scenario]:
         ),
         *sessions,
         *generation,
+        *stored,
     ]
 
 
@@ -153,7 +167,7 @@ async def record_scenario(client: Client, scenario: Scenario) -> list[tuple[str,
         scenario.workflow,
         scenario.params,
         id=f"replay-{scenario.name}",
-        task_queue=SCRIPTED_QUEUE if scenario.scripted else TASK_QUEUE,
+        task_queue=f"{SCRIPTED_QUEUE if scenario.scripted else TASK_QUEUE}{STORED_QUEUE if scenario.stored else ''}",
     )
     if scenario.drive is not None:
         await scenario.drive(handle)
@@ -214,12 +228,21 @@ async def record(directory: Path = HISTORIES, only: frozenset[str] = frozenset()
         script = Path(scratch) / "session-script.json"
         script.write_text(json.dumps(SESSION_SCRIPT))
         scripted = settings.model_copy(update={"llm_provider": "scripted", "llm_script_file": script})
+        # Every payload inline (the threshold above any of theirs); the stash's objects in the scratch.
+        stored = {"payload_store": "local", "payload_store_dir": Path(scratch) / "store"}
+        stored["payload_store_threshold_bytes"] = 64 * 1024 * 1024
         receiver = HttpReceiver().start()
         written: list[Path] = []
         try:
             async with (
                 build_worker(env.client, settings),
                 build_worker(env.client, scripted, task_queue=SCRIPTED_QUEUE),
+                build_worker(
+                    env.client, settings.model_copy(update=stored), task_queue=TASK_QUEUE + STORED_QUEUE
+                ),
+                build_worker(
+                    env.client, scripted.model_copy(update=stored), task_queue=SCRIPTED_QUEUE + STORED_QUEUE
+                ),
             ):
                 for scenario in scenarios(receiver.url):
                     if only and scenario.name not in only:

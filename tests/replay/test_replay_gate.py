@@ -22,7 +22,7 @@ from tests.replay.changed_workflows import (
     ResearchWithAnExtraFirstStep,
     ResearchWithAPatchedExtraStep,
 )
-from tests.replay.record import HISTORIES
+from tests.replay.record import HISTORIES, STORED_PREFIX
 from workflows.patches import GENERATIONS
 from workflows.registry import WORKFLOWS
 
@@ -57,6 +57,12 @@ EXPECTED = {
     "generation-session-continue-as-new": "SessionWorkflow",
     "generation-session-continue-as-new-run2": "SessionWorkflow",
     "generation-session-continue-as-new-run3": "SessionWorkflow",
+    # The second generation, on a worker with a payload store: the step records through the store.
+    "generation-2026-12b-agent-continue-as-new": "AgentWorkflow",
+    "generation-2026-12b-agent-continue-as-new-run2": "AgentWorkflow",
+    "generation-2026-12b-session-continue-as-new": "SessionWorkflow",
+    "generation-2026-12b-session-continue-as-new-run2": "SessionWorkflow",
+    "generation-2026-12b-session-continue-as-new-run3": "SessionWorkflow",
 }
 CONTINUED = {
     "agent-continue-as-new",
@@ -65,6 +71,9 @@ CONTINUED = {
     "generation-agent-continue-as-new",
     "generation-session-continue-as-new",
     "generation-session-continue-as-new-run2",
+    "generation-2026-12b-agent-continue-as-new",
+    "generation-2026-12b-session-continue-as-new",
+    "generation-2026-12b-session-continue-as-new-run2",
 }
 
 
@@ -93,6 +102,14 @@ def activity_types(history: WorkflowHistory) -> set[str]:
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     }
+
+
+def unstash_count(history: WorkflowHistory) -> int:
+    return sum(
+        e.activity_task_scheduled_event_attributes.activity_type.name == "run_state.unstash"
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    )
 
 
 def test_the_committed_histories_cover_every_workflow_and_path() -> None:
@@ -129,10 +146,19 @@ def test_the_committed_histories_cover_every_workflow_and_path() -> None:
     # The idle clock's runs: no idle timer cancelled when a message comes (the ones before: one a turn).
     assert EventType.EVENT_TYPE_TIMER_CANCELED in events["session-queue-steer"]
     assert EventType.EVENT_TYPE_TIMER_CANCELED not in events["session-idle-clock"]
-    # The generation's runs took one patch each; the runs before it one marker per patch.
-    generation = [name for name in EXPECTED if name.startswith("generation-")]
-    assert all(markers(history(name)) == [GENERATIONS[0]] for name in generation)
-    assert all(GENERATIONS[0] not in markers(history(name)) for name in EXPECTED if name not in generation)
+    # The generations' runs took one patch each; the runs before them one marker per patch.
+    second = [name for name in EXPECTED if name.startswith(STORED_PREFIX)]
+    first = [name for name in EXPECTED if name.startswith("generation-") and name not in second]
+    assert all(markers(history(name)) == [GENERATIONS[0]] for name in first)
+    assert all(markers(history(name)) == [GENERATIONS[1]] for name in second)
+    assert all(
+        not set(GENERATIONS) & set(markers(history(name))) for name in EXPECTED if name[:11] != "generation-"
+    )
+    # The second generation's continued runs read their step records back from the store (a second
+    # unstash, after the conversation's); the first generation's were recorded without a store.
+    unstashes = {name: unstash_count(history(name)) for name in second if name.endswith(("-run2", "-run3"))}
+    assert unstashes and set(unstashes.values()) == {2}, unstashes
+    assert {unstash_count(history(name)) for name in first if name.endswith("-run2")} == {0}
     assert len(markers(history("session-idle-clock"))) == 3  # tenant, coarse phases, idle clock
 
 
