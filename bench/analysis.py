@@ -983,6 +983,77 @@ third pass found that the last of these measured one run's outlier (below).
   under a digest the seal covers, read back by the next run), so that the hand-over's input stays
   small.
 
+### Fourteenth pass: the step records through the payload store
+
+- **Where the hand-over's time went.** The thirteenth pass left the continue-as-new hand-overs as the
+  product's slowest tasks. This pass timed each workflow activation inside the product's worker
+  process (the SDK's activation handler wrapped: decoding, creating the run's instance, the
+  activation itself, encoding, and the rest until the completion was sent), two 1,000-step runs a
+  side on worker processes of their own (2026-12-07 22:36 UTC):
+  - the last task of a run took 14.5-46.9 ms, of which the activation 3.2-6.9 ms and the encoding
+    0.7-1.1 ms. The rest was the completion itself, with the next run's 156-252 KB input, on its
+    way to the server;
+  - the first task of a continued run took 18.8-29.7 ms: 7.3-17.5 ms of activation (decoding that
+    input and restoring the stream's 200 kept items) and 3-5 ms to create the run's sandboxed
+    instance;
+  - the other slow tasks were ordinary steps: one holding a 52 ms middle pass, and steps whose
+    activation took 1-7 ms but whose completion waited longer (the raw loop's worker showed the
+    same, up to 38 ms).
+- **What changed.** `RunContext.carry` now keeps the step records in the payload store, as a
+  `CarriedSteps`, when the worker has a store. The carried state holds only their digest,
+  `RunCarry.steps_stash`, which the seal covers. `accept_carried` reads them back after the seal
+  has verified, and the next run numbers its steps on from them.
+  - A tool call's idempotency key is its step number. `tests/workflow/test_carry_steps.py` fails if
+    the numbering restarts.
+  - Without a store (`PAYLOAD_STORE=off`: the conversation's stash said so) the records stay inline,
+    and no extra activity runs.
+  - The cost is one more activity per continued run (the unstash). Until it returns, `status` lists
+    none of the earlier runs' steps; its totals are carried inline and stay right throughout.
+  - The change is folded into a second patch generation (`generation-2026-12b`, `workflows/patches.py`),
+    so a new run still takes one marker. The replay gate has histories of it, recorded on a worker
+    with a payload store.
+- **Effect.** The task that continues-as-new now sends 73-85 KB instead of 157-252 KB; most of what
+  is left is the 200 stream items. In the same diagnostic (22:46 UTC, three runs a side), the last task of a
+  run took 10.2-21.7 ms (activation 1.0-1.6 ms) and the next run's first 11.7-15.5 ms (activation
+  2.2-3.5 ms). The product's slowest tasks were then mostly ordinary steps, with the conversation's
+  stash and unstash among them.
+- **The row alone** (`--only long_agent --reps 3`, 22:52 UTC): 37.8 ms (30.8-51.8) against 34.5
+  (24.4-41.3), 1.10x. The thirteenth pass's row alone was 1.27x.
+- **The full run above** (2026-12-07 22:59 UTC, cb5c4f0) met every target but the same one: the
+  1,000-step agent's slowest task, 1.76x (51.6 against 29.3 ms).
+  - Per run, the product took 78.7, 34.6, 43.6, 61.4, 59.7, 40.4, 57.5, 55.8, 29.5 and 47.4 ms; the
+    raw loop 40.5, 76.6, 42.6, 28.1, 134.6, 26.6, 30.6, 25.8, 26.2 and 26.8 ms.
+  - The product's worker made 48 young passes and 4 middle or full ones (the longest 45 ms); the raw
+    loop's made 12 and 1.
+  - So the row alone (1.10x) and the full run (1.76x) disagree, as they did in the thirteenth pass
+    (1.27x and 1.64x). In the full run the product's slowest tasks sit at 45-79 ms in most runs,
+    where alone they sat at 31-52.
+  - The other rows: agent step 1.07x (34.7 against 32.3 ms), fan-outs 0.99x and 0.89x, throughput
+    0.99x, worker CPU per step 1.03x, index 1.01x, grounded answer 1.16x, session turn 1.13x, idle
+    sessions 0.03 ms/s, the 500-turn session 57.7 ms (its slowest conversation 118.1; target 200),
+    reservation 1.62 ms.
+- **Where the product's slowest tasks are now.** Two diagnostics after the full run, each on worker
+  processes of their own.
+  - The first (23:49 UTC, two runs a side) sampled every thread of each worker process every 2 ms
+    while a workflow task was in flight. It kept the samples of tasks over 25 ms.
+    - On both sides the main thread was mostly idle in those tasks, waiting for the server's answer
+      to the task's completion.
+    - The product's other samples were mostly in the payload store's writes. A sampler catches a
+      thread most easily in a system call, though, so the second diagnostic timed the writes
+      themselves.
+  - The second (23:56 UTC) timed every write of the payload store in the product's worker during a
+    1,000-step run. There were 2,400 writes: median 0.50 ms, 99th percentile 0.83 ms, the longest
+    4.5 ms, 1.2 s in all. That is about 1.2 ms per step, spread over every step: it is not the tail.
+  - In the same run, the product's slowest tasks were hand-overs again, though not the input's part:
+    - the third task of a continued run (57.7 ms): it decodes the conversation the unstash returns,
+      1,362 messages;
+    - the carry's first two tasks (51.1 and 51.4 ms): the conversation's stash (the whole transcript
+      encoded in the workflow and stored as one object), then the step records'.
+    - The raw loop's slowest tasks were ordinary steps (34.8 ms at most).
+  - What might close the rest, not tried: carry the conversation as the model's requests already
+    store it, message by message, so that neither the stash nor the unstash handles the whole
+    transcript at once.
+
 ## Streamed replies
 
 `python -m bench --only stream` (`bench/stream.py`): a model writes a 1,000-token reply as 250 deltas
@@ -1076,15 +1147,14 @@ MISS_REASONS = {
     "workflow_task": (
         "each side's worker runs in a process of its own, so the product pays for its own collector "
         "passes and only for them. Since the thirteenth pass the product's worker keeps fewer objects "
-        "per step (44,324 against the raw loop's 10,354 reached a young pass over 1,000 steps, from "
-        "75,627) and frees an ended run's state when the run leaves the cache: its slowest task fell "
-        "from 78.9 to 45.1 ms between two full runs, and its middle passes to 32 ms at most. The raw "
-        "loop's fell too (48.3 to 27.4 ms: its messages are the same classes). What is left, in a "
-        "diagnostic after the full run: the product's slowest tasks are its continue-as-new "
-        "hand-overs (the last task of a run, 46.8-47.6 ms, sends every step record and the 200 kept "
-        "stream items as the next run's input, 156-252 KB inline in its history; the next run's "
-        "first, 46.6 ms, reads them back), which the raw loop never does, then ordinary steps "
-        "holding a middle pass "
-        '("Performance at parity", thirteenth pass).'
+        "per step and frees an ended run's state when the run leaves the cache. Since the fourteenth "
+        "its continue-as-new input no longer holds every step record (they go through the payload "
+        "store): the task that sends it took 10-22 ms in a diagnostic instead of up to 47. What is "
+        "left on the product's side is the conversation's hand-over: the whole transcript stashed "
+        "as one object (51 ms) and decoded by the next run (58 ms), which the raw loop never does. "
+        "Then come middle collector passes (up to 45 ms). Both sides also have tasks whose "
+        "completion waits on the shared dev server; a handful of such tasks in ten runs decide "
+        "this median "
+        '("Performance at parity", fourteenth pass).'
     ),
 }
