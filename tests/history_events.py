@@ -1,13 +1,15 @@
-"""What tests read from a run's history: its markers and its search-attribute upserts."""
+"""What tests read from a run's history: its markers, its search-attribute upserts, the activities it
+scheduled and the input it continued-as-new with."""
 
 from __future__ import annotations
 
 import json
 
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
-__all__ = ["markers", "upserted_keys"]
+__all__ = ["continued_input", "markers", "scheduled_activities", "upserted_keys"]
 
 PATCH_MARKER = "core_patch"
 
@@ -33,3 +35,17 @@ def upserted_keys(history: WorkflowHistory) -> list[list[str]]:
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
     ]
+
+
+def scheduled_activities(history: WorkflowHistory) -> list[str]:
+    """The activity type of each activity the run scheduled, in order."""
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
+def continued_input(history: WorkflowHistory) -> Payload:
+    """The input a run that continued-as-new handed to its next run (its history's last event)."""
+    return history.events[-1].workflow_execution_continued_as_new_event_attributes.input.payloads[0]

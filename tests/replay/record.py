@@ -229,8 +229,11 @@ async def record(directory: Path = HISTORIES, only: frozenset[str] = frozenset()
         script.write_text(json.dumps(SESSION_SCRIPT))
         scripted = settings.model_copy(update={"llm_provider": "scripted", "llm_script_file": script})
         # Every payload inline (the threshold above any of theirs); the stash's objects in the scratch.
-        stored = {"payload_store": "local", "payload_store_dir": Path(scratch) / "store"}
-        stored["payload_store_threshold_bytes"] = 64 * 1024 * 1024
+        stored = {
+            "payload_store": "local",
+            "payload_store_dir": Path(scratch) / "store",
+            "payload_store_threshold_bytes": 64 * 1024 * 1024,
+        }
         receiver = HttpReceiver().start()
         written: list[Path] = []
         try:

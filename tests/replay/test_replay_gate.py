@@ -15,7 +15,7 @@ from temporalio.workflow import NondeterminismError
 
 from common.converter import build_data_converter
 from common.settings import try_load_settings
-from tests.history_events import markers
+from tests.history_events import markers, scheduled_activities
 from tests.replay.changed_session import SessionThatPausesBeforeEachTurn
 from tests.replay.changed_workflows import (
     AgentThatPausesFirst,
@@ -97,19 +97,11 @@ def workflow_type(history: WorkflowHistory) -> str:
 
 
 def activity_types(history: WorkflowHistory) -> set[str]:
-    return {
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    }
+    return set(scheduled_activities(history))
 
 
 def unstash_count(history: WorkflowHistory) -> int:
-    return sum(
-        e.activity_task_scheduled_event_attributes.activity_type.name == "run_state.unstash"
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    )
+    return scheduled_activities(history).count("run_state.unstash")
 
 
 def test_the_committed_histories_cover_every_workflow_and_path() -> None:
@@ -151,9 +143,8 @@ def test_the_committed_histories_cover_every_workflow_and_path() -> None:
     first = [name for name in EXPECTED if name.startswith("generation-") and name not in second]
     assert all(markers(history(name)) == [GENERATIONS[0]] for name in first)
     assert all(markers(history(name)) == [GENERATIONS[1]] for name in second)
-    assert all(
-        not set(GENERATIONS) & set(markers(history(name))) for name in EXPECTED if name[:11] != "generation-"
-    )
+    before = [name for name in EXPECTED if not name.startswith("generation-")]
+    assert all(not set(GENERATIONS) & set(markers(history(name))) for name in before)
     # The second generation's continued runs read their step records back from the store (a second
     # unstash, after the conversation's); the first generation's were recorded without a store.
     unstashes = {name: unstash_count(history(name)) for name in second if name.endswith(("-run2", "-run3"))}

@@ -32,7 +32,7 @@ class CarryStepsWorkflow(KitWorkflow):
         for _ in range(params.per_run):
             await self.ctx.call_tool("calculator", {"expression": "1 + 1"})
         if self.ctx.status.runs < params.runs:
-            carried = await self.ctx.carry()
+            carried: RunCarry = await self.ctx.carry()
             workflow.continue_as_new(params.model_copy(update={"carried": carried}))
         await self.ctx.finish("completed")
         return self.ctx.status.completed_steps

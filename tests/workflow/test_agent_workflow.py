@@ -17,6 +17,7 @@ from activities.llm.models import TextBlock, ToolResultBlock, ToolUseBlock
 from common.run_chain import read_chain
 from common.search_attributes import COST_USD, PHASE
 from common.settings import Settings
+from tests.history_events import continued_input, scheduled_activities
 from tests.workflow.doubles import Recorder, ScriptedModel, offline_llm
 from tests.workflow.support import pending_approval, worker_with
 from workflows.agent import AgentWorkflow
@@ -281,10 +282,7 @@ async def test_continue_as_new_hands_the_transcript_over_through_the_store(
     assert len(model.requests[-1].messages) == 1 + 2 * 5
     assert sum(long_text in str(m.content) for m in model.requests[-1].messages) == 5
     chain = await read_chain(ts_client, handle.id, handle.first_execution_run_id or "")
-    carried_inputs = [
-        history.events[-1].workflow_execution_continued_as_new_event_attributes.input.payloads[0].ByteSize()
-        for history in chain.histories[:-1]
-    ]
+    carried_inputs = [continued_input(history).ByteSize() for history in chain.histories[:-1]]
     assert len(carried_inputs) == 2
     assert carried_inputs and max(carried_inputs) < 16_000, carried_inputs
 
@@ -305,21 +303,8 @@ async def continue_as_new_twice(client: Client, settings: Settings, task_queue: 
         result = await handle.result()
         status: WorkflowStatus = await client.get_workflow_handle(handle.id).query(AgentWorkflow.status)
     chain = await read_chain(client, handle.id, handle.first_execution_run_id or "")
-    carried = [
-        json.loads(
-            history.events[-1].workflow_execution_continued_as_new_event_attributes.input.payloads[0].data
-        )["carried"]
-        for history in chain.histories[:-1]
-    ]
-    scheduled = [
-        [
-            event.activity_task_scheduled_event_attributes.activity_type.name
-            for event in history.events
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        ]
-        for history in chain.histories
-    ]
-    return result, status, carried, scheduled
+    carried = [json.loads(continued_input(history).data)["carried"] for history in chain.histories[:-1]]
+    return result, status, carried, [scheduled_activities(history) for history in chain.histories]
 
 
 async def test_continue_as_new_hands_the_step_records_over_through_the_store(

@@ -12,9 +12,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from common.run_chain import read_chain
+from tests.history_events import continued_input
 from tests.workflow.carry_steps_workflow import CarryStepsInput, CarryStepsWorkflow
 from workflows.kit.pytest_plugin import KitWorkerFactory
-from workflows.models import StepRecord
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -28,18 +28,12 @@ async def test_the_next_run_reads_the_steps_back_and_numbers_on(
             CarryStepsInput(runs=3, per_run=2),
             id=f"carry-steps-{uuid.uuid4().hex[:8]}",
             task_queue=worker.task_queue,
-            result_type=list[StepRecord],
         )
         steps = await handle.result()
         chain = await read_chain(kit_env.client, handle.id, handle.first_execution_run_id or "")
 
     assert [step.step for step in steps] == [f"tool {n} calculator" for n in range(1, 7)]
     assert all(step.ok for step in steps)
-    carried = [
-        json.loads(
-            history.events[-1].workflow_execution_continued_as_new_event_attributes.input.payloads[0].data
-        )["carried"]
-        for history in chain.histories[:-1]
-    ]
+    carried = [json.loads(continued_input(history).data)["carried"] for history in chain.histories[:-1]]
     assert [state["steps"] for state in carried] == [[], []]
     assert all(state["steps_stash"] for state in carried)
